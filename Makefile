@@ -1,0 +1,152 @@
+# Pollux — the build.
+#
+# Entry points:
+#   make            build/pollux.elf (the VM image)
+#   make run        install what is missing, build, boot configs/default.json
+#   make test       install what is missing, build, run every test
+#   make bench      run every benchmark under bench/
+#   make deps       only install the Debian packages the build needs
+#
+# Each folder lists its sources explicitly below. Pure logic (no hardware)
+# lives in files that compile for the host too and are unit-tested there.
+
+BUILD   ?= build
+CC      := gcc
+HOSTCC  := gcc
+PYTHON  := /usr/bin/python3
+
+MUSL_INC := /usr/include/x86_64-linux-musl
+MUSL_LIB := /usr/lib/x86_64-linux-musl/libc.a
+GCC_INC  := $(shell $(CC) -print-file-name=include)
+LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
+DEBLIB   := /usr/lib/x86_64-linux-gnu
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
+	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
+	python3 python3-pytest gdb gnuplot-nox busybox-static cpio \
+	linux-image-amd64 procps
+
+# ---------------------------------------------------------------- sources
+CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
+	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c
+CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
+	src/core/metal/trap.c src/core/metal/paging.c src/core/metal/acpi.c \
+	src/core/metal/apic.c src/core/metal/smp.c src/core/metal/syscall.c \
+	src/core/metal/time.c src/core/metal/serial.c src/core/metal/compat.c \
+	src/core/metal/selftest.c
+CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
+	src/core/metal/entry.S
+CORE_SHARED := src/core/main.c
+SCHED_SRC := src/sched/loop.c
+
+KERNEL_C := $(CORE_PURE) $(CORE_SHARED) $(CORE_METAL_C) $(SCHED_SRC)
+KERNEL_S := $(CORE_METAL_S)
+KERNEL_OBJ := $(KERNEL_C:%.c=$(BUILD)/k/%.o) $(KERNEL_S:%.S=$(BUILD)/k/%.o)
+
+# ---------------------------------------------------------------- flags
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+KCFLAGS := -std=gnu11 -O2 -g $(WARN) -nostdinc -isystem $(MUSL_INC) \
+	-isystem $(GCC_INC) -isystem $(BUILD)/inc -Isrc -ffreestanding -fno-pie -fno-pic \
+	-fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+	-mcmodel=small -march=x86-64 -mtune=generic -fno-asynchronous-unwind-tables \
+	-fno-builtin-malloc -D_GNU_SOURCE -DPOLLUX_METAL
+KLDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
+	-Wl,-T,src/core/metal/linker.ld -Wl,-z,noexecstack
+KLIBS := -Wl,--start-group $(DEBLIB)/libmbedtls.a $(DEBLIB)/libmbedx509.a \
+	$(DEBLIB)/libmbedcrypto.a $(DEBLIB)/libhttp_parser.a $(DEBLIB)/libjansson.a \
+	$(MUSL_LIB) $(LIBGCC) -Wl,--end-group
+
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -D_GNU_SOURCE -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: all deps run test test-unit test-vm bench clean gdb
+all: $(BUILD)/pollux.elf
+
+# ---------------------------------------------------------------- deps
+# Installs what is missing, once per machine (the stamp notes the check).
+$(BUILD)/.deps: Makefile
+	@mkdir -p $(BUILD)
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing \
+			>$(BUILD)/apt.log 2>&1 || { tail -20 $(BUILD)/apt.log; exit 1; }; \
+	fi
+	@touch $@
+deps: $(BUILD)/.deps
+
+# ---------------------------------------------------------------- kernel
+# The libraries' headers, without the rest of /usr/include (glibc's
+# headers must never shadow musl's).
+LIB_HEADERS := jansson.h jansson_config.h http_parser.h mbedtls psa
+$(BUILD)/inc/.stamp: | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/inc
+	@for h in $(LIB_HEADERS); do ln -sfn /usr/include/$$h $(BUILD)/inc/$$h; done
+	@touch $@
+
+$(BUILD)/k/%.o: %.c | $(BUILD)/.deps $(BUILD)/inc/.stamp
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(KCFLAGS) -DPOLLUX_VERSION='"$(VERSION)"' -MMD -c $< -o $@
+
+$(BUILD)/k/%.o: %.S | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  AS    $<"
+	@$(CC) $(KCFLAGS) -D__ASSEMBLY__ -MMD -c $< -o $@
+
+$(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
+	@echo "  LD    $@"
+	@$(CC) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) $(KLIBS)
+	@size $@ | tail -1 | awk '{printf "image: text %d data %d bss %d\n", $$1, $$2, $$3}'
+
+-include $(KERNEL_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- host unit tests
+UNIT_TESTS := test/unit/core/test_memmap.c test/unit/core/test_frame.c \
+	test/unit/core/test_cmdline.c test/unit/core/test_config.c \
+	test/unit/core/test_backtrace.c test/unit/core/test_arena.c
+UNIT_SRC := $(CORE_PURE)
+
+$(BUILD)/unit/test_%: test/unit/core/test_%.c $(UNIT_SRC) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HCFLAGS) -o $@ $< $(UNIT_SRC) -lcriterion -ljansson
+$(BUILD)/unit-san/test_%: test/unit/core/test_%.c $(UNIT_SRC) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(UNIT_SRC) -lcriterion -ljansson
+
+UNIT_BINS := $(UNIT_TESTS:test/unit/core/%.c=$(BUILD)/unit/%)
+UNIT_SAN_BINS := $(UNIT_TESTS:test/unit/core/%.c=$(BUILD)/unit-san/%)
+
+test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS)
+	@fail=0; for t in $(UNIT_BINS) $(UNIT_SAN_BINS); do \
+		echo "== $$t"; $$t --jobs 1 || fail=1; done; exit $$fail
+
+# ---------------------------------------------------------------- VM tests
+test-vm: $(BUILD)/pollux.elf
+	$(PYTHON) -m pytest -q -p no:cacheprovider test/vm
+
+test: $(BUILD)/.deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-vm
+
+# ---------------------------------------------------------------- run / bench
+run: $(BUILD)/.deps
+	@$(MAKE) --no-print-directory all
+	@echo "pollux: booting configs/default.json on 4 vCPUs. Quit with Ctrl-A then X."
+	tools/pollux-vm --smp 4 --config configs/default.json
+
+bench: $(BUILD)/.deps all
+	bench/boot/run
+
+gdb: all
+	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
+
+clean:
+	rm -rf $(BUILD)/k $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/pollux.elf

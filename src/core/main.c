@@ -1,0 +1,74 @@
+/*
+ * main.c — the boot order after the C library is up, shared by every
+ * platform: read the config, start one thread per core (each enters the
+ * per-core loop), print the ready line, then run whatever the command line
+ * asks (a self-test, exit=ready) and become the control core's loop.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "core/config.h"
+#include "core/platform.h"
+#include "sched/sched.h"
+
+static void *core_thread(void *arg)
+{
+	struct core *c = arg;
+	platform_core_enter(c);
+	sched_loop_run(c);
+}
+
+int pollux_main(void)
+{
+	klog("pollux %s: %u cores, %llu MiB, clock %s", POLLUX_VERSION, cores_count(),
+	     (unsigned long long)(mem_total_bytes() >> 20), time_source());
+
+	char err[200];
+	json_t *cfg;
+	size_t len;
+	const char *buf = platform_config(&len);
+	if (config_parse(buf, len, &cfg, err, sizeof err)) {
+		klog("%s", err);
+		klog("pollux: boot stopped: the configuration is not valid JSON");
+		platform_exit(EXIT_BAD_CONFIG);
+	}
+	config_set_root(cfg);
+	const char *name = json_string_value(json_object_get(cfg, "name"));
+	klog("config: %zu bytes%s%s", len, name ? ", appliance " : "", name ? name : "");
+
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (uint32_t i = 1; i < cores_count(); i++) {
+		pthread_t t;
+		int rc = pthread_create(&t, &attr, core_thread, core_get(i));
+		if (rc)
+			panic("starting core %u: %s", i, strerror(rc));
+		pthread_detach(t);
+	}
+	pthread_attr_destroy(&attr);
+
+	/* every core reports in */
+	uint64_t end = time_ns() + 10000000000ull;
+	for (uint32_t i = 1; i < cores_count(); i++)
+		while (atomic_load_explicit(&core_get(i)->state, memory_order_acquire) != CORE_IN_LOOP) {
+			if (time_ns() > end)
+				panic("core %u did not reach its loop", i);
+			__builtin_ia32_pause();
+		}
+	platform_ready();
+	uint64_t boot = time_boot_ns();
+	klog("pollux ready: %u cores, %llu MiB, boot %llu.%03llu ms", cores_count(),
+	     (unsigned long long)(mem_total_bytes() >> 20),
+	     (unsigned long long)(boot / 1000000), (unsigned long long)(boot / 1000 % 1000));
+
+	const char *test = cmdline_get("test");
+	if (test)
+		platform_exit(platform_selftest(test) ? EXIT_TEST_FAILED : EXIT_OK);
+	if (cmdline_has("exit") && !strcmp(cmdline_get("exit"), "ready"))
+		platform_exit(EXIT_OK);
+	sched_loop_run(core_self());
+}

@@ -1,0 +1,15 @@
+/*
+ * platform.h — what main.c asks of the platform layer beyond core.h:
+ * where the config document is, per-core entry, and the built-in tests.
+ * Implemented by src/core/metal/ (and later src/core/hosted/).
+ */
+#ifndef POLLUX_PLATFORM_H
+#define POLLUX_PLATFORM_H
+#include <stddef.h>
+#include "core/core.h"
+
+const char *platform_config(size_t *len);   /* the raw document, or NULL/0 */
+void platform_core_enter(struct core *c);   /* on core c, before its loop */
+void platform_ready(void);                  /* every core is in its loop */
+int platform_selftest(const char *name);    /* 0 = passed */
+#endif
