@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/core.h"
 #include "core/config.h"
 #include "core/platform.h"
@@ -25,6 +26,11 @@ int pollux_main(void)
 {
 	klog("pollux %s: %u cores, %llu MiB, clock %s", POLLUX_VERSION, cores_count(),
 	     (unsigned long long)(mem_total_bytes() >> 20), time_source());
+
+	/* jansson would read /dev/urandom for its hash seed; give it one */
+	uint32_t seed = 0;
+	if (getentropy(&seed, sizeof seed) == 0)
+		json_object_seed(seed ? seed : 1);
 
 	char err[200];
 	json_t *cfg;
@@ -68,7 +74,12 @@ int pollux_main(void)
 	const char *test = cmdline_get("test");
 	if (test)
 		platform_exit(platform_selftest(test) ? EXIT_TEST_FAILED : EXIT_OK);
-	if (cmdline_has("exit") && !strcmp(cmdline_get("exit"), "ready"))
+	const char *ex = cmdline_get("exit");
+	if (ex && !strcmp(ex, "ready"))
 		platform_exit(EXIT_OK);
+	if (ex && !strcmp(ex, "poweroff")) {
+		klog("pollux: powering off (ACPI)");
+		platform_poweroff();
+	}
 	sched_loop_run(core_self());
 }

@@ -273,8 +273,8 @@ static int test_fault(const char *kind)
 		return *null_ptr;
 	if (!strcmp(kind, "ud"))
 		__asm__ volatile("ud2");
-	if (!strcmp(kind, "gp"))
-		wrmsr(0xdeadbeef, 0);
+	if (!strcmp(kind, "gp"))                /* a non-canonical address */
+		return *(volatile int *)(uintptr_t)0x8000000000000000ull;
 	if (!strcmp(kind, "stack"))
 		return recurse(0);
 	if (!strcmp(kind, "panic"))

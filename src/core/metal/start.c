@@ -79,6 +79,8 @@ static void reserve(uint64_t start, uint64_t end)
 void kmain(uint32_t si_paddr)
 {
 	serial_init();
+	outb(0x21, 0xff);                       /* mask both legacy PICs: */
+	outb(0xa1, 0xff);                       /* we use the local APIC only */
 	const struct hvm_start_info *si = (const void *)(uintptr_t)si_paddr;
 	if (!si || si->magic != PVH_MAGIC) {
 		raw_printf("pollux: not booted through PVH (no hvm_start_info); halting\n");

@@ -167,6 +167,7 @@ static long sys_clone(struct trap_frame *f)
 	uintptr_t stack = f->rsi;
 	int *ptid = (int *)f->rdx, *ctid = (int *)f->r10;
 	uint64_t tls = f->r8;
+	smp_wait_aps(5000000000ull);            /* APs boot alongside core 0 */
 	for (uint32_t i = 1; i < metal_ncores; i++) {
 		struct core *c = &metal_cores[i];
 		struct cpu *cpu = c->plat;

@@ -112,19 +112,56 @@ static int try_cpuid(void)
 	return 0;
 }
 
+/* PIT channel 0 as a down-counter at 1.193182 MHz (mode 2, full count).
+ * Channel 2 needs port 0x61, which microvm lacks; channel 0 needs only
+ * ports 0x40/0x43 (the PIC is masked, so its IRQ never arrives). The
+ * window is short and synchronous (CAL_PIT_TICKS), so the 55 ms wrap is
+ * never missed; a read pair that took long (the vCPU was descheduled) is
+ * retried. */
+#define PIT_HZ 1193182ull
+#define CAL_PIT_TICKS 3580u                 /* 3 ms */
+
+static uint16_t pit_count(void)
+{
+	outb(0x43, 0x00);                       /* latch channel 0 */
+	uint8_t lo = inb(0x40), hi = inb(0x40);
+	return (uint16_t)(lo | (hi << 8));
+}
+
+static int pit_sample(uint16_t *c, uint64_t *t)
+{
+	uint64_t a = rdtsc();
+	*c = pit_count();
+	uint64_t b = rdtsc();
+	*t = a + (b - a) / 2;
+	return b - a < 200000;                  /* well under 0.1 ms */
+}
+
 static void pit_calibrate(void)
 {
-	/* channel 2, mode 0, 50 ms: count = 1193182 / 20 */
-	uint16_t count = 59659;
-	outb(0x61, (inb(0x61) & ~0x02) | 0x01);
-	outb(0x43, 0xb0);
-	outb(0x42, count & 0xff);
-	outb(0x42, count >> 8);
-	uint64_t t0 = rdtsc();
-	for (uint64_t i = 0; i < 100000000ull && !(inb(0x61) & 0x20); i++)
-		;
-	uint64_t t1 = rdtsc();
-	set_hz((t1 - t0) * 20);
+	outb(0x43, 0x34);                       /* channel 0, lo/hi, mode 2 */
+	outb(0x40, 0xff);
+	outb(0x40, 0xff);
+	uint64_t best = 0;
+	for (int attempt = 0; attempt < 5 && !best; attempt++) {
+		uint16_t c0, c1;
+		uint64_t t0, t1;
+		if (!pit_sample(&c0, &t0))
+			continue;
+		int ok = 1;
+		uint32_t ticks = 0;
+		uint16_t prev = c0;
+		for (uint64_t i = 0; i < 10000000ull && ticks < CAL_PIT_TICKS; i++) {
+			ok = pit_sample(&c1, &t1);
+			ticks += (uint16_t)(prev - c1);  /* down-counter, wraps at 65536 */
+			prev = c1;
+			if (!ok)
+				break;
+		}
+		if (ok && ticks >= CAL_PIT_TICKS)
+			best = (t1 - t0) * PIT_HZ / ticks;
+	}
+	set_hz(best ? best : 1000000000ull);
 	source = SRC_PIT;
 }
 

@@ -57,7 +57,8 @@ static void report_backtrace(uintptr_t fp, uintptr_t sp)
 {
 	uintptr_t pcs[24];
 	char line[24 * 20 + 8];
-	size_t n = backtrace_walk(fp, sp, stack_top_guess(sp), pcs, 24);
+	/* sp may be in a guard page (overflow): find the stack from fp */
+	size_t n = backtrace_walk(fp, sp & ~7ul, stack_top_guess(fp > sp ? fp : sp), pcs, 24);
 	backtrace_format(line, sizeof line, pcs, n);
 	raw_printf("%s\n", line);
 }
@@ -103,7 +104,7 @@ _Noreturn void fault_report(struct trap_frame *f, const char *why)
 		   (unsigned long)f->r9, (unsigned long)f->r10, (unsigned long)f->r11, (unsigned long)f->r12);
 	raw_printf("r13 0x%016lx r14 0x%016lx r15 0x%016lx\n",
 		   (unsigned long)f->r13, (unsigned long)f->r14, (unsigned long)f->r15);
-	raw_printf("bt: 0x%lx (rip)\n", (unsigned long)f->rip);
+	raw_printf("at: 0x%lx\n", (unsigned long)f->rip);
 	report_backtrace(f->rbp, f->rsp);
 	raw_printf("*** pollux halted: all cores stopped\n");
 	platform_exit(EXIT_PANIC);
