@@ -35,6 +35,27 @@ const char *metal_config_buf;
 size_t metal_config_len;
 
 static struct memmap_entry e820[128];
+
+/* boot phases, stamped by the TSC; printed with `bootlog` */
+static struct { const char *what; uint64_t tsc; } stamps[16];
+static int nstamps;
+static void stamp(const char *what)
+{
+	if (nstamps < 16) {
+		stamps[nstamps].what = what;
+		stamps[nstamps++].tsc = rdtsc();
+	}
+}
+
+void metal_boot_stamps_print(void)
+{
+	uint64_t hz = time_tsc_hz(), prev = boot_tsc;
+	for (int i = 0; i < nstamps; i++) {
+		klog("boot: %-12s +%6llu us", stamps[i].what,
+		     (unsigned long long)((stamps[i].tsc - prev) * 1000000ull / hz));
+		prev = stamps[i].tsc;
+	}
+}
 static char cmdline_buf[CMDLINE_MAX_LEN];
 static struct cmdline cmdline;
 
@@ -67,6 +88,7 @@ static void enter_libc(void *unused)
 		0, 0,                               /* AT_NULL */
 	};
 	block[6] = (uintptr_t)at_random;
+	stamp("libc");
 	__libc_start_main(main_trampoline, 1, (char **)block, 0, 0, 0);
 	halt_forever();
 }
@@ -108,6 +130,7 @@ void kmain(uint32_t si_paddr)
 	if (metal_config_buf)
 		reserve((uintptr_t)metal_config_buf, (uintptr_t)metal_config_buf + metal_config_len);
 	frames_init(&metal_ram);
+	stamp("frames");
 
 	int rc = cmdline_parse(&cmdline, cmdline_buf);
 	if (rc) {
@@ -120,9 +143,12 @@ void kmain(uint32_t si_paddr)
 		acpi.ncpus = 1;
 		acpi.apic_ids[0] = 0;
 	}
+	stamp("acpi");
 	time_init_early();
+	stamp("clock");
 	if (paging_init(&metal_ram))
 		panic("paging: out of memory for page tables");
+	stamp("paging");
 
 	/* cores: the MADT's CPUs, the boot CPU first, capped by cores=N */
 	apic_init_bsp();
@@ -150,7 +176,9 @@ void kmain(uint32_t si_paddr)
 	metal_cpus[0].boot_stack_hi = (uintptr_t)boot_stack_top;
 	cpu_init(&metal_cores[0]);
 	atomic_store(&metal_cores[0].state, CORE_STARTED);
+	stamp("cpu0");
 	smp_start_aps();
+	stamp("sipi");
 
 	/* the control core's main stack: 1 MiB with a guard page below */
 	uintptr_t st = (uintptr_t)frame_alloc_pages(MAIN_STACK / 4096 + 1);
@@ -160,6 +188,7 @@ void kmain(uint32_t si_paddr)
 	paging_note_guard(st, st + 4096, "core 0's main stack");
 	metal_cpus[0].stack_lo = st + 4096;
 	metal_cpus[0].stack_hi = st + 4096 + MAIN_STACK;
+	stamp("stack");
 	stack_switch_call((void *)(st + 4096 + MAIN_STACK), enter_libc, NULL);
 }
 
@@ -188,4 +217,11 @@ const char *platform_config(size_t *len)
 
 void platform_core_enter(struct core *c) { }
 
-void platform_ready(void) { time_calibrate_finish(); }
+void platform_ready(void)
+{
+	stamp("cores-up");
+	time_calibrate_finish();
+	stamp("calibrated");
+	if (cmdline_has("bootlog"))
+		metal_boot_stamps_print();
+}
