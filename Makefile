@@ -38,7 +38,7 @@ CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
 	src/core/metal/entry.S
 CORE_SHARED := src/core/main.c
-SCHED_SRC := src/sched/loop.c
+SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c
 
 KERNEL_C := $(CORE_PURE) $(CORE_SHARED) $(CORE_METAL_C) $(SCHED_SRC)
 KERNEL_S := $(CORE_METAL_S)

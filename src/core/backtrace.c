@@ -10,7 +10,9 @@ size_t backtrace_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, 
 {
 	size_t n = 0;
 	while (n < max) {
-		if (fp < lo || fp > hi - 16 || (fp & 7))
+		/* the whole frame, fp[0] and fp[1], inside [lo, hi); written
+		 * without hi - 16, which wraps when hi < 16 */
+		if (fp < lo || fp >= hi || hi - fp < 16 || (fp & 7))
 			break;
 		const uintptr_t *frame = (const uintptr_t *)fp;
 		uintptr_t ret = frame[1], next = frame[0];

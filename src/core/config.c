@@ -22,7 +22,8 @@ int config_parse(const char *buf, size_t len, json_t **out, char *err, size_t er
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		snprintf(err, errlen, "config: line 1, column 1: top level must be an object");
+		/* no position: the document parsed, only its type is wrong */
+		snprintf(err, errlen, "config: top level must be an object");
 		return -EINVAL;
 	}
 	*out = j;

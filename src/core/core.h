@@ -39,15 +39,9 @@ struct core {
 	void *plat;             /* platform-private per-core state */
 	struct arena arena;     /* owner: allocations at start-up */
 
-	/* owner writes, others read relaxed */
-	_Atomic uint64_t loop_turns;
+	/* owner writes, others read */
 	_Atomic uint32_t state; /* enum core_state */
 
-	/* cross-core mailbox (boot/test only): written by core 0 with release,
-	 * consumed by the owner with acquire. */
-	_Atomic(void (*)(void *)) mail_fn;
-	void *_Atomic mail_arg;
-	_Atomic uint32_t mail_done;
 } __attribute__((aligned(CACHE_LINE)));
 
 /* OFF -> STARTED (idle, on metal: waiting for its thread) -> CLAIMED (a
@@ -60,11 +54,12 @@ struct core *core_get(uint32_t id);
 uint32_t cores_count(void);
 /* Wake core `id` if it sleeps (IPI on metal). Any core. */
 void core_kick(uint32_t id);
-/* Idle: core_idle_prepare() masks wake-ups, the caller checks for work
- * one last time, then core_idle_wait() sleeps until core_kick() or an
- * interrupt (no wake-up is lost between the check and the sleep). */
-void core_idle_prepare(void);
-void core_idle_wait(void);
+/* Idle: core_idle_prepare() returns a token and arms wake-ups; the caller
+ * checks for work one last time, then core_idle_wait(token, deadline)
+ * sleeps until core_kick(), an interrupt or deadline_ns (UINT64_MAX:
+ * none). A kick that lands between prepare and wait is never lost. */
+uint64_t core_idle_prepare(void);
+void core_idle_wait(uint64_t token, uint64_t deadline_ns);
 
 /* ---- platform: time */
 uint64_t time_ns(void);         /* monotonic, since boot */
@@ -72,6 +67,13 @@ uint64_t time_boot_ns(void);    /* PVH entry to ready, by the TSC */
 const char *time_source(void);  /* the calibration source, for the log */
 uint64_t time_tsc_hz(void);
 void time_delay_ns(uint64_t ns);
+/* The CPU's cycle counter (TSC): for accounting, never for time. */
+static inline uint64_t cycles_now(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
 
 /* ---- platform: memory */
 uint64_t mem_total_bytes(void);

@@ -42,6 +42,14 @@ int pollux_main(void)
 		platform_exit(EXIT_BAD_CONFIG);
 	}
 	config_set_root(cfg);
+	struct sched_config sc;
+	if (sched_config_parse(json_object_get(cfg, "cores"), cores_count(), &sc, err, sizeof err)) {
+		klog("config: %s", err);
+		klog("pollux: boot stopped: the configuration is not valid");
+		platform_exit(EXIT_BAD_CONFIG);
+	}
+	if (sched_init(&sc))
+		panic("sched_init: out of memory for %u cores", cores_count());
 	const char *name = json_string_value(json_object_get(cfg, "name"));
 	klog("config: %zu bytes%s%s", len, name ? ", appliance " : "", name ? name : "");
 

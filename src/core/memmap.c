@@ -12,6 +12,9 @@
 
 static uint64_t up(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
 static uint64_t down(uint64_t x) { return x & ~(PAGE - 1); }
+/* up() for the end of a cut: one in the last page of the address space
+ * stays as it is instead of wrapping to 0 (RAM never reaches that page). */
+static uint64_t up_end(uint64_t x) { return x > UINT64_MAX - PAGE ? x : up(x); }
 
 /* Inserts [s, e) keeping the list sorted and merged. */
 static int add_range(struct memmap *m, uint64_t s, uint64_t e)
@@ -97,7 +100,7 @@ int memmap_build(struct memmap *m, const struct memmap_entry *e, size_t n)
 		uint64_t end = e[i].addr + e[i].size;
 		if (end < e[i].addr)
 			end = UINT64_MAX;
-		if ((rc = cut_range(m, down(e[i].addr), end > UINT64_MAX - PAGE ? end : up(end))) < 0)
+		if ((rc = cut_range(m, down(e[i].addr), up_end(end))) < 0)
 			return rc;
 	}
 	/* shrink to whole pages; drop what becomes empty */
@@ -116,7 +119,7 @@ int memmap_build(struct memmap *m, const struct memmap_entry *e, size_t n)
 
 int memmap_reserve(struct memmap *m, uint64_t start, uint64_t end)
 {
-	return cut_range(m, down(start), up(end));
+	return cut_range(m, down(start), up_end(end));
 }
 
 uint64_t memmap_total(const struct memmap *m)

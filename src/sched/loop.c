@@ -1,63 +1,232 @@
 /*
- * loop.c — the per-core loop: look for work, run it, else sleep until
- * kicked. Each turn is counted in struct core.loop_turns (owner writes,
- * others read relaxed).
- *
- * Mailbox ordering: the caller stores mail_arg, then mail_fn with release;
- * the owner loads mail_fn with acquire (so it sees mail_arg), runs it,
- * clears mail_fn and bumps mail_done with release; the caller waits on
- * mail_done with acquire (so it sees fn's effects).
+ * loop.c — the per-core loop, pollers, timers, idle policy, accounting.
+ * See sched.h for the turn and the ownership rules.
  */
 #include <errno.h>
-#include "sched/sched.h"
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+#include "sched/sched_priv.h"
 
-static int run_mail(struct core *c)
+struct sched_core sched_cores[POLLUX_MAX_CORES];
+
+int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_config *cfg,
+		       char *err, size_t errlen)
 {
-	void (*fn)(void *) = atomic_load_explicit(&c->mail_fn, memory_order_acquire);
-	if (!fn)
+	const json_t *j = cores_json;
+	cfg->chan_slots = 256;
+	cfg->halt_after = 64;
+	for (uint32_t i = 0; i < POLLUX_MAX_CORES; i++)
+		cfg->idle[i] = i == 0 ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
+	if (!j)
 		return 0;
-	fn(atomic_load_explicit(&c->mail_arg, memory_order_relaxed));
-	atomic_store_explicit(&c->mail_fn, NULL, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->mail_done, 1, memory_order_release);
-	return 1;
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "cores: must be an object");
+		return -EINVAL;
+	}
+	const json_t *idle = json_object_get(j, "idle");
+	if (json_is_string(idle)) {
+		const char *v = json_string_value(idle);
+		if (strcmp(v, "poll") && strcmp(v, "halt")) {
+			snprintf(err, errlen, "cores.idle: must be \"poll\" or \"halt\"");
+			return -EINVAL;
+		}
+		for (uint32_t i = 0; i < POLLUX_MAX_CORES; i++)
+			cfg->idle[i] = !strcmp(v, "halt") ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
+	} else if (json_is_array(idle)) {
+		size_t k;
+		const json_t *e;
+		json_array_foreach(idle, k, e) {
+			const char *v = json_string_value(e);
+			if (!v || (strcmp(v, "poll") && strcmp(v, "halt"))) {
+				snprintf(err, errlen, "cores.idle[%zu]: must be \"poll\" or \"halt\"", k);
+				return -EINVAL;
+			}
+			if (k < POLLUX_MAX_CORES)
+				cfg->idle[k] = !strcmp(v, "halt") ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
+		}
+	} else if (idle) {
+		snprintf(err, errlen, "cores.idle: must be \"poll\", \"halt\" or a list of them");
+		return -EINVAL;
+	}
+	const json_t *ha = json_object_get(j, "halt_after");
+	if (ha) {
+		if (!json_is_integer(ha) || json_integer_value(ha) < 1 || json_integer_value(ha) > 1000000) {
+			snprintf(err, errlen, "cores.halt_after: must be 1..1000000 idle turns");
+			return -EINVAL;
+		}
+		cfg->halt_after = (uint32_t)json_integer_value(ha);
+	}
+	const json_t *cs = json_object_get(j, "channel_slots");
+	if (cs) {
+		json_int_t v = json_is_integer(cs) ? json_integer_value(cs) : 0;
+		if (v < 4 || v > 65536 || (v & (v - 1))) {
+			snprintf(err, errlen, "cores.channel_slots: must be a power of two, 4..65536");
+			return -EINVAL;
+		}
+		cfg->chan_slots = (uint32_t)v;
+	}
+	(void)ncores;
+	return 0;
+}
+
+int sched_poller_remove(sched_poll_fn fn, void *arg)
+{
+	struct sched_core *s = &sched_cores[core_self()->id];
+	uint32_t n = atomic_load_explicit(&s->npollers, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		if (s->pollers[i].fn == fn && s->pollers[i].arg == arg) {
+			for (uint32_t k = i; k + 1 < n; k++) {
+				struct poller *d = &s->pollers[k], *e = &s->pollers[k + 1];
+				d->name = e->name; d->fn = e->fn; d->flush = e->flush; d->arg = e->arg;
+				atomic_store_explicit(&d->calls, counter_get(&e->calls), memory_order_relaxed);
+				atomic_store_explicit(&d->busy_calls, counter_get(&e->busy_calls), memory_order_relaxed);
+				atomic_store_explicit(&d->busy_cycles, counter_get(&e->busy_cycles), memory_order_relaxed);
+				atomic_store_explicit(&d->work, counter_get(&e->work), memory_order_relaxed);
+			}
+			atomic_store_explicit(&s->npollers, n - 1, memory_order_release);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_flush_fn flush, void *arg)
+{
+	if (core >= cores_count())
+		return -EINVAL;
+	struct sched_core *s = &sched_cores[core];
+	uint32_t n = atomic_load_explicit(&s->npollers, memory_order_relaxed);
+	if (n == SCHED_MAX_POLLERS)
+		return -ENOSPC;
+	struct poller *p = &s->pollers[n];
+	p->name = name;
+	p->fn = fn;
+	p->flush = flush;
+	p->arg = arg;
+	/* release: the poller is complete before the loop (acquire) sees it */
+	atomic_store_explicit(&s->npollers, n + 1, memory_order_release);
+	return 0;
+}
+
+void sched_timer_arm(struct timer *t, uint64_t deadline_ns, uint64_t period_ns)
+{
+	timer_arm(&sched_cores[core_self()->id].wheel, t, deadline_ns, period_ns);
+}
+
+void sched_timer_cancel(struct timer *t)
+{
+	timer_cancel(&sched_cores[core_self()->id].wheel, t);
+}
+
+static void sleep_until_work(struct sched_core *s)
+{
+	uint64_t token = core_idle_prepare();
+	atomic_store_explicit(&s->sleeping, 1, memory_order_relaxed);
+	/* Dekker with call_on: our flag store, then our check of the rings;
+	 * the sender's enqueue, then its check of the flag. The fences make
+	 * sure at least one side sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!sched_chan_pending(s)) {
+		counter_add(&s->sleeps, 1);
+		core_idle_wait(token, timer_wheel_next_ns(&s->wheel));
+	}
+	atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+}
+
+/* One turn on the calling core; returns the work done. */
+static unsigned turn(struct sched_core *s)
+{
+	/* quiescent point: nothing read in an earlier turn is held */
+	atomic_store_explicit(&s->quiescent,
+		atomic_load_explicit(&sched_epoch, memory_order_acquire), memory_order_release);
+	uint64_t t0 = cycles_now(), t = t0;
+	unsigned work = 0;
+	uint32_t np = atomic_load_explicit(&s->npollers, memory_order_acquire);
+	for (uint32_t i = 0; i < np; i++) {
+		struct poller *p = &s->pollers[i];
+		unsigned w = p->fn(p->arg);
+		uint64_t t1 = cycles_now();
+		counter_add(&p->calls, 1);
+		if (w) {
+			counter_add(&p->busy_calls, 1);
+			counter_add(&p->busy_cycles, t1 - t);
+			counter_add(&p->work, w);
+			work += w;
+		}
+		t = t1;
+	}
+	if (s->wheel.armed) {
+		unsigned f = (unsigned)timer_wheel_run(&s->wheel, time_ns());
+		counter_add(&s->timers_fired, f);
+		work += f;
+	}
+	if (counter_get(&s->timers_armed) != s->wheel.armed)
+		atomic_store_explicit(&s->timers_armed, s->wheel.armed, memory_order_relaxed);
+	work += sched_chan_drain(s);
+	np = atomic_load_explicit(&s->npollers, memory_order_acquire);
+	for (uint32_t i = 0; i < np; i++)
+		if (s->pollers[i].flush)
+			s->pollers[i].flush(s->pollers[i].arg);
+	uint64_t t2 = cycles_now();
+	counter_add(&s->turns, 1);
+	if (work) {
+		counter_add(&s->busy_turns, 1);
+		counter_add(&s->busy_cycles, t2 - t0);
+	} else {
+		counter_add(&s->idle_cycles, t2 - t0);
+	}
+	return work;
+}
+
+unsigned sched_turn(void)
+{
+	return turn(&sched_cores[core_self()->id]);
 }
 
 _Noreturn void sched_loop_run(struct core *c)
 {
+	struct sched_core *s = &sched_cores[c->id];
+	uint32_t idle_run = 0;
 	atomic_store_explicit(&c->state, CORE_IN_LOOP, memory_order_release);
 	for (;;) {
-		atomic_store_explicit(&c->loop_turns,
-			atomic_load_explicit(&c->loop_turns, memory_order_relaxed) + 1,
-			memory_order_relaxed);
-		if (run_mail(c))
-			continue;
-		core_idle_prepare();
-		if (atomic_load_explicit(&c->mail_fn, memory_order_acquire))
-			continue;
-		core_idle_wait();
+		if (turn(s)) {
+			idle_run = 0;
+		} else if (s->idle == SCHED_IDLE_HALT && ++idle_run >= s->halt_after) {
+			sleep_until_work(s);
+			idle_run = 0;
+		} else {
+			__builtin_ia32_pause();
+		}
 	}
 }
 
-int sched_call_sync(uint32_t id, void (*fn)(void *), void *arg, uint64_t timeout_ns)
+void sched_stats(uint32_t core, struct sched_stats *o)
 {
-	struct core *c = core_get(id);
-	if (!c)
-		return -EINVAL;
-	if (c == core_self()) {
-		fn(arg);
-		return 0;
+	memset(o, 0, sizeof *o);
+	if (core >= cores_count())
+		return;
+	struct sched_core *s = &sched_cores[core];
+	o->turns = counter_get(&s->turns);
+	o->busy_turns = counter_get(&s->busy_turns);
+	o->busy_cycles = counter_get(&s->busy_cycles);
+	o->idle_cycles = counter_get(&s->idle_cycles);
+	o->sleeps = counter_get(&s->sleeps);
+	o->msgs_in = counter_get(&s->msgs_in);
+	o->msgs_out = counter_get(&s->msgs_out);
+	o->chan_full = counter_get(&s->chan_full);
+	o->timers_fired = counter_get(&s->timers_fired);
+	o->timers_armed = counter_get(&s->timers_armed);
+	o->idle = s->idle;
+	o->npollers = atomic_load_explicit(&s->npollers, memory_order_acquire);
+	for (uint32_t i = 0; i < o->npollers; i++) {
+		struct poller *p = &s->pollers[i];
+		o->pollers[i].name = p->name;
+		o->pollers[i].calls = counter_get(&p->calls);
+		o->pollers[i].busy_calls = counter_get(&p->busy_calls);
+		o->pollers[i].busy_cycles = counter_get(&p->busy_cycles);
+		o->pollers[i].work = counter_get(&p->work);
 	}
-	if (atomic_load_explicit(&c->mail_fn, memory_order_acquire))
-		return -EBUSY;
-	uint32_t done = atomic_load_explicit(&c->mail_done, memory_order_acquire);
-	atomic_store_explicit(&c->mail_arg, arg, memory_order_relaxed);
-	atomic_store_explicit(&c->mail_fn, fn, memory_order_release);
-	core_kick(id);
-	uint64_t end = time_ns() + timeout_ns;
-	while (atomic_load_explicit(&c->mail_done, memory_order_acquire) == done) {
-		if (time_ns() > end)
-			return -ETIMEDOUT;
-		__builtin_ia32_pause();
-	}
-	return 0;
+	if (s->in)
+		for (uint32_t i = 0; i < cores_count(); i++)
+			o->chan_depth_in += ring_count(s->in[i]) / 2;
 }

@@ -25,6 +25,7 @@ _Static_assert(sizeof(struct trap_frame) == 22 * 8, "entry.S frame layout");
 /* ---- vectors */
 #define VEC_WAKE      0x40   /* IPI: look at your mailbox */
 #define VEC_TEST      0x41   /* IPI: self-test interrupt (red-zone test) */
+#define VEC_TIMER     0x42   /* LAPIC timer: wake a halted core */
 #define VEC_SPURIOUS  0xff
 
 /* ---- IST slots */
@@ -191,6 +192,10 @@ void apic_send_nmi_all_others(void);
 void apic_send_init(uint32_t apic_id);
 void apic_send_sipi(uint32_t apic_id, uint8_t page);
 int apic_is_x2(void);
+void apic_timer_calibrate(void);
+uint64_t apic_timer_hz(void);
+void apic_timer_oneshot(uint64_t ns);
+void apic_timer_stop(void);
 
 /* ---- smp.c */
 void smp_start_aps(void);           /* INIT-SIPI: APs reach their idle loop */

@@ -30,6 +30,8 @@
 
 extern _Atomic uint64_t trap_test_count[POLLUX_MAX_CORES];
 
+static void nop(void *arg) { }
+
 static _Atomic int failures;
 static _Atomic uint32_t arrived;
 
@@ -59,27 +61,20 @@ static void errno_body(void *arg)
 static int test_errno(void)
 {
 	uint32_t n = cores_count();
-	atomic_store(&arrived, 1);      /* core 0 counts itself when it runs */
 	atomic_store(&arrived, 0);
-	/* cores 1..n-1 run it from their loops; core 0 last, in place */
-	static int ran;
-	for (uint32_t i = 1; i < n; i++) {
-		struct core *c = core_get(i);
-		atomic_store_explicit(&c->mail_arg, NULL, memory_order_relaxed);
-		atomic_store_explicit(&c->mail_fn, errno_body, memory_order_release);
-		core_kick(i);
-	}
-	errno_body(NULL);
-	ran = 1;
-	uint64_t end = time_ns() + 5000000000ull;
+	/* every core sets its errno, waits for all, then checks its own: the
+	 * other cores run it from their loops, core 0 in place */
 	for (uint32_t i = 1; i < n; i++)
-		while (atomic_load_explicit(&core_get(i)->mail_fn, memory_order_acquire) && time_ns() < end)
-			cpu_relax();
+		CHECK(call_on(i, errno_body, NULL) == 0, "call_on core %u", i);
+	errno_body(NULL);
+	/* each core's call finished (sched_call_sync runs after it, in order) */
+	for (uint32_t i = 1; i < n; i++)
+		CHECK(sched_call_sync(i, nop, NULL, 5000000000ull) == 0, "core %u", i);
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t j = i + 1; j < n; j++)
 			CHECK(errno_addr[i] != errno_addr[j], "cores %u and %u share errno", i, j);
 	CHECK(errno == 1000, "core 0 errno changed to %d", errno);
-	return ran ? 0 : -1;
+	return 0;
 }
 
 /* ---- red zone and XMM across syscall and interrupt */
@@ -289,7 +284,9 @@ static int test_fault(const char *kind)
 
 int platform_selftest(const char *name)
 {
-	int rc;
+	int rc = sched_selftest(name);
+	if (rc != -ENOENT)
+		return rc;
 	atomic_store(&failures, 0);
 	if (!strcmp(name, "errno")) rc = test_errno();
 	else if (!strcmp(name, "redzone")) rc = test_redzone();

@@ -202,12 +202,25 @@ void core_kick(uint32_t id)
 		apic_send_ipi(metal_cores[id].hw_id, VEC_WAKE);
 }
 
-void core_idle_wait(void)
+/* Cores run with interrupts off; they are on only inside `sti; hlt`
+ * (sti's one-instruction shadow means a wake IPI that arrived after
+ * core_idle_prepare() ends the hlt instead of being lost). */
+uint64_t core_idle_prepare(void)
 {
-	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	irq_disable();
+	return 0;
 }
 
-void core_idle_prepare(void) { irq_disable(); }
+void core_idle_wait(uint64_t token, uint64_t deadline_ns)
+{
+	if (deadline_ns != UINT64_MAX) {
+		uint64_t now = time_ns();
+		if (deadline_ns <= now)
+			return;
+		apic_timer_oneshot(deadline_ns - now);
+	}
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
 
 const char *platform_config(size_t *len)
 {
@@ -221,7 +234,11 @@ void platform_ready(void)
 {
 	stamp("cores-up");
 	time_calibrate_finish();
+	apic_timer_calibrate();
 	stamp("calibrated");
-	if (cmdline_has("bootlog"))
+	if (cmdline_has("bootlog")) {
 		metal_boot_stamps_print();
+		klog("boot: tsc %llu Hz, lapic timer %llu Hz", (unsigned long long)time_tsc_hz(),
+		     (unsigned long long)apic_timer_hz());
+	}
 }

@@ -138,7 +138,7 @@ void trap_dispatch(struct trap_frame *f)
 	}
 	if (v < 32)
 		fault_report(f, NULL);
-	if (v == VEC_WAKE) {
+	if (v == VEC_WAKE || v == VEC_TIMER) {
 		apic_eoi();
 		return;
 	}
