@@ -108,23 +108,40 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 -include $(KERNEL_OBJ:.o=.d)
 
 # ---------------------------------------------------------------- host unit tests
-UNIT_TESTS := test/unit/core/test_memmap.c test/unit/core/test_frame.c \
-	test/unit/core/test_cmdline.c test/unit/core/test_config.c \
-	test/unit/core/test_backtrace.c test/unit/core/test_arena.c
-UNIT_SRC := $(CORE_PURE)
+# test/unit/<area>/test_<module>.c, each linked with the area's pure
+# sources; built plain and with ASan/UBSan, and the lock-free stress tests
+# (UNIT_TSAN) also with ThreadSanitizer.
+UNIT_CORE := $(wildcard test/unit/core/test_*.c)
+UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
+UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
+UNIT_CORE_SRC := $(CORE_PURE)
+UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h test/unit/*/stubs.h)
+TSANFLAGS := -fsanitize=thread -O1
 
-$(BUILD)/unit/test_%: test/unit/core/test_%.c $(UNIT_SRC) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HCFLAGS) -o $@ $< $(UNIT_SRC) -lcriterion -ljansson
-$(BUILD)/unit-san/test_%: test/unit/core/test_%.c $(UNIT_SRC) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(UNIT_SRC) -lcriterion -ljansson
+define unit_rules
+$(BUILD)/unit/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$<"
+	@$(HOSTCC) $(HCFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread
+$(BUILD)/unit-san/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$< (asan, ubsan)"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread
+$(BUILD)/unit-tsan/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$< (tsan)"
+	@$(HOSTCC) $(HCFLAGS) $(TSANFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread
+endef
+$(eval $(call unit_rules,core,$(UNIT_CORE_SRC)))
+$(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
 
-UNIT_BINS := $(UNIT_TESTS:test/unit/core/%.c=$(BUILD)/unit/%)
-UNIT_SAN_BINS := $(UNIT_TESTS:test/unit/core/%.c=$(BUILD)/unit-san/%)
+UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%)
+UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
+UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
-test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS)
-	@fail=0; for t in $(UNIT_BINS) $(UNIT_SAN_BINS); do \
+test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
+	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; exit $$fail
 
 # ---------------------------------------------------------------- VM tests
@@ -149,4 +166,4 @@ gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
 
 clean:
-	rm -rf $(BUILD)/k $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/pollux.elf
+	rm -rf $(BUILD)/k $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/unit-tsan $(BUILD)/pollux.elf $(BUILD)/h $(BUILD)/pollux-hosted
