@@ -57,13 +57,13 @@ KLIBS := -Wl,--start-group $(DEBLIB)/libmbedtls.a $(DEBLIB)/libmbedx509.a \
 	$(DEBLIB)/libmbedcrypto.a $(DEBLIB)/libhttp_parser.a $(DEBLIB)/libjansson.a \
 	$(MUSL_LIB) $(LIBGCC) -Wl,--end-group
 
-HCFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -D_GNU_SOURCE -fno-omit-frame-pointer
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all deps run test test-unit test-vm bench clean gdb
-all: $(BUILD)/pollux.elf
+.PHONY: all hosted deps run test test-unit test-vm test-hosted bench clean gdb
+all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
 # Installs what is missing, once per machine (the stamp notes the check).
@@ -107,6 +107,25 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 
 -include $(KERNEL_OBJ:.o=.d)
 
+# ---------------------------------------------------------------- hosted
+# The same runtime as a Linux process: shared sources + src/core/hosted/.
+HOSTED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) src/core/hosted/platform.c
+HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
+HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED \
+	-fno-omit-frame-pointer -march=x86-64 -mtune=generic -pthread
+
+$(BUILD)/h/%.o: %.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HOSTED_CFLAGS) -DPOLLUX_VERSION='"$(VERSION)"' -MMD -c $< -o $@
+
+$(BUILD)/pollux-hosted: $(HOSTED_OBJ)
+	@echo "  LD    $@"
+	@$(HOSTCC) -pthread -o $@ $(HOSTED_OBJ) -ljansson
+
+hosted: $(BUILD)/pollux-hosted
+-include $(HOSTED_OBJ:.o=.d)
+
 # ---------------------------------------------------------------- host unit tests
 # test/unit/<area>/test_<module>.c, each linked with the area's pure
 # sources; built plain and with ASan/UBSan, and the lock-free stress tests
@@ -148,9 +167,13 @@ test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 test-vm: $(BUILD)/pollux.elf
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/vm
 
+test-hosted: $(BUILD)/pollux-hosted
+	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
+
 test: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-hosted
 	@$(MAKE) --no-print-directory test-vm
 
 # ---------------------------------------------------------------- run / bench

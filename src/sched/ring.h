@@ -39,6 +39,17 @@
 
 #define RING_ALIGN 64
 
+/* Waiting for an earlier producer to publish (M1). On the VM nothing
+ * preempts it; in a host process it may have been descheduled, so hosted
+ * builds yield now and then instead of spinning a whole time slice. */
+#ifdef POLLUX_HOSTED
+#include <sched.h>
+#define RING_MP_WAIT(spins) do { if (((spins) & 255) == 255) sched_yield(); \
+	else __builtin_ia32_pause(); } while (0)
+#else
+#define RING_MP_WAIT(spins) __builtin_ia32_pause()
+#endif
+
 struct ring {
 	/* immutable after ring_init */
 	uint32_t size, mask;
@@ -144,8 +155,8 @@ static inline uint32_t ring_mp_enqueue_(struct ring *r, void *const *objs, uint3
 			memory_order_relaxed, memory_order_relaxed));
 	ring_copy_in(r, head, objs, n);
 	/* M1: earlier reservations publish first (pairs with their P1) */
-	while (atomic_load_explicit(&r->prod_tail, memory_order_acquire) != head)
-		__builtin_ia32_pause();
+	for (uint32_t spins = 0; atomic_load_explicit(&r->prod_tail, memory_order_acquire) != head; spins++)
+		RING_MP_WAIT(spins);
 	/* P1 */
 	atomic_store_explicit(&r->prod_tail, head + n, memory_order_release);
 	return n;

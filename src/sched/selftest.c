@@ -317,11 +317,9 @@ static unsigned pub_reader(void *arg)
 			atomic_fetch_add(&pub_poisoned_seen, 1);
 		atomic_fetch_add_explicit(&pub_reads, 1, memory_order_relaxed);
 	}
-	if (atomic_load_explicit(&pub_stop, memory_order_acquire)) {
+	if (atomic_load_explicit(&pub_stop, memory_order_acquire))
 		sched_poller_remove(pub_reader, NULL);
-		return 0;
-	}
-	return 1;
+	return 0;       /* reading is not work: idle cores may sleep meanwhile */
 }
 
 static void pub_start(void *arg)
