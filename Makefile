@@ -21,11 +21,13 @@ GCC_INC  := $(shell $(CC) -print-file-name=include)
 LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
 DEBLIB   := /usr/lib/x86_64-linux-gnu
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build and the tests need, and those only the
+# benchmarks need (DPDK, the Linux guest baseline, gnuplot).
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
-	python3 python3-pytest gdb gnuplot-nox busybox-static cpio \
-	linux-image-amd64 procps
+	python3 python3-pytest gdb procps
+BENCH_PKGS := libdpdk-dev dpdk pkg-config gnuplot-nox busybox-static cpio \
+	linux-image-amd64
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
@@ -62,24 +64,30 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps run test test-unit test-vm test-hosted bench clean gdb
+.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted bench clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
 # Installs what is missing, once per machine (the stamp notes the check).
-$(BUILD)/.deps: Makefile
+define install_missing
 	@mkdir -p $(BUILD)
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo "deps: installing $$missing"; \
+		echo "deps: installing" $$missing; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing \
 			>$(BUILD)/apt.log 2>&1 || { tail -20 $(BUILD)/apt.log; exit 1; }; \
 	fi
 	@touch $@
+endef
+$(BUILD)/.deps: Makefile
+	$(call install_missing,$(DEB_PKGS))
+$(BUILD)/.deps-bench: Makefile
+	$(call install_missing,$(BENCH_PKGS))
 deps: $(BUILD)/.deps
+deps-bench: $(BUILD)/.deps $(BUILD)/.deps-bench
 
 # ---------------------------------------------------------------- kernel
 # The libraries' headers, without the rest of /usr/include (glibc's
@@ -182,7 +190,8 @@ run: $(BUILD)/.deps
 	@echo "pollux: booting configs/default.json on 4 vCPUs. Quit with Ctrl-A then X."
 	tools/pollux-vm --smp 4 --config configs/default.json
 
-bench: $(BUILD)/.deps all
+bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
+	bench/ring/run
 	bench/boot/run
 
 gdb: all

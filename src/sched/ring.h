@@ -10,11 +10,14 @@
  * a power of two and every slot is usable; indices are free-running 32-bit
  * counters (wrap-around is harmless: only differences are used).
  *
- * Layout: the producer's indices, the consumer's indices and the slots sit
- * on separate cache lines. Each side keeps a cached copy of the other
- * side's index on its own line and reloads it only when the cache says
- * the ring is full (producer) or empty (consumer), so in steady state each
- * side reads the other's line once per wrap of the cache, not per message.
+ * Layout: four cache lines before the slots: the producers' private line
+ * (mp reservation head, cached copies of the consumer's index), the
+ * published producer index the consumer polls, the consumer's line, and
+ * the slots. Each side keeps a cached copy of the other side's index and
+ * reloads it only when the cache says the ring is full (producer) or
+ * empty (consumer), so in steady state each side reads the other's line
+ * once per wrap of the cache, not per message; the mp reservation CAS
+ * never touches a line the consumer polls.
  *
  * Memory ordering (C11; on x86 every one of these is a plain mov):
  *   P1  producer: write slots, then store-release prod.tail
@@ -23,7 +26,7 @@
  *   C2  consumer: read slots, then store-release cons.tail
  *   P2  producer: load-acquire cons.tail, then overwrite slots
  *       C2 pairs with P2: a slot is overwritten only after it was read.
- *   M1  many producers reserve [head, head+n) by CAS on prod.head (relaxed:
+ *   M1  many producers reserve [head, head+n) by CAS on prod_head (relaxed:
  *       the reservation orders nothing but itself), write their slots,
  *       wait until prod.tail == head (load-acquire, pairs with the previous
  *       producer's P1, keeping tails in reservation order), then P1.
@@ -54,21 +57,25 @@ struct ring {
 	/* immutable after ring_init */
 	uint32_t size, mask;
 	char pad0[RING_ALIGN - 8];
-	/* producer side: written by the producer(s) */
+	/* producer-private line: only producers read or write it */
 	_Atomic uint32_t prod_head;        /* mp only: next slot to reserve */
-	_Atomic uint32_t prod_tail;        /* slots before this are readable */
 	uint32_t prod_cache_cons;          /* sp only: last cons_tail seen */
+	_Atomic uint32_t prod_cache_cons_mp;  /* mp only: last cons_tail any producer saw */
 	char pad1[RING_ALIGN - 12];
+	/* producer's published index: written by producers, polled by the consumer */
+	_Atomic uint32_t prod_tail;        /* slots before this are readable */
+	char pad2[RING_ALIGN - 4];
 	/* consumer side: written by the consumer */
 	_Atomic uint32_t cons_tail;        /* slots before this are free */
 	uint32_t cons_cache_prod;          /* last prod_tail seen */
-	char pad2[RING_ALIGN - 8];
+	char pad3[RING_ALIGN - 8];
 	void *slots[];
 } __attribute__((aligned(RING_ALIGN)));
 
 _Static_assert(offsetof(struct ring, prod_head) == RING_ALIGN, "producer line");
-_Static_assert(offsetof(struct ring, cons_tail) == 2 * RING_ALIGN, "consumer line");
-_Static_assert(offsetof(struct ring, slots) == 3 * RING_ALIGN, "slots line");
+_Static_assert(offsetof(struct ring, prod_tail) == 2 * RING_ALIGN, "published line");
+_Static_assert(offsetof(struct ring, cons_tail) == 3 * RING_ALIGN, "consumer line");
+_Static_assert(offsetof(struct ring, slots) == 4 * RING_ALIGN, "slots line");
 
 static inline size_t ring_memsize(uint32_t size)
 {
@@ -84,6 +91,7 @@ static inline int ring_init(struct ring *r, uint32_t size)
 	r->mask = size - 1;
 	atomic_init(&r->prod_head, 0);
 	atomic_init(&r->prod_tail, 0);
+	atomic_init(&r->prod_cache_cons_mp, 0);
 	r->prod_cache_cons = 0;
 	atomic_init(&r->cons_tail, 0);
 	r->cons_cache_prod = 0;
@@ -143,9 +151,18 @@ static inline uint32_t ring_mp_enqueue_(struct ring *r, void *const *objs, uint3
 	/* M1: reserve [head, head + n) */
 	head = atomic_load_explicit(&r->prod_head, memory_order_relaxed);
 	do {
-		/* P2: pairs with C2; no cached copy here, producers would race on it */
-		uint32_t cons = atomic_load_explicit(&r->cons_tail, memory_order_acquire);
+		/* P2 through the producers' shared cache of cons_tail: whoever
+		 * refreshed it load-acquired cons_tail (pairs with C2) and then
+		 * store-released the cache (pairs with this load-acquire), so
+		 * the chain consumer -> refresher -> us is ordered. A stale
+		 * cache only under-counts free slots. */
+		uint32_t cons = atomic_load_explicit(&r->prod_cache_cons_mp, memory_order_acquire);
 		free = r->size - (head - cons);
+		if (free < n) {
+			cons = atomic_load_explicit(&r->cons_tail, memory_order_acquire);
+			atomic_store_explicit(&r->prod_cache_cons_mp, cons, memory_order_release);
+			free = r->size - (head - cons);
+		}
 		if (free < n) {
 			if (bulk || free == 0)
 				return 0;

@@ -11,6 +11,7 @@
  *            object is poisoned only after sched_quiesce_wait(), and no
  *            reader ever sees poison
  *   sched    all of the above, then the per-core counters must add up
+ *   rtt      call_on round trip core 0 -> 1 -> 0, median and p99 (bench/ring)
  *
  * `test_n=N` scales the message counts (default 20000 per pair).
  */
@@ -360,6 +361,48 @@ static int test_quiesce(void)
 	return 0;
 }
 
+/* ---- call_on round trip core 0 -> core 1 -> core 0 (a benchmark too) */
+static _Atomic uint64_t rtt_back;
+
+static void rtt_pong(void *arg)
+{
+	atomic_store_explicit(&rtt_back, (uint64_t)(uintptr_t)arg, memory_order_release);
+}
+
+static void rtt_ping(void *arg)
+{
+	while (call_on(0, rtt_pong, arg))
+		__builtin_ia32_pause();
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int test_rtt(void)
+{
+	if (cores_count() < 2)
+		return -1;
+	uint64_t n = test_n();
+	uint64_t *ns = malloc(n * sizeof *ns);
+	if (!ns)
+		return -1;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0 = time_ns(), end = t0 + TIMEOUT_NS;
+		CHECK(call_on(1, rtt_ping, (void *)(uintptr_t)(i + 1)) == 0, "call_on");
+		while (atomic_load_explicit(&rtt_back, memory_order_acquire) != i + 1 && time_ns() < end)
+			sched_turn();
+		ns[i] = time_ns() - t0;
+	}
+	qsort(ns, n, sizeof *ns, cmp_u64);
+	klog("selftest rtt: call_on round trip core 0 -> 1 -> 0: median %llu ns, p99 %llu ns, n %llu",
+	     (unsigned long long)ns[n / 2], (unsigned long long)ns[n * 99 / 100], (unsigned long long)n);
+	free(ns);
+	return 0;
+}
+
 static int test_counters(void)
 {
 	uint64_t out = 0, in = 0;
@@ -390,6 +433,7 @@ int sched_selftest(const char *name)
 	else if (!strcmp(name, "callon")) rc = test_callon();
 	else if (!strcmp(name, "timers")) rc = test_timers();
 	else if (!strcmp(name, "quiesce")) rc = test_quiesce();
+	else if (!strcmp(name, "rtt")) rc = test_rtt();
 	else if (!strcmp(name, "sched")) {
 		rc = test_mesh() | test_callon() | test_timers() | test_quiesce();
 		/* let the last hops and removals settle before counting */
