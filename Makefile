@@ -42,7 +42,15 @@ CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
 CORE_SHARED := src/core/main.c
 SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c
 
-KERNEL_C := $(CORE_PURE) $(CORE_SHARED) $(CORE_METAL_C) $(SCHED_SRC)
+DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_net.c \
+	src/drivers/virtio_net_rxtx.c
+DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
+DRIVERS_HOSTED :=
+NET_SRC := src/net/pktbuf.c
+APPS_SRC := src/apps/apps.c src/apps/l2fwd.c
+SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
+
+KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
 KERNEL_S := $(CORE_METAL_S)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(BUILD)/k/%.o) $(KERNEL_S:%.S=$(BUILD)/k/%.o)
 
@@ -117,7 +125,7 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 
 # ---------------------------------------------------------------- hosted
 # The same runtime as a Linux process: shared sources + src/core/hosted/.
-HOSTED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) src/core/hosted/platform.c
+HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c
 HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
 HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer -march=x86-64 -mtune=generic -pthread

@@ -61,6 +61,18 @@ void core_kick(uint32_t id);
 uint64_t core_idle_prepare(void);
 void core_idle_wait(uint64_t token, uint64_t deadline_ns);
 
+/* A counter: written by its owner core only, read by any core (relaxed).
+ * On x86 both are plain movs; _Atomic keeps the reads race-free in C11. */
+typedef _Atomic uint64_t counter_t;
+static inline void counter_add(counter_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+static inline uint64_t counter_get(const counter_t *c)
+{
+	return atomic_load_explicit((counter_t *)c, memory_order_relaxed);
+}
+
 /* ---- platform: time */
 uint64_t time_ns(void);         /* monotonic, since boot */
 uint64_t time_boot_ns(void);    /* PVH entry to ready, by the TSC */
@@ -85,13 +97,14 @@ void *frame_alloc_huge(void);   /* one 2 MiB page, 2 MiB aligned */
 /* ---- platform: console and exit */
 void console_write(const char *s, size_t n);
 /* Exit statuses seen by a test harness (QEMU isa-debug-exit gives
- * (code << 1) | 1, so the harness sees 1, 33, 35, 37, 39). */
+ * (code << 1) | 1, so the harness sees 1, 33, 35, 37, 39, 41). */
 enum exit_code {
 	EXIT_OK = 0x00,
 	EXIT_PANIC = 0x10,
 	EXIT_BAD_CONFIG = 0x11,
 	EXIT_TEST_FAILED = 0x12,
 	EXIT_BAD_CMDLINE = 0x13,
+	EXIT_DEVICE = 0x14,     /* a device could not be set up */
 };
 _Noreturn void platform_exit(enum exit_code code);
 _Noreturn void platform_poweroff(void);

@@ -14,12 +14,71 @@
 #include "core/config.h"
 #include "core/platform.h"
 #include "sched/sched.h"
+#include "net/pktbuf.h"
+#include "drivers/netdev.h"
+#include "apps/apps.h"
 
 static void *core_thread(void *arg)
 {
 	struct core *c = arg;
 	platform_core_enter(c);
 	sched_loop_run(c);
+}
+
+/* Reads an optional integer at obj.key within [lo, hi]; -EINVAL with the
+ * field's path in err otherwise. */
+static int cfg_uint(const json_t *cfg, const char *obj, const char *key, long lo, long hi,
+		    long *out, char *err, size_t errlen)
+{
+	const json_t *o = json_object_get(cfg, obj);
+	if (!o)
+		return 0;
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "config: %s: must be an object", obj);
+		return -EINVAL;
+	}
+	const json_t *v = json_object_get(o, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(err, errlen, "config: %s.%s: must be an integer %ld..%ld", obj, key, lo, hi);
+		return -EINVAL;
+	}
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+/* Devices, packet pools, NIC queues and the appliance, in that order. */
+static int devices_init(const json_t *cfg, char *err, size_t errlen)
+{
+	int rc = platform_probe_devices(err, errlen);
+	if (rc < 0)
+		return rc;
+	long per_core = rc > 0 ? 4096 : 256, rx_ring = 0;
+	if ((rc = cfg_uint(cfg, "pool", "buffers_per_core", 64, 1 << 20, &per_core, err, errlen)) ||
+	    (rc = cfg_uint(cfg, "nic", "rx_ring", 0, 32768, &rx_ring, err, errlen)))
+		return rc;
+	/* leave at least half the memory for everything else */
+	uint64_t fit = mem_total_bytes() / 2 / cores_count() / sizeof(struct pktbuf);
+	if ((uint64_t)per_core > fit) {
+		klog("pool: %ld buffers per core do not fit in %llu MiB: using %llu", per_core,
+		     (unsigned long long)(mem_total_bytes() >> 20), (unsigned long long)fit);
+		per_core = (long)fit;
+	}
+	if (pktbuf_pools_init((uint32_t)per_core)) {
+		snprintf(err, errlen, "pool: no memory for %ld buffers on each of %u cores", per_core, cores_count());
+		return -ENOMEM;
+	}
+	klog("pool: %ld buffers of %zu bytes on each of %u cores", per_core, sizeof(struct pktbuf), cores_count());
+	if ((rc = netdev_init_all((uint32_t)rx_ring, err, errlen)) < 0)
+		return rc;
+	rc = apps_init(cfg, err, errlen);
+	if (rc && strncmp(err, "config", 6) && errlen > 8) {
+		memmove(err + 8, err, strnlen(err, errlen - 9) + 1);
+		memcpy(err, "config: ", 8);
+		err[errlen - 1] = 0;
+	}
+	return rc;
 }
 
 int pollux_main(void)
@@ -50,6 +109,12 @@ int pollux_main(void)
 	}
 	if (sched_init(&sc))
 		panic("sched_init: out of memory for %u cores", cores_count());
+	if (devices_init(cfg, err, sizeof err)) {
+		klog("%s", err);
+		klog("pollux: boot stopped: %s", strncmp(err, "config", 6) ? "a device could not be set up"
+									: "the configuration is not valid");
+		platform_exit(strncmp(err, "config", 6) ? EXIT_DEVICE : EXIT_BAD_CONFIG);
+	}
 	const char *name = json_string_value(json_object_get(cfg, "name"));
 	klog("config: %zu bytes%s%s", len, name ? ", appliance " : "", name ? name : "");
 

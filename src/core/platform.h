@@ -12,4 +12,8 @@ const char *platform_config(size_t *len);   /* the raw document, or NULL/0 */
 void platform_core_enter(struct core *c);   /* on core c, before its loop */
 void platform_ready(void);                  /* every core is in its loop */
 int platform_selftest(const char *name);    /* 0 = passed */
+/* Finds devices (PCI on the VM, vhost-user sockets hosted) and registers
+ * them with their transports. Returns how many network devices, or
+ * -errno with a message in err. */
+int platform_probe_devices(char *err, size_t errlen);
 #endif

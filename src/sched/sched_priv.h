@@ -5,17 +5,6 @@
 #define POLLUX_SCHED_PRIV_H
 #include "sched/sched.h"
 
-/* A counter: written by its owner only, read by anyone (relaxed). On
- * x86 both are plain movs; _Atomic keeps the reads race-free in C11. */
-typedef _Atomic uint64_t counter_t;
-static inline void counter_add(counter_t *c, uint64_t v)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
-}
-static inline uint64_t counter_get(const counter_t *c)
-{
-	return atomic_load_explicit((counter_t *)c, memory_order_relaxed);
-}
 
 struct poller {
 	const char *name;

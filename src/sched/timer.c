@@ -75,8 +75,8 @@ void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t deadline_ns, uin
 		w->armed++;
 	t->deadline_ns = deadline_ns;
 	t->period_ns = period_ns;
-	/* round up: never fire before the deadline */
-	t->expires = tick_of(deadline_ns + (1ull << TIMER_TICK_SHIFT) - 1);
+	/* round up: never fire before the deadline (no overflow near UINT64_MAX) */
+	t->expires = tick_of(deadline_ns) + ((deadline_ns & ((1ull << TIMER_TICK_SHIFT) - 1)) != 0);
 	link(w, t);
 }
 
@@ -151,7 +151,7 @@ uint64_t timer_wheel_next_ns(const struct timer_wheel *w)
 	/* the next level-0 slot with a timer, else the next cascade point */
 	for (unsigned i = 0; i < TIMER_SLOTS; i++) {
 		uint64_t tk = w->now + i;
-		if (i && !(tk & (TIMER_SLOTS - 1)))
+		if (!(tk & (TIMER_SLOTS - 1)))   /* now itself too: its cascade is still to run */
 			return tk << TIMER_TICK_SHIFT;   /* a cascade may bring timers down */
 		if (w->slot[0][tk & (TIMER_SLOTS - 1)])
 			return tk << TIMER_TICK_SHIFT;

@@ -461,3 +461,8 @@ int main(int argc, char **argv)
 	     mem_huge ? "2 MiB huge" : "4 KiB");
 	return pollux_main();
 }
+
+int platform_probe_devices(char *err, size_t errlen)
+{
+	return 0;                       /* vhost-user devices: see --vhost-user */
+}

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include "core/metal/metal.h"
 #include "core/cmdline.h"
+#include "drivers/pci.h"
+#include "drivers/virtio_pci.h"
+#include "drivers/virtio.h"
 
 #define PVH_MAGIC 0x336ec578
 
@@ -241,4 +244,25 @@ void platform_ready(void)
 		klog("boot: tsc %llu Hz, lapic timer %llu Hz", (unsigned long long)time_tsc_hz(),
 		     (unsigned long long)apic_timer_hz());
 	}
+}
+
+/* PCI: BARs the firmware left unassigned go above low RAM and the ECAM
+ * window (q35: 0xb0000000-0xbfffffff), below the IOAPIC. */
+int platform_probe_devices(char *err, size_t errlen)
+{
+	uint64_t low_top = 0;
+	for (int i = 0; i < metal_ram.n; i++)
+		if (metal_ram.ram[i].end <= (4ull << 30) && metal_ram.ram[i].end > low_top)
+			low_top = metal_ram.ram[i].end;
+	uint64_t lo = (low_top + (256ull << 20) - 1) & ~((256ull << 20) - 1);
+	if (lo < 0xc0000000ull)
+		lo = 0xc0000000ull;
+	int n = pci_init(acpi.mcfg_base, lo, 0xfec00000ull);
+	int v = virtio_pci_probe();
+	if (n)
+		klog("pci: %d devices (%s), %d virtio", n, acpi.mcfg_base ? "ECAM" : "ports 0xcf8/0xcfc", v);
+	int nets = 0;
+	for (int i = 0; i < virtio_dev_count(); i++)
+		nets += virtio_dev_get(i)->device_id == VIRTIO_ID_NET;
+	return nets;
 }

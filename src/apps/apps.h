@@ -1,0 +1,14 @@
+/*
+ * apps.h — the appliances. The config's "app" names one; apps_init sets it
+ * up on core 0 at start-up (pollers on the data cores) before any core
+ * enters its loop.
+ */
+#ifndef POLLUX_APPS_H
+#define POLLUX_APPS_H
+#include <stddef.h>
+
+/* cfg: the whole config document (json_t *). Returns 0, or -EINVAL with
+ * "l2fwd.pairs[0][1]: no such device" style text (the bad field's path). */
+int apps_init(const void *cfg, char *err, size_t errlen);
+int l2fwd_init(const void *cfg, char *err, size_t errlen);
+#endif

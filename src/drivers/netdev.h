@@ -1,0 +1,62 @@
+/*
+ * netdev.h — network devices as the stack and the appliances see them:
+ * eth0, eth1, ... in discovery order (PCI order on the VM, the order of
+ * --vhost-user options in the hosted process), each with queue pairs
+ * owned by data cores.
+ *
+ * Queue ownership: queue pair q of every device belongs to core
+ * netdev_queue_core(d, q) (data cores 1..N-1 take pairs 0..N-2; with one
+ * core, core 0 owns pair 0). Only the owner calls rx_burst/tx_burst on
+ * it: no locks, no atomics beyond the device's rings.
+ *
+ * Buffers: rx_burst hands received buffers to the caller (the caller owns
+ * them: free or transmit). tx_burst consumes buffers from the front of
+ * the array: sent ones (freed when the device is done) and ones dropped
+ * for a cause (too long: freed and counted); it returns how many it
+ * consumed, and the rest (ring full) stay the caller's.
+ */
+#ifndef POLLUX_NETDEV_H
+#define POLLUX_NETDEV_H
+#include <stddef.h>
+#include <stdint.h>
+#include "net/pktbuf.h"
+
+#define NETDEV_MAX 8
+#define NETDEV_MAX_QUEUES 16
+
+struct netdev;
+
+struct netdev_queue_stats {
+	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
+	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
+	uint64_t rx_posted;             /* buffers the device holds now */
+	int broken;                     /* the device misbehaved on this queue */
+	uint64_t bad_id, bad_len;
+};
+
+/* Core 0, start-up, after pktbuf_pools_init: brings up every virtio-net
+ * device registered by a transport, with min(device's, data cores) queue
+ * pairs, RX rings full of buffers from the owner cores' pools. Returns
+ * the number of devices, or -errno with a message in err. */
+int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen);
+int netdev_count(void);
+struct netdev *netdev_get(int i);
+const char *netdev_name(const struct netdev *d);
+const char *netdev_transport(const struct netdev *d);
+void netdev_mac(const struct netdev *d, uint8_t mac[6]);
+uint16_t netdev_mtu(const struct netdev *d);
+int netdev_link_up(const struct netdev *d);
+uint16_t netdev_queues(const struct netdev *d);
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q);
+uint64_t netdev_features(const struct netdev *d);
+
+uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);
+uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);
+/* Returns TX buffers the device has finished with to their pools (the
+ * owner, e.g. when idle); tx_burst also does it lazily. */
+void netdev_tx_reclaim(struct netdev *d, uint16_t q);
+/* Owner: gives back every buffer the queue holds (shutdown, tests). */
+void netdev_queue_drain(struct netdev *d, uint16_t q);
+/* Any core: relaxed reads of the owner's counters. */
+void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_stats *out);
+#endif

@@ -1,0 +1,230 @@
+/*
+ * virtio_net.c — the virtio-net poll-mode driver, control path: feature
+ * negotiation, device config (MAC, MTU, link), queue set-up, multiqueue
+ * through the control queue, RX rings pre-posted from the owner cores'
+ * pools. Modelled on DPDK's virtio PMD. Core 0, start-up. The data path
+ * is in virtio_net_rxtx.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "drivers/virtio_net_priv.h"
+
+static struct netdev devs[NETDEV_MAX];
+static int ndevs;
+
+static uint16_t queue_core(uint16_t q)
+{
+	return cores_count() > 1 ? (uint16_t)(q + 1) : 0;
+}
+
+static void *queue_mem(uint16_t size)
+{
+	return frame_alloc_pages(virtq_memsize(size) / 4096);
+}
+
+/* Sends one control command and waits (bounded) for the device's ack. */
+static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint8_t cmd,
+		    const void *data, uint32_t len)
+{
+	uint8_t *page = frame_alloc_pages(1);
+	if (!page)
+		return -ENOMEM;
+	struct virtio_net_ctrl_hdr *h = (void *)page;
+	h->class = class;
+	h->cmd = cmd;
+	memcpy(page + 16, data, len);
+	uint8_t *ack = page + 256;
+	*ack = 0xff;
+	struct virtq_buf b[3] = {
+		{ (uint64_t)(uintptr_t)h, sizeof *h, 0 },
+		{ (uint64_t)(uintptr_t)(page + 16), len, 0 },
+		{ (uint64_t)(uintptr_t)ack, 1, 1 },
+	};
+	int rc = virtq_add(cq, b, 3, page);
+	if (rc == 0) {
+		virtq_publish(cq);
+		if (virtq_kick_prepare(cq))
+			vd->ops->notify(vd, cq);
+		void *cookie;
+		uint64_t end = time_ns() + 5000000000ull;
+		rc = -ETIMEDOUT;
+		while (time_ns() < end) {
+			if (virtq_get_used(cq, &cookie, NULL, 1)) {
+				rc = *(volatile uint8_t *)ack == VIRTIO_NET_OK ? 0 : -EIO;
+				break;
+			}
+			if (virtq_broken(cq)) {
+				rc = -EIO;
+				break;
+			}
+			__builtin_ia32_pause();
+		}
+	}
+	frame_free_pages(page, 1);
+	return rc;
+}
+
+static int fill_rx(struct netdev *d, uint16_t q)
+{
+	struct vnet_rxq *r = &d->rx[q];
+	while (virtq_free(&r->vq)) {
+		struct pktbuf *b = pktbuf_alloc(r->pool);
+		if (!b)
+			return -ENOMEM;
+		if (virtq_add1(&r->vq, (uint64_t)(uintptr_t)(b->buf + PKTBUF_HEADROOM - VNET_HDR),
+			       VNET_HDR + PKTBUF_DATA, 1, b)) {
+			pktbuf_free(b);
+			break;
+		}
+	}
+	virtq_publish(&r->vq);
+	return 0;
+}
+
+static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_t want, int event_idx)
+{
+	struct virtio_dev *vd = d->vdev;
+	uint16_t max = vd->ops->queue_max(vd, idx);
+	if (!max)
+		return -ENODEV;
+	uint16_t size = max;
+	if (want && want < size)
+		for (size = 1; size * 2 <= want; size *= 2)
+			;
+	void *mem = queue_mem(size);
+	if (!mem)
+		return -ENOMEM;
+	int rc = virtq_init(vq, idx, size, mem, event_idx);
+	if (rc)
+		return rc;
+	virtq_disable_interrupts(vq);
+	return vd->ops->queue_enable(vd, vq);
+}
+
+static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, char *err, size_t errlen)
+{
+	uint64_t wanted = VIRTIO_F_BIT(VIRTIO_NET_F_MAC) | VIRTIO_F_BIT(VIRTIO_NET_F_STATUS) |
+			  VIRTIO_F_BIT(VIRTIO_NET_F_MTU) | VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ) |
+			  VIRTIO_F_BIT(VIRTIO_NET_F_MQ) | VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX) |
+			  VIRTIO_F_BIT(VIRTIO_NET_F_GUEST_CSUM);
+	uint64_t required = VIRTIO_F_BIT(VIRTIO_F_VERSION_1);
+	int rc = virtio_negotiate(vd, wanted, required, err, errlen);
+	if (rc)
+		return rc;
+	uint64_t f = vd->features;
+	d->vdev = vd;
+	struct virtio_net_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	vd->ops->read_config(vd, 0, &cfg, sizeof cfg);
+	if (f & VIRTIO_F_BIT(VIRTIO_NET_F_MAC))
+		memcpy(d->mac, cfg.mac, 6);
+	else {                                  /* locally administered, from the index */
+		uint8_t m[6] = { 0x02, 0x50, 0x4c, 0x58, 0x00, (uint8_t)ndevs };
+		memcpy(d->mac, m, 6);
+	}
+	d->mtu = (f & VIRTIO_F_BIT(VIRTIO_NET_F_MTU)) && cfg.mtu >= 68 ? cfg.mtu : 1500;
+	if (d->mtu > PKTBUF_DATA - 18)
+		d->mtu = PKTBUF_DATA - 18;
+	d->max_frame = (uint16_t)(d->mtu + 18);
+	d->link_up = (f & VIRTIO_F_BIT(VIRTIO_NET_F_STATUS)) ? (cfg.status & VIRTIO_NET_S_LINK_UP) != 0 : 1;
+
+	uint16_t dev_pairs = 1;
+	if ((f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) && (f & VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ)))
+		dev_pairs = cfg.max_virtqueue_pairs ? cfg.max_virtqueue_pairs : 1;
+	else if (vd->ops->max_queue_pairs)
+		dev_pairs = vd->ops->max_queue_pairs(vd) ? vd->ops->max_queue_pairs(vd) : 1;
+	uint16_t data_cores = cores_count() > 1 ? (uint16_t)(cores_count() - 1) : 1;
+	d->nq = dev_pairs < data_cores ? dev_pairs : data_cores;
+	if (d->nq > NETDEV_MAX_QUEUES)
+		d->nq = NETDEV_MAX_QUEUES;
+	int eidx = (f & VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX)) != 0;
+
+	for (uint16_t q = 0; q < d->nq; q++) {
+		d->rx[q].pool = pktbuf_pool_of(queue_core(q));
+		if ((rc = setup_queue(d, &d->rx[q].vq, (uint16_t)(2 * q), rx_ring, eidx)) ||
+		    (rc = setup_queue(d, &d->tx[q].vq, (uint16_t)(2 * q + 1), 0, eidx))) {
+			snprintf(err, errlen, "virtio-net %s: queue pair %u: %s", vd->name, q, strerror(-rc));
+			return rc;
+		}
+	}
+	struct virtq ctrl;
+	int have_ctrl = (f & VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ)) &&
+		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0) == 0;
+	vd->ops->set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+			    VIRTIO_STATUS_DRIVER_OK);
+	if (have_ctrl && (f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) && d->nq > 1) {
+		uint16_t n = d->nq;
+		rc = ctrl_cmd(vd, &ctrl, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &n, sizeof n);
+		if (rc) {
+			snprintf(err, errlen, "virtio-net %s: the device refused %u queue pairs (%s)",
+				 vd->name, n, strerror(-rc));
+			return rc;
+		}
+	}
+	for (uint16_t q = 0; q < d->nq; q++) {
+		if (fill_rx(d, q)) {
+			snprintf(err, errlen, "virtio-net %s: not enough packet buffers to fill RX queue %u "
+				 "(raise pool.buffers_per_core)", vd->name, q);
+			return -ENOMEM;
+		}
+		if (virtq_kick_prepare(&d->rx[q].vq))
+			vd->ops->notify(vd, &d->rx[q].vq);
+	}
+	return 0;
+}
+
+int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen)
+{
+	for (int i = 0; i < virtio_dev_count() && ndevs < NETDEV_MAX; i++) {
+		struct virtio_dev *vd = virtio_dev_get(i);
+		if (vd->device_id != VIRTIO_ID_NET)
+			continue;
+		struct netdev *d = &devs[ndevs];
+		memset(d, 0, sizeof *d);
+		snprintf(d->name, sizeof d->name, "eth%d", ndevs);
+		int rc = init_one(d, vd, rx_ring, err, errlen);
+		if (rc)
+			return rc;
+		klog("%s: virtio-net over %s (%s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair%s, "
+		     "rx ring %u, tx ring %u, link %s", d->name, vd->ops->name, vd->name, d->mac[0], d->mac[1],
+		     d->mac[2], d->mac[3], d->mac[4], d->mac[5], d->mtu, d->nq, d->nq == 1 ? "" : "s",
+		     d->rx[0].vq.size, d->tx[0].vq.size, d->link_up ? "up" : "down");
+		ndevs++;
+	}
+	return ndevs;
+}
+
+int netdev_count(void) { return ndevs; }
+struct netdev *netdev_get(int i) { return i >= 0 && i < ndevs ? &devs[i] : NULL; }
+const char *netdev_name(const struct netdev *d) { return d->name; }
+const char *netdev_transport(const struct netdev *d) { return d->vdev->ops->name; }
+void netdev_mac(const struct netdev *d, uint8_t mac[6]) { memcpy(mac, d->mac, 6); }
+uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
+int netdev_link_up(const struct netdev *d) { return d->link_up; }
+uint16_t netdev_queues(const struct netdev *d) { return d->nq; }
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { return queue_core(q); }
+uint64_t netdev_features(const struct netdev *d) { return d->vdev->features; }
+
+void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_stats *o)
+{
+	memset(o, 0, sizeof *o);
+	if (q >= d->nq)
+		return;
+	const struct vnet_rxq *r = &d->rx[q];
+	const struct vnet_txq *t = &d->tx[q];
+	o->rx_packets = counter_get(&r->packets);
+	o->rx_bytes = counter_get(&r->bytes);
+	o->rx_drop_nobuf = counter_get(&r->nobuf);
+	o->rx_drop_runt = counter_get(&r->runt);
+	o->rx_drop_too_long = counter_get(&r->too_long);
+	o->tx_packets = counter_get(&t->packets);
+	o->tx_bytes = counter_get(&t->bytes);
+	o->tx_drop_too_long = counter_get(&t->too_long);
+	o->tx_ring_full = counter_get(&t->ring_full);
+	o->tx_kicks = counter_get(&t->kicks);
+	o->rx_posted = (uint64_t)(r->vq.size - __atomic_load_n(&r->vq.num_free, __ATOMIC_RELAXED));
+	o->broken = __atomic_load_n(&r->vq.broken, __ATOMIC_RELAXED) | __atomic_load_n(&t->vq.broken, __ATOMIC_RELAXED);
+	o->bad_id = __atomic_load_n(&r->vq.bad_id, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_id, __ATOMIC_RELAXED);
+	o->bad_len = __atomic_load_n(&r->vq.bad_len, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_len, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,74 @@
+/*
+ * pktbuf.h — packet buffers and per-core pools.
+ *
+ * A buffer is one fixed-size object: 64 bytes of metadata, then
+ * PKTBUF_HEADROOM bytes (room for the virtio-net header and any
+ * encapsulation pushed in front), then up to PKTBUF_DATA bytes of frame.
+ * Pools are made at start-up, one per core, from device-visible memory.
+ *
+ * Ownership: a pool belongs to its core; pktbuf_alloc and a free on the
+ * home core touch only that core's free stack (no atomics). A buffer freed
+ * on another core goes home over a channel (call_on) and is counted. An
+ * empty pool returns NULL and counts; it never blocks or crashes, and
+ * recovers when buffers return.
+ */
+#ifndef POLLUX_PKTBUF_H
+#define POLLUX_PKTBUF_H
+#include <stdint.h>
+#include <stddef.h>
+#include "core/core.h"
+
+#define PKTBUF_HEADROOM 128
+#define PKTBUF_DATA 2048
+#define PKTBUF_META 64
+
+struct pktbuf {
+	/* owner: whichever core holds the buffer now */
+	uint16_t off;                   /* data starts at buf + off */
+	uint16_t len;                   /* frame bytes */
+	uint16_t home;                  /* core whose pool it belongs to */
+	uint16_t flags;
+	uint32_t magic;                 /* PKTBUF_MAGIC while allocated: catches double frees */
+	uint32_t rss;                   /* flow hash, when known */
+	uint16_t csum_start, csum_offset;
+	uint16_t port, queue;           /* where it was received */
+	struct pktbuf *next;            /* on a core's list of buffers to send home */
+	char pad[PKTBUF_META - 32];
+	uint8_t buf[PKTBUF_HEADROOM + PKTBUF_DATA];
+};
+_Static_assert(offsetof(struct pktbuf, buf) == PKTBUF_META, "metadata is one cache line");
+#define PKTBUF_MAGIC 0x706b7462u
+#define PKTBUF_F_CSUM_NEEDED 1          /* virtio NEEDS_CSUM: csum_start/offset valid */
+#define PKTBUF_F_CSUM_VALID  2          /* device checked it */
+
+static inline uint8_t *pktbuf_data(struct pktbuf *p) { return p->buf + p->off; }
+
+struct pktbuf_pool {
+	/* immutable after pktbuf_pool_init */
+	struct pktbuf *objs;
+	uint32_t count;
+	uint16_t core;
+	/* owner */
+	struct pktbuf **stack;
+	uint32_t top;
+	uint64_t alloc_fail, remote_frees, double_frees;
+	struct pktbuf *going_home;      /* freed here, not ours, channel was full */
+	uint64_t going_home_deferred;
+} __attribute__((aligned(CACHE_LINE)));
+
+/* Makes `count` buffers from device-visible memory (frame_alloc_pages).
+ * Returns 0 or -ENOMEM. */
+int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count);
+struct pktbuf_pool *pktbuf_pool_of(uint16_t core);
+/* Core 0 at start-up: a pool of per_core buffers for every core, and on
+ * each core a poller that sends home buffers whose channel was full. */
+int pktbuf_pools_init(uint32_t per_core);
+
+/* Home core only. NULL when the pool is empty (counted). */
+struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p);
+unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned n);
+/* Any core: frees to the home pool, directly when called there, else by
+ * call_on to the home core. */
+void pktbuf_free(struct pktbuf *b);
+static inline uint32_t pktbuf_pool_avail(const struct pktbuf_pool *p) { return p->top; }
+#endif
