@@ -26,7 +26,7 @@ DEBLIB   := /usr/lib/x86_64-linux-gnu
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps
-BENCH_PKGS := libdpdk-dev dpdk pkg-config gnuplot-nox busybox-static cpio \
+BENCH_PKGS := libdpdk-dev dpdk dpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64
 
 # ---------------------------------------------------------------- sources
@@ -45,7 +45,7 @@ SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selft
 DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_net.c \
 	src/drivers/virtio_net_rxtx.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
-DRIVERS_HOSTED :=
+DRIVERS_HOSTED := src/drivers/vhost_user.c
 NET_SRC := src/net/pktbuf.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
@@ -72,7 +72,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted bench clean gdb
+.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted test-vhost-live bench clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
@@ -151,7 +151,9 @@ UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
-UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h test/unit/*/stubs.h)
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h test/unit/*/stubs.h)
+UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
+UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 TSANFLAGS := -fsanitize=thread -O1
 
 define unit_rules
@@ -170,8 +172,10 @@ $(BUILD)/unit-tsan/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
 endef
 $(eval $(call unit_rules,core,$(UNIT_CORE_SRC)))
 $(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
+$(eval $(call unit_rules,drivers,$(UNIT_DRIVERS_SRC)))
 
-UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%)
+UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%) \
+	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
@@ -183,7 +187,16 @@ test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 test-vm: $(BUILD)/pollux.elf
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/vm
 
+# vhost-user against a live dpdk-testpmd (skipped where DPDK is absent)
+$(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_live.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) -o $@ $< $(UNIT_DRIVERS_SRC)
+test-vhost-live: $(BUILD)/unit/drivers/test_vhost_user_live
+	@$<; rc=$$?; if [ $$rc = 77 ]; then echo "test-vhost-live: skipped (no dpdk-testpmd)"; rc=0; fi; exit $$rc
+
 test-hosted: $(BUILD)/pollux-hosted
+	@$(MAKE) --no-print-directory test-vhost-live
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
 
 test: $(BUILD)/.deps

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <jansson.h>
 #include "apps/apps.h"
+#include "core/core.h"
+#include "drivers/netdev.h"
+#include "sched/sched.h"
 
 int apps_init(const void *cfg, char *err, size_t errlen)
 {
@@ -17,4 +20,43 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 		return l2fwd_init(cfg, err, errlen);
 	snprintf(err, errlen, "app: must be one of \"l2fwd\"");
 	return -EINVAL;
+}
+
+/* ---- netstat: per-queue counters and buffer accounting on the console,
+ * every `period` ms (cmdline netstat=MS), from core 0's timer wheel. */
+static struct timer netstat_timer;
+
+static void netstat_print(struct timer *t, void *arg)
+{
+	uint64_t free_bufs = 0, total = 0, posted = 0, held = 0;
+	for (uint32_t c = 0; c < cores_count(); c++) {
+		struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)c);
+		free_bufs += __atomic_load_n(&p->top, __ATOMIC_RELAXED);
+		total += p->count;
+	}
+	for (int i = 0; i < netdev_count(); i++) {
+		struct netdev *d = netdev_get(i);
+		for (uint16_t q = 0; q < netdev_queues(d); q++) {
+			struct netdev_queue_stats s;
+			netdev_queue_stats(d, q, &s);
+			posted += s.rx_posted;
+			held += s.tx_held;
+			klog("netstat %s q%u: rx %llu tx %llu drop nobuf %llu runt %llu too_long %llu "
+			     "tx_too_long %llu tx_full %llu kicks %llu%s",
+			     netdev_name(d), q, (unsigned long long)s.rx_packets, (unsigned long long)s.tx_packets,
+			     (unsigned long long)s.rx_drop_nobuf, (unsigned long long)s.rx_drop_runt,
+			     (unsigned long long)s.rx_drop_too_long, (unsigned long long)s.tx_drop_too_long,
+			     (unsigned long long)s.tx_ring_full, (unsigned long long)s.tx_kicks,
+			     s.broken ? " BROKEN" : "");
+		}
+	}
+	klog("netstat buffers: free %llu + rx posted %llu + tx held %llu = %llu of %llu",
+	     (unsigned long long)free_bufs, (unsigned long long)posted, (unsigned long long)held,
+	     (unsigned long long)(free_bufs + posted + held), (unsigned long long)total);
+}
+
+void apps_netstat_start(uint64_t period_ms)
+{
+	timer_init(&netstat_timer, netstat_print, NULL);
+	sched_timer_arm(&netstat_timer, time_ns() + period_ms * 1000000ull, period_ms * 1000000ull);
 }

@@ -144,6 +144,9 @@ int pollux_main(void)
 	     (unsigned long long)(mem_total_bytes() >> 20),
 	     (unsigned long long)(boot / 1000000), (unsigned long long)(boot / 1000 % 1000));
 
+	const char *ns = cmdline_get("netstat");
+	if (ns && atoi(ns) > 0)
+		apps_netstat_start((uint64_t)atoi(ns));
 	const char *test = cmdline_get("test");
 	if (test)
 		platform_exit(platform_selftest(test) ? EXIT_TEST_FAILED : EXIT_OK);

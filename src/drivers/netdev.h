@@ -29,7 +29,8 @@ struct netdev;
 struct netdev_queue_stats {
 	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
 	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
-	uint64_t rx_posted;             /* buffers the device holds now */
+	uint64_t rx_posted;             /* RX buffers the device holds now */
+	uint64_t tx_held;               /* TX buffers not yet reclaimed */
 	int broken;                     /* the device misbehaved on this queue */
 	uint64_t bad_id, bad_len;
 };

@@ -46,7 +46,7 @@ struct virtio_dev {
 	const struct virtio_ops *ops;
 	void *priv;                     /* the transport's */
 	uint16_t device_id;             /* VIRTIO_ID_* */
-	char name[32];                  /* "pci 00:03.0", "vhost-user /tmp/x.sock" */
+	char name[128];                 /* "pci 00:03.0", "vhost-user /tmp/x.sock" */
 	uint64_t features;              /* negotiated */
 };
 

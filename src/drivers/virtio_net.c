@@ -224,6 +224,7 @@ void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_
 	o->tx_ring_full = counter_get(&t->ring_full);
 	o->tx_kicks = counter_get(&t->kicks);
 	o->rx_posted = (uint64_t)(r->vq.size - __atomic_load_n(&r->vq.num_free, __ATOMIC_RELAXED));
+	o->tx_held = (uint64_t)(t->vq.size - __atomic_load_n(&t->vq.num_free, __ATOMIC_RELAXED));
 	o->broken = __atomic_load_n(&r->vq.broken, __ATOMIC_RELAXED) | __atomic_load_n(&t->vq.broken, __ATOMIC_RELAXED);
 	o->bad_id = __atomic_load_n(&r->vq.bad_id, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_id, __ATOMIC_RELAXED);
 	o->bad_len = __atomic_load_n(&r->vq.bad_len, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_len, __ATOMIC_RELAXED);

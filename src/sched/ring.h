@@ -77,9 +77,12 @@ _Static_assert(offsetof(struct ring, prod_tail) == 2 * RING_ALIGN, "published li
 _Static_assert(offsetof(struct ring, cons_tail) == 3 * RING_ALIGN, "consumer line");
 _Static_assert(offsetof(struct ring, slots) == 4 * RING_ALIGN, "slots line");
 
+/* Bytes to allocate for a ring of `size` slots: a multiple of RING_ALIGN,
+ * as aligned_alloc(RING_ALIGN, n) requires of n. */
 static inline size_t ring_memsize(uint32_t size)
 {
-	return sizeof(struct ring) + (size_t)size * sizeof(void *);
+	return (sizeof(struct ring) + (size_t)size * sizeof(void *) + RING_ALIGN - 1) &
+	       ~(size_t)(RING_ALIGN - 1);
 }
 
 /* size: a power of two, 2 .. 2^31. Returns 0 or -1 for a bad size. */
@@ -158,7 +161,10 @@ static inline uint32_t ring_mp_enqueue_(struct ring *r, void *const *objs, uint3
 		 * cache only under-counts free slots. */
 		uint32_t cons = atomic_load_explicit(&r->prod_cache_cons_mp, memory_order_acquire);
 		free = r->size - (head - cons);
-		if (free < n) {
+		/* a producer preempted between its cons_tail load and its cache
+		 * store writes back a copy that can lag head by more than size:
+		 * then head - cons > size and free wrapped; refresh instead */
+		if (free < n || head - cons > r->size) {
 			cons = atomic_load_explicit(&r->cons_tail, memory_order_acquire);
 			atomic_store_explicit(&r->prod_cache_cons_mp, cons, memory_order_release);
 			free = r->size - (head - cons);

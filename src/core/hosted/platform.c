@@ -37,6 +37,7 @@
 #include "core/backtrace.h"
 #include "core/platform.h"
 #include "sched/sched.h"
+#include "drivers/vhost_user.h"
 
 struct hosted_core {
 	_Atomic uint32_t wake;          /* futex word: bumped by core_kick */
@@ -56,6 +57,9 @@ static uint8_t *mem_base;
 static size_t mem_size;
 static int mem_fd = -1;
 static int mem_huge;
+
+static const char *vu_specs[VIRTIO_MAX_DEVS];      /* --vhost-user PATH[,queues=N] */
+static int n_vu;
 
 static struct timespec t_start;
 static uint64_t tsc_start, tsc_hz;
@@ -380,7 +384,9 @@ static void usage(void)
 		"  --cpus LIST   host CPUs to pin them to, e.g. 0-3 or 2,4,6 (default: none)\n"
 		"  --mem MIB     memory for frames and pools, from one memfd (default 256)\n"
 		"  --test NAME   run a self-test after start-up (mesh, callon, timers, quiesce, sched)\n"
-		"  --append W    kernel-style command-line words (e.g. \"test_n=100000\")\n");
+		"  --append W    kernel-style command-line words (e.g. \"test_n=100000\")\n"
+		"  --vhost-user PATH[,queues=N]  a virtio-net device served by the vhost-user backend\n"
+		"                at PATH (e.g. dpdk-testpmd --vdev net_vhost0,iface=PATH); repeatable\n");
 }
 
 int main(int argc, char **argv)
@@ -392,7 +398,8 @@ int main(int argc, char **argv)
 		{ "config", required_argument, 0, 'c' }, { "cores", required_argument, 0, 'n' },
 		{ "cpus", required_argument, 0, 'p' }, { "mem", required_argument, 0, 'm' },
 		{ "test", required_argument, 0, 't' }, { "exit", required_argument, 0, 'x' },
-		{ "append", required_argument, 0, 'a' }, { "help", no_argument, 0, 'h' }, { 0 },
+		{ "append", required_argument, 0, 'a' }, { "help", no_argument, 0, 'h' },
+		{ "vhost-user", required_argument, 0, 'v' }, { 0 },
 	};
 	int cpus[POLLUX_MAX_CORES], ncpus = 0;
 	long mem_mib = 256;
@@ -416,6 +423,13 @@ int main(int argc, char **argv)
 		case 'x': off += (size_t)snprintf(cmdline_text + off, sizeof cmdline_text - off, " exit=%s", optarg); break;
 		case 'a': off += (size_t)snprintf(cmdline_text + off, sizeof cmdline_text - off, " %s", optarg); break;
 		case 'h': usage(); return 0;
+		case 'v':
+			if (n_vu == VIRTIO_MAX_DEVS) {
+				fprintf(stderr, "pollux-hosted: more than %d --vhost-user devices\n", VIRTIO_MAX_DEVS);
+				return EXIT_BAD_CMDLINE << 1 | 1;
+			}
+			vu_specs[n_vu++] = optarg;
+			break;
 		default: usage(); return EXIT_BAD_CMDLINE << 1 | 1;
 		}
 		if (off >= sizeof cmdline_text) {
@@ -462,7 +476,30 @@ int main(int argc, char **argv)
 	return pollux_main();
 }
 
+/* One virtio-net device per --vhost-user PATH[,queues=N] (default 1 pair:
+ * N must not exceed the backend's own queues=N, see docs/vhost-user.md). */
 int platform_probe_devices(char *err, size_t errlen)
 {
-	return 0;                       /* vhost-user devices: see --vhost-user */
+	for (int i = 0; i < n_vu; i++) {
+		const char *spec = vu_specs[i], *comma = strchr(spec, ',');
+		size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
+		char path[108], *end = NULL;
+		long q = 1;
+		if (n == 0 || n >= sizeof path) {
+			snprintf(err, errlen, "--vhost-user %s: the socket path must be 1..%zu bytes", spec, sizeof path - 1);
+			return -EINVAL;
+		}
+		memcpy(path, spec, n);
+		path[n] = 0;
+		if (comma && (strncmp(comma + 1, "queues=", 7) || (q = strtol(comma + 8, &end, 10)) < 1 ||
+			      q > VHOST_USER_MAX_QUEUE_PAIRS || *end)) {
+			snprintf(err, errlen, "--vhost-user %s: expected PATH[,queues=1..%d]", spec,
+				 VHOST_USER_MAX_QUEUE_PAIRS);
+			return -EINVAL;
+		}
+		uint8_t mac[6] = { 0x02, 0x50, 0x4c, 0x58, 0x01, (uint8_t)i };
+		if (!vhost_user_connect(path, (uint16_t)q, mem_fd, mem_base, mem_size, mac, 10000, err, errlen))
+			return -EIO;
+	}
+	return n_vu;
 }
