@@ -1,0 +1,301 @@
+/*
+ * test_virtq.c — the driver side of a split virtqueue against an in-memory
+ * fake device that consumes the avail ring and produces used entries the
+ * way a real one does: wrap-around of the 16-bit indices, a full ring,
+ * chained descriptors, buffers returned out of order, and a device that
+ * lies (bad id, bad length, too many used entries).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+#include "drivers/virtq.h"
+
+void klog(const char *fmt, ...) { (void)fmt; }
+
+/* ---- the fake device: it reads avail, remembers heads, writes used */
+struct fakedev {
+	struct virtq *q;
+	uint16_t last_avail;
+	uint16_t used_idx;
+	uint16_t pending[32768];        /* heads taken, not yet returned */
+	uint32_t npending;
+};
+
+static void *qmem;
+static struct virtq q;
+static struct fakedev dev;
+
+static void setup_q(uint16_t size, int event_idx)
+{
+	qmem = aligned_alloc(4096, virtq_memsize(size));
+	cr_assert_not_null(qmem);
+	memset(qmem, 0, virtq_memsize(size));
+	cr_assert_eq(virtq_init(&q, 0, size, qmem, event_idx), 0);
+	memset(&dev, 0, sizeof dev);
+	dev.q = &q;
+}
+
+static void teardown_q(void) { free(qmem); }
+
+/* Device: take every newly available chain. Returns how many. */
+static uint32_t dev_take(void)
+{
+	uint16_t avail = __atomic_load_n(&q.avail->idx, __ATOMIC_ACQUIRE), n = 0;
+	while (dev.last_avail != avail) {
+		dev.pending[dev.npending++] = q.avail->ring[dev.last_avail & (q.size - 1)];
+		dev.last_avail++;
+		n++;
+	}
+	return n;
+}
+
+/* Device: the total writable length of the chain at head. */
+static uint32_t chain_writable(uint16_t head, uint16_t *ndesc)
+{
+	uint32_t len = 0;
+	uint16_t i = head, n = 0;
+	for (;;) {
+		n++;
+		if (q.desc[i].flags & VRING_DESC_F_WRITE)
+			len += q.desc[i].len;
+		if (!(q.desc[i].flags & VRING_DESC_F_NEXT))
+			break;
+		i = q.desc[i].next;
+		cr_assert_lt(n, q.size, "descriptor loop");
+	}
+	if (ndesc)
+		*ndesc = n;
+	return len;
+}
+
+static void dev_put(uint32_t id, uint32_t len)
+{
+	struct vring_used_elem *e = &q.used->ring[dev.used_idx & (q.size - 1)];
+	e->id = id;
+	e->len = len;
+	dev.used_idx++;
+	__atomic_store_n(&q.used->idx, dev.used_idx, __ATOMIC_RELEASE);
+}
+
+/* Device: return pending chain k (index into pending) with len. */
+static void dev_return(uint32_t k, uint32_t len)
+{
+	uint16_t head = dev.pending[k];
+	dev.pending[k] = dev.pending[--dev.npending];
+	dev_put(head, len);
+}
+
+TestSuite(virtq, .fini = teardown_q);
+
+Test(virtq, bad_sizes)
+{
+	static char mem[65536] __attribute__((aligned(4096)));
+	struct virtq x;
+	cr_expect_eq(virtq_init(&x, 0, 0, mem, 0), -EINVAL);
+	cr_expect_eq(virtq_init(&x, 0, 3, mem, 0), -EINVAL);
+	cr_expect_eq(virtq_init(&x, 0, 100, mem, 0), -EINVAL);
+	qmem = NULL;
+}
+
+Test(virtq, add_publish_take_return)
+{
+	setup_q(8, 0);
+	static char bufs[8][64];
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(virtq_add1(&q, (uint64_t)(uintptr_t)bufs[i], 64, 1, bufs[i]), 0);
+	cr_expect_eq(virtq_free(&q), 0);
+	cr_expect_eq(virtq_add1(&q, 1, 1, 1, bufs[0]), -ENOSPC, "a full ring refuses");
+	cr_expect_eq(dev_take(), 0, "nothing visible before publish");
+	virtq_publish(&q);
+	cr_assert_eq(dev_take(), 8);
+	for (uint32_t k = 0; k < 8; k++)
+		cr_expect_eq(q.desc[dev.pending[k]].addr, (uint64_t)(uintptr_t)bufs[k]);
+	void *c[8];
+	uint32_t l[8];
+	cr_expect_eq(virtq_get_used(&q, c, l, 8), 0, "nothing used yet");
+	for (int k = 0; k < 8; k++)
+		dev_return(0, 10);                  /* order: 0, 7, 6, ... (out of order) */
+	cr_assert_eq(virtq_get_used(&q, c, l, 8), 8);
+	int seen[8] = { 0 };
+	for (int i = 0; i < 8; i++) {
+		int b = (int)(((char *)c[i] - bufs[0]) / 64);
+		cr_assert(b >= 0 && b < 8);
+		seen[b]++;
+		cr_expect_eq(l[i], 10);
+	}
+	for (int i = 0; i < 8; i++)
+		cr_expect_eq(seen[i], 1, "buffer %d returned %d times", i, seen[i]);
+	cr_expect_eq(virtq_free(&q), 8);
+	cr_expect(!virtq_broken(&q));
+}
+
+Test(virtq, chains_and_wraparound_with_random_order)
+{
+	setup_q(64, 1);
+	srand(7);
+	static char pool[1 << 20];
+	uint64_t added = 0, got = 0, inflight_bytes = 0;
+	/* far more rounds than 65536 / 64 so the 16-bit indices wrap */
+	for (int round = 0; round < 200000; round++) {
+		int n = 1 + rand() % 3;             /* a chain: header (read) + 1..2 write parts */
+		struct virtq_buf b[3];
+		for (int k = 0; k < n; k++) {
+			b[k].addr = (uint64_t)(uintptr_t)(pool + (rand() % 1000) * 1000);
+			b[k].len = 100 + (uint32_t)(rand() % 400);
+			b[k].writable = k > 0 || n == 1;
+		}
+		void *cookie = (void *)(uintptr_t)(round + 1);
+		int rc = virtq_add(&q, b, (uint16_t)n, cookie);
+		if (rc == 0) {
+			added++;
+			virtq_publish(&q);
+		} else {
+			cr_assert_eq(rc, -ENOSPC);
+		}
+		dev_take();
+		/* the device returns a random pending chain, len within its space */
+		if (dev.npending && rand() % 2) {
+			uint32_t k = (uint32_t)rand() % dev.npending;
+			uint16_t nd;
+			uint32_t cap = chain_writable(dev.pending[k], &nd);
+			dev_return(k, cap ? (uint32_t)rand() % (cap + 1) : 0);
+		}
+		void *c[16];
+		uint32_t l[16];
+		uint16_t g = virtq_get_used(&q, c, l, 16);
+		got += g;
+		(void)inflight_bytes;
+		cr_assert(!virtq_broken(&q), "round %d", round);
+	}
+	/* drain */
+	while (dev.npending)
+		dev_return(0, 0);
+	void *c[64];
+	uint16_t g;
+	while ((g = virtq_get_used(&q, c, NULL, 64)) > 0)
+		got += g;
+	cr_expect_eq(got, added);
+	cr_expect_eq(virtq_free(&q), 64, "every descriptor back on the free list");
+	cr_expect_gt(added, 65536, "the indices wrapped");
+}
+
+Test(virtq, bad_id_breaks_the_queue)
+{
+	setup_q(16, 0);
+	char buf[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 1, buf);
+	virtq_publish(&q);
+	dev_take();
+	dev_put(99, 10);                        /* out of range */
+	void *c[4];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_id, 1);
+	cr_expect_eq(virtq_add1(&q, 1, 1, 1, buf), -EIO, "a broken queue takes nothing");
+}
+
+Test(virtq, id_not_in_flight_breaks_the_queue)
+{
+	setup_q(16, 0);
+	char buf[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 1, buf);
+	virtq_publish(&q);
+	dev_take();
+	dev_put(5, 10);                         /* in range, but never given */
+	void *c[4];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect(virtq_broken(&q));
+}
+
+Test(virtq, returning_twice_breaks_the_queue)
+{
+	setup_q(16, 0);
+	char buf[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 1, buf);
+	virtq_publish(&q);
+	dev_take();
+	uint16_t head = dev.pending[0];
+	dev_put(head, 10);
+	dev_put(head, 10);                      /* the same buffer again */
+	void *c[4];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 1);
+	cr_expect(virtq_broken(&q));
+}
+
+Test(virtq, bad_length_breaks_the_queue)
+{
+	setup_q(16, 0);
+	char buf[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 1, buf);
+	virtq_publish(&q);
+	dev_take();
+	dev_return(0, 65);                      /* more than the buffer holds */
+	void *c[4];
+	uint32_t l[4];
+	cr_expect_eq(virtq_get_used(&q, c, l, 4), 0);
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_len, 1);
+}
+
+Test(virtq, device_may_not_write_a_read_only_buffer)
+{
+	setup_q(16, 0);
+	char buf[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf);  /* TX: device reads */
+	virtq_publish(&q);
+	dev_take();
+	dev_return(0, 0);                       /* 0 written: fine */
+	void *c[4];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 1);
+	cr_expect(!virtq_broken(&q));
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf);
+	virtq_publish(&q);
+	dev_take();
+	dev_return(0, 1);                       /* wrote into a read-only buffer */
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect(virtq_broken(&q));
+}
+
+Test(virtq, used_index_running_ahead_breaks_the_queue)
+{
+	setup_q(16, 0);
+	__atomic_store_n(&q.used->idx, 17, __ATOMIC_RELEASE);  /* claims 17 of 16 */
+	void *c[4];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect(virtq_broken(&q));
+}
+
+Test(virtq, kick_suppression_flags)
+{
+	setup_q(16, 0);
+	char buf[64];
+	cr_expect_eq(virtq_kick_prepare(&q), 0, "nothing new: no kick");
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf);
+	virtq_publish(&q);
+	cr_expect_eq(virtq_kick_prepare(&q), 1, "the device wants kicks by default");
+	q.used->flags = VRING_USED_F_NO_NOTIFY;
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf + 1, 64, 0, buf + 1);
+	virtq_publish(&q);
+	cr_expect_eq(virtq_kick_prepare(&q), 0, "NO_NOTIFY suppresses");
+}
+
+Test(virtq, kick_event_idx)
+{
+	setup_q(16, 1);
+	char buf[64];
+	uint16_t *avail_event = (uint16_t *)&q.used->ring[16];
+	*avail_event = 0;                       /* device: kick me when idx passes 0 */
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf);
+	virtq_publish(&q);
+	cr_expect_eq(virtq_kick_prepare(&q), 1, "0 -> 1 passes event 0");
+	*avail_event = 5;
+	virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf + 1);
+	virtq_publish(&q);
+	cr_expect_eq(virtq_kick_prepare(&q), 0, "1 -> 2 does not pass event 5");
+	for (int i = 0; i < 4; i++)
+		virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf + 2 + i);
+	virtq_publish(&q);
+	cr_expect_eq(virtq_kick_prepare(&q), 1, "2 -> 6 passes event 5");
+}
