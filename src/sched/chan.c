@@ -142,7 +142,7 @@ int sched_quiesce_wait(uint64_t timeout_ns)
 		if (i == me)
 			continue;
 		struct sched_core *s = &sched_cores[i];
-		while (atomic_load_explicit(&core_get(i)->state, memory_order_acquire) == CORE_IN_LOOP &&
+		while (atomic_load_explicit(&core_get(i)->state, memory_order_seq_cst) == CORE_IN_LOOP &&
 		       atomic_load_explicit(&s->quiescent, memory_order_acquire) < target) {
 			if (atomic_load_explicit(&s->sleeping, memory_order_relaxed))
 				core_kick(i);

@@ -136,9 +136,13 @@ static void sleep_until_work(struct sched_core *s)
 /* One turn on the calling core; returns the work done. */
 static unsigned turn(struct sched_core *s)
 {
-	/* quiescent point: nothing read in an earlier turn is held */
+	/* quiescent point: nothing read in an earlier turn is held. The
+	 * epoch load is seq_cst (a plain mov on x86) to pair with the
+	 * seq_cst store of CORE_IN_LOOP below and the writer's seq_cst
+	 * epoch increment and state load: a core just entering its loop
+	 * is either seen by the writer or sees the new epoch. */
 	atomic_store_explicit(&s->quiescent,
-		atomic_load_explicit(&sched_epoch, memory_order_acquire), memory_order_release);
+		atomic_load_explicit(&sched_epoch, memory_order_seq_cst), memory_order_release);
 	uint64_t t0 = cycles_now(), t = t0;
 	unsigned work = 0;
 	uint32_t np = atomic_load_explicit(&s->npollers, memory_order_acquire);
@@ -187,7 +191,7 @@ _Noreturn void sched_loop_run(struct core *c)
 {
 	struct sched_core *s = &sched_cores[c->id];
 	uint32_t idle_run = 0;
-	atomic_store_explicit(&c->state, CORE_IN_LOOP, memory_order_release);
+	atomic_store_explicit(&c->state, CORE_IN_LOOP, memory_order_seq_cst);
 	for (;;) {
 		if (turn(s)) {
 			idle_run = 0;

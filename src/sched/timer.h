@@ -43,8 +43,10 @@ struct timer_wheel {
 
 void timer_wheel_init(struct timer_wheel *w, uint64_t now_ns);
 void timer_init(struct timer *t, timer_fn fn, void *arg);
-/* Arms (or re-arms) t for deadline_ns; period_ns > 0 makes it periodic
- * (next deadline = previous deadline + period, never drifting). */
+/* Arms (or re-arms) t for deadline_ns; period_ns > 0 makes it periodic:
+ * next deadline = previous deadline + period (no drift while the loop
+ * keeps up; a timer that fell more than two periods behind restarts its
+ * phase from now rather than firing a backlog). */
 void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t deadline_ns, uint64_t period_ns);
 void timer_cancel(struct timer_wheel *w, struct timer *t);
 static inline int timer_armed(const struct timer *t) { return t->pprev != NULL; }

@@ -18,6 +18,13 @@
  *
  * The definitions are weak, so a separate stubs object linked later would
  * take precedence without a clash.
+ *
+ * Under ThreadSanitizer, Criterion's runner cannot start (its BoxFort
+ * arena is mapped at a random address that TSan's memory layout mostly
+ * refuses: Snaipe/Criterion#274), so the TSan builds get a small runner
+ * of their own below: the same Test() bodies, each in a forked child
+ * with a time limit, cr_assert* as plain checks, a TSan report fatal, and
+ * Criterion's "Synthesis:" line at the end.
  */
 #ifndef POLLUX_TEST_SCHED_STUBS_H
 #define POLLUX_TEST_SCHED_STUBS_H
@@ -29,6 +36,161 @@
 #include <time.h>
 #include <criterion/criterion.h>
 #include "core/core.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STUB_TSAN_RUNNER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STUB_TSAN_RUNNER 1
+#endif
+#endif
+
+#ifdef STUB_TSAN_RUNNER
+#include <fnmatch.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STUB_TEST_LIMIT_S 300           /* per test, as Criterion's .timeout would */
+#define STUB_MAX_TESTS 64
+
+struct stub_test {
+	const char *suite, *name;
+	void (*fn)(void);
+};
+static struct stub_test stub_tests[STUB_MAX_TESTS];
+static int stub_ntests;
+
+static void stub_register(const char *suite, const char *name, void (*fn)(void))
+{
+	if (stub_ntests == STUB_MAX_TESTS) {
+		fprintf(stderr, "stubs.h: more than %d tests\n", STUB_MAX_TESTS);
+		abort();
+	}
+	stub_tests[stub_ntests++] = (struct stub_test){ suite, name, fn };
+}
+
+__attribute__((noreturn)) static void stub_check_failed(const char *file, int line,
+							const char *what, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "[----] %s:%d: Assertion Failed\n[----]   %s\n", file, line, *msg ? msg : what);
+	exit(1);
+}
+
+/* A race report ends the test with exit status 66. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+	return "halt_on_error=1:exitcode=66";
+}
+
+#undef Test
+#define Test(suite, name, ...) \
+	static void stub_test_##suite##_##name(void); \
+	__attribute__((constructor)) static void stub_reg_##suite##_##name(void) \
+	{ stub_register(#suite, #name, stub_test_##suite##_##name); } \
+	static void stub_test_##suite##_##name(void)
+
+#define STUB_CHECK(cond, what, ...) do { if (!(cond)) \
+	stub_check_failed(__FILE__, __LINE__, what, "" __VA_ARGS__); } while (0)
+#undef cr_assert
+#undef cr_assert_not
+#undef cr_assert_eq
+#undef cr_assert_neq
+#undef cr_assert_lt
+#undef cr_assert_leq
+#undef cr_assert_gt
+#undef cr_assert_geq
+#undef cr_assert_null
+#undef cr_assert_not_null
+#undef cr_assert_fail
+#define cr_assert(c, ...) STUB_CHECK((c), #c, ## __VA_ARGS__)
+#define cr_assert_not(c, ...) STUB_CHECK(!(c), "!(" #c ")", ## __VA_ARGS__)
+#define cr_assert_eq(a, b, ...) STUB_CHECK((a) == (b), #a " == " #b, ## __VA_ARGS__)
+#define cr_assert_neq(a, b, ...) STUB_CHECK((a) != (b), #a " != " #b, ## __VA_ARGS__)
+#define cr_assert_lt(a, b, ...) STUB_CHECK((a) < (b), #a " < " #b, ## __VA_ARGS__)
+#define cr_assert_leq(a, b, ...) STUB_CHECK((a) <= (b), #a " <= " #b, ## __VA_ARGS__)
+#define cr_assert_gt(a, b, ...) STUB_CHECK((a) > (b), #a " > " #b, ## __VA_ARGS__)
+#define cr_assert_geq(a, b, ...) STUB_CHECK((a) >= (b), #a " >= " #b, ## __VA_ARGS__)
+#define cr_assert_null(p, ...) STUB_CHECK((p) == NULL, #p " == NULL", ## __VA_ARGS__)
+#define cr_assert_not_null(p, ...) STUB_CHECK((p) != NULL, #p " != NULL", ## __VA_ARGS__)
+#define cr_assert_fail(...) stub_check_failed(__FILE__, __LINE__, "failed", "" __VA_ARGS__)
+
+static int stub_test_cmp(const void *a, const void *b)
+{
+	const struct stub_test *x = a, *y = b;
+	int c = strcmp(x->suite, y->suite);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Accepts what the Makefile and a person pass to a Criterion binary:
+ * --jobs N (tests run one at a time anyway), --verbose, --filter PATTERN
+ * (matched against "suite/name", as Criterion does). */
+int main(int argc, char **argv)
+{
+	const char *filter = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--filter") && i + 1 < argc)
+			filter = argv[++i];
+		else if (!strncmp(argv[i], "--filter=", 9))
+			filter = argv[i] + 9;
+		else if ((!strcmp(argv[i], "--jobs") || !strcmp(argv[i], "-j")) && i + 1 < argc)
+			i++;
+	}
+	qsort(stub_tests, (size_t)stub_ntests, sizeof stub_tests[0], stub_test_cmp);
+	int tested = 0, passing = 0, failing = 0, crashing = 0;
+	fprintf(stderr, "[----] ThreadSanitizer build: tests run by stubs.h, not by Criterion\n");
+	for (int i = 0; i < stub_ntests; i++) {
+		struct stub_test *t = &stub_tests[i];
+		char id[256];
+		snprintf(id, sizeof id, "%s/%s", t->suite, t->name);
+		if (filter && fnmatch(filter, id, 0))
+			continue;
+		tested++;
+		fprintf(stderr, "[RUN ] %s::%s\n", t->suite, t->name);
+		fflush(NULL);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			alarm(STUB_TEST_LIMIT_S);
+			t->fn();
+			fflush(NULL);
+			exit(0);        /* exit, not _exit: TSan's exit status stands */
+		}
+		int st;
+		while (waitpid(pid, &st, 0) < 0)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			passing++;
+			fprintf(stderr, "[PASS] %s::%s: (%.2fs)\n", t->suite, t->name, dt);
+		} else if (WIFEXITED(st)) {
+			failing++;
+			fprintf(stderr, "[FAIL] %s::%s: (%.2fs)%s\n", t->suite, t->name, dt,
+				WEXITSTATUS(st) == 66 ? " ThreadSanitizer reported a race" : "");
+		} else {
+			crashing++;
+			failing++;
+			fprintf(stderr, "[FAIL] %s::%s: CRASH! (signal %d%s)\n", t->suite, t->name,
+				WTERMSIG(st), WTERMSIG(st) == SIGALRM ? ": over the time limit" : "");
+		}
+	}
+	fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: %d \n",
+		tested, passing, failing, crashing);
+	return failing ? 1 : 0;
+}
+#endif /* STUB_TSAN_RUNNER */
 
 struct core stub_cores[POLLUX_MAX_CORES];
 _Atomic uint32_t stub_ncores = 1;
