@@ -21,12 +21,13 @@ GCC_INC  := $(shell $(CC) -print-file-name=include)
 LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
 DEBLIB   := /usr/lib/x86_64-linux-gnu
 
-# Debian packages the build and the tests need, and those only the
-# benchmarks need (DPDK, the Linux guest baseline, gnuplot).
+# Debian packages the build and the tests need (dpdk-testpmd is the
+# vhost-user backend of the hosted tests), and those only the benchmarks
+# need (DPDK's headers, the Linux guest baseline, gnuplot).
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
-	python3 python3-pytest gdb procps
-BENCH_PKGS := libdpdk-dev dpdk dpdk-dev pkg-config gnuplot-nox busybox-static cpio \
+	python3 python3-pytest gdb procps dpdk dpdk-dev
+BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64
 
 # ---------------------------------------------------------------- sources
