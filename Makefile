@@ -47,8 +47,8 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 	src/drivers/virtio_net_rxtx.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
-NET_SRC := src/net/pktbuf.c
-APPS_SRC := src/apps/apps.c src/apps/l2fwd.c
+NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c
+APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
@@ -198,7 +198,11 @@ $(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_li
 test-vhost-live: $(BUILD)/unit/drivers/test_vhost_user_live
 	@$<; rc=$$?; if [ $$rc = 77 ]; then echo "test-vhost-live: skipped (no dpdk-testpmd)"; rc=0; fi; exit $$rc
 
-test-hosted: $(BUILD)/pollux-hosted
+$(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) -O2 -o $@ $< $(UNIT_DRIVERS_SRC)
+
+test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
 	@$(MAKE) --no-print-directory test-vhost-live
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
 

@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "drivers/netdev.h"
 #include "sched/sched.h"
+#include "net/net.h"
 
 int apps_init(const void *cfg, char *err, size_t errlen)
 {
@@ -18,7 +19,9 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 	const char *name = json_string_value(app);
 	if (name && !strcmp(name, "l2fwd"))
 		return l2fwd_init(cfg, err, errlen);
-	snprintf(err, errlen, "app: must be one of \"l2fwd\"");
+	if (name && !strcmp(name, "echo"))
+		return echo_init(cfg, err, errlen);
+	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\"");
 	return -EINVAL;
 }
 
@@ -50,6 +53,25 @@ static void netstat_print(struct timer *t, void *arg)
 			     s.broken ? " BROKEN" : "");
 		}
 	}
+	for (uint32_t c = 0; c < cores_count(); c++) {
+		struct sched_stats ss;
+		sched_stats(c, &ss);
+		klog("netstat core %u: turns %llu busy %llu sleeps %llu msgs in %llu timers %llu",
+		     c, (unsigned long long)ss.turns, (unsigned long long)ss.busy_turns,
+		     (unsigned long long)ss.sleeps, (unsigned long long)ss.msgs_in,
+		     (unsigned long long)ss.timers_fired);
+	}
+	if (net_if_count())
+		for (uint32_t c = 0; c < cores_count(); c++) {
+			struct net_stats ns;
+			net_stats(c, &ns);
+			char line[600];
+			size_t off = 0;
+#define NONZERO(f) if (ns.f && off < sizeof line) off += (size_t)snprintf(line + off, sizeof line - off, " %s %llu", #f, (unsigned long long)ns.f);
+			NET_STATS_FIELDS(NONZERO)
+#undef NONZERO
+			klog("netstat net core %u: tcp conns %u%s", c, net_tcp_conns(c), off ? line : "");
+		}
 	klog("netstat buffers: free %llu + rx posted %llu + tx held %llu = %llu of %llu",
 	     (unsigned long long)free_bufs, (unsigned long long)posted, (unsigned long long)held,
 	     (unsigned long long)(free_bufs + posted + held), (unsigned long long)total);

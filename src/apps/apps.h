@@ -12,6 +12,7 @@
  * "l2fwd.pairs[0][1]: no such device" style text (the bad field's path). */
 int apps_init(const void *cfg, char *err, size_t errlen);
 int l2fwd_init(const void *cfg, char *err, size_t errlen);
+int echo_init(const void *cfg, char *err, size_t errlen);
 /* Core 0: prints every queue's counters and the buffer accounting every
  * period_ms (the `netstat=MS` command-line word). */
 void apps_netstat_start(uint64_t period_ms);

@@ -17,6 +17,7 @@
 #include "net/pktbuf.h"
 #include "drivers/netdev.h"
 #include "apps/apps.h"
+#include "net/net.h"
 
 static void *core_thread(void *arg)
 {
@@ -71,6 +72,10 @@ static int devices_init(const json_t *cfg, char *err, size_t errlen)
 	}
 	klog("pool: %ld buffers of %zu bytes on each of %u cores", per_core, sizeof(struct pktbuf), cores_count());
 	if ((rc = netdev_init_all((uint32_t)rx_ring, err, errlen)) < 0)
+		return rc;
+	/* the stack runs on the devices when the config gives them addresses
+	 * (l2fwd, without "interfaces", uses the devices raw) */
+	if (json_object_get(cfg, "interfaces") && (rc = net_init(cfg, err, errlen)))
 		return rc;
 	rc = apps_init(cfg, err, errlen);
 	if (rc && strncmp(err, "config", 6) && errlen > 8) {

@@ -26,6 +26,9 @@
 
 struct netdev;
 
+/* rx_drop_nobuf: RX buffers the refill could not get from the pool (the
+ * ring runs short; frames are lost only if it empties). tx_ring_full:
+ * frames tx_burst handed back because the ring was full. */
 struct netdev_queue_stats {
 	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
 	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;

@@ -29,8 +29,9 @@ static void rx_refill(struct netdev *d, struct vnet_rxq *r)
 	if (got < want)
 		counter_add(&r->nobuf, want - got);
 	for (unsigned i = 0; i < got; i++)
-		virtq_add1(&r->vq, (uint64_t)(uintptr_t)(bufs[i]->buf + PKTBUF_HEADROOM - VNET_HDR),
-			   VNET_HDR + PKTBUF_DATA, 1, bufs[i]);
+		if (virtq_add1(&r->vq, (uint64_t)(uintptr_t)(bufs[i]->buf + PKTBUF_HEADROOM - VNET_HDR),
+			       VNET_HDR + PKTBUF_DATA, 1, bufs[i]))
+			pktbuf_free(bufs[i]);           /* broken queue: keep the accounting whole */
 	if (got) {
 		virtq_publish(&r->vq);
 		if (virtq_kick_prepare(&r->vq))
@@ -114,7 +115,7 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		sent++;
 	}
 	if (done < n)
-		counter_add(&t->ring_full, 1);
+		counter_add(&t->ring_full, (uint64_t)(n - done));     /* frames left to the caller */
 	if (sent) {
 		virtq_publish(&t->vq);
 		if (virtq_kick_prepare(&t->vq)) {

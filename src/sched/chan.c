@@ -25,6 +25,7 @@ int sched_init(const struct sched_config *cfg)
 		struct sched_core *s = &sched_cores[i];
 		s->idle = cfg->idle[i];
 		s->halt_after = cfg->halt_after;
+		s->halt_max_ns = (uint64_t)(cfg->halt_max_us ? cfg->halt_max_us : 1000) * 1000ull;
 		timer_wheel_init(&s->wheel, now);
 		s->in = calloc(n, sizeof *s->in);
 		s->out = calloc(n, sizeof *s->out);

@@ -16,6 +16,7 @@ int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_con
 	const json_t *j = cores_json;
 	cfg->chan_slots = 256;
 	cfg->halt_after = 64;
+	cfg->halt_max_us = 1000;
 	for (uint32_t i = 0; i < POLLUX_MAX_CORES; i++)
 		cfg->idle[i] = i == 0 ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
 	if (!j)
@@ -56,6 +57,14 @@ int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_con
 			return -EINVAL;
 		}
 		cfg->halt_after = (uint32_t)json_integer_value(ha);
+	}
+	const json_t *hm = json_object_get(j, "halt_max_us");
+	if (hm) {
+		if (!json_is_integer(hm) || json_integer_value(hm) < 10 || json_integer_value(hm) > 1000000) {
+			snprintf(err, errlen, "cores.halt_max_us: must be 10..1000000");
+			return -EINVAL;
+		}
+		cfg->halt_max_us = (uint32_t)json_integer_value(hm);
 	}
 	const json_t *cs = json_object_get(j, "channel_slots");
 	if (cs) {
@@ -128,7 +137,14 @@ static void sleep_until_work(struct sched_core *s)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!sched_chan_pending(s)) {
 		counter_add(&s->sleeps, 1);
-		core_idle_wait(token, timer_wheel_next_ns(&s->wheel));
+		/* pollers (NIC queues) raise no interrupt: wake to poll them */
+		uint64_t until = timer_wheel_next_ns(&s->wheel);
+		if (atomic_load_explicit(&s->npollers, memory_order_relaxed)) {
+			uint64_t poll_at = time_ns() + s->halt_max_ns;
+			if (poll_at < until)
+				until = poll_at;
+		}
+		core_idle_wait(token, until);
 	}
 	atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
 }

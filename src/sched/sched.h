@@ -8,7 +8,8 @@
  *
  * then, on an idle turn, either `pause` (policy "poll") or, after
  * halt_after idle turns, sleep until a kick, an interrupt or the next
- * timer (policy "halt").
+ * timer (policy "halt"); a core with pollers (NIC queues, which raise no
+ * interrupts) sleeps at most halt_max_us.
  *
  * Ownership: a core's pollers, timer wheel and counters belong to it.
  * Pollers are added before the core starts its loop or by the owner.
@@ -34,6 +35,7 @@ struct sched_config {
 	uint32_t chan_slots;            /* per ordered pair, power of two */
 	enum sched_idle idle[POLLUX_MAX_CORES];
 	uint32_t halt_after;            /* idle turns before sleeping */
+	uint32_t halt_max_us;           /* longest sleep of a core with pollers */
 };
 
 /* Fills cfg from the config document's "cores" object. On a bad value

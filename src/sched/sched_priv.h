@@ -24,6 +24,7 @@ struct sched_core {
 	/* immutable after sched_init */
 	enum sched_idle idle;
 	uint32_t halt_after;
+	uint64_t halt_max_ns;
 	struct ring **in;                  /* in[from]: channel from core `from` */
 	struct ring **out;                 /* out[to]: channel to core `to` */
 	/* owner only */

@@ -28,7 +28,7 @@ def test_runtime_selftests(cores):
     """mesh (checksummed streams between every pair), call_on storm,
     timers on every core, publish/quiesce, counters adding up."""
     rc, out = run("--cores", str(cores), "--config", CFG, "--test", "sched",
-                  "--append", "test_n=50000")
+                  "--append", "test_n=20000")
     assert rc == 0, out
     for name in ("mesh", "callon", "timers", "quiesce"):
         assert "selftest %s:" % name in out, out

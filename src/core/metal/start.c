@@ -220,6 +220,8 @@ void core_idle_wait(uint64_t token, uint64_t deadline_ns)
 		uint64_t now = time_ns();
 		if (deadline_ns <= now)
 			return;
+		if (!apic_timer_hz())
+			return;                 /* before calibration (boot): no wake-up timer yet */
 		apic_timer_oneshot(deadline_ns - now);
 	}
 	__asm__ volatile("sti; hlt; cli" ::: "memory");

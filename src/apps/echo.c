@@ -1,0 +1,157 @@
+/*
+ * echo.c — the echo appliance (RFC 862): TCP and UDP port 7, every byte
+ * straight back. On the flow's owner core, no allocation after start-up.
+ *
+ * TCP back-pressure: what tcp_send can't take waits in the connection's
+ * pending buffer (ECHO_PENDING bytes) and goes out when the stack says
+ * the connection is writable; a peer that sends faster than it reads
+ * until even that is full is reset (counted).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+#include "apps/apps.h"
+#include "core/core.h"
+#include "net/net.h"
+
+#define ECHO_PORT 7
+#define ECHO_PENDING 65536
+#define ECHO_CONNS 256
+
+struct echo_conn {
+	struct echo_conn *next;         /* free list */
+	struct tcp_conn *c;
+	uint32_t head, len;
+	int closing;                    /* the peer is done: close once pending is out */
+	uint8_t buf[ECHO_PENDING];
+};
+
+struct echo_core {
+	struct echo_conn *free;
+	counter_t accepted, overflow_resets, udp_echoed;
+} __attribute__((aligned(CACHE_LINE)));
+
+static struct echo_core cores[POLLUX_MAX_CORES];
+
+static void push(struct echo_conn *e)
+{
+	while (e->len) {
+		uint32_t chunk = ECHO_PENDING - e->head < e->len ? ECHO_PENDING - e->head : e->len;
+		size_t n = tcp_send(e->c, e->buf + e->head, chunk);
+		e->head = (e->head + (uint32_t)n) % ECHO_PENDING;
+		e->len -= (uint32_t)n;
+		if (n < chunk)
+			return;
+	}
+}
+
+static void on_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct echo_conn *e = ctx;
+	if (!e->len) {
+		size_t n = tcp_send(c, data, len);
+		data += n;
+		len -= n;
+	}
+	if (!len)
+		return;
+	if (len > ECHO_PENDING - e->len) {
+		counter_add(&cores[core_self()->id].overflow_resets, 1);
+		tcp_abort(c);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		e->buf[(e->head + e->len + i) % ECHO_PENDING] = data[i];
+	e->len += (uint32_t)len;
+}
+
+static void on_writable(struct tcp_conn *c, void *ctx)
+{
+	struct echo_conn *e = ctx;
+	push(e);
+	if (e->closing && !e->len)
+		tcp_close(c);
+	else
+		tcp_recv_update(c);     /* we can take more from the peer */
+}
+
+/* what we can echo: the stack's send room plus our pending buffer */
+static size_t recv_space(struct tcp_conn *c, void *ctx)
+{
+	struct echo_conn *e = ctx;
+	return (size_t)(ECHO_PENDING - e->len) + (e->len ? 0 : tcp_send_space(c));
+}
+
+static void on_peer_closed(struct tcp_conn *c, void *ctx)
+{
+	struct echo_conn *e = ctx;
+	if (e->len)
+		e->closing = 1;         /* our FIN goes after the pending bytes */
+	else
+		tcp_close(c);
+}
+
+static void on_gone(struct tcp_conn *c, void *ctx, int reason)
+{
+	struct echo_conn *e = ctx;
+	struct echo_core *ec = &cores[core_self()->id];
+	e->c = NULL;
+	e->next = ec->free;
+	ec->free = e;
+}
+
+static const struct tcp_ops echo_ops = {
+	.recv = on_recv, .peer_closed = on_peer_closed, .writable = on_writable, .gone = on_gone,
+	.recv_space = recv_space,
+};
+
+static void *on_accept(struct tcp_conn *c, void *arg)
+{
+	struct echo_core *ec = &cores[core_self()->id];
+	struct echo_conn *e = ec->free;
+	if (!e)
+		return NULL;                    /* refused: the stack resets it */
+	ec->free = e->next;
+	e->c = c;
+	e->head = e->len = 0;
+	e->closing = 0;
+	counter_add(&ec->accepted, 1);
+	return e;
+}
+
+static void on_udp(void *arg, const struct udp_meta *m, const uint8_t *data, size_t len)
+{
+	struct udp_meta to = { m->dst, m->src, m->dport, m->sport, m->ifindex };
+	if (udp_send(&to, data, len) == 0)
+		counter_add(&cores[core_self()->id].udp_echoed, 1);
+}
+
+int echo_init(const void *cfg, char *err, size_t errlen)
+{
+	if (net_if_count() == 0) {
+		snprintf(err, errlen, "echo: needs \"interfaces\" with an address");
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < cores_count(); i++) {
+		size_t bytes = ECHO_CONNS * sizeof(struct echo_conn);
+		struct echo_conn *a = frame_alloc_pages((bytes + 4095) / 4096);
+		if (!a) {
+			snprintf(err, errlen, "echo: no memory for %d connections on core %u", ECHO_CONNS, i);
+			return -ENOMEM;
+		}
+		for (int k = 0; k < ECHO_CONNS; k++) {
+			a[k].next = cores[i].free;
+			cores[i].free = &a[k];
+		}
+	}
+	int rc = tcp_listen(ECHO_PORT, &echo_ops, on_accept, NULL);
+	if (!rc)
+		rc = udp_bind(ECHO_PORT, on_udp, NULL);
+	if (rc) {
+		snprintf(err, errlen, "echo: port %d: %s", ECHO_PORT, strerror(-rc));
+		return rc;
+	}
+	klog("echo: TCP and UDP port %d", ECHO_PORT);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * net.h — the TCP/IP stack as appliances see it.
+ *
+ * Interfaces come from the config ("interfaces": [{"address":
+ * "198.18.0.2/24", "gateway": "198.18.0.1", "mtu": 1500}], one per
+ * network device in discovery order: eth0, eth1, ...). Every data core
+ * runs its own instance on the queue pairs it owns; a TCP connection or
+ * UDP flow lives on exactly one core, chosen by a hash of its 4-tuple
+ * (net_flow_core), and packets that arrive elsewhere are handed to it over
+ * a channel. Nothing here blocks; every callback runs on the owner core.
+ *
+ * Buffers: receive callbacks get a view into the packet, valid only
+ * during the call. tcp_send copies into the connection's bounded send
+ * buffer and returns how much it took (back-pressure: 0 when full; the
+ * `sent` callback says when room comes back).
+ */
+#ifndef POLLUX_NET_H
+#define POLLUX_NET_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NET_MAX_IFS 8
+
+/* ---- set-up (core 0, start-up, after netdev_init_all) */
+int net_init(const void *cfg, char *err, size_t errlen);
+int net_if_count(void);
+/* address/prefix in host byte order, for logs and telemetry */
+int net_if_info(int i, uint32_t *addr, uint8_t *prefix, uint32_t *gw, uint16_t *mtu);
+
+/* ---- TCP */
+struct tcp_conn;
+struct tcp_ops {
+	/* data from the peer, in order; the view is valid during the call */
+	void (*recv)(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len);
+	/* the peer sent FIN: no more data will come */
+	void (*peer_closed)(struct tcp_conn *c, void *ctx);
+	/* send-buffer space came back (after tcp_send returned less than asked) */
+	void (*writable)(struct tcp_conn *c, void *ctx);
+	/* the connection is gone (closed both ways, reset or timed out):
+	 * the last callback; c is invalid afterwards */
+	void (*gone)(struct tcp_conn *c, void *ctx, int reason);
+	/* optional: how many more bytes recv may deliver now. The stack
+	 * advertises no more than this and holds back (unacknowledged) what
+	 * doesn't fit; call tcp_recv_update() when room comes back. */
+	size_t (*recv_space)(struct tcp_conn *c, void *ctx);
+};
+/* accept: on the connection's owner core; returns the app's context for
+ * it, or NULL to refuse (the stack resets it). */
+typedef void *(*tcp_accept_fn)(struct tcp_conn *c, void *arg);
+/* Listens on port on every core (each accepts its own flows). Core 0,
+ * start-up. Returns 0, -EADDRINUSE or -ENOSPC. */
+int tcp_listen(uint16_t port, const struct tcp_ops *ops, tcp_accept_fn accept, void *arg);
+size_t tcp_send(struct tcp_conn *c, const void *data, size_t len);
+size_t tcp_send_space(const struct tcp_conn *c);
+void tcp_recv_update(struct tcp_conn *c); /* the app has room again */
+void tcp_close(struct tcp_conn *c);     /* FIN after what is queued */
+void tcp_abort(struct tcp_conn *c);     /* RST now; `gone` follows */
+void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port);
+
+/* ---- UDP */
+struct udp_meta {
+	uint32_t src, dst;              /* network byte order */
+	uint16_t sport, dport;          /* host byte order */
+	int ifindex;
+};
+typedef void (*udp_recv_fn)(void *arg, const struct udp_meta *m, const uint8_t *data, size_t len);
+int udp_bind(uint16_t port, udp_recv_fn fn, void *arg);       /* core 0, start-up */
+/* Sends from the calling core (which must own a queue of the interface).
+ * to->dst/dport are the destination, to->sport our port. */
+int udp_send(const struct udp_meta *to, const void *data, size_t len);
+
+/* ---- telemetry: per-core counters, by reason */
+#define NET_STATS_FIELDS(X) \
+	X(rx_frames) X(tx_frames) X(rx_arp) X(tx_arp) X(arp_miss_drop) \
+	X(drop_vlan) X(drop_not_ipv4) X(drop_short) X(drop_bad_ip_hdr) X(drop_bad_ip_csum) \
+	X(drop_ip_frag) X(drop_not_ours) X(drop_ttl) X(drop_proto) \
+	X(icmp_echo) X(drop_bad_icmp) \
+	X(udp_in) X(udp_out) X(drop_bad_udp) X(drop_udp_no_port) \
+	X(tcp_in) X(tcp_out) X(drop_bad_tcp) X(drop_bad_tcp_csum) X(tcp_rst_out) X(tcp_retrans) \
+	X(tcp_accepts) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
+	X(drop_tcp_conns_full) X(tcp_timewait_recycled) X(tcp_timeouts) \
+	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
+#define NET_STATS_U64(f) uint64_t f;
+struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };
+void net_stats(uint32_t core, struct net_stats *out);
+/* connections open on a core now */
+uint32_t net_tcp_conns(uint32_t core);
+#endif
