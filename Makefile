@@ -26,7 +26,8 @@ DEBLIB   := /usr/lib/x86_64-linux-gnu
 # need (DPDK's headers, the Linux guest baseline, gnuplot).
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
-	python3 python3-pytest gdb procps dpdk dpdk-dev
+	python3 python3-pytest gdb procps dpdk dpdk-dev \
+	iproute2 iputils-ping netcat-openbsd
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64
 

@@ -65,12 +65,17 @@ static void netstat_print(struct timer *t, void *arg)
 		for (uint32_t c = 0; c < cores_count(); c++) {
 			struct net_stats ns;
 			net_stats(c, &ns);
-			char line[600];
+			klog("netstat net core %u: tcp conns %u", c, net_tcp_conns(c));
+			/* the counters that are not zero, a few per line */
+			char line[120];
 			size_t off = 0;
-#define NONZERO(f) if (ns.f && off < sizeof line) off += (size_t)snprintf(line + off, sizeof line - off, " %s %llu", #f, (unsigned long long)ns.f);
+#define NONZERO(f) if (ns.f) { \
+		if (off > 80) { klog("netstat net core %u counters:%s", c, line); off = 0; } \
+		off += (size_t)snprintf(line + off, sizeof line - off, " %s %llu", #f, (unsigned long long)ns.f); }
 			NET_STATS_FIELDS(NONZERO)
 #undef NONZERO
-			klog("netstat net core %u: tcp conns %u%s", c, net_tcp_conns(c), off ? line : "");
+			if (off)
+				klog("netstat net core %u counters:%s", c, line);
 		}
 	klog("netstat buffers: free %llu + rx posted %llu + tx held %llu = %llu of %llu",
 	     (unsigned long long)free_bufs, (unsigned long long)posted, (unsigned long long)held,
