@@ -27,7 +27,7 @@ DEBLIB   := /usr/lib/x86_64-linux-gnu
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
-	iproute2 iputils-ping netcat-openbsd
+	iproute2 iputils-ping netcat-openbsd iperf3
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64
 
@@ -49,7 +49,7 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c
-APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c
+APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)

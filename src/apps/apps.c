@@ -21,7 +21,9 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 		return l2fwd_init(cfg, err, errlen);
 	if (name && !strcmp(name, "echo"))
 		return echo_init(cfg, err, errlen);
-	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\"");
+	if (name && !strcmp(name, "iperf"))
+		return iperf_init(cfg, err, errlen);
+	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\"");
 	return -EINVAL;
 }
 

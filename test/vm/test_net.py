@@ -204,3 +204,44 @@ def test_bad_input_is_counted_and_dropped(setup):
     r = net.run("ping", "-c", "2", "-W", "5", net.guest, timeout=60)    # still alive
     assert r.returncode == 0, vm.out()[-2000:]
     assert acct and acct.group(4) == acct.group(5), vm.out()[-2000:]
+
+
+def test_iperf3_client_against_the_appliance():
+    """Debian's iperf3 -c runs its normal TCP test, 1 and 4 streams."""
+    if not shutil.which("iperf3"):
+        pytest.skip("no iperf3")
+    net = Net(20, 1)
+    vm = None
+    try:
+        cfg = json.load(open(os.path.join(ROOT, "configs", "iperf.json")))
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        cfg["interfaces"] = [{"address": net.guest + "/24", "gateway": net.host}]
+        json.dump(cfg, tmp)
+        tmp.close()
+        vm = EchoVM.__new__(EchoVM)            # the same reader, another config
+        cmd = ["ip", "netns", "exec", net.ns, VM, "--machine", "q35", "--smp", "2", "--mem", "512M",
+               "--config", tmp.name, "--append", "netstat=1000", "--timeout", "600", "--",
+               "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % net.tap,
+               "-device", "virtio-net-pci,netdev=n0"]
+        vm.cfgfile = tmp
+        vm.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+        vm.lines, vm.ready = [], threading.Event()
+        vm.t = threading.Thread(target=vm._read, daemon=True)
+        vm.t.start()
+        assert vm.ready.wait(180), vm.out()
+        for args in (["-t", "3"], ["-t", "3", "-P", "4"]):
+            r = net.run("iperf3", "-c", net.guest, "-J", *args, timeout=60)
+            assert r.returncode == 0, r.stdout.decode()[-2000:] + vm.out()[-2000:]
+            res = json.loads(r.stdout)
+            rcv = res["end"]["sum_received"]["bytes"]
+            assert rcv > 1_000_000, res["end"]
+        time.sleep(3)
+        st, acct = vm.stats()
+        assert acct and acct.group(4) == acct.group(5), vm.out()[-2000:]
+    finally:
+        if vm:
+            vm.p.kill()
+            vm.p.wait()
+            os.unlink(vm.cfgfile.name)
+        net.close()

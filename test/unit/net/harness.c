@@ -1,0 +1,818 @@
+/*
+ * harness.c — the stub platform under the host network tests and the
+ * fuzzer, and the helpers of harness.h. See harness.h for the world it
+ * makes.
+ *
+ * Stubs: one core; frame_alloc_pages from aligned_alloc (zeroed, freed
+ * by h_fini); time_ns() the fake clock; sched_timer_* on a local wheel;
+ * call_on queued (bounded: a full queue answers -ENOBUFS, as a full
+ * channel would) and run by h_turn(); sched_publish an atomic exchange
+ * and sched_quiesce_wait immediate (no other core reads); the device
+ * eth0 with one queue pair owned by core 0.
+ *
+ * Checksums of the frames built and decoded here are computed by this
+ * file's own routine, not the stack's net_csum, so a bug there shows.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net/net_priv.h"
+#include "sched/sched.h"
+#include "core/config.h"
+#include "harness.h"
+
+void net_input(int ifindex, struct pktbuf *b);  /* stack.c, for tests */
+
+const uint8_t H_OUR_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+const uint8_t H_PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+
+/* ---------------------------------------------------------------- platform */
+static struct core h_core0 = { .self = &h_core0, .id = 0 };
+static uint64_t h_clock = H_T0_NS;
+
+struct core *core_self(void) { return &h_core0; }
+struct core *core_get(uint32_t id) { return id == 0 ? &h_core0 : NULL; }
+uint32_t cores_count(void) { return 1; }
+void core_kick(uint32_t id) { (void)id; }
+uint64_t time_ns(void) { return h_clock; }
+
+void console_write(const char *s, size_t n)
+{
+	static int verbose = -1;
+	if (verbose < 0)
+		verbose = getenv("H_VERBOSE") != NULL;
+	if (verbose)
+		fwrite(s, 1, n, stderr);
+}
+
+_Noreturn void panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "panic: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	abort();
+}
+
+/* every frame_alloc_pages block, freed by h_fini */
+struct h_block { struct h_block *next; void *p; };
+static struct h_block *h_blocks;
+
+void *frame_alloc_pages(size_t npages)
+{
+	if (!npages)
+		return NULL;
+	void *p = aligned_alloc(4096, npages * 4096);
+	struct h_block *b = malloc(sizeof *b);
+	if (!p || !b) {
+		free(p);
+		free(b);
+		return NULL;
+	}
+	memset(p, 0, npages * 4096);
+	b->p = p;
+	b->next = h_blocks;
+	h_blocks = b;
+	return p;
+}
+
+void frame_free_pages(void *p, size_t npages)
+{
+	(void)npages;
+	for (struct h_block **b = &h_blocks; *b; b = &(*b)->next)
+		if ((*b)->p == p) {
+			struct h_block *d = *b;
+			*b = d->next;
+			free(d->p);
+			free(d);
+			return;
+		}
+}
+
+/* ---- sched */
+static struct timer_wheel h_wheel;
+
+void sched_timer_arm(struct timer *t, uint64_t deadline_ns, uint64_t period_ns)
+{
+	timer_arm(&h_wheel, t, deadline_ns, period_ns);
+}
+
+void sched_timer_cancel(struct timer *t) { timer_cancel(&h_wheel, t); }
+
+#define H_POLLERS 16
+static struct { sched_poll_fn fn; sched_flush_fn flush; void *arg; } h_pollers[H_POLLERS];
+static int h_npollers;
+
+int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_flush_fn flush, void *arg)
+{
+	(void)name;
+	if (core != 0 || h_npollers == H_POLLERS)
+		return -ENOSPC;
+	h_pollers[h_npollers].fn = fn;
+	h_pollers[h_npollers].flush = flush;
+	h_pollers[h_npollers].arg = arg;
+	h_npollers++;
+	return 0;
+}
+
+#define H_CALLQ 256
+static struct { void (*fn)(void *); void *arg; } h_callq[H_CALLQ];
+static unsigned h_callq_head, h_callq_n;
+
+int call_on(uint32_t core, void (*fn)(void *), void *arg)
+{
+	if (core != 0 || h_callq_n == H_CALLQ)
+		return -ENOBUFS;
+	h_callq[(h_callq_head + h_callq_n) % H_CALLQ].fn = fn;
+	h_callq[(h_callq_head + h_callq_n) % H_CALLQ].arg = arg;
+	h_callq_n++;
+	return 0;
+}
+
+void *sched_publish(void *_Atomic *slot, void *obj)
+{
+	return atomic_exchange_explicit(slot, obj, memory_order_acq_rel);
+}
+
+int sched_quiesce_wait(uint64_t timeout_ns)
+{
+	(void)timeout_ns;
+	return 0;
+}
+
+/* ---- the device */
+struct netdev {
+	const char *name;
+	uint8_t mac[6];
+	uint16_t mtu;
+};
+static struct netdev h_eth0 = { "eth0", { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 1500 };
+
+int netdev_count(void) { return 1; }
+struct netdev *netdev_get(int i) { return i == 0 ? &h_eth0 : NULL; }
+const char *netdev_name(const struct netdev *d) { return d->name; }
+void netdev_mac(const struct netdev *d, uint8_t mac[6]) { memcpy(mac, d->mac, 6); }
+uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
+int netdev_link_up(const struct netdev *d) { (void)d; return 1; }
+uint16_t netdev_queues(const struct netdev *d) { (void)d; return 1; }
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; (void)q; return 0; }
+
+uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
+{
+	(void)d; (void)q; (void)pkts; (void)n;
+	return 0;                       /* frames come in through net_input */
+}
+
+#define H_TX_MAX 1024
+static struct pktbuf *h_tx[H_TX_MAX];
+static unsigned h_tx_head, h_tx_n;
+
+uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
+{
+	(void)d;
+	if (q != 0)
+		panic("tx_burst on queue %u", q);
+	uint16_t k;
+	for (k = 0; k < n && h_tx_n < H_TX_MAX; k++) {
+		struct pktbuf *b = pkts[k];
+		if (b->magic != PKTBUF_MAGIC || b->len > PKTBUF_DATA ||
+		    b->off + b->len > PKTBUF_HEADROOM + PKTBUF_DATA)
+			panic("tx_burst: a bad buffer (magic %x off %u len %u)", b->magic, b->off, b->len);
+		h_tx[(h_tx_head + h_tx_n) % H_TX_MAX] = b;
+		h_tx_n++;
+	}
+	return k;
+}
+
+/* ---------------------------------------------------------------- world */
+void h_turn(void)
+{
+	for (int round = 0; round < 2; round++) {
+		while (h_callq_n) {
+			void (*fn)(void *) = h_callq[h_callq_head].fn;
+			void *arg = h_callq[h_callq_head].arg;
+			h_callq_head = (h_callq_head + 1) % H_CALLQ;
+			h_callq_n--;
+			fn(arg);
+		}
+		if (round == 0)
+			timer_wheel_run(&h_wheel, h_clock);
+	}
+	for (int i = 0; i < h_npollers; i++) {
+		if (h_pollers[i].fn)
+			h_pollers[i].fn(h_pollers[i].arg);
+		if (h_pollers[i].flush)
+			h_pollers[i].flush(h_pollers[i].arg);
+	}
+}
+
+uint64_t h_now(void) { return h_clock; }
+
+void h_advance_ns(uint64_t ns)
+{
+	uint64_t target = h_clock + ns;
+	for (;;) {
+		h_turn();
+		if (h_clock >= target)
+			break;
+		uint64_t nx = timer_wheel_next_ns(&h_wheel);
+		if (nx <= h_clock)
+			nx = h_clock + (1ull << TIMER_TICK_SHIFT);
+		h_clock = nx < target ? nx : target;
+	}
+}
+
+void h_advance_ms(uint64_t ms) { h_advance_ns(ms * H_MS); }
+
+/* ---------------------------------------------------------------- the app */
+struct h_app_conn h_app[H_APP_CONNS];
+static uint8_t h_app_rxbuf[H_APP_CONNS][H_APP_RX];
+static struct h_app_conn *h_app_latest;
+int h_app_refuse;
+int h_udp_seen;
+
+static void app_violation(const char *what)
+{
+	/* a broken promise of the API: fatal, so tests and the fuzzer see it */
+	panic("app: %s", what);
+}
+
+static void *app_accept(struct tcp_conn *c, void *arg)
+{
+	if (h_app_refuse)
+		return NULL;
+	for (int i = 0; i < H_APP_CONNS; i++)
+		if (!h_app[i].used) {
+			struct h_app_conn *a = &h_app[i];
+			memset(a, 0, sizeof *a);
+			a->used = 1;
+			a->c = c;
+			a->small = arg != NULL;
+			a->rx = h_app_rxbuf[i];
+			h_app_latest = a;
+			return a;
+		}
+	return NULL;
+}
+
+static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct h_app_conn *a = ctx;
+	if (a->gone || a->c != c)
+		app_violation("recv after gone, or on another connection");
+	if (!len)
+		app_violation("recv of 0 bytes");
+	if (a->small) {
+		if (len > H_SMALL_ROOM - a->unread)
+			app_violation("recv delivered more than recv_space allowed");
+		a->unread += len;
+	}
+	size_t n = len < H_APP_RX - a->rxlen ? len : H_APP_RX - a->rxlen;
+	memcpy(a->rx + a->rxlen, data, n);     /* reads the whole view (ASan checks it) */
+	a->rxlen += n;
+	a->recvs++;
+	if (a->abort_on_recv && a->recvs == a->abort_on_recv)
+		tcp_abort(c);
+	else if (a->update_on_recv)
+		tcp_recv_update(c);
+}
+
+static void app_peer_closed(struct tcp_conn *c, void *ctx)
+{
+	struct h_app_conn *a = ctx;
+	if (a->gone || a->c != c)
+		app_violation("peer_closed after gone");
+	a->peer_closed++;
+	if (a->close_on_peer_close)
+		tcp_close(c);
+}
+
+static void app_writable(struct tcp_conn *c, void *ctx)
+{
+	struct h_app_conn *a = ctx;
+	if (a->gone || a->c != c)
+		app_violation("writable after gone");
+	a->writable++;
+}
+
+static void app_gone(struct tcp_conn *c, void *ctx, int reason)
+{
+	struct h_app_conn *a = ctx;
+	if (a->gone || a->c != c)
+		app_violation("gone twice");
+	a->gone = 1;
+	a->gone_reason = reason;
+	a->c = NULL;
+}
+
+static size_t app_recv_space(struct tcp_conn *c, void *ctx)
+{
+	struct h_app_conn *a = ctx;
+	return a->unread < H_SMALL_ROOM ? H_SMALL_ROOM - a->unread : 0;
+}
+
+static const struct tcp_ops app_ops = {
+	.recv = app_recv, .peer_closed = app_peer_closed, .writable = app_writable, .gone = app_gone,
+};
+static const struct tcp_ops app_small_ops = {
+	.recv = app_recv, .peer_closed = app_peer_closed, .writable = app_writable, .gone = app_gone,
+	.recv_space = app_recv_space,
+};
+
+struct h_app_conn *h_app_last(void) { return h_app_latest; }
+
+void h_app_read(struct h_app_conn *a)
+{
+	a->unread = 0;
+	if (a->c)
+		tcp_recv_update(a->c);
+	h_turn();
+}
+
+size_t h_app_send(struct h_app_conn *a, const void *data, size_t len)
+{
+	size_t n = a->c ? tcp_send(a->c, data, len) : 0;
+	h_turn();
+	return n;
+}
+
+void h_app_close(struct h_app_conn *a)
+{
+	if (a->c)
+		tcp_close(a->c);
+	h_turn();
+}
+
+void h_app_abort(struct h_app_conn *a)
+{
+	if (a->c)
+		tcp_abort(a->c);
+	h_turn();
+}
+
+void h_app_abort_all(void)
+{
+	for (int i = 0; i < H_APP_CONNS; i++)
+		if (h_app[i].used && h_app[i].c)
+			tcp_abort(h_app[i].c);
+	h_turn();
+}
+
+static void udp_echo(void *arg, const struct udp_meta *m, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	h_udp_seen++;
+	struct udp_meta to = { .dst = m->src, .sport = m->dport, .dport = m->sport, .ifindex = m->ifindex };
+	udp_send(&to, data, len);
+}
+
+/* ---------------------------------------------------------------- frames in */
+static uint16_t h_csum(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* the pseudo header's sum, for h_csum (addresses in network order) */
+static uint32_t h_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+	uint32_t s = ntohl(src), d = ntohl(dst);
+	return (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + proto + len;
+}
+
+static uint32_t h_rx_nobuf;
+
+void h_rx_raw(const void *frame, size_t len)
+{
+	struct pktbuf *b = pktbuf_alloc(pktbuf_pool_of(0));
+	if (!b) {
+		h_rx_nobuf++;                   /* a device would drop it */
+		return;
+	}
+	if (len > PKTBUF_DATA)
+		len = PKTBUF_DATA;
+	memcpy(pktbuf_data(b), frame, len);
+	b->len = (uint16_t)len;
+	net_input(0, b);
+	h_turn();
+}
+
+void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa)
+{
+	uint8_t f[60] = { 0 };
+	struct eth_hdr *e = (void *)f;
+	struct arp_hdr *a = (void *)(e + 1);
+	memcpy(e->dst, op == ARP_REQUEST ? (const uint8_t *)"\xff\xff\xff\xff\xff\xff" : H_OUR_MAC, 6);
+	memcpy(e->src, sha, 6);
+	e->type = htons(ETHERTYPE_ARP);
+	a->htype = htons(1);
+	a->ptype = htons(ETHERTYPE_IPV4);
+	a->hlen = 6;
+	a->plen = 4;
+	a->op = htons(op);
+	memcpy(a->sha, sha, 6);
+	a->spa = htonl(spa);
+	if (tha)
+		memcpy(a->tha, tha, 6);
+	a->tpa = htonl(tpa);
+	h_rx_raw(f, sizeof f);
+}
+
+static uint16_t h_ip_id;
+
+void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len)
+{
+	uint8_t f[PKTBUF_DATA];
+	if (len > sizeof f - ETH_HLEN - 20)
+		len = sizeof f - ETH_HLEN - 20;
+	memset(f, 0, 60);
+	struct eth_hdr *e = (void *)f;
+	struct ipv4_hdr *ip = (void *)(e + 1);
+	memcpy(e->dst, H_OUR_MAC, 6);
+	memcpy(e->src, H_PEER_MAC, 6);
+	e->type = htons(ETHERTYPE_IPV4);
+	ip->ver_ihl = 0x45;
+	ip->tos = 0;
+	ip->len = htons((uint16_t)(20 + len));
+	ip->id = htons(h_ip_id++);
+	ip->frag = htons(0x4000);
+	ip->ttl = 64;
+	ip->proto = proto;
+	ip->csum = 0;
+	ip->src = htonl(src);
+	ip->dst = htonl(H_OUR_IP);
+	ip->csum = h_csum(ip, 20, 0);
+	memcpy(ip + 1, l4, len);
+	size_t flen = ETH_HLEN + 20 + len;
+	h_rx_raw(f, flen < 60 ? 60 : flen);
+}
+
+void h_rx_icmp_echo(uint16_t id, uint16_t seq, const void *data, size_t len)
+{
+	uint8_t m[1500];
+	if (len > sizeof m - 8)
+		len = sizeof m - 8;
+	struct icmp_hdr *h = (void *)m;
+	h->type = ICMP_ECHO_REQUEST;
+	h->code = 0;
+	h->csum = 0;
+	h->id = htons(id);
+	h->seq = htons(seq);
+	memcpy(h + 1, data, len);
+	h->csum = h_csum(m, 8 + len, 0);
+	h_rx_ip(H_PEER_IP, IP_PROTO_ICMP, m, 8 + len);
+}
+
+void h_rx_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+	uint8_t m[1500];
+	if (len > sizeof m - 8)
+		len = sizeof m - 8;
+	struct udp_hdr *u = (void *)m;
+	u->sport = htons(sport);
+	u->dport = htons(dport);
+	u->len = htons((uint16_t)(8 + len));
+	u->csum = 0;
+	memcpy(u + 1, data, len);
+	u->csum = h_csum(m, 8 + len, h_pseudo(htonl(H_PEER_IP), htonl(H_OUR_IP), IP_PROTO_UDP, (uint16_t)(8 + len)));
+	if (!u->csum)
+		u->csum = 0xffff;
+	h_rx_ip(H_PEER_IP, IP_PROTO_UDP, m, 8 + len);
+}
+
+void h_rx_tcp(const struct h_tcp *s)
+{
+	uint8_t m[PKTBUF_DATA];
+	size_t ol = s->optlen > 40 ? 40 : s->optlen & ~3u;
+	size_t len = s->len;
+	if (len > sizeof m - 20 - ol - 20 - ETH_HLEN)
+		len = sizeof m - 20 - ol - 20 - ETH_HLEN;
+	struct tcp_hdr *h = (void *)m;
+	uint32_t src = s->src ? s->src : H_PEER_IP;
+	h->sport = htons(s->sport);
+	h->dport = htons(s->dport);
+	h->seq = htonl(s->seq);
+	h->ack = htonl(s->ack);
+	h->off = (uint8_t)(((20 + ol) / 4) << 4);
+	h->flags = s->flags;
+	h->win = htons(s->win);
+	h->csum = 0;
+	h->urg = 0;
+	if (ol)
+		memcpy(h + 1, s->opts, ol);
+	if (len)
+		memcpy((uint8_t *)(h + 1) + ol, s->data, len);
+	uint16_t tl = (uint16_t)(20 + ol + len);
+	h->csum = h_csum(m, tl, h_pseudo(htonl(src), htonl(H_OUR_IP), IP_PROTO_TCP, tl));
+	if (s->bad_csum)
+		h->csum ^= 0x5a5a;
+	h_rx_ip(src, IP_PROTO_TCP, m, tl);
+}
+
+/* ---------------------------------------------------------------- frames out */
+int h_tx_count(void) { return (int)h_tx_n; }
+
+static void decode_tcp(struct h_pkt *p)
+{
+	const struct tcp_hdr *h = (const void *)p->l4;
+	if (p->l4len < sizeof *h)
+		return;
+	unsigned hl = (h->off >> 4) * 4u;
+	p->sport = ntohs(h->sport);
+	p->dport = ntohs(h->dport);
+	p->seq = ntohl(h->seq);
+	p->ack = ntohl(h->ack);
+	p->flags = h->flags;
+	p->win = ntohs(h->win);
+	if (hl < 20 || hl > p->l4len)
+		return;
+	p->payload = p->l4 + hl;
+	p->plen = (uint16_t)(p->l4len - hl);
+	const uint8_t *o = p->l4 + 20, *end = p->l4 + hl;
+	while (o < end && *o != TCPOPT_EOL) {
+		if (*o == TCPOPT_NOP) {
+			o++;
+			continue;
+		}
+		if (o + 2 > end || o[1] < 2 || o + o[1] > end)
+			break;
+		if (o[0] == TCPOPT_MSS && o[1] == 4)
+			p->mss = o[2] << 8 | o[3];
+		else if (o[0] == TCPOPT_WSCALE && o[1] == 3)
+			p->wscale = o[2];
+		else if (o[0] == TCPOPT_SACK_OK && o[1] == 2)
+			p->sack_ok = 1;
+		else if (o[0] == TCPOPT_TS && o[1] == 10) {
+			p->ts = 1;
+			p->tsval = (uint32_t)o[2] << 24 | (uint32_t)o[3] << 16 | (uint32_t)o[4] << 8 | o[5];
+			p->tsecr = (uint32_t)o[6] << 24 | (uint32_t)o[7] << 16 | (uint32_t)o[8] << 8 | o[9];
+		}
+		o += o[1];
+	}
+}
+
+static void decode(struct h_pkt *p)
+{
+	p->mss = p->wscale = -1;
+	if (p->len < ETH_HLEN)
+		return;
+	p->eth = (const void *)p->frame;
+	p->type = ntohs(p->eth->type);
+	if (p->type == ETHERTYPE_ARP && p->len >= ETH_HLEN + sizeof(struct arp_hdr)) {
+		p->arp = (const void *)(p->frame + ETH_HLEN);
+		return;
+	}
+	if (p->type != ETHERTYPE_IPV4 || p->len < ETH_HLEN + 20)
+		return;
+	const struct ipv4_hdr *ip = (const void *)(p->frame + ETH_HLEN);
+	unsigned hl = (ip->ver_ihl & 15) * 4u, tot = ntohs(ip->len);
+	if (hl < 20 || tot < hl || ETH_HLEN + tot > p->len)
+		return;
+	p->ip = ip;
+	p->ip_csum_ok = h_csum(ip, hl, 0) == 0;
+	p->proto = ip->proto;
+	p->l4 = (const uint8_t *)ip + hl;
+	p->l4len = (uint16_t)(tot - hl);
+	switch (p->proto) {
+	case IP_PROTO_ICMP:
+		p->l4_csum_ok = h_csum(p->l4, p->l4len, 0) == 0;
+		if (p->l4len >= 8) {
+			p->payload = p->l4 + 8;
+			p->plen = (uint16_t)(p->l4len - 8);
+		}
+		break;
+	case IP_PROTO_UDP:
+		p->l4_csum_ok = h_csum(p->l4, p->l4len, h_pseudo(ip->src, ip->dst, IP_PROTO_UDP, p->l4len)) == 0;
+		if (p->l4len >= 8) {
+			const struct udp_hdr *u = (const void *)p->l4;
+			p->sport = ntohs(u->sport);
+			p->dport = ntohs(u->dport);
+			p->payload = p->l4 + 8;
+			p->plen = (uint16_t)(p->l4len - 8);
+		}
+		break;
+	case IP_PROTO_TCP:
+		p->l4_csum_ok = h_csum(p->l4, p->l4len, h_pseudo(ip->src, ip->dst, IP_PROTO_TCP, p->l4len)) == 0;
+		decode_tcp(p);
+		break;
+	default:
+		break;
+	}
+}
+
+int h_next(struct h_pkt *p)
+{
+	if (!h_tx_n)
+		return 0;
+	struct pktbuf *b = h_tx[h_tx_head];
+	h_tx_head = (h_tx_head + 1) % H_TX_MAX;
+	h_tx_n--;
+	memset(p, 0, offsetof(struct h_pkt, frame));
+	memset((uint8_t *)p + offsetof(struct h_pkt, eth), 0, sizeof *p - offsetof(struct h_pkt, eth));
+	p->len = b->len;
+	memcpy(p->frame, pktbuf_data(b), b->len);
+	pktbuf_free(b);                 /* the device is done with it */
+	decode(p);
+	return 1;
+}
+
+int h_next_ip(struct h_pkt *p)
+{
+	while (h_next(p))
+		if (p->ip)
+			return 1;
+	return 0;
+}
+
+void h_tx_drop_all(void)
+{
+	while (h_tx_n) {
+		pktbuf_free(h_tx[h_tx_head]);
+		h_tx_head = (h_tx_head + 1) % H_TX_MAX;
+		h_tx_n--;
+	}
+}
+
+struct net_stats h_stats(void)
+{
+	struct net_stats s;
+	net_stats(0, &s);
+	return s;
+}
+
+uint32_t h_pool_avail(void) { return pktbuf_pool_avail(pktbuf_pool_of(0)); }
+
+int h_pool_full(void)
+{
+	struct pktbuf_pool *p = pktbuf_pool_of(0);
+	return pktbuf_pool_avail(p) == p->count && p->double_frees == 0;
+}
+
+/* ---------------------------------------------------------------- the peer */
+void h_peer_init(struct h_peer *p, uint16_t port, uint16_t lport, int ws, uint8_t wscale, int ts)
+{
+	memset(p, 0, sizeof *p);
+	p->port = port;
+	p->lport = lport;
+	p->seq = 0x10000000u + (uint32_t)port * 7919u;
+	p->win = 65535;
+	p->ws = ws;
+	p->wscale = wscale;
+	p->ts = ts;
+	p->our_wscale = -1;
+	p->offer_mss = 1460;
+}
+
+void h_peer_send_at(struct h_peer *p, uint32_t seq, uint8_t flags, const void *data, size_t len)
+{
+	uint8_t o[40];
+	uint8_t ol = 0;
+	uint32_t tsval = (uint32_t)(h_clock / H_MS) + 7;     /* the peer's clock, ms */
+	if (flags & TCP_SYN) {
+		o[ol++] = TCPOPT_MSS; o[ol++] = 4; o[ol++] = (uint8_t)(p->offer_mss >> 8); o[ol++] = (uint8_t)p->offer_mss;
+		if (p->ts) {
+			o[ol++] = TCPOPT_SACK_OK; o[ol++] = 2;
+			o[ol++] = TCPOPT_TS; o[ol++] = 10;
+		} else {
+			o[ol++] = TCPOPT_NOP; o[ol++] = TCPOPT_NOP;
+			o[ol++] = TCPOPT_SACK_OK; o[ol++] = 2;
+		}
+	} else if (p->ts) {
+		o[ol++] = TCPOPT_NOP; o[ol++] = TCPOPT_NOP;
+		o[ol++] = TCPOPT_TS; o[ol++] = 10;
+	}
+	if (p->ts) {
+		uint32_t v = htonl(tsval), e = htonl(p->tsecr);
+		memcpy(o + ol, &v, 4);
+		memcpy(o + ol + 4, &e, 4);
+		ol += 8;
+	}
+	if ((flags & TCP_SYN) && p->ws) {
+		o[ol++] = TCPOPT_NOP; o[ol++] = TCPOPT_WSCALE; o[ol++] = 3; o[ol++] = p->wscale;
+	}
+	struct h_tcp s = {
+		.sport = p->port, .dport = p->lport, .seq = seq,
+		.ack = (flags & TCP_ACK) ? p->ack : 0, .flags = flags, .win = p->win,
+		.opts = o, .optlen = ol, .data = data, .len = len,
+	};
+	h_rx_tcp(&s);
+}
+
+void h_peer_send(struct h_peer *p, uint8_t flags, const void *data, size_t len)
+{
+	uint32_t seq = p->seq;
+	p->seq += (uint32_t)len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+	h_peer_send_at(p, seq, flags, data, len);
+}
+
+void h_peer_syn(struct h_peer *p) { h_peer_send(p, TCP_SYN, NULL, 0); }
+
+int h_peer_recv(struct h_peer *p, struct h_pkt *k)
+{
+	while (h_next(k)) {
+		if (!k->ip || k->proto != IP_PROTO_TCP || k->sport != p->lport || k->dport != p->port)
+			continue;
+		if (k->ts)
+			p->tsecr = k->tsval;
+		return 1;
+	}
+	return 0;
+}
+
+void h_peer_take(struct h_peer *p, const struct h_pkt *k)
+{
+	if (k->seq == p->ack)
+		p->ack += k->plen + ((k->flags & TCP_SYN) ? 1u : 0u) + ((k->flags & TCP_FIN) ? 1u : 0u);
+}
+
+int h_peer_connect(struct h_peer *p)
+{
+	struct h_pkt k;
+	struct h_app_conn *before = h_app_latest;
+	h_peer_syn(p);
+	if (!h_peer_recv(p, &k) || k.flags != (TCP_SYN | TCP_ACK) || k.ack != p->seq)
+		return -1;
+	p->iss = k.seq;
+	p->ack = k.seq + 1;
+	p->mss = (uint16_t)(k.mss < 0 ? 536 : k.mss);
+	p->our_wscale = k.wscale;
+	p->ws = p->ws && k.wscale >= 0;
+	p->ts = p->ts && k.ts;
+	h_peer_send(p, TCP_ACK, NULL, 0);
+	p->app = h_app_latest != before ? h_app_latest : NULL;
+	return p->app && p->app->c ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- set-up */
+static json_t *h_cfg;
+
+int h_init(const char *config_json)
+{
+	char err[256];
+	const char *txt = config_json ? config_json : H_CONFIG_DEFAULT;
+	h_clock = H_T0_NS;
+	timer_wheel_init(&h_wheel, h_clock);
+	int rc = config_parse(txt, strlen(txt), &h_cfg, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "h_init: %s\n", err);
+		return rc;
+	}
+	rc = pktbuf_pools_init(H_POOL);
+	if (!rc)
+		rc = net_init(h_cfg, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "h_init: %s (%d)\n", err, rc);
+		return rc;
+	}
+	/* listeners and binds outlive h_fini (the stack has no unbind): the
+	 * second time round they answer -EADDRINUSE with the same handlers */
+	rc = tcp_listen(H_PORT, &app_ops, app_accept, NULL);
+	if (rc && rc != -EADDRINUSE)
+		return rc;
+	rc = tcp_listen(H_PORT_SMALL, &app_small_ops, app_accept, (void *)1);
+	if (rc && rc != -EADDRINUSE)
+		return rc;
+	rc = udp_bind(H_UDP_PORT, udp_echo, NULL);
+	if (rc && rc != -EADDRINUSE)
+		return rc;
+	h_turn();
+	h_rx_arp(ARP_REQUEST, H_PEER_MAC, H_PEER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	return 0;
+}
+
+void h_fini(void)
+{
+	h_tx_drop_all();
+	h_tx_head = 0;
+	while (h_blocks) {
+		struct h_block *b = h_blocks;
+		h_blocks = b->next;
+		free(b->p);
+		free(b);
+	}
+	memset(net_cores, 0, sizeof net_cores);
+	memset(net_ifs, 0, sizeof net_ifs);
+	net_nifs = 0;
+	memset(h_pollers, 0, sizeof h_pollers);
+	h_npollers = 0;
+	h_callq_head = h_callq_n = 0;
+	memset(h_app, 0, sizeof h_app);
+	h_app_latest = NULL;
+	h_app_refuse = 0;
+	h_udp_seen = 0;
+	h_rx_nobuf = 0;
+	if (h_cfg)
+		json_decref(h_cfg);
+	h_cfg = NULL;
+}

@@ -1,0 +1,207 @@
+/*
+ * harness.h — the network stack on the host, packets in and packets out,
+ * no VM: src/net/{stack,tcp,pktbuf}.c and src/sched/timer.c over the stub
+ * platform in harness.c.
+ *
+ * The world: one core (core 0 owns queue 0 of the only device), a fake
+ * device eth0 (H_OUR_MAC, MTU 1500, one queue pair) whose tx_burst
+ * captures frames, a fake clock that only the test moves (h_advance_ms)
+ * and a local timer wheel run as it moves, call_on queued and run by
+ * h_turn(). The peer is 198.18.0.1 (H_PEER_MAC); we are 198.18.0.2/24.
+ *
+ * Receive: h_rx_*() build a frame in a buffer from core 0's pool (as a
+ * device's RX ring would), hand it to net_input(0, b) and run one turn
+ * (call_on queue, flush of the TX batch), so what the stack sent in
+ * answer is captured when they return.
+ *
+ * Transmit: captured frames wait, in order, until h_next() pops one,
+ * decodes it into a struct h_pkt (a copy) and frees the buffer;
+ * h_tx_drop_all() frees the rest. h_pool_full() is then the leak check:
+ * every buffer back in the pool.
+ *
+ * The app: tcp_listen on H_PORT (and H_PORT_SMALL, whose app takes at most
+ * H_SMALL_ROOM bytes until h_app_read(): recv_space) collects what it
+ * receives per connection in a struct h_app_conn and records peer_closed,
+ * writable and gone; udp_bind on H_UDP_PORT echoes every datagram back.
+ *
+ * This file and harness.c use no Criterion, so the fuzzer links them too.
+ */
+#ifndef POLLUX_TEST_NET_HARNESS_H
+#define POLLUX_TEST_NET_HARNESS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include "net/net.h"
+#include "net/proto.h"
+#include "net/pktbuf.h"
+
+#define H_OUR_IP   0xc6120002u          /* 198.18.0.2, host order */
+#define H_PEER_IP  0xc6120001u          /* 198.18.0.1 */
+#define H_OTHER_IP 0xc6120007u          /* 198.18.0.7: on the subnet, not in ARP */
+extern const uint8_t H_OUR_MAC[6], H_PEER_MAC[6];
+
+#define H_POOL 256                      /* pktbufs on core 0 */
+#define H_PORT 5001                     /* the test app's TCP port */
+#define H_PORT_SMALL 5002               /* the same app, with recv_space */
+#define H_SMALL_ROOM 4096
+#define H_UDP_PORT 7                    /* UDP echo */
+#define H_T0_NS (1000ull * 1000000000ull)  /* the clock at h_init */
+#define H_MS 1000000ull
+
+/* The default config: eth0 198.18.0.2/24 via 198.18.0.1, 8 connection
+ * slots (a half-open budget of 4), 64 KiB send buffers. */
+#define H_CONFIG_DEFAULT \
+	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}]," \
+	" \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 65536}}"
+
+/* Builds the world from a JSON config (NULL: H_CONFIG_DEFAULT), binds the
+ * app, then teaches the stack the peer's MAC by an ARP request from it
+ * and drops what was sent so far (the gratuitous ARP and the reply).
+ * Returns 0, or -errno with a message on stderr. */
+int h_init(const char *config_json);
+/* Frees everything h_init made (the fuzzer re-initialises per input; a
+ * Criterion test runs in its own process and need not call it). */
+void h_fini(void);
+
+/* ---- time */
+uint64_t h_now(void);
+/* Moves the clock forward by ms, stopping at every tick where a timer
+ * may fire to run it (callbacks see time_ns() at their tick), then one
+ * turn. */
+void h_advance_ms(uint64_t ms);
+void h_advance_ns(uint64_t ns);
+/* One loop turn at the current time: the call_on queue, due timers,
+ * every poller's flush (the TX batch). */
+void h_turn(void);
+
+/* ---- frames in (each consumes nothing of the caller's; runs a turn) */
+void h_rx_raw(const void *frame, size_t len);
+void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa);
+/* An IPv4 packet from `src` to us (host order), valid header checksum. */
+void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len);
+void h_rx_icmp_echo(uint16_t id, uint16_t seq, const void *data, size_t len);
+void h_rx_udp(uint16_t sport, uint16_t dport, const void *data, size_t len);
+
+struct h_tcp {                          /* a segment from the peer */
+	uint32_t src;                   /* host order; 0: H_PEER_IP */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opts;            /* raw option bytes, padded by the caller */
+	uint8_t optlen;                 /* a multiple of 4, at most 40 */
+	const void *data;
+	size_t len;
+	int bad_csum;                   /* flip the checksum */
+};
+void h_rx_tcp(const struct h_tcp *s);
+
+/* ---- frames out */
+struct h_pkt {
+	uint16_t len;                   /* the whole frame */
+	uint8_t frame[PKTBUF_DATA];
+	const struct eth_hdr *eth;
+	uint16_t type;                  /* ethertype */
+	const struct arp_hdr *arp;      /* ARP: else NULL */
+	const struct ipv4_hdr *ip;      /* IPv4: else NULL */
+	int ip_csum_ok;
+	uint8_t proto;
+	const uint8_t *l4;              /* IPv4: the L4 header */
+	uint16_t l4len;
+	int l4_csum_ok;                 /* ICMP/UDP/TCP checksum right */
+	/* TCP, decoded (host order) */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	int mss;                        /* -1: no option */
+	int wscale;                     /* -1: no option */
+	int ts;
+	uint32_t tsval, tsecr;
+	int sack_ok;
+	const uint8_t *payload;         /* TCP/UDP payload, ICMP past its header */
+	uint16_t plen;
+};
+int h_tx_count(void);
+/* Pops the oldest captured frame into *p (and frees its buffer). Returns
+ * 1, or 0 when none is waiting. */
+int h_next(struct h_pkt *p);
+/* Like h_next, skipping ARP frames (requests the stack sends when it
+ * misses): the next IPv4 frame. */
+int h_next_ip(struct h_pkt *p);
+void h_tx_drop_all(void);
+
+/* ---- the state the tests check */
+struct net_stats h_stats(void);
+/* every buffer back in core 0's pool (after h_tx_drop_all) */
+int h_pool_full(void);
+uint32_t h_pool_avail(void);
+
+/* ---- the app */
+#define H_APP_CONNS 16
+#define H_APP_RX (256 * 1024)
+struct h_app_conn {
+	int used;
+	struct tcp_conn *c;             /* NULL once gone */
+	int small;                      /* accepted on H_PORT_SMALL */
+	uint8_t *rx;                    /* what recv delivered, in order */
+	size_t rxlen;
+	size_t unread;                  /* small: delivered but not yet h_app_read */
+	int peer_closed, writable, gone, gone_reason;
+	int recvs;                      /* recv calls so far */
+	int close_on_peer_close;        /* tcp_close from peer_closed */
+	int abort_on_recv;              /* n > 0: tcp_abort from the n-th recv */
+	int update_on_recv;             /* tcp_recv_update from every recv */
+};
+extern struct h_app_conn h_app[H_APP_CONNS];
+extern int h_app_refuse;                /* accept returns NULL */
+/* the connection accepted most recently (NULL: none yet) */
+struct h_app_conn *h_app_last(void);
+/* small: the app consumes what it holds and tells the stack */
+void h_app_read(struct h_app_conn *a);
+/* tcp_send / tcp_close / tcp_abort by the app, then a turn (so what
+ * they sent is captured) */
+size_t h_app_send(struct h_app_conn *a, const void *data, size_t len);
+void h_app_close(struct h_app_conn *a);
+void h_app_abort(struct h_app_conn *a);
+/* tcp_abort on every connection the app holds (fuzzer teardown) */
+void h_app_abort_all(void);
+/* UDP datagrams the echo handler saw */
+extern int h_udp_seen;
+
+/* ---- a scripted peer for one TCP connection */
+struct h_peer {
+	uint16_t port, lport;           /* the peer's port, ours */
+	uint32_t seq;                   /* the peer's next sequence number */
+	uint32_t ack;                   /* what the peer acknowledges (our next) */
+	uint32_t iss;                   /* ours, from the SYN-ACK */
+	uint16_t win;                   /* the raw window the peer advertises */
+	uint8_t wscale;                 /* the peer's shift (if ws) */
+	int ws, ts;                     /* offered in the SYN / negotiated */
+	uint32_t tsecr;                 /* our last TSval, echoed */
+	uint16_t offer_mss;             /* the peer's MSS option (h_peer_init: 1460) */
+	uint16_t mss;                   /* our MSS option, from the SYN-ACK */
+	int our_wscale;                 /* from the SYN-ACK; -1 none */
+	struct h_app_conn *app;
+};
+/* Sets up p (port, lport, iss of the peer, options offered) without
+ * sending anything. */
+void h_peer_init(struct h_peer *p, uint16_t port, uint16_t lport, int ws, uint8_t wscale, int ts);
+/* Sends a segment from the peer at p->seq acking p->ack (when TCP_ACK is
+ * in flags), with the timestamp option if ts; advances p->seq by the data
+ * and SYN/FIN. */
+void h_peer_send(struct h_peer *p, uint8_t flags, const void *data, size_t len);
+/* Same, at an explicit seq, leaving p->seq alone. */
+void h_peer_send_at(struct h_peer *p, uint32_t seq, uint8_t flags, const void *data, size_t len);
+/* SYN (MSS offer_mss, and WS/TS/SACK-permitted as set up). */
+void h_peer_syn(struct h_peer *p);
+/* Pops the next TCP segment of p's flow (others are dropped: ARP,
+ * other flows); records its TSval for echo. Returns 1 or 0 (none). */
+int h_peer_recv(struct h_peer *p, struct h_pkt *k);
+/* The whole handshake: SYN, SYN-ACK (checked loosely: returns -1 when
+ * it is not one), ACK. p->app is the app's side. Returns 0. */
+int h_peer_connect(struct h_peer *p);
+/* Our sequence space as the peer sees it: advances p->ack past k when k
+ * starts at p->ack (in order). */
+void h_peer_take(struct h_peer *p, const struct h_pkt *k);
+#endif

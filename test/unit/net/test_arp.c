@@ -1,0 +1,140 @@
+/*
+ * test_arp.c — ARP on the host harness: requests for our address are
+ * answered and teach us the sender; a miss drops the packet (counted)
+ * and asks; replies to our request are learned; ARP for other hosts is
+ * neither answered nor learned from; malformed ARP is counted.
+ */
+#include <string.h>
+#include "check.h"
+
+TestSuite(arp, .init = h_setup, .fini = h_teardown);
+
+static const uint8_t OTHER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x07 };
+
+/* an echo request from src: did a reply go out, to which MAC? */
+static int ping_from(uint32_t src, uint8_t mac_out[6])
+{
+	uint8_t m[16] = { ICMP_ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1, 'p', 'i', 'n', 'g', 0, 0, 0, 0 };
+	uint32_t sum = 0;
+	for (int i = 0; i < 16; i += 2)
+		sum += (uint32_t)(m[i] << 8 | m[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	m[2] = (uint8_t)(~sum >> 8);
+	m[3] = (uint8_t)~sum;
+	h_rx_ip(src, IP_PROTO_ICMP, m, sizeof m);
+	struct h_pkt k;
+	while (h_next(&k))
+		if (k.ip && k.proto == IP_PROTO_ICMP) {
+			memcpy(mac_out, k.eth->dst, 6);
+			return 1;
+		}
+	return 0;
+}
+
+Test(arp, request_for_us_is_answered)
+{
+	struct net_stats s0 = h_stats();
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	struct h_pkt k;
+	cr_assert(h_next(&k), "no ARP reply");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(k.len, 60, "padded to the minimum frame");
+	cr_assert_eq(memcmp(k.eth->dst, OTHER_MAC, 6), 0);
+	cr_assert_eq(memcmp(k.eth->src, H_OUR_MAC, 6), 0);
+	cr_assert_eq(ntohs(k.arp->op), ARP_REPLY);
+	cr_assert_eq(ntohs(k.arp->htype), 1);
+	cr_assert_eq(ntohs(k.arp->ptype), ETHERTYPE_IPV4);
+	cr_assert_eq(memcmp(k.arp->sha, H_OUR_MAC, 6), 0);
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	cr_assert_eq(memcmp(k.arp->tha, OTHER_MAC, 6), 0);
+	cr_assert_eq(ntohl(k.arp->tpa), H_OTHER_IP);
+	cr_assert_not(h_next(&k), "one reply only");
+	struct net_stats s = h_stats();
+	cr_assert_eq(s.rx_arp - s0.rx_arp, 1);
+	cr_assert_eq(s.tx_arp - s0.tx_arp, 1);
+}
+
+Test(arp, requester_is_learned)
+{
+	uint8_t mac[6];
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert(ping_from(H_OTHER_IP, mac), "no echo reply: the requester was not learned");
+	cr_assert_eq(memcmp(mac, OTHER_MAC, 6), 0);
+	cr_assert_eq(H_STAT(arp_miss_drop), 0);
+}
+
+Test(arp, miss_drops_and_asks_then_reply_is_learned)
+{
+	uint8_t mac[6];
+	cr_assert_not(ping_from(H_OTHER_IP, mac), "answered an unknown host");
+	cr_assert_eq(H_STAT(arp_miss_drop), 1);
+	/* ping_from consumed the frames; look again for the request */
+	h_tx_drop_all();
+	uint8_t m[8] = { ICMP_ECHO_REQUEST, 0, 0xf7, 0xff, 0, 0, 0, 0 };   /* valid csum */
+	h_rx_ip(H_OTHER_IP, IP_PROTO_ICMP, m, sizeof m);
+	struct h_pkt k;
+	cr_assert(h_next(&k), "no ARP request on a miss");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(ntohs(k.arp->op), ARP_REQUEST);
+	cr_assert_eq(memcmp(k.eth->dst, "\xff\xff\xff\xff\xff\xff", 6), 0);
+	cr_assert_eq(ntohl(k.arp->tpa), H_OTHER_IP);
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	cr_assert_eq(memcmp(k.arp->sha, H_OUR_MAC, 6), 0);
+	cr_assert_not(h_next(&k));
+	h_rx_arp(ARP_REPLY, OTHER_MAC, H_OTHER_IP, H_OUR_MAC, H_OUR_IP);
+	cr_assert_not(h_next(&k), "a reply is not answered");
+	cr_assert(ping_from(H_OTHER_IP, mac), "the reply was not learned");
+	cr_assert_eq(memcmp(mac, OTHER_MAC, 6), 0);
+}
+
+Test(arp, request_for_another_host_is_ignored)
+{
+	uint8_t mac[6];
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OTHER_IP, NULL, 0xc6120009u);
+	struct h_pkt k;
+	cr_assert_not(h_next(&k), "answered for 198.18.0.9");
+	cr_assert_not(ping_from(H_OTHER_IP, mac), "learned from a request not for us");
+}
+
+Test(arp, known_host_is_refreshed_by_gratuitous_arp)
+{
+	uint8_t mac[6];
+	static const uint8_t NEW_MAC[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	/* the peer (known since h_init) moves to a new MAC */
+	h_rx_arp(ARP_REQUEST, NEW_MAC, H_PEER_IP, NULL, H_PEER_IP);
+	h_tx_drop_all();
+	cr_assert(ping_from(H_PEER_IP, mac));
+	cr_assert_eq(memcmp(mac, NEW_MAC, 6), 0);
+}
+
+Test(arp, entries_expire)
+{
+	uint8_t mac[6];
+	h_advance_ms(301 * 1000);               /* past the 300 s lifetime */
+	h_tx_drop_all();
+	cr_assert_not(ping_from(H_PEER_IP, mac), "used an expired entry");
+	cr_assert_eq(H_STAT(arp_miss_drop), 1);
+}
+
+Test(arp, malformed_is_counted)
+{
+	uint8_t f[60] = { 0 };
+	struct eth_hdr *e = (void *)f;
+	memcpy(e->dst, H_OUR_MAC, 6);
+	memcpy(e->src, OTHER_MAC, 6);
+	e->type = htons(ETHERTYPE_ARP);
+	h_rx_raw(f, ETH_HLEN + 20);             /* shorter than an ARP header */
+	struct arp_hdr *a = (void *)(e + 1);
+	a->htype = htons(1);
+	a->ptype = htons(ETHERTYPE_IPV4);
+	a->hlen = 8;                            /* not Ethernet */
+	a->plen = 4;
+	a->op = htons(ARP_REQUEST);
+	a->tpa = htonl(H_OUR_IP);
+	h_rx_raw(f, sizeof f);
+	struct h_pkt k;
+	cr_assert_not(h_next(&k));
+	cr_assert_eq(H_STAT(drop_short), 2);
+}
