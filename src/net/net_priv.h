@@ -51,6 +51,7 @@ uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport,
  * resolves the next hop, queues it on this core's TX batch. Consumes b. */
 int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t proto, uint8_t tos);
 struct pktbuf *net_alloc(void);
+int net_tx_busy(const struct net_if *ifc);
 uint16_t net_csum(const void *data, size_t len, uint32_t sum);
 uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 /* An IPv4 packet for us, L4 at pktbuf_data(b); hdr points at its IP header. */

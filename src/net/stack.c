@@ -85,6 +85,9 @@ struct pktbuf *net_alloc(void)
 }
 
 /* ---- transmit batching */
+/* Hands the batch to the device. Frames the ring can't take yet stay at
+ * the front of the batch for the next turn (the device drains its ring
+ * meanwhile): a full ring is back-pressure, not loss. */
 static void tx_flush_if(struct net_core *nc, int i)
 {
 	struct net_txq *t = &nc->txq[i];
@@ -96,13 +99,18 @@ static void tx_flush_if(struct net_core *nc, int i)
 	for (q = 0; q < ifc->nq; q++)
 		if (netdev_queue_core(ifc->dev, q) == me)
 			break;
-	uint16_t sent = q < ifc->nq ? netdev_tx_burst(ifc->dev, q, t->pkts, t->n) : 0;
-	counter_add(&nc->ctr.tx_frames, sent);
-	for (uint16_t k = sent; k < t->n; k++) {
-		NSTAT(tx_drop);
-		pktbuf_free(t->pkts[k]);
+	if (q == ifc->nq) {                     /* no queue here: nothing can go */
+		for (uint16_t k = 0; k < t->n; k++) {
+			NSTAT(tx_drop);
+			pktbuf_free(t->pkts[k]);
+		}
+		t->n = 0;
+		return;
 	}
-	t->n = 0;
+	uint16_t sent = netdev_tx_burst(ifc->dev, q, t->pkts, t->n);
+	counter_add(&nc->ctr.tx_frames, sent);
+	memmove(t->pkts, t->pkts + sent, (size_t)(t->n - sent) * sizeof t->pkts[0]);
+	t->n = (uint16_t)(t->n - sent);
 }
 
 static void tx_flush(void *arg)
@@ -118,11 +126,18 @@ static void tx_remote(void *arg)
 	struct net_txq *t = &net_me()->txq[b->port];
 	if (t->n == NET_TX_BATCH)
 		tx_flush_if(net_me(), b->port);
+	if (t->n == NET_TX_BATCH) {
+		NSTAT(tx_drop);
+		pktbuf_free(b);
+		return;
+	}
 	t->pkts[t->n++] = b;
 }
 
-/* Queues a complete frame (Ethernet header included) on this core. */
-static void eth_tx(struct net_if *ifc, struct pktbuf *b)
+/* Queues a complete frame (Ethernet header included) on this core.
+ * Consumes b. -ENOBUFS when the batch is still full after a flush (the
+ * frame is dropped and counted; TCP takes it as a cue to wait). */
+static int eth_tx(struct net_if *ifc, struct pktbuf *b)
 {
 	b->port = (uint16_t)ifc->index;
 	uint32_t me = core_self()->id, owner = netdev_queue_core(ifc->dev, 0);
@@ -133,13 +148,26 @@ static void eth_tx(struct net_if *ifc, struct pktbuf *b)
 		if (call_on(owner, tx_remote, b)) {
 			NSTAT(tx_drop);
 			pktbuf_free(b);
+			return -ENOBUFS;
 		}
-		return;
+		return 0;
 	}
 	struct net_txq *t = &net_me()->txq[ifc->index];
 	if (t->n == NET_TX_BATCH)
 		tx_flush_if(net_me(), ifc->index);
+	if (t->n == NET_TX_BATCH) {
+		NSTAT(tx_drop);
+		pktbuf_free(b);
+		return -ENOBUFS;
+	}
 	t->pkts[t->n++] = b;
+	return 0;
+}
+
+/* would a frame queued now wait behind a full batch? (TCP asks first) */
+int net_tx_busy(const struct net_if *ifc)
+{
+	return net_me()->txq[ifc->index].n >= NET_TX_BATCH - 8;
 }
 
 /* ---- ARP: core 0 writes, everyone reads the published table */
@@ -305,8 +333,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 		memset(pktbuf_data(b) + b->len, 0, 60 - b->len);
 		b->len = 60;
 	}
-	eth_tx(ifc, b);
-	return 0;
+	return eth_tx(ifc, b);
 }
 
 /* ---- ICMP */
@@ -508,7 +535,7 @@ void net_input(int ifindex, struct pktbuf *b)
 struct rxq_poller {
 	struct net_if *ifc;
 	uint16_t q;
-	char name[20];
+	char name[32];                          /* "net eth%d q%u" whatever gcc assumes of k, q */
 };
 static struct rxq_poller rxpollers[NET_MAX_IFS * NETDEV_MAX_QUEUES];
 

@@ -388,9 +388,13 @@ static void tcp_output(struct tcp_conn *c, int ack_now)
 				len = smss;
 			if (len > wnd - off)
 				len = wnd - off;
+			if (len < smss && data_off + len < c->sb_len && flight(c))
+				break;                  /* SWS avoidance: wait for a full one */
 			uint8_t fl = TCP_ACK | (data_off + len == c->sb_len ? TCP_PSH : 0);
-			if (send_segment(c, fl, c->snd_nxt, data_off, len))
+			if (net_tx_busy(c->ifc) || send_segment(c, fl, c->snd_nxt, data_off, len)) {
+				arm_rtx(c);             /* the batch is full: try again soon */
 				break;
+			}
 			if (!c->rtt_timing && c->snd_nxt == c->snd_max && !c->ts_ok) {
 				c->rtt_timing = 1;
 				c->rtt_seq = c->snd_nxt;
@@ -432,6 +436,11 @@ static void tcp_output(struct tcp_conn *c, int ack_now)
 static void on_rtx(struct timer *t, void *arg)
 {
 	struct tcp_conn *c = arg;
+	if (c->state >= TCP_ESTABLISHED && !flight(c) && c->snd_wnd &&
+	    c->sb_len > c->snd_nxt - c->snd_una) {
+		tcp_output(c, 0);               /* held back by a full TX batch: no loss */
+		return;
+	}
 	if (c->state == TCP_SYN_RCVD || c->state == TCP_SYN_SENT || flight(c) ||
 	    (c->snd_wnd == 0 && c->sb_len)) {
 		if (++c->retries > MAX_RETRIES) {
@@ -446,8 +455,10 @@ static void on_rtx(struct timer *t, void *arg)
 		if (c->state == TCP_SYN_RCVD || c->state == TCP_SYN_SENT) {
 			send_segment(c, TCP_SYN | (c->state == TCP_SYN_RCVD ? TCP_ACK : 0), c->iss, 0, 0);
 		} else if (flight(c) == 0) {
-			/* zero-window probe: one byte past the window */
-			send_segment(c, TCP_ACK, c->snd_nxt, 0, 1);
+			/* zero-window probe: one byte past the window; a peer
+			 * with room acks it, so it counts as sent */
+			if (send_segment(c, TCP_ACK, c->snd_nxt, 0, 1) == 0 && SEQ_GT(c->snd_nxt + 1, c->snd_max))
+				c->snd_max = c->snd_nxt + 1;
 		} else {
 			uint32_t fl = flight(c);
 			c->ssthresh = fl / 2 > 2u * c->mss ? fl / 2 : 2u * c->mss;
@@ -616,7 +627,7 @@ static void become_established(struct tcp_conn *c, struct listener *l)
 /* ---- input */
 static void rtt_sample(struct tcp_conn *c, int32_t r)
 {
-	if (r < 0)
+	if (r < 0 || r > RTO_MAX_MS)            /* a bogus echo (TSecr is the peer's word) */
 		return;
 	if (!c->srtt) {
 		c->srtt = r ? r : 1;
@@ -688,6 +699,17 @@ static void deliver(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		c->ops->recv(c, c->ctx, data, len);
 }
 
+/* puts back, in seq order, a segment rcv_data took off the queue */
+static void ooo_requeue(struct tcp_conn *c, struct pktbuf *b)
+{
+	struct pktbuf **p = &c->ooo;
+	while (*p && SEQ_LT((*p)->rss, b->rss))
+		p = &(*p)->next;
+	b->next = *p;
+	*p = b;
+	c->nooo++;
+}
+
 /* in-order data at rcv_nxt, then whatever the OOO queue now continues,
  * never more than the app has room for (the rest stays queued) */
 static void rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
@@ -709,16 +731,20 @@ static void rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		if (room == 0)
 			break;
 		uint32_t take = avail < room ? avail : room;
-		c->rcv_nxt += take;
-		deliver(c, pktbuf_data(b) + skip, take);
-		if (take < avail) {                     /* keep the rest queued */
-			b->off = (uint16_t)(b->off + skip + take);
-			b->len = (uint16_t)(avail - take);
-			b->rss = c->rcv_nxt;
-			break;
-		}
+		/* off the queue while the app looks at it: from recv it may
+		 * abort (freeing the queue) or call tcp_recv_update (which
+		 * runs this loop again) */
 		c->ooo = b->next;
 		c->nooo--;
+		c->rcv_nxt += take;
+		deliver(c, pktbuf_data(b) + skip, take);
+		if (take < avail && !c->app_gone) {     /* keep the rest queued */
+			b->off = (uint16_t)(b->off + skip + take);
+			b->len = (uint16_t)(avail - take);
+			b->rss = seq + skip + take;
+			ooo_requeue(c, b);
+			break;
+		}
 		pktbuf_free(b);
 	}
 }
@@ -820,7 +846,8 @@ static void handle_listen(struct net_if *ifc, struct pktbuf *b, const struct ipv
 	c->ts_recent = o->tsval;
 	c->snd_wnd = ntohs(h->win);                 /* never scaled in a SYN */
 	c->snd_wl1 = seq;
-	c->ops = l->ops;
+	/* no ops until accept (become_established): the app has no ctx for
+	 * a half-open connection, so it must hear nothing of it */
 	send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
 	arm_rtx(c);
 }
@@ -922,6 +949,8 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 		     (SEQ_GEQ(seq + seglen - 1, c->rcv_nxt) && SEQ_LT(seq + seglen - 1, c->rcv_nxt + wnd));
 	if (seglen == 0 && seq == c->rcv_nxt - 1 && c->state >= TCP_ESTABLISHED)
 		ok = 1;                                 /* keepalive probes */
+	if (c->state == TCP_SYN_RCVD && (fl & TCP_SYN) && seq == c->irs)
+		ok = 1;                                 /* the SYN again: below */
 	if (!ok) {
 		if (!(fl & TCP_RST))
 			send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
@@ -995,6 +1024,8 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 		c->snd_wl1 = seq;
 		c->snd_wl2 = ack;
 	}
+	if (c->snd_wnd == 0)
+		c->retries = 0;                 /* it answers the probes: keep probing */
 	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
 	switch (c->state) {
 	case TCP_FIN_WAIT_1:
@@ -1026,7 +1057,7 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	fl = h->flags;
 	if (seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
 		if (seq == c->rcv_nxt) {
-			uint32_t room = rcv_space(c);
+			uint32_t room = rcv_space(c), had_ooo = c->nooo;
 			if (seglen > room) {            /* the app is full: hold back the rest */
 				seglen = room;
 				fl &= (uint8_t)~TCP_FIN;
@@ -1036,7 +1067,7 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 			if (c->state == TCP_CLOSED)
 				goto out;
 			c->acks_owed++;
-			ack_now = c->acks_owed >= 2 || c->nooo;
+			ack_now = ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
 		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
 			uint32_t skip = c->rcv_nxt - seq;
 			if (skip < seglen)
