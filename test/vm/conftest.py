@@ -6,6 +6,7 @@ panic, 35 bad config, 37 self-test failed, 39 bad command line. A triple
 fault gives 0, so no test ever reads 0 as success without also checking
 the console."""
 import os
+import signal
 import subprocess
 import time
 
@@ -32,18 +33,37 @@ def boot(machine="microvm", smp=2, mem="128M", append="", config=None, timeout=1
            "--append", append, "--timeout", str(timeout)]
     if config is not None:
         cmd += ["--config", config]
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, cwd=ROOT)
+    p = spawn(cmd)
     lines = []
     try:
         for raw in p.stdout:
             lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\r\n")))
         rc = p.wait(timeout=timeout + 10)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
     return Boot(rc, "\n".join(t for _, t in lines), lines)
+
+
+def spawn(cmd, **kw):
+    """Starts cmd in a process group of its own, so that stop() ends QEMU
+    too (the launcher runs it under `timeout`, a separate process)."""
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True, **kw)
+
+
+def stop(p):
+    """Ends everything p started (by its process group), then reaps p."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        try:                                # an exited launcher may leave QEMU behind
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    p.wait()
 
 
 @pytest.fixture

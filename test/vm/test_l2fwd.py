@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, VM
+from conftest import ROOT, VM, spawn, stop
 from netgen import Peer, SRC, frame
 
 CFG = os.path.join(ROOT, "configs", "l2fwd.json")
@@ -22,8 +22,7 @@ class L2fwdVM:
         cmd = [VM, "--machine", machine, "--smp", str(smp), "--mem", "256M", "--config", CFG,
                "--append", "netstat=300 " + append, "--timeout", "600", "--",
                "-netdev", self.peer.netdev(), "-device", "virtio-net-pci,netdev=n0"]
-        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, cwd=ROOT)
+        self.p = spawn(cmd)
         self.lines = []
         self.ready = threading.Event()
         # the console is read all along: a full pipe would stall the guest
@@ -41,8 +40,7 @@ class L2fwdVM:
                 self.ready.set()
 
     def stop(self):
-        self.p.kill()
-        self.p.wait()
+        stop(self.p)
         self.reader.join(10)
         return "\n".join(self.lines)
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, VM
+from conftest import ROOT, VM, spawn, stop
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
                                 reason="needs root and iproute2 for a network namespace")
@@ -65,8 +65,7 @@ class EchoVM:
                "--mem", "512M", "--config", self.cfgfile.name, "--append", "netstat=1000",
                "--timeout", "900", "--", "-netdev",
                "tap,id=n0,ifname=%s,script=no,downscript=no%s" % (net.tap, qopt), "-device", dev]
-        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, cwd=ROOT)
+        self.p = spawn(cmd)
         self.lines = []
         self.ready = threading.Event()
         self.t = threading.Thread(target=self._read, daemon=True)
@@ -101,8 +100,7 @@ class EchoVM:
         return net, acct
 
     def stop(self):
-        self.p.kill()
-        self.p.wait()
+        stop(self.p)
         os.unlink(self.cfgfile.name)
 
 
@@ -224,8 +222,7 @@ def test_iperf3_client_against_the_appliance():
                "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % net.tap,
                "-device", "virtio-net-pci,netdev=n0"]
         vm.cfgfile = tmp
-        vm.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
+        vm.p = spawn(cmd)
         vm.lines, vm.ready = [], threading.Event()
         vm.t = threading.Thread(target=vm._read, daemon=True)
         vm.t.start()
@@ -241,7 +238,6 @@ def test_iperf3_client_against_the_appliance():
         assert acct and acct.group(4) == acct.group(5), vm.out()[-2000:]
     finally:
         if vm:
-            vm.p.kill()
-            vm.p.wait()
+            stop(vm.p)
             os.unlink(vm.cfgfile.name)
         net.close()

@@ -167,6 +167,9 @@ uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 	return 0;                       /* frames come in through net_input */
 }
 
+int h_peer_answers_arp = 1;
+static int h_arp_owed;
+
 #define H_TX_MAX 1024
 static struct pktbuf *h_tx[H_TX_MAX];
 static unsigned h_tx_head, h_tx_n;
@@ -184,6 +187,12 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 			panic("tx_burst: a bad buffer (magic %x off %u len %u)", b->magic, b->off, b->len);
 		h_tx[(h_tx_head + h_tx_n) % H_TX_MAX] = b;
 		h_tx_n++;
+		/* the peer answers ARP for itself (after this turn) */
+		const struct eth_hdr *e = (const void *)pktbuf_data(b);
+		const struct arp_hdr *a = (const void *)(e + 1);
+		if (h_peer_answers_arp && b->len >= ETH_HLEN + sizeof *a && e->type == htons(ETHERTYPE_ARP) &&
+		    a->op == htons(ARP_REQUEST) && a->tpa == htonl(H_PEER_IP))
+			h_arp_owed++;
 	}
 	return k;
 }
@@ -207,6 +216,10 @@ void h_turn(void)
 			h_pollers[i].fn(h_pollers[i].arg);
 		if (h_pollers[i].flush)
 			h_pollers[i].flush(h_pollers[i].arg);
+	}
+	if (h_arp_owed) {
+		h_arp_owed = 0;
+		h_rx_arp(ARP_REPLY, H_PEER_MAC, H_PEER_IP, H_OUR_MAC, H_OUR_IP);
 	}
 }
 
@@ -241,6 +254,16 @@ static void app_violation(const char *what)
 	panic("app: %s", what);
 }
 
+/* every callback: for a connection the app accepted (ctx from accept) */
+static struct h_app_conn *app_of(void *ctx, const char *cb)
+{
+	if (!ctx) {
+		fprintf(stderr, "app: %s called for a connection never accepted (ctx NULL)\n", cb);
+		app_violation("a callback before accept");
+	}
+	return ctx;
+}
+
 static void *app_accept(struct tcp_conn *c, void *arg)
 {
 	if (h_app_refuse)
@@ -261,7 +284,7 @@ static void *app_accept(struct tcp_conn *c, void *arg)
 
 static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
-	struct h_app_conn *a = ctx;
+	struct h_app_conn *a = app_of(ctx, "recv");
 	if (a->gone || a->c != c)
 		app_violation("recv after gone, or on another connection");
 	if (!len)
@@ -283,7 +306,7 @@ static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t 
 
 static void app_peer_closed(struct tcp_conn *c, void *ctx)
 {
-	struct h_app_conn *a = ctx;
+	struct h_app_conn *a = app_of(ctx, "peer_closed");
 	if (a->gone || a->c != c)
 		app_violation("peer_closed after gone");
 	a->peer_closed++;
@@ -293,7 +316,7 @@ static void app_peer_closed(struct tcp_conn *c, void *ctx)
 
 static void app_writable(struct tcp_conn *c, void *ctx)
 {
-	struct h_app_conn *a = ctx;
+	struct h_app_conn *a = app_of(ctx, "writable");
 	if (a->gone || a->c != c)
 		app_violation("writable after gone");
 	a->writable++;
@@ -301,7 +324,7 @@ static void app_writable(struct tcp_conn *c, void *ctx)
 
 static void app_gone(struct tcp_conn *c, void *ctx, int reason)
 {
-	struct h_app_conn *a = ctx;
+	struct h_app_conn *a = app_of(ctx, "gone");
 	if (a->gone || a->c != c)
 		app_violation("gone twice");
 	a->gone = 1;
@@ -311,7 +334,7 @@ static void app_gone(struct tcp_conn *c, void *ctx, int reason)
 
 static size_t app_recv_space(struct tcp_conn *c, void *ctx)
 {
-	struct h_app_conn *a = ctx;
+	struct h_app_conn *a = app_of(ctx, "recv_space");
 	return a->unread < H_SMALL_ROOM ? H_SMALL_ROOM - a->unread : 0;
 }
 
@@ -812,6 +835,8 @@ void h_fini(void)
 	h_app_refuse = 0;
 	h_udp_seen = 0;
 	h_rx_nobuf = 0;
+	h_arp_owed = 0;
+	h_peer_answers_arp = 1;
 	if (h_cfg)
 		json_decref(h_cfg);
 	h_cfg = NULL;

@@ -63,6 +63,11 @@ int h_init(const char *config_json);
  * Criterion test runs in its own process and need not call it). */
 void h_fini(void);
 
+/* The peer answers our ARP requests for it (the reply comes in at the
+ * end of the turn that sent the request; the request is captured too).
+ * Default 1; others' addresses are never answered. */
+extern int h_peer_answers_arp;
+
 /* ---- time */
 uint64_t h_now(void);
 /* Moves the clock forward by ms, stopping at every tick where a timer
