@@ -123,6 +123,19 @@ int pollux_main(void)
 	const char *name = json_string_value(json_object_get(cfg, "name"));
 	klog("config: %zu bytes%s%s", len, name ? ", appliance " : "", name ? name : "");
 
+	/* every core's arena for its start-up allocations (cores.arena_kib) */
+	long arena_kib = 1024;
+	if (cfg_uint(cfg, "cores", "arena_kib", 64, 1 << 20, &arena_kib, err, sizeof err)) {
+		klog("%s", err);
+		platform_exit(EXIT_BAD_CONFIG);
+	}
+	for (uint32_t i = 0; i < cores_count(); i++) {
+		void *m = frame_alloc_pages((size_t)arena_kib / 4);
+		if (!m)
+			panic("no memory for core %u's arena (%ld KiB)", i, arena_kib);
+		arena_init(&core_get(i)->arena, m, (size_t)arena_kib * 1024);
+	}
+
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);

@@ -1070,8 +1070,16 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 			ack_now = ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
 		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
 			uint32_t skip = c->rcv_nxt - seq;
-			if (skip < seglen)
-				rcv_data(c, data + skip, seglen - skip);
+			if (skip < seglen) {            /* as much as the app has room for */
+				uint32_t n = seglen - skip, room = rcv_space(c);
+				if (n > room) {
+					n = room;
+					fl &= (uint8_t)~TCP_FIN;
+				}
+				rcv_data(c, data + skip, n);
+				if (c->state == TCP_CLOSED)
+					goto out;
+			}
 			ack_now = 1;
 		} else {
 			uint32_t off = hl;

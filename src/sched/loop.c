@@ -66,6 +66,11 @@ int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_con
 		}
 		cfg->halt_max_us = (uint32_t)json_integer_value(hm);
 	}
+	const json_t *ak = json_object_get(j, "arena_kib");
+	if (ak && (!json_is_integer(ak) || json_integer_value(ak) < 64 || json_integer_value(ak) > (1 << 20))) {
+		snprintf(err, errlen, "cores.arena_kib: must be 64..1048576");
+		return -EINVAL;
+	}
 	const json_t *cs = json_object_get(j, "channel_slots");
 	if (cs) {
 		json_int_t v = json_is_integer(cs) ? json_integer_value(cs) : 0;

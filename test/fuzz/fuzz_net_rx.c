@@ -25,7 +25,7 @@
  *     1 TCP on the connection: flags, dseq16, dack16, win16, optlen8,
  *           opts, len16, data (the peer's seq/ack plus the signed deltas;
  *           data past the input is a pattern; arg bit 0: bad checksum)
- *     2 time:       ms16                             -> h_advance_ms
+ *     2 time:       ms16 -> h_advance_ms (15 min per input at most)
  *     3 app:        arg 0 send len16 bytes, 1 close, 2 abort, 3 read,
  *                   4 tcp_recv_update
  *     4 IPv4:       proto8, len16, bytes; arg bit 0: from 198.18.0.7;
@@ -46,6 +46,11 @@
 #define FUZZ_CONFIG \
 	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}]," \
 	" \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 16384}}"
+
+/* Simulated time per input, at most: enough for every timeout (12 RTOs
+ * backing off to 60 s: about 8 min). The timer wheel walks every 65 us
+ * tick of it, which is most of the fuzzer's time. */
+#define FUZZ_TIME_MS (15 * 60 * 1000ull)
 
 struct in {
 	const uint8_t *p;
@@ -221,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	if (h_init(FUZZ_CONFIG))
 		abort();
 	struct in in = { buf, size };
+	uint64_t waited = 0;
 	uint8_t setup = u8(&in);
 	h_peer_init(&P, 40000, (setup & 2) ? H_PORT_SMALL : H_PORT, !(setup & 4), 7, !(setup & 4));
 	if (setup & 1 && h_peer_connect(&P) == 0) {
@@ -252,9 +258,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 		case 1:
 			op_tcp_conn(&in, arg);
 			break;
-		case 2:
-			h_advance_ms(u16(&in));
+		case 2: {
+			uint64_t ms = u16(&in);
+			if (ms > FUZZ_TIME_MS - waited)
+				ms = FUZZ_TIME_MS - waited;
+			waited += ms;
+			h_advance_ms(ms);
 			break;
+		}
 		case 3:
 			op_app(&in, arg);
 			break;

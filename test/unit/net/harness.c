@@ -58,14 +58,25 @@ _Noreturn void panic(const char *fmt, ...)
 	abort();
 }
 
-/* every frame_alloc_pages block, freed by h_fini */
-struct h_block { struct h_block *next; void *p; };
-static struct h_block *h_blocks;
+/* every frame_alloc_pages block; h_fini retires them and the next world
+ * reuses them by size (the fuzzer makes a world per input: mapping
+ * and faulting in fresh megabytes each time was most of its system time) */
+struct h_block { struct h_block *next; void *p; size_t npages; };
+static struct h_block *h_blocks, *h_retired;
 
 void *frame_alloc_pages(size_t npages)
 {
 	if (!npages)
 		return NULL;
+	for (struct h_block **r = &h_retired; *r; r = &(*r)->next)
+		if ((*r)->npages == npages) {
+			struct h_block *b = *r;
+			*r = b->next;
+			memset(b->p, 0, npages * 4096);
+			b->next = h_blocks;
+			h_blocks = b;
+			return b->p;
+		}
 	void *p = aligned_alloc(4096, npages * 4096);
 	struct h_block *b = malloc(sizeof *b);
 	if (!p || !b) {
@@ -75,6 +86,7 @@ void *frame_alloc_pages(size_t npages)
 	}
 	memset(p, 0, npages * 4096);
 	b->p = p;
+	b->npages = npages;
 	b->next = h_blocks;
 	h_blocks = b;
 	return p;
@@ -96,8 +108,20 @@ void frame_free_pages(void *p, size_t npages)
 /* ---- sched */
 static struct timer_wheel h_wheel;
 
+/* every timer ever armed (they live in the stack's connection slots,
+ * which last until h_fini): h_advance_ns reads their deadlines to jump
+ * over idle time instead of walking the wheel tick by tick */
+#define H_TIMERS 512
+static struct timer *h_timers[H_TIMERS];
+static int h_ntimers;
+
 void sched_timer_arm(struct timer *t, uint64_t deadline_ns, uint64_t period_ns)
 {
+	int i;
+	for (i = 0; i < h_ntimers && h_timers[i] != t; i++)
+		;
+	if (i == h_ntimers && h_ntimers < H_TIMERS)
+		h_timers[h_ntimers++] = t;
 	timer_arm(&h_wheel, t, deadline_ns, period_ns);
 }
 
@@ -225,16 +249,46 @@ void h_turn(void)
 
 uint64_t h_now(void) { return h_clock; }
 
+/* Moves the wheel to `to` (later than now) without walking the ticks
+ * between: nothing is due before `to`, so every armed timer is simply
+ * armed again on a wheel that starts there. */
+static void wheel_jump(uint64_t to)
+{
+	struct timer *armed[H_TIMERS];
+	int n = 0;
+	for (int i = 0; i < h_ntimers; i++)
+		if (timer_armed(h_timers[i])) {
+			armed[n++] = h_timers[i];
+			timer_cancel(&h_wheel, h_timers[i]);
+		}
+	if (h_wheel.armed)
+		panic("harness: a timer armed behind its back");
+	timer_wheel_init(&h_wheel, to);
+	for (int i = 0; i < n; i++)
+		timer_arm(&h_wheel, armed[i], armed[i]->deadline_ns, armed[i]->period_ns);
+}
+
 void h_advance_ns(uint64_t ns)
 {
+	const uint64_t tick = 1ull << TIMER_TICK_SHIFT;
 	uint64_t target = h_clock + ns;
 	for (;;) {
 		h_turn();
 		if (h_clock >= target)
 			break;
+		uint64_t due = target;          /* the earliest deadline */
+		for (int i = 0; i < h_ntimers; i++)
+			if (timer_armed(h_timers[i]) && h_timers[i]->deadline_ns < due)
+				due = h_timers[i]->deadline_ns;
+		if (due > h_clock + 4 * tick) {  /* idle until then: jump */
+			uint64_t to = due - 2 * tick;
+			wheel_jump(to);
+			h_clock = to;
+			continue;
+		}
 		uint64_t nx = timer_wheel_next_ns(&h_wheel);
 		if (nx <= h_clock)
-			nx = h_clock + (1ull << TIMER_TICK_SHIFT);
+			nx = h_clock + tick;
 		h_clock = nx < target ? nx : target;
 	}
 }
@@ -821,8 +875,8 @@ void h_fini(void)
 	while (h_blocks) {
 		struct h_block *b = h_blocks;
 		h_blocks = b->next;
-		free(b->p);
-		free(b);
+		b->next = h_retired;
+		h_retired = b;
 	}
 	memset(net_cores, 0, sizeof net_cores);
 	memset(net_ifs, 0, sizeof net_ifs);
@@ -830,6 +884,7 @@ void h_fini(void)
 	memset(h_pollers, 0, sizeof h_pollers);
 	h_npollers = 0;
 	h_callq_head = h_callq_n = 0;
+	h_ntimers = 0;
 	memset(h_app, 0, sizeof h_app);
 	h_app_latest = NULL;
 	h_app_refuse = 0;

@@ -652,6 +652,11 @@ Test(tcp, app_receive_space_bounds_the_window)
 	}
 	cr_assert_eq(last_ack, base + H_SMALL_ROOM, "acked what it did not take");
 	cr_assert_eq(last_win, 0, "the window is not shut");
+	/* the peer retransmits the segment that was cut short: its new part
+	 * must wait for room too */
+	h_peer_send_at(&p, base + 2800, TCP_ACK, D + 2800, 1400);
+	cr_assert_eq(a->rxlen, H_SMALL_ROOM, "a partly old segment went past recv_space");
+	h_tx_drop_all();
 	h_app_read(a);                          /* room again: a window update */
 	struct h_pkt *k = seg(&p);
 	cr_assert_eq(k->ack, base + H_SMALL_ROOM);
