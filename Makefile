@@ -27,7 +27,7 @@ DEBLIB   := /usr/lib/x86_64-linux-gnu
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
-	iproute2 iputils-ping netcat-openbsd iperf3
+	iproute2 iputils-ping netcat-openbsd iperf3 clang libclang-rt-dev
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64
 
@@ -74,7 +74,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted test-vhost-live bench clean gdb
+.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted test-vhost-live test-fuzz bench clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
@@ -153,9 +153,12 @@ UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
-UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h test/unit/*/stubs.h)
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h test/unit/*/stubs.h test/unit/net/*.h)
 UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
+UNIT_NET := $(wildcard test/unit/net/test_*.c)
+UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c \
+	src/sched/timer.c src/core/log.c src/core/config.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.
 TSANFLAGS := -fsanitize=thread -O1 -Wno-tsan
@@ -177,15 +180,40 @@ endef
 $(eval $(call unit_rules,core,$(UNIT_CORE_SRC)))
 $(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
 $(eval $(call unit_rules,drivers,$(UNIT_DRIVERS_SRC)))
+$(eval $(call unit_rules,net,$(UNIT_NET_SRC)))
 
 UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%) \
-	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%)
+	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_NET:test/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; exit $$fail
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer (clang) on the stack's receive path, bounded in time. The
+# timer wheel is built without coverage (still sanitized): instrumented,
+# its tick-by-tick walk took most of the fuzzer's time.
+FUZZ_CC := clang
+FUZZ_TIME ?= 30
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -Itest/unit/net -D_GNU_SOURCE -DPOLLUX_HOSTED \
+	-fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZ_NET_SRC := $(filter-out src/sched/timer.c,$(UNIT_NET_SRC))
+
+$(BUILD)/fuzz/timer.o: src/sched/timer.c src/sched/timer.h | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(BUILD)/fuzz/fuzz_net_rx: test/fuzz/fuzz_net_rx.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx
+	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
+	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf
@@ -210,6 +238,7 @@ test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
 test: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-hosted
 	@$(MAKE) --no-print-directory test-vm
 
@@ -227,4 +256,4 @@ gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
 
 clean:
-	rm -rf $(BUILD)/k $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/unit-tsan $(BUILD)/pollux.elf $(BUILD)/h $(BUILD)/pollux-hosted
+	rm -rf $(BUILD)/k $(BUILD)/fuzz $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/unit-tsan $(BUILD)/pollux.elf $(BUILD)/h $(BUILD)/pollux-hosted

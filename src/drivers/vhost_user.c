@@ -59,7 +59,7 @@ enum vu_request {
 
 #define VU_MAX_REGIONS 8
 #define VU_MAX_RINGS (2 * VHOST_USER_MAX_QUEUE_PAIRS)
-#define VU_REPLY_TIMEOUT_MS 5000
+#define VU_REPLY_TIMEOUT_MS 30000       /* a busy-polling backend on a small host answers slowly */
 
 struct vu_hdr {
 	uint32_t request, flags, size;

@@ -78,6 +78,8 @@ SEEDS = {
     "tcp_rst": bytes([CONNECT]) + tcp(RST, dseq=100) + tcp(RST, dseq=30000) + tcp(RST),
     "tcp_syn_in_window": bytes([CONNECT]) + tcp(SYN, dseq=5) + tcp(SYN | FIN) + tcp(ACK, data=b"x", bad_csum=True),
     "tcp_small_app": bytes([CONNECT | SMALL]) + tcp(ACK, data=b"s" * 1400) * 4 + app_read() + tcp(ACK, dseq=-1504, data=b"s" * 1504),
+    # found by the fuzzer: a retransmission overlapping rcv_nxt went past recv_space
+    "tcp_small_app_retransmit": bytes([CONNECT | SMALL]) + tcp(ACK, data=b"s" * 1400) * 3 + tcp(ACK, dseq=-1400, data=b"s" * 1400),
     "tcp_no_opts": bytes([CONNECT | NO_OPTS | APP_SENDS]) + tcp(ACK, data=b"n" * 536) + tcp(ACK),
     "tcp_handshake_by_hand": bytes([0]) + tcp(SYN, opts=bytes([2, 4, 5, 180, 1, 3, 3, 7]) + TS_OPT) + tcp(ACK) + tcp(ACK, data=b"hi"),
     "tcp_syn_cookies": bytes([0]) + syn(0) + syn(1) + syn(2) + syn(3) + syn(4) + syn(5, True) + syn(6, True),
