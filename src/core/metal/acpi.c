@@ -166,6 +166,8 @@ _Noreturn void platform_poweroff(void)
 		if (acpi.pm1b_cnt)
 			outw(acpi.pm1b_cnt, (uint16_t)((acpi.slp_typ_b << 10) | (1 << 13)));
 	}
+	/* the hypervisor acts on the write asynchronously: give it a second */
+	time_delay_ns(1000000000ull);
 	raw_printf("pollux: power-off did not take; halting\n");
 	halt_forever();
 	__builtin_unreachable();
