@@ -57,6 +57,8 @@ struct iconn {                          /* the context of every accepted connect
 	int id;
 	counter_t bytes;
 	_Atomic int sending;
+	uint64_t queued, stop_at;       /* owner: bytes queued; send until stop_at */
+	uint32_t blksize;
 	int closed;
 };
 
@@ -66,6 +68,7 @@ struct session {
 	struct iconn *ctl;
 	uint32_t ctl_core;
 	int reverse, parallel;
+	uint32_t blksize;               /* the client reads whole blocks of this */
 	_Atomic int nstreams;
 	struct iconn *streams[MAX_STREAMS];
 	uint64_t start_ns, end_ns;
@@ -104,12 +107,20 @@ static void send_json(struct session *s, json_t *j)
 }
 
 /* ---- reverse (-R): streams send on their own cores */
+/* The client reads in whole blocks (blksize, a blocking read): a test
+ * ends only on a block boundary, or the client waits forever for the
+ * rest of its last block. */
 static void pump(struct iconn *x)
 {
-	while (atomic_load_explicit(&x->sending, memory_order_relaxed) && x->c) {
-		size_t n = tcp_send(x->c, pattern, sizeof pattern);
+	while (x->c) {
+		uint64_t limit = atomic_load_explicit(&x->sending, memory_order_relaxed) ? UINT64_MAX : x->stop_at;
+		if (x->queued >= limit)
+			return;
+		uint64_t want = limit - x->queued < sizeof pattern ? limit - x->queued : sizeof pattern;
+		size_t n = tcp_send(x->c, pattern, (size_t)want);
+		x->queued += n;
 		counter_add(&x->bytes, n);
-		if (n < sizeof pattern)
+		if (n < want)
 			return;                 /* `writable` calls us again */
 	}
 }
@@ -117,6 +128,7 @@ static void pump(struct iconn *x)
 static void stream_start(void *arg)
 {
 	struct iconn *x = arg;
+	x->stop_at = UINT64_MAX;
 	atomic_store(&x->sending, 1);
 	pump(x);
 }
@@ -124,7 +136,10 @@ static void stream_start(void *arg)
 static void stream_stop(void *arg)
 {
 	struct iconn *x = arg;
+	uint64_t b = x->blksize ? x->blksize : 131072;
+	x->stop_at = (x->queued + b - 1) / b * b;       /* finish the block */
 	atomic_store(&x->sending, 0);
+	pump(x);
 }
 
 static void all_streams(struct session *s, void (*fn)(void *))
@@ -163,6 +178,9 @@ static void on_params(struct session *s, const char *txt, size_t len)
 		if (json_is_integer(p) && json_integer_value(p) > 0 && json_integer_value(p) <= MAX_STREAMS)
 			s->parallel = (int)json_integer_value(p);
 		s->reverse = json_is_true(json_object_get(j, "reverse"));
+		json_t *len = json_object_get(j, "len");
+		s->blksize = json_is_integer(len) && json_integer_value(len) > 0 &&
+			     json_integer_value(len) <= (16 << 20) ? (uint32_t)json_integer_value(len) : 131072;
 		json_t *udp = json_object_get(j, "udp");
 		json_decref(j);
 		if (json_is_true(udp)) {            /* TCP only */
@@ -326,6 +344,7 @@ static void stream_register(void *arg)
 	if (n == MAX_STREAMS || !atomic_load(&s->used))
 		return;
 	x->id = n == 0 ? 1 : n + 2;
+	x->blksize = s->blksize;
 	s->streams[n] = x;
 	atomic_store(&s->nstreams, n + 1);
 	stream_arrived(s);
