@@ -73,7 +73,8 @@ uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport,
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
-	return netdev_queue_core(ifc->dev, (uint16_t)(h % ifc->nq));
+	/* multiply-shift instead of %: no division per packet */
+	return netdev_queue_core(ifc->dev, (uint16_t)(((h & 0xffffffffu) * ifc->nq) >> 32));
 }
 
 struct pktbuf *net_alloc(void)
