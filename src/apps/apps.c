@@ -64,6 +64,8 @@ static void netstat_print(struct timer *t, void *arg)
 		     (unsigned long long)ss.timers_fired);
 	}
 	if (net_if_count())
+		klog("netstat tcp: bytes per idle connection %zu", net_tcp_idle_conn_bytes());
+	if (net_if_count())
 		for (uint32_t c = 0; c < cores_count(); c++) {
 			struct net_stats ns;
 			net_stats(c, &ns);

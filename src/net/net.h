@@ -86,4 +86,7 @@ struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };
 void net_stats(uint32_t core, struct net_stats *out);
 /* connections open on a core now */
 uint32_t net_tcp_conns(uint32_t core);
+/* memory one established, idle connection holds (its slot, its share of
+ * the lookup table and any buffer it keeps while nothing is in flight) */
+size_t net_tcp_idle_conn_bytes(void);
 #endif

@@ -1198,3 +1198,14 @@ void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 	*addr = ntohl(c->raddr);
 	*port = c->rport;
 }
+
+size_t net_tcp_idle_conn_bytes(void)
+{
+	/* the slot, two lookup-table entries (the table has 2x the slots) and
+	 * the send buffer each slot owns */
+	struct tcp_core *t = net_cores[0].tcp;
+	for (uint32_t c = 0; !t && c < POLLUX_MAX_CORES; c++)
+		t = net_cores[c].tcp;
+	size_t sb = t && t->max ? t->conns[0].sb_size : 0;
+	return sizeof(struct tcp_conn) + 2 * sizeof(struct tcp_conn *) + sb;
+}
