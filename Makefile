@@ -50,6 +50,7 @@ DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c
+API_SRC := src/api/schema.c src/api/buf.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
@@ -153,10 +154,12 @@ UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
-UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h test/unit/*/stubs.h test/unit/net/*.h)
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h src/api/*.h test/unit/*/stubs.h test/unit/net/*.h)
 UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
+UNIT_API := $(wildcard test/unit/api/test_*.c)
+UNIT_API_SRC := $(API_SRC) src/core/config.c
 UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c \
 	src/sched/timer.c src/core/log.c src/core/config.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
@@ -167,11 +170,11 @@ define unit_rules
 $(BUILD)/unit/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC $$<"
-	@$(HOSTCC) $(HCFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread
+	@$(HOSTCC) $(HCFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread $(3)
 $(BUILD)/unit-san/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC $$< (asan, ubsan)"
-	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $(2) -lcriterion -ljansson -lpthread $(3)
 $(BUILD)/unit-tsan/$(1)/%: test/unit/$(1)/%.c $(2) $(UNIT_HDRS) | $(BUILD)/.deps
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC $$< (tsan)"
@@ -181,9 +184,11 @@ $(eval $(call unit_rules,core,$(UNIT_CORE_SRC)))
 $(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
 $(eval $(call unit_rules,drivers,$(UNIT_DRIVERS_SRC)))
 $(eval $(call unit_rules,net,$(UNIT_NET_SRC)))
+$(eval $(call unit_rules,api,$(UNIT_API_SRC),-lhttp_parser))
 
 UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%) \
-	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_NET:test/unit/%.c=$(BUILD)/unit/%)
+	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_NET:test/unit/%.c=$(BUILD)/unit/%) \
+	$(UNIT_API:test/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 

@@ -1,0 +1,162 @@
+/*
+ * api.h — the control plane: config schema validation, the HTTP/1.1
+ * request path with its REST routes, Prometheus exposition and the
+ * OpenAPI document. The whole interface of src/api/ to the rest of Pollux.
+ *
+ * Rules for callers:
+ *  - Everything here runs on the control core (core 0) only; it may call
+ *    malloc. Nothing blocks and nothing here opens a socket: a transport
+ *    (TLS on the stack, or a host socket in the hosted build) moves bytes
+ *    in and out of an api_conn (feed / output / output_done / closing).
+ *  - The running appliance is reached only through struct api_backend,
+ *    which the caller fills; the API never reads other subsystems itself,
+ *    so all of it is testable on the host with a fake backend.
+ *  - A config document is validated as a whole (api_config_validate)
+ *    before anything of it is applied; the backend's config_apply sees
+ *    only documents that passed.
+ */
+#ifndef POLLUX_API_H
+#define POLLUX_API_H
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "net/net.h"
+
+/* ---- config schema */
+
+/* Checks the whole document against the config schema (the files in
+ * configs/, the body of PUT /v1/config). Returns 0, or -EINVAL with the
+ * first bad field in err as "path: reason", e.g.
+ * "interfaces[1].mtu: must be 68..9000". */
+int api_config_validate(const json_t *doc, char *err, size_t errlen);
+
+/* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
+ * from the same table the validator walks. New reference. */
+json_t *api_config_schema(void);
+
+/* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces show.
+ * The backend fills it from sched_stats(), net_stats() and
+ * netdev_queue_stats(); every counter only grows. */
+#define API_MAX_CORES 64
+#define API_MAX_IFS 8
+#define API_MAX_QUEUES 16
+#define API_NAME_MAX 16
+
+struct api_core_stats {
+	const char *role;               /* "control" or "data" */
+	uint64_t turns, busy_turns, busy_cycles, idle_cycles, sleeps;
+	uint64_t msgs_in, msgs_out, chan_full, timers_fired;
+	uint32_t chan_depth_in;         /* messages waiting now (a gauge) */
+	uint32_t tcp_conns;             /* open now (a gauge) */
+	struct net_stats net;           /* the stack's counters, by reason */
+};
+
+struct api_queue_stats {
+	uint32_t core;                  /* the core that owns the queue pair */
+	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
+	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
+	uint64_t rx_posted, tx_held;    /* buffers the queue holds now (gauges) */
+	int broken;
+};
+
+struct api_iface_stats {
+	char name[API_NAME_MAX];        /* "eth0" */
+	uint8_t mac[6];
+	uint32_t addr, gw;              /* host byte order; 0 when unset */
+	uint8_t prefix;
+	uint16_t mtu;
+	int link_up;
+	uint16_t nqueues;
+	struct api_queue_stats q[API_MAX_QUEUES];
+};
+
+struct api_stats {
+	uint32_t ncores;
+	struct api_core_stats core[API_MAX_CORES];
+	uint32_t nifs;
+	struct api_iface_stats ifs[API_MAX_IFS];
+	uint64_t pool_free, pool_total; /* packet buffers, all cores */
+};
+
+/* ---- the running appliance, as the API sees it */
+struct api_system {
+	const char *version;
+	uint64_t uptime_ns;
+	uint64_t boot_time_unix;        /* seconds; 0 when unknown */
+	uint32_t ncores;
+	uint64_t mem_bytes;
+	uint64_t tsc_hz;                /* busy %: busy_cycles over cycles */
+};
+
+struct api_backend {
+	void *arg;
+	void (*system)(void *arg, struct api_system *out);
+	void (*stats)(void *arg, struct api_stats *out);
+	/* the running config: a new reference */
+	json_t *(*config_get)(void *arg);
+	/* Applies a document that passed api_config_validate (borrowed).
+	 * Returns 0, or -errno with a reason in err and nothing changed
+	 * (e.g. a field that can't change at run time). */
+	int (*config_apply)(void *arg, const json_t *doc, char *err, size_t errlen);
+	/* Copies up to max recent console lines, oldest first, into lines
+	 * (each a pointer valid until the next call); returns the count. */
+	size_t (*log_lines)(void *arg, const char **lines, size_t max);
+	/* Asks for a clean power-off once the response has gone out. */
+	void (*shutdown)(void *arg);
+};
+
+/* Renders the snapshot in the Prometheus text exposition format 0.0.4.
+ * Returns a malloc'd NUL-terminated text (its length in *len), or NULL
+ * when out of memory. */
+char *api_metrics_render(const struct api_stats *st, size_t *len);
+
+/* ---- the server and its connections */
+#define API_MAX_HEADER_BYTES 8192       /* request line + headers: else 431 */
+#define API_MAX_BODY_BYTES 65536        /* else 413 */
+#define API_OUT_HIGH_WATER 65536        /* stop reading while more is unsent */
+#define API_TOKEN_MIN 16
+#define API_TOKEN_MAX 256
+
+struct api_server {
+	char token[API_TOKEN_MAX + 1];  /* empty: every request gets 401 */
+	size_t token_len;
+	const struct api_backend *be;
+	uint64_t requests, responses_4xx, responses_5xx, bad_requests;
+};
+
+/* Sets up a server with the bearer token (NULL or "" refuses everyone)
+ * and the backend (borrowed, must outlive the server). -EINVAL if the
+ * token is longer than API_TOKEN_MAX. */
+int api_server_init(struct api_server *s, const char *token, const struct api_backend *be);
+
+struct api_conn;
+
+/* A connection over any reliable byte stream. NULL when out of memory. */
+struct api_conn *api_conn_new(struct api_server *s);
+void api_conn_free(struct api_conn *c);
+
+/* Feeds received bytes (borrowed). Parses and answers every complete
+ * request among them; responses are queued on the connection's output.
+ * Returns how many bytes were taken: fewer than len while the output is
+ * above API_OUT_HIGH_WATER or once the connection is closing; the
+ * transport keeps the rest and feeds it again after draining. */
+size_t api_conn_feed(struct api_conn *c, const void *in, size_t len);
+
+/* The bytes waiting to go out (borrowed until the next call on c), and
+ * how many of them the transport has sent. */
+const void *api_conn_output(const struct api_conn *c, size_t *len);
+void api_conn_output_done(struct api_conn *c, size_t n);
+
+/* True once the server will take no more input: close the stream after
+ * the pending output has gone (error responses, "Connection: close",
+ * HTTP/1.0 without keep-alive). */
+int api_conn_closing(const struct api_conn *c);
+
+/* The transport saw the peer close its side. A request cut short gets no
+ * answer; afterwards api_conn_closing() is true. */
+void api_conn_eof(struct api_conn *c);
+
+/* The OpenAPI 3.0 document (/v1/openapi.json), generated from the route
+ * table and the config schema. New reference. */
+json_t *api_openapi(void);
+#endif

@@ -1,0 +1,98 @@
+/*
+ * api_priv.h — shared inside src/api/ only: the schema table's node, the
+ * growable byte buffer, requests, responses and the route table.
+ */
+#ifndef POLLUX_API_PRIV_H
+#define POLLUX_API_PRIV_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "api/api.h"
+
+/* ---- schema (schema.c) */
+enum schema_kind { SK_END = 0, SK_OBJECT, SK_ARRAY, SK_STRING, SK_INTEGER, SK_BOOLEAN,
+		   SK_ENUM, SK_ONE_OF };
+#define SF_REQUIRED 1u
+#define SF_POW2 2u
+
+/* One field of the schema. Lists of nodes (an object's fields, an array's
+ * item, a ONE_OF's alternatives) end with a node of kind SK_END. */
+struct schema_node {
+	const char *key;                /* in the parent object; NULL otherwise */
+	enum schema_kind kind;
+	unsigned flags;
+	long long min, max;             /* integer value, string length, list length (max 0: any) */
+	const struct schema_node *sub;
+	const char *const *choices;     /* SK_ENUM: NULL-terminated */
+	const char *msg;                /* the reason when the value is bad; NULL: derived */
+	const char *format;             /* SK_STRING: a regular expression, for the OpenAPI document */
+	/* a rule beyond the bounds: NULL if v is fine, else the reason.
+	 * parent is the enclosing object or list, root the document */
+	const char *(*check)(const json_t *v, const json_t *parent, const json_t *root);
+	const char *doc;
+};
+extern const struct schema_node api_config_root;
+
+/* ---- growable byte buffer (buf.c). Any failed append sets oom and
+ * leaves the contents as they were before it. */
+struct api_buf {
+	char *p;
+	size_t len, cap, off;           /* off: bytes already consumed at the front */
+	int oom;
+};
+void api_buf_free(struct api_buf *b);
+int api_buf_put(struct api_buf *b, const void *data, size_t n);
+int api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void api_buf_consume(struct api_buf *b, size_t n);
+
+/* ---- requests and responses (http.c, router.c, routes.c) */
+#define API_MAX_PARAMS 4
+enum api_method { API_GET = 1, API_PUT = 2, API_POST = 4, API_DELETE = 8, API_OTHER = 16 };
+
+struct api_req {
+	enum api_method method;
+	const char *path;               /* without the query string */
+	const char *params[API_MAX_PARAMS];   /* {name} segments, in order */
+	size_t nparams;
+	const char *body;               /* NUL-terminated; body_len bytes */
+	size_t body_len;
+	struct api_server *srv;
+};
+
+struct api_resp {
+	int status;
+	const char *content_type;
+	char *body;                     /* malloc'd, owned by the response */
+	size_t body_len;
+	const char *allow;              /* 405: the Allow header */
+	int close;                      /* close the connection after it */
+	int after_sent_shutdown;        /* call the backend's shutdown */
+};
+
+/* Fill a response. api_resp_json takes the reference to j. */
+void api_resp_json(struct api_resp *r, int status, json_t *j);
+void api_resp_text(struct api_resp *r, int status, const char *type, char *text, size_t len);
+void api_resp_error(struct api_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);
+
+struct api_route {
+	unsigned method;                /* one enum api_method */
+	const char *pattern;            /* "/v1/interfaces/{name}" */
+	api_handler_fn fn;
+	const char *summary;
+	const char *response_schema;    /* name under components/schemas, or NULL */
+	const char *body_schema;        /* request body, or NULL */
+};
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Authenticates, routes and runs one request. */
+void api_dispatch(struct api_server *s, struct api_req *req, const char *authorization,
+		  size_t auth_len, struct api_resp *resp);
+/* Constant-time comparison of a presented Authorization value with
+ * "Bearer <token>": its time depends only on the lengths. */
+int api_auth_ok(const struct api_server *s, const char *authorization, size_t len);
+
+const char *api_status_text(int status);
+#endif
