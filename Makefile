@@ -48,7 +48,7 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 	src/drivers/virtio_net_rxtx.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
-NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c
+NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c
 API_SRC := src/api/schema.c src/api/buf.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
@@ -160,7 +160,7 @@ UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_u
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_API_SRC := $(API_SRC) src/core/config.c
-UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c \
+UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c \
 	src/sched/timer.c src/core/log.c src/core/config.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.

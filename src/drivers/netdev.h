@@ -7,7 +7,10 @@
  * Queue ownership: queue pair q of every device belongs to core
  * netdev_queue_core(d, q) (data cores 1..N-1 take pairs 0..N-2; with one
  * core, core 0 owns pair 0). Only the owner calls rx_burst/tx_burst on
- * it: no locks, no atomics beyond the device's rings.
+ * it: no locks, no atomics beyond the device's rings. Which pair a
+ * received flow lands on is the device's choice: by RSS where the device
+ * took our key and table (netdev_rss), else by its own means (the stack
+ * then steers in software).
  *
  * Buffers: rx_burst hands received buffers to the caller (the caller owns
  * them: free or transmit). tx_burst consumes buffers from the front of
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "net/pktbuf.h"
+#include "net/rss.h"
 
 #define NETDEV_MAX 8
 #define NETDEV_MAX_QUEUES 16
@@ -53,6 +57,12 @@ int netdev_link_up(const struct netdev *d);
 uint16_t netdev_queues(const struct netdev *d);
 uint16_t netdev_queue_core(const struct netdev *d, uint16_t q);
 uint64_t netdev_features(const struct netdev *d);
+/* Flow steering by the device: its RSS set-up (key, indirection table
+ * over the queue pairs, hash types) when the device accepted one
+ * (VIRTIO_NET_F_RSS with more than one queue pair), else NULL and flows
+ * are steered in software. Pair q of the table belongs to core
+ * netdev_queue_core(d, q). Immutable after netdev_init_all. */
+const struct rss_conf *netdev_rss(const struct netdev *d);
 
 uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);

@@ -2,13 +2,32 @@
  * virtio_net.c — the virtio-net poll-mode driver, control path: feature
  * negotiation, device config (MAC, MTU, link), queue set-up, multiqueue
  * through the control queue, RX rings pre-posted from the owner cores'
- * pools. Modelled on DPDK's virtio PMD. Core 0, start-up. The data path
- * is in virtio_net_rxtx.c.
+ * pools, device RSS where offered. Modelled on DPDK's virtio PMD. Core 0,
+ * start-up. The data path is in virtio_net_rxtx.c.
+ *
+ * Flow steering: with VIRTIO_NET_F_RSS (and MQ with more than one queue
+ * pair) the device gets a Toeplitz key and an indirection table over the
+ * pairs (net/rss.h), so every flow lands on the queue of the core that
+ * owns it; netdev_rss() hands the stack the very same key and table. A
+ * device without RSS, or one that refuses the config, leaves steering to
+ * the stack (software steering). The console says which.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include "drivers/virtio_net_priv.h"
+#include "net/rss.h"
+
+/* RSS (virtio 1.2, 5.1.3, 5.1.4 and 5.1.6.5.7): used only here */
+#define VIRTIO_NET_F_RSS 60
+#define VIRTIO_NET_CTRL_MQ_RSS_CONFIG 1
+#define VNET_CFG_RSS_MAX_KEY 17         /* u8 rss_max_key_size */
+#define VNET_CFG_RSS_MAX_TABLE 18       /* le16 rss_max_indirection_table_length */
+#define VNET_CFG_RSS_TYPES 20           /* le32 supported_hash_types */
+#define RSS_TYPES_WANTED (RSS_TYPE_IPV4 | RSS_TYPE_TCPV4 | RSS_TYPE_UDPV4)
+#define CTRL_DATA 64                    /* command data: offset in the page */
+#define CTRL_MAX (4096 - CTRL_DATA - 1) /* the ack takes the page's last byte */
 
 static struct netdev devs[NETDEV_MAX];
 static int ndevs;
@@ -27,18 +46,20 @@ static void *queue_mem(uint16_t size)
 static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint8_t cmd,
 		    const void *data, uint32_t len)
 {
+	if (len > CTRL_MAX)
+		return -EINVAL;
 	uint8_t *page = frame_alloc_pages(1);
 	if (!page)
 		return -ENOMEM;
 	struct virtio_net_ctrl_hdr *h = (void *)page;
 	h->class = class;
 	h->cmd = cmd;
-	memcpy(page + 16, data, len);
-	uint8_t *ack = page + 256;
+	memcpy(page + CTRL_DATA, data, len);
+	uint8_t *ack = page + 4095;
 	*ack = 0xff;
 	struct virtq_buf b[3] = {
 		{ (uint64_t)(uintptr_t)h, sizeof *h, 0 },
-		{ (uint64_t)(uintptr_t)(page + 16), len, 0 },
+		{ (uint64_t)(uintptr_t)(page + CTRL_DATA), len, 0 },
 		{ (uint64_t)(uintptr_t)ack, 1, 1 },
 	};
 	int rc = virtq_add(cq, b, 3, page);
@@ -63,6 +84,80 @@ static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint
 	}
 	frame_free_pages(page, 1);
 	return rc;
+}
+
+/* The largest power of two <= n (n > 0). */
+static uint16_t pow2_floor(uint16_t n)
+{
+	uint16_t p = 1;
+	while (p <= n / 2)
+		p = (uint16_t)(p * 2);
+	return p;
+}
+
+/* struct virtio_net_rss_config, little-endian (native on x86):
+ * le32 hash_types, le16 indirection_table_mask, le16 unclassified_queue,
+ * le16 indirection_table[mask + 1], le16 max_tx_vq, u8 hash_key_length,
+ * u8 hash_key_data[]. Returns its length. */
+static uint32_t rss_config_msg(const struct rss_conf *c, uint16_t nq, uint8_t *m)
+{
+	uint32_t o = 0;
+	uint16_t mask = (uint16_t)(c->table_len - 1), unclassified = 0;
+	memcpy(m + o, &c->types, 4), o += 4;
+	memcpy(m + o, &mask, 2), o += 2;
+	memcpy(m + o, &unclassified, 2), o += 2;   /* ARP and the like: pair 0 */
+	memcpy(m + o, c->table, 2u * c->table_len), o += 2u * c->table_len;
+	memcpy(m + o, &nq, 2), o += 2;             /* max_tx_vq: also sets the pairs in use */
+	m[o++] = RSS_KEY_LEN;
+	memcpy(m + o, c->key, RSS_KEY_LEN), o += RSS_KEY_LEN;
+	return o;
+}
+
+/* Offers the device our key and table over the control queue (after
+ * DRIVER_OK; the config also sets the queue pairs in use, in place of
+ * VQ_PAIRS_SET). On success d->rss is set; either way `why` gets the
+ * console's words for the outcome. */
+static int rss_setup(struct netdev *d, struct virtq *ctrl, char *why, size_t whylen)
+{
+	struct virtio_dev *vd = d->vdev;
+	uint8_t max_key = 0;
+	uint16_t max_table = 0;
+	uint32_t types = 0;
+	vd->ops->read_config(vd, VNET_CFG_RSS_MAX_KEY, &max_key, 1);
+	vd->ops->read_config(vd, VNET_CFG_RSS_MAX_TABLE, &max_table, 2);
+	vd->ops->read_config(vd, VNET_CFG_RSS_TYPES, &types, 4);
+	if (max_key < RSS_KEY_LEN || !max_table || (types & RSS_TYPES_WANTED) != RSS_TYPES_WANTED) {
+		snprintf(why, whylen, "the device's RSS lacks what we need: key %u bytes, table %u, hash types 0x%x",
+			 max_key, max_table, types);
+		return -ENOTSUP;
+	}
+	/* a random key: flows an outsider picks can't all be aimed at one core */
+	uint8_t key[RSS_KEY_LEN];
+	const char *keysrc = "random key";
+	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
+		memcpy(key, rss_default_key, sizeof key);
+		keysrc = "default key";
+	}
+	uint16_t len = pow2_floor(max_table < RSS_TABLE_MAX ? max_table : RSS_TABLE_MAX);
+	size_t pages = (sizeof(struct rss_conf) + 4095) / 4096;
+	struct rss_conf *c = frame_alloc_pages(pages);
+	if (!c) {
+		snprintf(why, whylen, "no memory for the RSS table");
+		return -ENOMEM;
+	}
+	int rc = rss_conf_init(c, key, len, d->nq, RSS_TYPES_WANTED);
+	uint8_t msg[16 + 2 * RSS_TABLE_MAX + RSS_KEY_LEN];
+	if (!rc)
+		rc = ctrl_cmd(vd, ctrl, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, msg,
+			      rss_config_msg(c, d->nq, msg));
+	if (rc) {
+		snprintf(why, whylen, "the device refused the RSS config (%s)", strerror(-rc));
+		frame_free_pages(c, pages);
+		return rc;
+	}
+	d->rss = c;
+	snprintf(why, whylen, "RSS on (toeplitz, %u entries, %u queues, %s)", len, d->nq, keysrc);
+	return 0;
 }
 
 static int fill_rx(struct netdev *d, uint16_t q)
@@ -102,12 +197,14 @@ static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_
 	return vd->ops->queue_enable(vd, vq);
 }
 
-static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, char *err, size_t errlen)
+/* steer: the console's line on how flows reach their core. */
+static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, char *err, size_t errlen,
+		    char *steer, size_t steerlen)
 {
 	uint64_t wanted = VIRTIO_F_BIT(VIRTIO_NET_F_MAC) | VIRTIO_F_BIT(VIRTIO_NET_F_STATUS) |
 			  VIRTIO_F_BIT(VIRTIO_NET_F_MTU) | VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ) |
 			  VIRTIO_F_BIT(VIRTIO_NET_F_MQ) | VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX) |
-			  VIRTIO_F_BIT(VIRTIO_NET_F_GUEST_CSUM);
+			  VIRTIO_F_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_F_BIT(VIRTIO_NET_F_RSS);
 	uint64_t required = VIRTIO_F_BIT(VIRTIO_F_VERSION_1);
 	int rc = virtio_negotiate(vd, wanted, required, err, errlen);
 	if (rc)
@@ -153,7 +250,18 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0) == 0;
 	vd->ops->set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 			    VIRTIO_STATUS_DRIVER_OK);
-	if (have_ctrl && (f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) && d->nq > 1) {
+	if (d->nq == 1)
+		snprintf(steer, steerlen, "one queue pair: nothing to steer");
+	else if (!have_ctrl || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_RSS)))
+		snprintf(steer, steerlen, "software steering (the device offers no RSS)");
+	else {
+		char why[160];
+		if (rss_setup(d, &ctrl, why, sizeof why))
+			snprintf(steer, steerlen, "software steering (%s)", why);
+		else
+			snprintf(steer, steerlen, "%s", why);
+	}
+	if (have_ctrl && (f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) && d->nq > 1 && !d->rss) {
 		uint16_t n = d->nq;
 		rc = ctrl_cmd(vd, &ctrl, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &n, sizeof n);
 		if (rc) {
@@ -183,13 +291,15 @@ int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen)
 		struct netdev *d = &devs[ndevs];
 		memset(d, 0, sizeof *d);
 		snprintf(d->name, sizeof d->name, "eth%d", ndevs);
-		int rc = init_one(d, vd, rx_ring, err, errlen);
+		char steer[200];
+		int rc = init_one(d, vd, rx_ring, err, errlen, steer, sizeof steer);
 		if (rc)
 			return rc;
 		klog("%s: virtio-net over %s (%s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair%s, "
 		     "rx ring %u, tx ring %u, link %s", d->name, vd->ops->name, vd->name, d->mac[0], d->mac[1],
 		     d->mac[2], d->mac[3], d->mac[4], d->mac[5], d->mtu, d->nq, d->nq == 1 ? "" : "s",
 		     d->rx[0].vq.size, d->tx[0].vq.size, d->link_up ? "up" : "down");
+		klog("%s: %s", d->name, steer);
 		ndevs++;
 	}
 	return ndevs;
@@ -205,6 +315,7 @@ int netdev_link_up(const struct netdev *d) { return d->link_up; }
 uint16_t netdev_queues(const struct netdev *d) { return d->nq; }
 uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { return queue_core(q); }
 uint64_t netdev_features(const struct netdev *d) { return d->vdev->features; }
+const struct rss_conf *netdev_rss(const struct netdev *d) { return d->rss; }
 
 void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_stats *o)
 {

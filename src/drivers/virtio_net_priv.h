@@ -31,6 +31,7 @@ struct netdev {
 	uint16_t nq;                    /* queue pairs in use */
 	uint16_t max_frame;             /* mtu + Ethernet header + VLAN tag */
 	int link_up;
+	struct rss_conf *rss;           /* device RSS on (net/rss.h), else NULL */
 	struct vnet_rxq rx[NETDEV_MAX_QUEUES];
 	struct vnet_txq tx[NETDEV_MAX_QUEUES];
 };

@@ -69,6 +69,13 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 /* ---- flows */
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
+	/* Device RSS: the pair the device itself picks, from the same key and
+	 * table (what we receive comes from the remote end: it is the hash's
+	 * source), so packets land on their owner and are not steered. */
+	const struct rss_conf *rss = netdev_rss(ifc->dev);
+	if (rss)
+		return netdev_queue_core(ifc->dev, rss_flow_queue(rss, raddr, ifc->addr, rport, lport));
+	/* software steering */
 	uint64_t h = ((uint64_t)raddr << 32) ^ ((uint64_t)rport << 16) ^ lport;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;

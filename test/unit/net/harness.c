@@ -184,6 +184,7 @@ uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
 int netdev_link_up(const struct netdev *d) { (void)d; return 1; }
 uint16_t netdev_queues(const struct netdev *d) { (void)d; return 1; }
 uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; (void)q; return 0; }
+const struct rss_conf *netdev_rss(const struct netdev *d) { (void)d; return NULL; }  /* software steering */
 
 uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
 {
