@@ -48,9 +48,10 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 	src/drivers/virtio_net_rxtx.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
-NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c
+NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c
-API_SRC := src/api/schema.c src/api/buf.c
+API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
+	src/api/metrics.c src/api/openapi.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
@@ -160,7 +161,7 @@ UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_u
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_API_SRC := $(API_SRC) src/core/config.c
-UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c \
+UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c \
 	src/sched/timer.c src/core/log.c src/core/config.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.

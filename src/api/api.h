@@ -138,8 +138,9 @@ void api_conn_free(struct api_conn *c);
 /* Feeds received bytes (borrowed). Parses and answers every complete
  * request among them; responses are queued on the connection's output.
  * Returns how many bytes were taken: fewer than len while the output is
- * above API_OUT_HIGH_WATER or once the connection is closing; the
- * transport keeps the rest and feeds it again after draining. */
+ * above API_OUT_HIGH_WATER (the transport keeps the rest and feeds it
+ * again after draining); all of them once the connection is closing
+ * (input after an error or "Connection: close" is discarded). */
 size_t api_conn_feed(struct api_conn *c, const void *in, size_t len);
 
 /* The bytes waiting to go out (borrowed until the next call on c), and

@@ -51,8 +51,9 @@ enum api_method { API_GET = 1, API_PUT = 2, API_POST = 4, API_DELETE = 8, API_OT
 
 struct api_req {
 	enum api_method method;
+	const char *method_name;        /* as the client spelled it */
 	const char *path;               /* without the query string */
-	const char *params[API_MAX_PARAMS];   /* {name} segments, in order */
+	char params[API_MAX_PARAMS][64];      /* {name} segments, in order */
 	size_t nparams;
 	const char *body;               /* NUL-terminated; body_len bytes */
 	size_t body_len;
@@ -64,7 +65,7 @@ struct api_resp {
 	const char *content_type;
 	char *body;                     /* malloc'd, owned by the response */
 	size_t body_len;
-	const char *allow;              /* 405: the Allow header */
+	char allow[48];                 /* 405: the Allow header */
 	int close;                      /* close the connection after it */
 	int after_sent_shutdown;        /* call the backend's shutdown */
 };
@@ -95,4 +96,7 @@ void api_dispatch(struct api_server *s, struct api_req *req, const char *authori
 int api_auth_ok(const struct api_server *s, const char *authorization, size_t len);
 
 const char *api_status_text(int status);
+
+/* metrics.c: appends v as a Prometheus label value (escaped, no quotes) */
+void api_metrics_label(struct api_buf *b, const char *v);
 #endif

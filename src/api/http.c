@@ -1,0 +1,350 @@
+/*
+ * http.c — HTTP/1.1 over a byte stream: one api_conn per connection,
+ * parsed by Debian's http-parser, answered through the router.
+ *
+ * The transport hands in bytes (api_conn_feed) and takes bytes out
+ * (api_conn_output / api_conn_output_done); nothing here touches a
+ * socket, so TLS on the stack and a host socket serve the same code.
+ *
+ * Keep-alive and pipelining: the parser is paused at the end of every
+ * message, the request is answered, then parsing goes on with the rest of
+ * the input. While more than API_OUT_HIGH_WATER bytes wait to go out, feed
+ * takes no more input, so a client that sends without reading holds at
+ * most one response beyond that in memory.
+ *
+ * Bounds: request line plus headers at most API_MAX_HEADER_BYTES (else
+ * 431), a body at most API_MAX_BODY_BYTES (else 413), malformed input 400;
+ * each of these answers once and closes the connection.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <http_parser.h>
+#include "api/api_priv.h"
+
+enum hdr { HDR_OTHER, HDR_AUTH, HDR_EXPECT };
+
+struct api_conn {
+	struct api_server *srv;
+	http_parser parser;
+	struct api_buf out;
+	int closing;
+
+	/* the request being parsed; reset at each message begin */
+	struct api_buf url, body;
+	size_t header_bytes;
+	char field[32];                 /* the current header's name, lowercase, truncated */
+	size_t field_len;
+	int in_value;                   /* the last callback was a header value */
+	enum hdr hdr;
+	char auth[API_TOKEN_MAX + 32];
+	size_t auth_len;
+	int auth_seen, auth_long, expect_continue;
+	int fail;                       /* status to answer with when parsing stops */
+	int complete;                   /* a whole message is in */
+};
+
+/* ---- parser callbacks: gather one request, within the bounds */
+static struct api_conn *conn_of(http_parser *p) { return p->data; }
+
+static int count_header(struct api_conn *c, size_t n)
+{
+	c->header_bytes += n;
+	if (c->header_bytes > API_MAX_HEADER_BYTES) {
+		c->fail = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct api_conn *c = conn_of(p);
+	c->url.len = c->url.off = 0;
+	c->body.len = c->body.off = 0;
+	c->header_bytes = 0;
+	c->field_len = 0;
+	c->in_value = 0;
+	c->hdr = HDR_OTHER;
+	c->auth_len = 0;
+	c->auth_seen = c->auth_long = c->expect_continue = 0;
+	c->complete = 0;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(p);
+	if (count_header(c, n))
+		return -1;
+	return api_buf_put(&c->url, at, n) ? (c->fail = 500, -1) : 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(p);
+	if (count_header(c, n))
+		return -1;
+	if (c->in_value) {              /* a new header starts */
+		c->field_len = 0;
+		c->in_value = 0;
+	}
+	for (size_t i = 0; i < n && c->field_len < sizeof c->field - 1; i++) {
+		char ch = at[i];
+		c->field[c->field_len++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+	}
+	c->field[c->field_len] = 0;
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(p);
+	if (count_header(c, n))
+		return -1;
+	if (!c->in_value) {             /* first piece of this value */
+		c->in_value = 1;
+		c->hdr = !strcmp(c->field, "authorization") ? HDR_AUTH :
+			 !strcmp(c->field, "expect") ? HDR_EXPECT : HDR_OTHER;
+		if (c->hdr == HDR_AUTH && c->auth_seen++) {
+			c->fail = 400;          /* two credentials: refuse both */
+			return -1;
+		}
+	}
+	if (c->hdr == HDR_AUTH) {
+		size_t room = sizeof c->auth - c->auth_len;
+		if (n > room)
+			c->auth_long = 1;       /* cannot match any token */
+		memcpy(c->auth + c->auth_len, at, n < room ? n : room);
+		c->auth_len += n < room ? n : room;
+	} else if (c->hdr == HDR_EXPECT) {
+		c->expect_continue = n == 12 && !strncasecmp(at, "100-continue", 12);
+	}
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct api_conn *c = conn_of(p);
+	if (p->content_length != ULLONG_MAX && p->content_length > API_MAX_BODY_BYTES) {
+		c->fail = 413;
+		return -1;
+	}
+	/* curl asks before sending a large PUT body */
+	if (c->expect_continue && p->http_major == 1 && p->http_minor >= 1)
+		api_buf_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(p);
+	if (c->body.len + n > API_MAX_BODY_BYTES) {
+		c->fail = 413;
+		return -1;
+	}
+	return api_buf_put(&c->body, at, n) ? (c->fail = 500, -1) : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct api_conn *c = conn_of(p);
+	c->complete = 1;
+	http_parser_pause(p, 1);        /* answer this one before parsing on */
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- responses */
+const char *api_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* Queues one response. keep_alive_10: an HTTP/1.0 client asked to keep
+ * the connection, which must then be said explicitly. */
+static void respond(struct api_conn *c, struct api_resp *r, int keep_alive_10)
+{
+	struct api_server *s = c->srv;
+	if (r->status >= 500)
+		s->responses_5xx++;
+	else if (r->status >= 400)
+		s->responses_4xx++;
+	if (r->close)
+		c->closing = 1;
+	api_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		       "Cache-Control: no-store\r\n", r->status, api_status_text(r->status),
+		       r->content_type ? r->content_type : "application/json", r->body_len);
+	if (r->allow[0])
+		api_buf_printf(&c->out, "Allow: %s\r\n", r->allow);
+	if (r->status == 401)
+		api_buf_printf(&c->out, "WWW-Authenticate: Bearer realm=\"pollux\"\r\n");
+	if (c->closing)
+		api_buf_printf(&c->out, "Connection: close\r\n");
+	else if (keep_alive_10)
+		api_buf_printf(&c->out, "Connection: keep-alive\r\n");
+	api_buf_put(&c->out, "\r\n", 2);
+	if (r->body_len)
+		api_buf_put(&c->out, r->body, r->body_len);
+	free(r->body);
+	r->body = NULL;
+	if (r->after_sent_shutdown && s->be && s->be->shutdown)
+		s->be->shutdown(s->be->arg);
+}
+
+static void respond_error(struct api_conn *c, int status)
+{
+	struct api_resp r = { 0 };
+	c->srv->bad_requests++;
+	api_resp_error(&r, status, "%s", api_status_text(status));
+	r.close = 1;
+	respond(c, &r, 0);
+}
+
+static enum api_method method_of(unsigned m)
+{
+	switch (m) {
+	case HTTP_GET: return API_GET;
+	case HTTP_PUT: return API_PUT;
+	case HTTP_POST: return API_POST;
+	case HTTP_DELETE: return API_DELETE;
+	default: return API_OTHER;
+	}
+}
+
+static void answer(struct api_conn *c)
+{
+	http_parser *p = &c->parser;
+	struct api_resp r = { 0 };
+	struct http_parser_url u;
+	c->srv->requests++;
+	if (c->url.oom || c->body.oom) {
+		respond_error(c, 500);
+		return;
+	}
+	if (p->http_major != 1 || p->http_minor > 1) {
+		respond_error(c, 505);
+		return;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(c->url.p, c->url.len, 0, &u) || !(u.field_set & (1 << UF_PATH))) {
+		respond_error(c, 400);
+		return;
+	}
+	/* the path, NUL-terminated in place (the query string is dropped) */
+	c->url.p[u.field_data[UF_PATH].off + u.field_data[UF_PATH].len] = 0;
+	struct api_req req = {
+		.method = method_of(p->method),
+		.method_name = http_method_str((enum http_method)p->method),
+		.path = c->url.p + u.field_data[UF_PATH].off,
+		.body = c->body.p ? c->body.p : "",
+		.body_len = c->body.len,
+		.srv = c->srv,
+	};
+	int keep = http_should_keep_alive(p);
+	api_dispatch(c->srv, &req, c->auth_long ? NULL : c->auth, c->auth_len, &r);
+	if (!keep || p->upgrade)
+		r.close = 1;
+	respond(c, &r, keep && p->http_major == 1 && p->http_minor == 0);
+}
+
+/* ---- the transport's side */
+struct api_conn *api_conn_new(struct api_server *s)
+{
+	struct api_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->srv = s;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	return c;
+}
+
+void api_conn_free(struct api_conn *c)
+{
+	if (!c)
+		return;
+	api_buf_free(&c->out);
+	api_buf_free(&c->url);
+	api_buf_free(&c->body);
+	free(c);
+}
+
+size_t api_conn_feed(struct api_conn *c, const void *in, size_t len)
+{
+	const char *data = in;
+	size_t off = 0;
+	while (off < len && !c->closing && c->out.len - c->out.off <= API_OUT_HIGH_WATER) {
+		size_t n = http_parser_execute(&c->parser, &settings, data + off, len - off);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+		off += n;
+		if (e == HPE_PAUSED && c->complete) {
+			http_parser_pause(&c->parser, 0);
+			c->complete = 0;
+			answer(c);
+			continue;
+		}
+		if (e != HPE_OK) {
+			respond_error(c, c->fail ? c->fail : e == HPE_HEADER_OVERFLOW ? 431 : 400);
+			return len;     /* the rest is never read */
+		}
+		if (c->parser.upgrade) {        /* http-parser stops at an upgrade */
+			c->closing = 1;
+			return len;
+		}
+	}
+	if (c->out.oom) {
+		/* a response could not be built whole: the stream is corrupt */
+		c->closing = 1;
+		c->out.len = c->out.off = 0;
+	}
+	return c->closing ? len : off;
+}
+
+const void *api_conn_output(const struct api_conn *c, size_t *len)
+{
+	*len = c->out.len - c->out.off;
+	return c->out.p ? c->out.p + c->out.off : "";
+}
+
+void api_conn_output_done(struct api_conn *c, size_t n)
+{
+	api_buf_consume(&c->out, n);
+}
+
+int api_conn_closing(const struct api_conn *c)
+{
+	return c->closing;
+}
+
+void api_conn_eof(struct api_conn *c)
+{
+	c->closing = 1;
+}

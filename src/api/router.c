@@ -1,0 +1,174 @@
+/*
+ * router.c — authentication, method/path routing and the response
+ * helpers.
+ *
+ * Every request must carry "Authorization: Bearer <token>"; the check
+ * runs before routing, so an unauthenticated client learns nothing about
+ * which paths exist. The comparison takes time that depends only on the
+ * lengths involved, never on where the first wrong byte is.
+ *
+ * Routes are a table (routes.c): a method and a pattern whose "{name}"
+ * segments match one path segment of [A-Za-z0-9._-] and are handed to
+ * the handler as parameters. A path that some route matches with another
+ * method gets 405 with an Allow header; one that no route matches, 404.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/api_priv.h"
+
+int api_server_init(struct api_server *s, const char *token, const struct api_backend *be)
+{
+	memset(s, 0, sizeof *s);
+	s->be = be;
+	size_t n = token ? strlen(token) : 0;
+	if (n > API_TOKEN_MAX)
+		return -EINVAL;
+	memcpy(s->token, token ? token : "", n);
+	s->token[n] = 0;
+	s->token_len = n;
+	return 0;
+}
+
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+int api_auth_ok(const struct api_server *s, const char *auth, size_t len)
+{
+	static const char scheme[] = "bearer ";         /* case-insensitive (RFC 7235) */
+	const size_t sl = sizeof scheme - 1;
+	if (!s->token_len || !auth || len < sl)
+		return 0;
+	unsigned diff = 0;
+	for (size_t i = 0; i < sl; i++)
+		diff |= lower((unsigned char)auth[i]) ^ (unsigned char)scheme[i];
+	/* every presented byte is compared with some token byte, whatever
+	 * the lengths; a length mismatch is folded in at the end */
+	const char *cred = auth + sl;
+	size_t clen = len - sl;
+	for (size_t i = 0; i < clen; i++)
+		diff |= (unsigned char)cred[i] ^ (unsigned char)s->token[i % s->token_len];
+	diff |= (unsigned)(clen ^ s->token_len);
+	return diff == 0;
+}
+
+static int param_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* Matches path against pattern; fills req->params. 1 on a match. */
+static int match(const char *pattern, const char *path, struct api_req *req)
+{
+	size_t np = 0;
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *end = strchr(pattern, '}');
+			size_t n = 0;
+			while (param_char(path[n]))
+				n++;
+			if (!end || n == 0 || n >= sizeof req->params[0] || np == API_MAX_PARAMS)
+				return 0;
+			memcpy(req->params[np], path, n);
+			req->params[np++][n] = 0;
+			pattern = end + 1;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	if (*pattern || *path)
+		return 0;
+	req->nparams = np;
+	return 1;
+}
+
+static const char *method_name(unsigned m)
+{
+	switch (m) {
+	case API_GET: return "GET";
+	case API_PUT: return "PUT";
+	case API_POST: return "POST";
+	case API_DELETE: return "DELETE";
+	default: return "?";
+	}
+}
+
+void api_dispatch(struct api_server *s, struct api_req *req, const char *auth, size_t auth_len,
+		  struct api_resp *resp)
+{
+	char shown[101];                /* the path for messages: printable ASCII */
+	memset(resp, 0, sizeof *resp);
+	size_t k = 0;
+	for (; req->path[k] && k < sizeof shown - 1; k++)
+		shown[k] = req->path[k] > 0x20 && req->path[k] < 0x7f ? req->path[k] : '?';
+	shown[k] = 0;
+	if (!api_auth_ok(s, auth, auth_len)) {
+		api_resp_error(resp, 401, "a valid \"Authorization: Bearer <token>\" header is required");
+		return;
+	}
+	unsigned methods = 0;
+	for (size_t i = 0; i < api_nroutes; i++) {
+		const struct api_route *r = &api_routes[i];
+		if (!match(r->pattern, req->path, req))
+			continue;
+		if (r->method == req->method) {
+			r->fn(req, resp);
+			return;
+		}
+		methods |= r->method;
+	}
+	if (!methods) {
+		api_resp_error(resp, 404, "no resource at %s", shown);
+		return;
+	}
+	api_resp_error(resp, 405, "%s is not allowed on %s",
+		       req->method_name ? req->method_name : method_name(req->method), shown);
+	size_t off = 0;
+	for (unsigned m = API_GET; m < API_OTHER; m <<= 1)
+		if (methods & m)
+			off += (size_t)snprintf(resp->allow + off, sizeof resp->allow - off, "%s%s",
+						off ? ", " : "", method_name(m));
+}
+
+/* ---- response helpers */
+void api_resp_json(struct api_resp *r, int status, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(j);
+	if (!text) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+		r->status = 500;
+		r->content_type = "application/json";
+		r->body = strdup(oom);
+		r->body_len = r->body ? sizeof oom - 1 : 0;
+		return;
+	}
+	r->status = status;
+	r->content_type = "application/json";
+	r->body = text;
+	r->body_len = strlen(text);
+}
+
+void api_resp_text(struct api_resp *r, int status, const char *type, char *text, size_t len)
+{
+	r->status = status;
+	r->content_type = type;
+	r->body = text;
+	r->body_len = text ? len : 0;
+}
+
+void api_resp_error(struct api_resp *r, int status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	api_resp_json(r, status, json_pack("{s:s}", "error", msg));
+}

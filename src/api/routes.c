@@ -1,0 +1,293 @@
+/*
+ * routes.c — the REST resources: the route table and its handlers.
+ *
+ * Handlers read the appliance only through the server's backend (api.h),
+ * build a JSON (or text) response and never block. A backend function
+ * the platform does not provide (NULL) gives 503.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/api_priv.h"
+#include "core/config.h"
+
+#define LOG_MAX_LINES 256
+
+static const struct api_backend *backend(struct api_req *req)
+{
+	return req->srv->be;
+}
+
+#define NEED(resp, be, fn) do { \
+	if (!(be) || !(be)->fn) { \
+		api_resp_error(resp, 503, "not available on this platform"); \
+		return; \
+	} } while (0)
+
+/* A snapshot of every counter (about 40 KiB: on the heap). NULL: 503/500 sent. */
+static struct api_stats *snapshot(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	if (!be || !be->stats) {
+		api_resp_error(resp, 503, "not available on this platform");
+		return NULL;
+	}
+	struct api_stats *st = calloc(1, sizeof *st);
+	if (!st) {
+		api_resp_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	be->stats(be->arg, st);
+	if (st->ncores > API_MAX_CORES)
+		st->ncores = API_MAX_CORES;
+	if (st->nifs > API_MAX_IFS)
+		st->nifs = API_MAX_IFS;
+	for (uint32_t i = 0; i < st->nifs; i++)
+		if (st->ifs[i].nqueues > API_MAX_QUEUES)
+			st->ifs[i].nqueues = API_MAX_QUEUES;
+	return st;
+}
+
+/* ---- /v1/system */
+static void get_system(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, system);
+	struct api_system s = { 0 };
+	be->system(be->arg, &s);
+	api_resp_json(resp, 200, json_pack("{s:s, s:f, s:I, s:i, s:I}",
+		"version", s.version ? s.version : "unknown",
+		"uptime_s", (double)s.uptime_ns / 1e9,
+		"boot_time", (json_int_t)s.boot_time_unix,
+		"cores", (int)s.ncores,
+		"memory_bytes", (json_int_t)s.mem_bytes));
+}
+
+static void post_shutdown(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, shutdown);
+	api_resp_json(resp, 202, json_pack("{s:s}", "status", "shutting down"));
+	resp->close = 1;
+	resp->after_sent_shutdown = 1;
+}
+
+/* ---- /v1/cores */
+static uint64_t net_drops(const struct net_stats *n)
+{
+	uint64_t d = 0;
+#define ADD_DROP(f) if (!strncmp(#f, "drop_", 5) || strstr(#f, "_drop")) d += n->f;
+	NET_STATS_FIELDS(ADD_DROP)
+#undef ADD_DROP
+	return d;
+}
+
+static uint64_t queue_drops(const struct api_queue_stats *q)
+{
+	return q->rx_drop_nobuf + q->rx_drop_runt + q->rx_drop_too_long + q->tx_drop_too_long;
+}
+
+static void get_cores(struct api_req *req, struct api_resp *resp)
+{
+	struct api_stats *st = snapshot(req, resp);
+	if (!st)
+		return;
+	json_t *arr = json_array();
+	for (uint32_t c = 0; c < st->ncores; c++) {
+		const struct api_core_stats *cs = &st->core[c];
+		uint64_t rx = 0, tx = 0, drops = net_drops(&cs->net);
+		for (uint32_t i = 0; i < st->nifs; i++)
+			for (uint16_t q = 0; q < st->ifs[i].nqueues; q++)
+				if (st->ifs[i].q[q].core == c) {
+					rx += st->ifs[i].q[q].rx_packets;
+					tx += st->ifs[i].q[q].tx_packets;
+					drops += queue_drops(&st->ifs[i].q[q]);
+				}
+		uint64_t cycles = cs->busy_cycles + cs->idle_cycles;
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i}",
+			"id", (int)c, "role", cs->role ? cs->role : (c ? "data" : "control"),
+			"turns", (json_int_t)cs->turns, "busy_turns", (json_int_t)cs->busy_turns,
+			"busy_percent", cycles ? 100.0 * (double)cs->busy_cycles / (double)cycles : 0.0,
+			"rx_packets", (json_int_t)rx, "tx_packets", (json_int_t)tx,
+			"drops", (json_int_t)drops, "channel_depth", (int)cs->chan_depth_in,
+			"tcp_conns", (int)cs->tcp_conns));
+	}
+	free(st);
+	api_resp_json(resp, 200, json_pack("{s:o}", "cores", arr));
+}
+
+/* ---- /v1/interfaces */
+static json_t *ipv4(uint32_t a, uint8_t prefix)
+{
+	char s[32];
+	if (!a)
+		return json_null();
+	if (prefix)
+		snprintf(s, sizeof s, "%u.%u.%u.%u/%d", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, prefix);
+	else
+		snprintf(s, sizeof s, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+	return json_string(s);
+}
+
+static json_t *iface_json(const struct api_iface_stats *f)
+{
+	char mac[18];
+	snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 f->mac[0], f->mac[1], f->mac[2], f->mac[3], f->mac[4], f->mac[5]);
+	json_t *qs = json_array();
+	struct api_queue_stats t = { 0 };
+	for (uint16_t q = 0; q < f->nqueues; q++) {
+		const struct api_queue_stats *s = &f->q[q];
+		json_array_append_new(qs, json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:b}",
+			"queue", q, "core", (int)s->core,
+			"rx_packets", (json_int_t)s->rx_packets, "tx_packets", (json_int_t)s->tx_packets,
+			"rx_bytes", (json_int_t)s->rx_bytes, "tx_bytes", (json_int_t)s->tx_bytes,
+			"broken", s->broken != 0));
+		t.rx_packets += s->rx_packets; t.tx_packets += s->tx_packets;
+		t.rx_bytes += s->rx_bytes; t.tx_bytes += s->tx_bytes;
+		t.rx_drop_nobuf += s->rx_drop_nobuf; t.rx_drop_runt += s->rx_drop_runt;
+		t.rx_drop_too_long += s->rx_drop_too_long; t.tx_drop_too_long += s->tx_drop_too_long;
+		t.tx_ring_full += s->tx_ring_full;
+	}
+	json_t *drops = json_pack("{s:I, s:I, s:I, s:I}",
+		"rx_no_buffer", (json_int_t)t.rx_drop_nobuf, "rx_runt", (json_int_t)t.rx_drop_runt,
+		"rx_too_long", (json_int_t)t.rx_drop_too_long, "tx_too_long", (json_int_t)t.tx_drop_too_long);
+	json_t *counters = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}",
+		"rx_packets", (json_int_t)t.rx_packets, "tx_packets", (json_int_t)t.tx_packets,
+		"rx_bytes", (json_int_t)t.rx_bytes, "tx_bytes", (json_int_t)t.tx_bytes,
+		"tx_ring_full", (json_int_t)t.tx_ring_full, "drops", drops);
+	return json_pack("{s:s, s:s, s:o, s:o, s:i, s:s, s:o, s:o}",
+		"name", f->name, "mac", mac, "address", ipv4(f->addr, f->prefix),
+		"gateway", ipv4(f->gw, 0), "mtu", f->mtu, "link", f->link_up ? "up" : "down",
+		"queues", qs, "counters", counters);
+}
+
+static void get_interfaces(struct api_req *req, struct api_resp *resp)
+{
+	struct api_stats *st = snapshot(req, resp);
+	if (!st)
+		return;
+	json_t *arr = json_array();
+	for (uint32_t i = 0; i < st->nifs; i++) {
+		st->ifs[i].name[API_NAME_MAX - 1] = 0;
+		json_array_append_new(arr, iface_json(&st->ifs[i]));
+	}
+	free(st);
+	api_resp_json(resp, 200, json_pack("{s:o}", "interfaces", arr));
+}
+
+static void get_interface(struct api_req *req, struct api_resp *resp)
+{
+	struct api_stats *st = snapshot(req, resp);
+	if (!st)
+		return;
+	for (uint32_t i = 0; i < st->nifs; i++) {
+		st->ifs[i].name[API_NAME_MAX - 1] = 0;
+		if (!strcmp(st->ifs[i].name, req->params[0])) {
+			api_resp_json(resp, 200, iface_json(&st->ifs[i]));
+			free(st);
+			return;
+		}
+	}
+	free(st);
+	api_resp_error(resp, 404, "no interface %s", req->params[0]);
+}
+
+/* ---- /v1/config */
+static void get_config(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, config_get);
+	json_t *cfg = be->config_get(be->arg);
+	if (!cfg) {
+		api_resp_error(resp, 500, "no running configuration");
+		return;
+	}
+	api_resp_json(resp, 200, cfg);
+}
+
+/* Parse, validate the whole document, then hand it to the backend; any
+ * refusal leaves the running config as it was. */
+static void put_config(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, config_apply);
+	char err[256];
+	json_t *doc;
+	if (req->body_len == 0) {
+		api_resp_error(resp, 400, "config: the body must be a JSON object");
+		return;
+	}
+	if (config_parse(req->body, req->body_len, &doc, err, sizeof err)) {
+		api_resp_error(resp, 400, "%s", err);
+		return;
+	}
+	if (api_config_validate(doc, err, sizeof err)) {
+		json_decref(doc);
+		api_resp_error(resp, 400, "%s", err);
+		return;
+	}
+	err[0] = 0;
+	int rc = be->config_apply(be->arg, doc, err, sizeof err);
+	if (rc) {
+		json_decref(doc);
+		api_resp_error(resp, 409, "%s", err[0] ? err : "the configuration could not be applied");
+		return;
+	}
+	api_resp_json(resp, 200, doc);
+}
+
+/* ---- /v1/log */
+static void get_log(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, log_lines);
+	const char *lines[LOG_MAX_LINES];
+	size_t n = be->log_lines(be->arg, lines, LOG_MAX_LINES);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n && i < LOG_MAX_LINES; i++) {
+		/* console text may hold any byte: keep what is valid UTF-8 */
+		json_t *s = json_string(lines[i]);
+		json_array_append_new(arr, s ? s : json_string("(line not UTF-8)"));
+	}
+	api_resp_json(resp, 200, json_pack("{s:o}", "lines", arr));
+}
+
+/* ---- /metrics, /v1/openapi.json */
+static void get_metrics(struct api_req *req, struct api_resp *resp)
+{
+	struct api_stats *st = snapshot(req, resp);
+	if (!st)
+		return;
+	size_t len;
+	char *text = api_metrics_render(st, &len);
+	free(st);
+	if (!text) {
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	api_resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+static void get_openapi(struct api_req *req, struct api_resp *resp)
+{
+	api_resp_json(resp, 200, api_openapi());
+}
+
+const struct api_route api_routes[] = {
+	{ API_GET, "/v1/system", get_system, "Version, uptime, cores, memory, boot time", "System", NULL },
+	{ API_POST, "/v1/system/shutdown", post_shutdown, "Power off cleanly", "Status", NULL },
+	{ API_GET, "/v1/cores", get_cores, "Per core: role, loop turns, busy %, packets, drops, channel depth",
+	  "Cores", NULL },
+	{ API_GET, "/v1/interfaces", get_interfaces, "Every network interface with its queues and counters",
+	  "Interfaces", NULL },
+	{ API_GET, "/v1/interfaces/{name}", get_interface, "One network interface", "Interface", NULL },
+	{ API_GET, "/v1/config", get_config, "The running configuration", "Config", NULL },
+	{ API_PUT, "/v1/config", put_config,
+	  "Validate a whole configuration, then apply it atomically", "Config", "Config" },
+	{ API_GET, "/v1/log", get_log, "Recent console lines", "Log", NULL },
+	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL },
+	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL },
+};
+const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

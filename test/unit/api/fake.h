@@ -1,0 +1,106 @@
+/*
+ * fake.h — a backend for the API tests: a fixed appliance (2 cores, one
+ * interface "eth0" with two queues), a running config that only changes
+ * through config_apply, and a record of what the API asked for. Include
+ * from exactly one file per test binary.
+ */
+#ifndef POLLUX_TEST_API_FAKE_H
+#define POLLUX_TEST_API_FAKE_H
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "api/api.h"
+
+#define FAKE_TOKEN "s3cret-token-0123456789"
+
+static json_t *fake_cfg;
+static int fake_shutdowns, fake_applies, fake_refuse_apply;
+static char fake_ifname[API_NAME_MAX] = "eth0";
+
+static void fake_system(void *arg, struct api_system *s)
+{
+	s->version = "test-1";
+	s->uptime_ns = 2500000000ull;
+	s->boot_time_unix = 1700000000;
+	s->ncores = 2;
+	s->mem_bytes = 256ull << 20;
+}
+
+static void fake_stats(void *arg, struct api_stats *st)
+{
+	st->ncores = 2;
+	st->core[0].role = "control";
+	st->core[1].role = "data";
+	for (int c = 0; c < 2; c++) {
+		st->core[c].turns = 1000 + c;
+		st->core[c].busy_turns = 10 * c;
+		st->core[c].busy_cycles = 25 * c;
+		st->core[c].idle_cycles = 75;
+		st->core[c].chan_depth_in = (uint32_t)c;
+		st->core[c].net.rx_frames = 7 + c;
+		st->core[c].net.drop_bad_ip_csum = 3;
+		st->core[c].net.arp_miss_drop = 1;
+	}
+	st->nifs = 1;
+	struct api_iface_stats *f = &st->ifs[0];
+	snprintf(f->name, sizeof f->name, "%s", fake_ifname);
+	memcpy(f->mac, "\x52\x54\x00\x12\x34\x56", 6);
+	f->addr = 0xc6120002;           /* 198.18.0.2 */
+	f->prefix = 24;
+	f->gw = 0xc6120001;
+	f->mtu = 1500;
+	f->link_up = 1;
+	f->nqueues = 2;
+	for (int q = 0; q < 2; q++) {
+		f->q[q].core = (uint32_t)q + 1;
+		f->q[q].rx_packets = 100 + (uint64_t)q;
+		f->q[q].tx_packets = 200;
+		f->q[q].rx_bytes = 6400;
+		f->q[q].rx_drop_runt = 2;
+		f->q[q].broken = q == 1;
+	}
+	st->pool_free = 900;
+	st->pool_total = 1024;
+}
+
+static json_t *fake_config_get(void *arg)
+{
+	return json_incref(fake_cfg);
+}
+
+static int fake_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)
+{
+	if (fake_refuse_apply) {
+		snprintf(err, errlen, "interfaces: the number of queues cannot change at run time");
+		return -EBUSY;
+	}
+	fake_applies++;
+	json_decref(fake_cfg);
+	fake_cfg = json_deep_copy(doc);
+	return 0;
+}
+
+static size_t fake_log_lines(void *arg, const char **lines, size_t max)
+{
+	static const char *l[] = { "pollux test-1: 2 cores", "ready", "bad \xff byte" };
+	size_t n = max < 3 ? max : 3;
+	for (size_t i = 0; i < n; i++)
+		lines[i] = l[i];
+	return n;
+}
+
+static void fake_shutdown(void *arg) { fake_shutdowns++; }
+
+static const struct api_backend fake_backend = {
+	.system = fake_system, .stats = fake_stats, .config_get = fake_config_get,
+	.config_apply = fake_config_apply, .log_lines = fake_log_lines, .shutdown = fake_shutdown,
+};
+
+static void fake_reset(void)
+{
+	json_decref(fake_cfg);
+	fake_cfg = json_loads("{\"name\": \"default\", \"cores\": {\"idle\": \"halt\"}}", 0, NULL);
+	fake_shutdowns = fake_applies = fake_refuse_apply = 0;
+	snprintf(fake_ifname, sizeof fake_ifname, "eth0");
+}
+#endif
