@@ -2,8 +2,9 @@
  * net.h — the TCP/IP stack as appliances see it.
  *
  * Interfaces come from the config ("interfaces": [{"address":
- * "198.18.0.2/24", "gateway": "198.18.0.1", "mtu": 1500}], one per
- * network device in discovery order: eth0, eth1, ...). Every data core
+ * "198.18.0.2/24", "gateway": "198.18.0.1", "mtu": 1500}] or
+ * {"address": "dhcp"}, optionally "vlan": VID; one per network device in
+ * discovery order: eth0, eth1, ...). Every data core
  * runs its own instance on the queue pairs it owns; a TCP connection or
  * UDP flow lives on exactly one core, chosen by a hash of its 4-tuple
  * (net_flow_core), and packets that arrive elsewhere are handed to it over
@@ -25,8 +26,20 @@
 /* ---- set-up (core 0, start-up, after netdev_init_all) */
 int net_init(const void *cfg, char *err, size_t errlen);
 int net_if_count(void);
-/* address/prefix in host byte order, for logs and telemetry */
+/* address/prefix in host byte order, for logs and telemetry (addr 0:
+ * not configured yet, e.g. no DHCP lease) */
 int net_if_info(int i, uint32_t *addr, uint8_t *prefix, uint32_t *gw, uint16_t *mtu);
+/* DHCP client state of interface i (core 0, telemetry); addresses in
+ * host byte order. -EINVAL: no such interface, -ENOENT: not DHCP. */
+struct net_dhcp_info {
+	const char *state;              /* "selecting", "bound", "renewing", ... */
+	uint32_t server;                /* the lease's server, 0: none */
+	uint32_t dns[3];
+	uint8_t ndns;
+	uint32_t lease_s;               /* as granted; 0xffffffff: infinite */
+	uint32_t lease_left_s;
+};
+int net_dhcp_info(int i, struct net_dhcp_info *out);
 
 /* ---- TCP */
 struct tcp_conn;
@@ -73,6 +86,9 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len);
 /* ---- telemetry: per-core counters, by reason */
 #define NET_STATS_FIELDS(X) \
 	X(rx_frames) X(tx_frames) X(rx_arp) X(tx_arp) X(arp_miss_drop) \
+	X(arp_refresh) X(arp_expired) X(drop_vlan_untagged) X(drop_unbound) \
+	X(dhcp_discover) X(dhcp_request) X(dhcp_offer) X(dhcp_ack) X(dhcp_nak) \
+	X(drop_bad_dhcp) X(drop_dhcp_stray) \
 	X(drop_vlan) X(drop_not_ipv4) X(drop_short) X(drop_bad_ip_hdr) X(drop_bad_ip_csum) \
 	X(drop_ip_frag) X(drop_not_ours) X(drop_ttl) X(drop_proto) \
 	X(icmp_echo) X(drop_bad_icmp) \

@@ -10,16 +10,50 @@
 #include "net/pktbuf.h"
 #include "drivers/netdev.h"
 
+/* An interface's addresses as one immutable object (see net_if.ifa). */
+struct net_ifaddr {
+	uint32_t addr, mask, gw;        /* network byte order; addr 0: unconfigured */
+	uint8_t prefix;
+	uint16_t mtu;
+};
+
 struct net_if {
 	/* immutable after net_init */
 	int index;
 	struct netdev *dev;
 	uint8_t mac[ETH_ALEN];
-	uint32_t addr, mask, gw;        /* network byte order; addr 0: unconfigured */
-	uint8_t prefix;
-	uint16_t mtu;
+	uint16_t base_mtu;              /* the device's, lowered by the config */
 	uint16_t nq;                    /* queue pairs: flows hash over these */
+	uint16_t vlan;                  /* 802.1Q VID we tag and accept; 0: untagged */
+	uint8_t dhcp;                   /* "address": "dhcp" (dhcp.c) */
+	/*
+	 * Address, mask, gateway and MTU change at run time (DHCP bind,
+	 * renew with new values, expiry), so they are no longer immutable
+	 * after net_init. Core 0 alone changes them, with net_if_set_addr():
+	 * it fills the spare of ifa_bufs, publishes it (sched_publish: an
+	 * acq_rel exchange, the release half pairing with the acquire in
+	 * net_ifa()), then waits until every core has passed a quiescent
+	 * point (sched_quiesce_wait) before that older copy may be
+	 * rewritten. A reader takes net_ifa() once per packet and sees addr,
+	 * mask, gw and mtu of one and the same configuration, never a mix.
+	 */
+	void *_Atomic ifa;              /* struct net_ifaddr, published */
+	struct net_ifaddr ifa_bufs[2];  /* core 0 only */
+	uint8_t ifa_cur;                /* core 0 only: the one published */
+	/* Single-value mirrors of ifa->addr and ifa->mtu for code that needs
+	 * only one of them (tcp.c): stored by core 0 after the publish, read
+	 * anywhere as plain (seq_cst, on x86 a mov) atomic loads; whole
+	 * values, the old or the new one. */
+	_Atomic uint32_t addr;
+	_Atomic uint16_t mtu;
 };
+
+/* any core: this interface's addresses, valid until the end of the
+ * caller's loop turn (acquire: pairs with net_if_set_addr's publish) */
+static inline const struct net_ifaddr *net_ifa(struct net_if *ifc)
+{
+	return atomic_load_explicit(&ifc->ifa, memory_order_acquire);
+}
 
 #define NET_TX_BATCH 64
 
@@ -31,9 +65,14 @@ struct net_txq {                        /* per core, per interface */
 #define NET_STATS_CTR(f) counter_t f;
 struct net_counters { NET_STATS_FIELDS(NET_STATS_CTR) };
 
+#define NET_ARP_ASKED 8
+
 struct net_core {
 	/* owner core only (counters: owner writes, anyone reads) */
 	struct net_txq txq[NET_MAX_IFS];
+	/* ARP requests this core asked core 0 for lately (by address hash):
+	 * at most one per address per second, however busy the flow */
+	struct { uint32_t ip; uint64_t ns; } arp_asked[NET_ARP_ASKED];
 	struct net_counters ctr;
 	struct tcp_core *tcp;
 } __attribute__((aligned(CACHE_LINE)));
@@ -58,6 +97,24 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip);
 int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf);
 uint32_t tcp_conns_open(uint32_t core);
+
+/* Core 0: publishes new addresses for ifc (addr 0: unconfigured; mtu 0
+ * or above base_mtu: base_mtu); see struct net_if. May wait up to 1 s
+ * for the other cores to pass a quiescent point. */
+void net_if_set_addr(struct net_if *ifc, uint32_t addr, uint8_t prefix, uint32_t gw, uint16_t mtu);
+/* Core 0: a gratuitous ARP request for ifc's address. */
+void net_arp_announce(struct net_if *ifc);
+/* live entries in the published ARP table (tests, telemetry) */
+uint32_t net_arp_entries(void);
+
+/* ---- dhcp.c: the DHCPv4 client of "address": "dhcp" interfaces, core 0 */
+#define DHCP_SERVER_PORT 67
+#define DHCP_CLIENT_PORT 68
+/* net_init, on core 0: (re)starts acquisition on ifc. */
+void dhcp_start(struct net_if *ifc);
+/* Core 0: a UDP datagram 67 -> 68 received on a DHCP interface; b is at
+ * its IP header (validated), b->len its IP total length. Consumes b. */
+void dhcp_input(struct net_if *ifc, struct pktbuf *b);
 
 #define NSTAT(field) counter_add(&net_me()->ctr.field, 1)
 #endif

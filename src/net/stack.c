@@ -10,7 +10,21 @@
  * arrives. ARP belongs to core 0: frames are handed to it, and it
  * publishes an immutable table that every core reads (sched_publish /
  * sched_quiesce_wait); a miss drops the packet (counted) and asks core 0
- * to resolve.
+ * to resolve. Entries live ARP_TTL_NS; one in use in its last
+ * ARP_REFRESH_NS is re-requested (unicast) so a busy flow never misses,
+ * and a sweep on core 0 drops the expired ones.
+ *
+ * Addresses: each interface's address, mask, gateway and MTU are one
+ * immutable object published the same way (net_if_set_addr, core 0):
+ * DHCP (dhcp.c) changes them at run time. UDP 67 -> 68 on a DHCP
+ * interface goes to core 0's client whatever its destination address;
+ * other IP traffic for an interface without an address is dropped
+ * (drop_unbound).
+ *
+ * 802.1Q: an interface with "vlan": VID accepts only frames tagged with
+ * that VID (the tag is stripped on receipt) and tags all it sends; other
+ * tags and untagged frames are counted and dropped. Without "vlan",
+ * tagged frames are counted and dropped.
  *
  * Transmit: each core batches frames per interface and flushes them with
  * one tx_burst at the end of its loop turn. Core 0 owns no queue when
@@ -142,11 +156,32 @@ static void tx_remote(void *arg)
 	t->pkts[t->n++] = b;
 }
 
-/* Queues a complete frame (Ethernet header included) on this core.
- * Consumes b. -ENOBUFS when the batch is still full after a flush (the
- * frame is dropped and counted; TCP takes it as a cue to wait). */
+/* Inserts the interface's 802.1Q tag after the MAC addresses, in the
+ * buffer's headroom (the frame was padded to 60 bytes untagged, so it is
+ * at least 64 now, as a tagged frame must be). */
+static int vlan_tag(struct net_if *ifc, struct pktbuf *b)
+{
+	if (b->off < PKTBUF_HEADROOM / 2) {     /* leave room for the device's header */
+		NSTAT(tx_drop);
+		pktbuf_free(b);
+		return -ENOBUFS;
+	}
+	uint8_t *p = pktbuf_data(b);
+	memmove(p - 4, p, 2 * ETH_ALEN);
+	uint16_t tag[2] = { htons(ETHERTYPE_VLAN), htons(ifc->vlan) };
+	memcpy(p - 4 + 2 * ETH_ALEN, tag, sizeof tag);
+	b->off -= 4;
+	b->len += 4;
+	return 0;
+}
+
+/* Queues a complete frame (Ethernet header included, untagged) on this
+ * core. Consumes b. -ENOBUFS when the batch is still full after a flush
+ * (the frame is dropped and counted; TCP takes it as a cue to wait). */
 static int eth_tx(struct net_if *ifc, struct pktbuf *b)
 {
+	if (ifc->vlan && vlan_tag(ifc, b))
+		return -ENOBUFS;
 	b->port = (uint16_t)ifc->index;
 	uint32_t me = core_self()->id, owner = netdev_queue_core(ifc->dev, 0);
 	int mine = 0;
@@ -181,11 +216,15 @@ int net_tx_busy(const struct net_if *ifc)
 /* ---- ARP: core 0 writes, everyone reads the published table */
 #define ARP_MAX 256
 #define ARP_TTL_NS (300ull * 1000000000ull)
+#define ARP_REFRESH_NS (60ull * 1000000000ull)  /* re-request an entry in use this long before it expires */
+#define ARP_SWEEP_NS (60ull * 1000000000ull)    /* how often core 0 drops expired entries */
+#define ARP_ASK_NS 1000000000ull                /* a core asks for one address at most this often */
 struct arp_entry { uint32_t ip; uint8_t mac[ETH_ALEN]; uint8_t ifindex; uint64_t expires; };
 struct arp_table { uint32_t n; struct arp_entry e[ARP_MAX]; };
 static void *_Atomic arp_published;
 static struct arp_table arp_bufs[2];           /* core 0 flips between them */
 static int arp_cur;
+static struct timer arp_sweep_timer;           /* core 0 */
 
 static const struct arp_entry *arp_lookup(uint32_t ip)
 {
@@ -199,14 +238,22 @@ static const struct arp_entry *arp_lookup(uint32_t ip)
 	return NULL;
 }
 
-static void arp_send(struct net_if *ifc, uint16_t op, const uint8_t *tha, uint32_t tpa)
+uint32_t net_arp_entries(void)
+{
+	const struct arp_table *t = sched_deref(&arp_published);
+	return t ? t->n : 0;
+}
+
+/* An ARP frame from ifc: a request goes to dst (NULL: broadcast) asking
+ * for tpa; a reply goes to dst, about us. */
+static void arp_send(struct net_if *ifc, uint16_t op, const uint8_t *dst, uint32_t tpa)
 {
 	struct pktbuf *b = net_alloc();
 	if (!b)
 		return;
 	struct eth_hdr *e = (void *)pktbuf_data(b);
 	struct arp_hdr *a = (void *)(e + 1);
-	memcpy(e->dst, op == ARP_REQUEST ? (const uint8_t *)"\xff\xff\xff\xff\xff\xff" : tha, ETH_ALEN);
+	memcpy(e->dst, dst ? dst : (const uint8_t *)"\xff\xff\xff\xff\xff\xff", ETH_ALEN);
 	memcpy(e->src, ifc->mac, ETH_ALEN);
 	e->type = htons(ETHERTYPE_ARP);
 	a->htype = htons(1);
@@ -215,10 +262,10 @@ static void arp_send(struct net_if *ifc, uint16_t op, const uint8_t *tha, uint32
 	a->plen = 4;
 	a->op = htons(op);
 	memcpy(a->sha, ifc->mac, ETH_ALEN);
-	a->spa = ifc->addr;
+	a->spa = net_ifa(ifc)->addr;
 	memset(a->tha, 0, ETH_ALEN);
 	if (op == ARP_REPLY)
-		memcpy(a->tha, tha, ETH_ALEN);
+		memcpy(a->tha, dst, ETH_ALEN);
 	a->tpa = tpa;
 	b->len = 60;                            /* minimum frame, padded */
 	memset((uint8_t *)(a + 1), 0, 60 - ETH_HLEN - sizeof *a);
@@ -226,12 +273,45 @@ static void arp_send(struct net_if *ifc, uint16_t op, const uint8_t *tha, uint32
 	eth_tx(ifc, b);
 }
 
+/* core 0: the spare table, filled with the live entries of the current
+ * one (expired entries are left behind and counted) */
+static struct arp_table *arp_spare_live(uint64_t now, uint32_t *expired)
+{
+	const struct arp_table *old = &arp_bufs[arp_cur];
+	struct arp_table *nw = &arp_bufs[!arp_cur];
+	nw->n = 0;
+	*expired = 0;
+	for (uint32_t i = 0; i < old->n; i++) {
+		if (old->e[i].expires > now)
+			nw->e[nw->n++] = old->e[i];
+		else
+			(*expired)++;
+	}
+	return nw;
+}
+
+/* core 0: publish the spare table; the old copy is rewritten next time,
+ * so wait until nobody reads it */
+static void arp_publish(struct arp_table *nw, uint32_t expired)
+{
+	counter_add(&net_me()->ctr.arp_expired, expired);
+	sched_publish(&arp_published, nw);
+	if (sched_quiesce_wait(1000000000ull))
+		klog("net: arp: a core did not pass a quiescent point within 1 s");
+	arp_cur = !arp_cur;
+}
+
 /* core 0: learn (or refresh) ip -> mac and republish */
 static void arp_learn(struct net_if *ifc, uint32_t ip, const uint8_t *mac)
 {
-	struct arp_table *old = &arp_bufs[arp_cur], *nw = &arp_bufs[!arp_cur];
+	const struct arp_table *old = &arp_bufs[arp_cur];
 	uint64_t now = time_ns();
-	*nw = *old;
+	for (uint32_t i = 0; i < old->n; i++)
+		if (old->e[i].ip == ip && !memcmp(old->e[i].mac, mac, ETH_ALEN) &&
+		    old->e[i].expires > now + ARP_TTL_NS / 2)
+			return;                 /* fresh already: no republish */
+	uint32_t expired;
+	struct arp_table *nw = arp_spare_live(now, &expired);
 	uint32_t k, oldest = 0;
 	for (k = 0; k < nw->n; k++)
 		if (nw->e[k].ip == ip)
@@ -245,36 +325,72 @@ static void arp_learn(struct net_if *ifc, uint32_t ip, const uint8_t *mac)
 					oldest = i;
 			k = oldest;
 		}
-	} else if (!memcmp(nw->e[k].mac, mac, ETH_ALEN) && nw->e[k].expires > now + ARP_TTL_NS / 2) {
-		return;                         /* fresh already: no republish */
 	}
 	nw->e[k].ip = ip;
 	memcpy(nw->e[k].mac, mac, ETH_ALEN);
 	nw->e[k].ifindex = (uint8_t)ifc->index;
 	nw->e[k].expires = now + ARP_TTL_NS;
-	sched_publish(&arp_published, nw);
-	/* the old copy is rewritten next time: wait until nobody reads it */
-	sched_quiesce_wait(1000000000ull);
-	arp_cur = !arp_cur;
+	arp_publish(nw, expired);
+}
+
+/* core 0, every ARP_SWEEP_NS: drop expired entries (lookups already skip
+ * them; this keeps the table, and every lookup's walk, short) */
+static void arp_sweep(struct timer *t, void *arg)
+{
+	const struct arp_table *old = &arp_bufs[arp_cur];
+	uint64_t now = time_ns();
+	uint32_t i;
+	for (i = 0; i < old->n && old->e[i].expires > now; i++)
+		;
+	if (i == old->n)
+		return;
+	uint32_t expired;
+	struct arp_table *nw = arp_spare_live(now, &expired);
+	arp_publish(nw, expired);
 }
 
 static void arp_input_core0(void *arg)
 {
 	struct pktbuf *b = arg;
 	struct net_if *ifc = &net_ifs[b->port];
+	uint32_t me = net_ifa(ifc)->addr;
 	const struct arp_hdr *a = (const void *)(pktbuf_data(b) + ETH_HLEN);
-	if (ifc->addr && (a->tpa == ifc->addr || arp_lookup(a->spa)))
+	if (me && (a->tpa == me || arp_lookup(a->spa)))
 		arp_learn(ifc, a->spa, a->sha);
-	if (ntohs(a->op) == ARP_REQUEST && ifc->addr && a->tpa == ifc->addr)
+	if (ntohs(a->op) == ARP_REQUEST && me && a->tpa == me)
 		arp_send(ifc, ARP_REPLY, a->sha, a->spa);
 	pktbuf_free(b);
 }
 
+/* core 0: ask for an address: broadcast when unknown, unicast to the
+ * known MAC when refreshing an entry that is about to expire */
 static void arp_resolve_core0(void *arg)
 {
 	uintptr_t v = (uintptr_t)arg;
 	struct net_if *ifc = &net_ifs[v >> 32];
-	arp_send(ifc, ARP_REQUEST, NULL, (uint32_t)v);
+	const struct arp_entry *ae = arp_lookup((uint32_t)v);
+	if (ae)
+		NSTAT(arp_refresh);
+	arp_send(ifc, ARP_REQUEST, ae ? ae->mac : NULL, (uint32_t)v);
+}
+
+/* any core: have core 0 ask for ip, unless this core asked within
+ * ARP_ASK_NS (a busy flow would otherwise send a request per packet) */
+static void arp_ask(struct net_if *ifc, uint32_t ip)
+{
+	struct net_core *nc = net_me();
+	uint64_t now = time_ns();
+	uint32_t h = (ip * 0x9e3779b1u) >> 29;
+	_Static_assert(NET_ARP_ASKED == 8, "the hash above gives 3 bits");
+	if (nc->arp_asked[h].ip == ip && now - nc->arp_asked[h].ns < ARP_ASK_NS)
+		return;
+	nc->arp_asked[h].ip = ip;
+	nc->arp_asked[h].ns = now;
+	uintptr_t v = ((uintptr_t)ifc->index << 32) | ip;
+	if (core_self()->id == 0)
+		arp_resolve_core0((void *)v);
+	else
+		call_on(0, arp_resolve_core0, (void *)v);
 }
 
 static void arp_input(struct net_if *ifc, struct pktbuf *b)
@@ -296,22 +412,33 @@ static void arp_input(struct net_if *ifc, struct pktbuf *b)
 	}
 }
 
+void net_arp_announce(struct net_if *ifc)
+{
+	uint32_t me = net_ifa(ifc)->addr;
+	if (me)
+		arp_send(ifc, ARP_REQUEST, NULL, me);
+}
+
 /* ---- IPv4 output */
 int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t proto, uint8_t tos)
 {
-	uint32_t hop = (dst & ifc->mask) == (ifc->addr & ifc->mask) || !ifc->gw ? dst : ifc->gw;
+	const struct net_ifaddr *ifa = net_ifa(ifc);
+	if (!ifa->addr && dst != 0xffffffffu) { /* no address yet: only DHCP's broadcasts */
+		NSTAT(tx_drop);
+		pktbuf_free(b);
+		return -EADDRNOTAVAIL;
+	}
+	uint32_t hop = (dst & ifa->mask) == (ifa->addr & ifa->mask) || !ifa->gw ? dst : ifa->gw;
 	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(hop);
 	if (!ae && dst != 0xffffffffu) {
 		NSTAT(arp_miss_drop);
-		uintptr_t v = ((uintptr_t)ifc->index << 32) | hop;
-		if (core_self()->id == 0)
-			arp_resolve_core0((void *)v);
-		else
-			call_on(0, arp_resolve_core0, (void *)v);
+		arp_ask(ifc, hop);
 		pktbuf_free(b);
 		return -EHOSTUNREACH;
 	}
-	if (b->off < ETH_HLEN + sizeof(struct ipv4_hdr) || b->len + sizeof(struct ipv4_hdr) > ifc->mtu) {
+	if (ae && ae->expires - time_ns() < ARP_REFRESH_NS)
+		arp_ask(ifc, hop);              /* in use and about to expire: refresh */
+	if (b->off < ETH_HLEN + sizeof(struct ipv4_hdr) || b->len + sizeof(struct ipv4_hdr) > ifa->mtu) {
 		NSTAT(tx_drop);
 		pktbuf_free(b);
 		return -EMSGSIZE;
@@ -328,7 +455,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 	ip->ttl = 64;
 	ip->proto = proto;
 	ip->csum = 0;
-	ip->src = ifc->addr;
+	ip->src = ifa->addr;
 	ip->dst = dst;
 	ip->csum = net_csum(ip, sizeof *ip, 0);
 	b->off -= ETH_HLEN;
@@ -390,7 +517,8 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len)
 	if (to->ifindex < 0 || to->ifindex >= net_nifs)
 		return -EINVAL;
 	struct net_if *ifc = &net_ifs[to->ifindex];
-	if (len + sizeof(struct udp_hdr) + sizeof(struct ipv4_hdr) > ifc->mtu)
+	const struct net_ifaddr *ifa = net_ifa(ifc);
+	if (len + sizeof(struct udp_hdr) + sizeof(struct ipv4_hdr) > ifa->mtu)
 		return -EMSGSIZE;
 	struct pktbuf *b = net_alloc();
 	if (!b)
@@ -402,7 +530,7 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len)
 	u->dport = htons(to->dport);
 	u->len = htons((uint16_t)(len + sizeof *u));
 	u->csum = 0;
-	u->csum = net_csum(u, len + sizeof *u, net_pseudo_sum(ifc->addr, to->dst, IP_PROTO_UDP,
+	u->csum = net_csum(u, len + sizeof *u, net_pseudo_sum(ifa->addr, to->dst, IP_PROTO_UDP,
 							  (uint16_t)(len + sizeof *u)));
 	if (!u->csum)
 		u->csum = 0xffff;
@@ -462,6 +590,35 @@ static void ip_deliver(struct net_if *ifc, struct pktbuf *b)
 	}
 }
 
+/* UDP from the server port to the client port: for the DHCP client,
+ * whatever the destination address (before a lease, a server may send
+ * to the address it offers, or to 255.255.255.255) */
+static int is_dhcp_reply(const struct ipv4_hdr *ip, uint16_t hl, uint16_t tot)
+{
+	if (ip->proto != IP_PROTO_UDP || tot < hl + sizeof(struct udp_hdr))
+		return 0;
+	const struct udp_hdr *u = (const void *)((const uint8_t *)ip + hl);
+	return u->sport == htons(DHCP_SERVER_PORT) && u->dport == htons(DHCP_CLIENT_PORT);
+}
+
+static void dhcp_input_core0(void *arg)
+{
+	struct pktbuf *b = arg;
+	dhcp_input(&net_ifs[b->port], b);
+}
+
+/* b at the IP header: to the DHCP client on core 0 */
+static void dhcp_steer(struct net_if *ifc, struct pktbuf *b)
+{
+	b->port = (uint16_t)ifc->index;
+	if (core_self()->id == 0) {
+		dhcp_input(ifc, b);
+	} else if (call_on(0, dhcp_input_core0, b)) {
+		NSTAT(tx_drop);
+		pktbuf_free(b);
+	}
+}
+
 static void ip_input(struct net_if *ifc, struct pktbuf *b)
 {
 	b->off += ETH_HLEN;
@@ -484,12 +641,20 @@ static void ip_input(struct net_if *ifc, struct pktbuf *b)
 		NSTAT(drop_ip_frag);                /* no reassembly: counted */
 		goto drop;
 	}
-	if (!ifc->addr || (ip->dst != ifc->addr && ip->dst != 0xffffffffu &&
-			   ip->dst != (ifc->addr | ~ifc->mask))) {
+	b->len = tot;
+	if (ifc->dhcp && is_dhcp_reply(ip, hl, tot)) {
+		dhcp_steer(ifc, b);
+		return;
+	}
+	const struct net_ifaddr *ifa = net_ifa(ifc);
+	if (!ifa->addr) {
+		NSTAT(drop_unbound);                /* no lease yet (or any more) */
+		goto drop;
+	}
+	if (ip->dst != ifa->addr && ip->dst != 0xffffffffu && ip->dst != (ifa->addr | ~ifa->mask)) {
 		NSTAT(drop_not_ours);
 		goto drop;
 	}
-	b->len = tot;
 	/* the flow's owner: TCP and UDP by their ports, the rest here */
 	uint32_t owner = core_self()->id;
 	if ((ip->proto == IP_PROTO_TCP || ip->proto == IP_PROTO_UDP) && tot >= hl + 4) {
@@ -511,6 +676,40 @@ drop:
 	pktbuf_free(b);
 }
 
+/* Strips the 802.1Q tag of a frame for ifc's VLAN, in place (the MAC
+ * addresses move up over it). Anything else on a VLAN interface, and any
+ * tagged frame elsewhere, is counted and dropped (b consumed): -1. */
+static int vlan_untag(struct net_if *ifc, struct pktbuf *b)
+{
+	uint8_t *p = pktbuf_data(b);
+	uint16_t type, tci;
+	memcpy(&type, p + 2 * ETH_ALEN, 2);
+	if (!ifc->vlan) {
+		NSTAT(drop_vlan);               /* tagged, and no VLAN configured */
+		goto drop;
+	}
+	if (ntohs(type) != ETHERTYPE_VLAN) {
+		NSTAT(drop_vlan_untagged);
+		goto drop;
+	}
+	if (b->len < ETH_HLEN + 4) {
+		NSTAT(drop_short);
+		goto drop;
+	}
+	memcpy(&tci, p + ETH_HLEN, 2);
+	if ((ntohs(tci) & 0xfff) != ifc->vlan) {
+		NSTAT(drop_vlan);               /* another VLAN */
+		goto drop;
+	}
+	memmove(p + 4, p, 2 * ETH_ALEN);
+	b->off += 4;
+	b->len -= 4;
+	return 0;
+drop:
+	pktbuf_free(b);
+	return -1;
+}
+
 static void eth_input(struct net_if *ifc, struct pktbuf *b)
 {
 	NSTAT(rx_frames);
@@ -521,6 +720,12 @@ static void eth_input(struct net_if *ifc, struct pktbuf *b)
 	}
 	const struct eth_hdr *e = (const void *)pktbuf_data(b);
 	uint16_t type = ntohs(e->type);
+	if (type == ETHERTYPE_VLAN || ifc->vlan) {
+		if (vlan_untag(ifc, b))
+			return;
+		e = (const void *)pktbuf_data(b);
+		type = ntohs(e->type);
+	}
 	if (type == ETHERTYPE_IPV4)
 		ip_input(ifc, b);
 	else if (type == ETHERTYPE_ARP)
@@ -574,8 +779,63 @@ static unsigned idle_poll(void *arg) { return 0; }
 
 static void gratuitous(void *arg)
 {
-	struct net_if *ifc = arg;
-	arp_send(ifc, ARP_REQUEST, NULL, ifc->addr);
+	net_arp_announce(arg);
+}
+
+/* interfaces[i] of the config into ifc (vlan, dhcp, base_mtu) and *ifa
+ * (a static address); errors name the field */
+static int parse_if(const json_t *e, size_t i, struct net_if *ifc, struct net_ifaddr *ifa,
+		    char *err, size_t errlen)
+{
+	if ((int)i >= netdev_count() || i >= NET_MAX_IFS) {
+		snprintf(err, errlen, "interfaces[%zu]: no network device for it (have %d)", i, netdev_count());
+		return -EINVAL;
+	}
+	if (!json_is_object(e)) {
+		snprintf(err, errlen, "interfaces[%zu]: must be an object", i);
+		return -EINVAL;
+	}
+	const char *addr = json_string_value(json_object_get(e, "address"));
+	const json_t *gw = json_object_get(e, "gateway");
+	if (addr && !strcmp(addr, "dhcp")) {
+		ifc->dhcp = 1;
+		if (gw) {
+			snprintf(err, errlen, "interfaces[%zu].gateway: not with \"address\": \"dhcp\" "
+				 "(the server names the router)", i);
+			return -EINVAL;
+		}
+	} else if (!addr || parse_cidr(addr, &ifa->addr, &ifa->prefix) || ifa->prefix < 1 || !ifa->addr) {
+		snprintf(err, errlen, "interfaces[%zu].address: must be \"a.b.c.d/prefix\" or \"dhcp\"", i);
+		return -EINVAL;
+	}
+	ifa->mask = ifa->prefix ? htonl(~0u << (32 - ifa->prefix)) : 0;
+	if (gw) {
+		uint8_t p;
+		if (!json_is_string(gw) || parse_cidr(json_string_value(gw), &ifa->gw, &p) || p != 32 ||
+		    (ifa->gw & ifa->mask) != (ifa->addr & ifa->mask)) {
+			snprintf(err, errlen, "interfaces[%zu].gateway: must be an address on the interface's subnet", i);
+			return -EINVAL;
+		}
+	}
+	const json_t *mtu = json_object_get(e, "mtu");
+	ifc->base_mtu = netdev_mtu(netdev_get((int)i));
+	if (mtu) {
+		if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 || json_integer_value(mtu) > 9000) {
+			snprintf(err, errlen, "interfaces[%zu].mtu: must be 68..9000", i);
+			return -EINVAL;
+		}
+		if (json_integer_value(mtu) < ifc->base_mtu)
+			ifc->base_mtu = (uint16_t)json_integer_value(mtu);
+	}
+	const json_t *vlan = json_object_get(e, "vlan");
+	if (vlan) {
+		if (!json_is_integer(vlan) || json_integer_value(vlan) < 1 || json_integer_value(vlan) > 4094) {
+			snprintf(err, errlen, "interfaces[%zu].vlan: must be a VLAN id, 1..4094", i);
+			return -EINVAL;
+		}
+		ifc->vlan = (uint16_t)json_integer_value(vlan);
+	}
+	return 0;
 }
 
 int net_init(const void *cfg, char *err, size_t errlen)
@@ -607,41 +867,11 @@ int net_init(const void *cfg, char *err, size_t errlen)
 	}
 	size_t i;
 	const json_t *e;
+	struct net_ifaddr ifa[NET_MAX_IFS] = { { 0 } };
 	json_array_foreach(ifs, i, e) {
-		if ((int)i >= netdev_count()) {
-			snprintf(err, errlen, "interfaces[%zu]: no network device for it (have %d)", i, netdev_count());
-			return -EINVAL;
-		}
-		if (!json_is_object(e)) {
-			snprintf(err, errlen, "interfaces[%zu]: must be an object", i);
-			return -EINVAL;
-		}
-		struct net_if *ifc = &net_ifs[i];
-		const char *addr = json_string_value(json_object_get(e, "address"));
-		if (!addr || parse_cidr(addr, &ifc->addr, &ifc->prefix) || ifc->prefix < 1) {
-			snprintf(err, errlen, "interfaces[%zu].address: must be \"a.b.c.d/prefix\"", i);
-			return -EINVAL;
-		}
-		ifc->mask = ifc->prefix ? htonl(~0u << (32 - ifc->prefix)) : 0;
-		const json_t *gw = json_object_get(e, "gateway");
-		if (gw) {
-			uint8_t p;
-			if (!json_is_string(gw) || parse_cidr(json_string_value(gw), &ifc->gw, &p) || p != 32 ||
-			    (ifc->gw & ifc->mask) != (ifc->addr & ifc->mask)) {
-				snprintf(err, errlen, "interfaces[%zu].gateway: must be an address on the interface's subnet", i);
-				return -EINVAL;
-			}
-		}
-		const json_t *mtu = json_object_get(e, "mtu");
-		ifc->mtu = netdev_mtu(netdev_get((int)i));
-		if (mtu) {
-			if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 || json_integer_value(mtu) > 9000) {
-				snprintf(err, errlen, "interfaces[%zu].mtu: must be 68..9000", i);
-				return -EINVAL;
-			}
-			if (json_integer_value(mtu) < ifc->mtu)
-				ifc->mtu = (uint16_t)json_integer_value(mtu);
-		}
+		int rc = parse_if(e, i, &net_ifs[i], &ifa[i], err, errlen);
+		if (rc)
+			return rc;
 	}
 	net_nifs = netdev_count() < NET_MAX_IFS ? netdev_count() : NET_MAX_IFS;
 	for (int k = 0; k < net_nifs; k++) {
@@ -649,9 +879,11 @@ int net_init(const void *cfg, char *err, size_t errlen)
 		ifc->index = k;
 		ifc->dev = netdev_get(k);
 		netdev_mac(ifc->dev, ifc->mac);
-		if (!ifc->mtu)
-			ifc->mtu = netdev_mtu(ifc->dev);
+		if (!ifc->base_mtu)
+			ifc->base_mtu = netdev_mtu(ifc->dev);
 		ifc->nq = netdev_queues(ifc->dev);
+		ifc->ifa_cur = 1;                       /* the first publish fills [0] */
+		net_if_set_addr(ifc, ifa[k].addr, ifa[k].prefix, ifa[k].gw, 0);
 		for (uint16_t q = 0; q < ifc->nq; q++) {
 			struct rxq_poller *p = &rxpollers[k * NETDEV_MAX_QUEUES + q];
 			p->ifc = ifc;
@@ -663,10 +895,16 @@ int net_init(const void *cfg, char *err, size_t errlen)
 				return rc;
 			}
 		}
-		if (ifc->addr) {
-			uint32_t a = ntohl(ifc->addr);
-			klog("net: eth%d %u.%u.%u.%u/%u mtu %u, %u queue%s", k, a >> 24, (a >> 16) & 255,
-			     (a >> 8) & 255, a & 255, ifc->prefix, ifc->mtu, ifc->nq, ifc->nq == 1 ? "" : "s");
+		char vlan[16] = "";
+		if (ifc->vlan)
+			snprintf(vlan, sizeof vlan, ", vlan %u", ifc->vlan);
+		if (ifa[k].addr) {
+			uint32_t a = ntohl(ifa[k].addr);
+			klog("net: eth%d %u.%u.%u.%u/%u mtu %u%s, %u queue%s", k, a >> 24, (a >> 16) & 255,
+			     (a >> 8) & 255, a & 255, ifa[k].prefix, ifc->base_mtu, vlan, ifc->nq, ifc->nq == 1 ? "" : "s");
+		} else if (ifc->dhcp) {
+			klog("net: eth%d dhcp mtu %u%s, %u queue%s", k, ifc->base_mtu, vlan, ifc->nq,
+			     ifc->nq == 1 ? "" : "s");
 		}
 	}
 	/* core 0 flushes what it sends, too (alone, it owns the queues) */
@@ -678,10 +916,34 @@ int net_init(const void *cfg, char *err, size_t errlen)
 				 max_conns, sndbuf, c);
 			return -ENOMEM;
 		}
-	for (int k = 0; k < net_nifs; k++)
+	for (int k = 0; k < net_nifs; k++) {
 		if (net_ifs[k].addr)
 			call_on(netdev_queue_core(net_ifs[k].dev, 0), gratuitous, &net_ifs[k]);
+		if (net_ifs[k].dhcp)
+			dhcp_start(&net_ifs[k]);
+	}
+	timer_init(&arp_sweep_timer, arp_sweep, NULL);
+	sched_timer_arm(&arp_sweep_timer, time_ns() + ARP_SWEEP_NS, ARP_SWEEP_NS);
 	return 0;
+}
+
+/* Core 0 (net_init, DHCP). See struct net_if for the ordering. */
+void net_if_set_addr(struct net_if *ifc, uint32_t addr, uint8_t prefix, uint32_t gw, uint16_t mtu)
+{
+	struct net_ifaddr *nw = &ifc->ifa_bufs[!ifc->ifa_cur];
+	nw->addr = addr;
+	nw->prefix = prefix;
+	nw->mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+	nw->gw = gw;
+	nw->mtu = mtu && mtu < ifc->base_mtu ? mtu : ifc->base_mtu;
+	sched_publish(&ifc->ifa, nw);           /* release: pairs with net_ifa() */
+	atomic_store(&ifc->addr, addr);
+	atomic_store(&ifc->mtu, nw->mtu);
+	/* the copy published before is rewritten by the next call: wait
+	 * until no core can still hold it */
+	if (sched_quiesce_wait(1000000000ull))
+		klog("net: eth%d: a core did not pass a quiescent point within 1 s", ifc->index);
+	ifc->ifa_cur = !ifc->ifa_cur;
 }
 
 int net_if_count(void) { return net_nifs; }
@@ -690,10 +952,11 @@ int net_if_info(int i, uint32_t *addr, uint8_t *prefix, uint32_t *gw, uint16_t *
 {
 	if (i < 0 || i >= net_nifs)
 		return -EINVAL;
-	*addr = ntohl(net_ifs[i].addr);
-	*prefix = net_ifs[i].prefix;
-	*gw = ntohl(net_ifs[i].gw);
-	*mtu = net_ifs[i].mtu;
+	const struct net_ifaddr *ifa = net_ifa(&net_ifs[i]);
+	*addr = ntohl(ifa->addr);
+	*prefix = ifa->prefix;
+	*gw = ntohl(ifa->gw);
+	*mtu = ifa->mtu;
 	return 0;
 }
 

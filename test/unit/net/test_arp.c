@@ -1,11 +1,15 @@
 /*
  * test_arp.c — ARP on the host harness: requests for our address are
  * answered and teach us the sender; a miss drops the packet (counted)
- * and asks; replies to our request are learned; ARP for other hosts is
- * neither answered nor learned from; malformed ARP is counted.
+ * and asks, at most once a second per address; replies to our request
+ * are learned; ARP for other hosts is neither answered nor learned from;
+ * malformed ARP is counted; a gratuitous ARP goes out at start; entries
+ * expire and the sweep drops them; an entry in use is refreshed before
+ * it expires, so a busy flow never misses.
  */
 #include <string.h>
 #include "check.h"
+#include "net/net_priv.h"
 
 TestSuite(arp, .init = h_setup, .fini = h_teardown);
 
@@ -70,8 +74,10 @@ Test(arp, miss_drops_and_asks_then_reply_is_learned)
 	uint8_t mac[6];
 	cr_assert_not(ping_from(H_OTHER_IP, mac), "answered an unknown host");
 	cr_assert_eq(H_STAT(arp_miss_drop), 1);
-	/* ping_from consumed the frames; look again for the request */
+	/* ping_from consumed the frames; look again for the request (a
+	 * second later: a core asks for one address once a second at most) */
 	h_tx_drop_all();
+	h_advance_ms(1100);
 	uint8_t m[8] = { ICMP_ECHO_REQUEST, 0, 0xf7, 0xff, 0, 0, 0, 0 };   /* valid csum */
 	h_rx_ip(H_OTHER_IP, IP_PROTO_ICMP, m, sizeof m);
 	struct h_pkt k;
@@ -137,4 +143,94 @@ Test(arp, malformed_is_counted)
 	struct h_pkt k;
 	cr_assert_not(h_next(&k));
 	cr_assert_eq(H_STAT(drop_short), 2);
+}
+
+Test(arp, a_miss_asks_once_a_second_however_busy)
+{
+	uint8_t mac[6];
+	h_peer_answers_arp = 0;
+	uint64_t tx0 = H_STAT(tx_arp);
+	for (int i = 0; i < 50; i++)            /* 50 packets within 10 ms */
+		ping_from(H_OTHER_IP, mac);
+	cr_assert_eq(H_STAT(arp_miss_drop), 50);
+	cr_assert_eq(H_STAT(tx_arp) - tx0, 1, "one request, not one per packet");
+	h_advance_ms(1100);
+	ping_from(H_OTHER_IP, mac);
+	cr_assert_eq(H_STAT(tx_arp) - tx0, 2, "asks again after a second");
+}
+
+Test(arp, gratuitous_arp_at_start)
+{
+	/* h_init: the stack announced itself, then answered the peer */
+	cr_assert_eq(H_STAT(tx_arp), 2);
+	h_fini();
+	cr_assert_eq(h_init(NULL), 0);
+	/* h_init drops what was sent: look at the stats of a fresh world */
+	cr_assert_eq(H_STAT(tx_arp), 2);
+}
+
+Test(arp, gratuitous_arp_frame)
+{
+	/* a fresh world whose h_init keeps what the stack sent at start is
+	 * not available: make the announcement again as net_init does */
+	net_arp_announce(&net_ifs[0]);
+	h_turn();
+	struct h_pkt k;
+	cr_assert(h_next(&k), "no gratuitous ARP");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(ntohs(k.arp->op), ARP_REQUEST);
+	cr_assert_eq(memcmp(k.eth->dst, "\xff\xff\xff\xff\xff\xff", 6), 0);
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	cr_assert_eq(ntohl(k.arp->tpa), H_OUR_IP, "sender and target: our own address");
+}
+
+Test(arp, the_sweep_drops_expired_entries)
+{
+	cr_assert_eq(net_arp_entries(), 1, "the peer, learned in h_init");
+	h_advance_ms(301 * 1000);               /* expired, and a sweep (every 60 s) ran */
+	cr_assert_eq(net_arp_entries(), 0);
+	cr_assert_eq(H_STAT(arp_expired), 1);
+}
+
+Test(arp, an_entry_in_use_is_refreshed_before_it_expires)
+{
+	uint8_t mac[6];
+	/* a flow to the peer, one packet every 5 s for 20 minutes: four
+	 * lifetimes of the entry */
+	for (int i = 0; i < 240; i++) {
+		h_advance_ms(5000);
+		cr_assert(ping_from(H_PEER_IP, mac), "no echo reply at %d s", 5 * (i + 1));
+		cr_assert_eq(memcmp(mac, H_PEER_MAC, 6), 0);
+	}
+	cr_assert_eq(H_STAT(arp_miss_drop), 0, "the busy flow saw a miss");
+	uint64_t r = H_STAT(arp_refresh);
+	cr_assert(r >= 4 && r <= 8, "%lu refreshes in 4 lifetimes", (unsigned long)r);
+}
+
+Test(arp, a_refresh_is_unicast_to_the_known_mac)
+{
+	uint8_t mac[6];
+	h_peer_answers_arp = 0;
+	h_advance_ms(250 * 1000);               /* 50 s left: within the refresh window */
+	h_tx_drop_all();
+	uint8_t m[8] = { ICMP_ECHO_REQUEST, 0, 0xf7, 0xff, 0, 0, 0, 0 };   /* valid csum */
+	h_rx_ip(H_PEER_IP, IP_PROTO_ICMP, m, sizeof m);
+	struct h_pkt k;
+	int saw_reply = 0, saw_req = 0;
+	while (h_next(&k)) {
+		if (k.ip && k.proto == IP_PROTO_ICMP)
+			saw_reply = 1;              /* still sent: the entry is valid */
+		if (k.arp) {
+			saw_req = 1;
+			cr_assert_eq(ntohs(k.arp->op), ARP_REQUEST);
+			cr_assert_eq(memcmp(k.eth->dst, H_PEER_MAC, 6), 0, "a refresh asks the known MAC");
+			cr_assert_eq(ntohl(k.arp->tpa), H_PEER_IP);
+		}
+	}
+	cr_assert(saw_reply && saw_req);
+	cr_assert_eq(H_STAT(arp_refresh), 1);
+	/* unanswered: the entry still expires at its time */
+	h_advance_ms(51 * 1000);
+	h_tx_drop_all();
+	cr_assert_not(ping_from(H_PEER_IP, mac), "used an expired entry");
 }
