@@ -57,6 +57,8 @@ struct tcp_ops {
 	 * advertises no more than this and holds back (unacknowledged) what
 	 * doesn't fit; call tcp_recv_update() when room comes back. */
 	size_t (*recv_space)(struct tcp_conn *c, void *ctx);
+	/* optional: an active open (tcp_connect) is established */
+	void (*connected)(struct tcp_conn *c, void *ctx);
 };
 /* accept: on the connection's owner core; returns the app's context for
  * it, or NULL to refuse (the stack resets it). */
@@ -64,6 +66,16 @@ typedef void *(*tcp_accept_fn)(struct tcp_conn *c, void *arg);
 /* Listens on port on every core (each accepts its own flows). Core 0,
  * start-up. Returns 0, -EADDRINUSE or -ENOSPC. */
 int tcp_listen(uint16_t port, const struct tcp_ops *ops, tcp_accept_fn accept, void *arg);
+/* Active open from the calling core, which must own a queue of the
+ * interface that routes to addr (host byte order): the source port is
+ * one whose flow hashes to this core, so the connection lives here.
+ * ops->connected follows, or ops->gone (ECONNREFUSED, ETIMEDOUT). NULL
+ * and *err (-ENETUNREACH, -EADDRNOTAVAIL, -ENOSPC) when it can't start. */
+struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops *ops, void *ctx, int *err);
+/* Copies up to len bytes into the send buffer; returns how many. 0 when
+ * it is full or when every send buffer of the core is in use (a
+ * connection holds one only while it has bytes unacknowledged): `writable`
+ * follows when room comes back. */
 size_t tcp_send(struct tcp_conn *c, const void *data, size_t len);
 size_t tcp_send_space(const struct tcp_conn *c);
 void tcp_recv_update(struct tcp_conn *c); /* the app has room again */
@@ -94,7 +106,7 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len);
 	X(icmp_echo) X(drop_bad_icmp) \
 	X(udp_in) X(udp_out) X(drop_bad_udp) X(drop_udp_no_port) \
 	X(tcp_in) X(tcp_out) X(drop_bad_tcp) X(drop_bad_tcp_csum) X(tcp_rst_out) X(tcp_retrans) \
-	X(tcp_accepts) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
+	X(tcp_accepts) X(tcp_connects) X(tcp_sndbuf_wait) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
 	X(drop_tcp_conns_full) X(tcp_timewait_recycled) X(tcp_timeouts) \
 	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
 #define NET_STATS_U64(f) uint64_t f;

@@ -95,7 +95,8 @@ uint16_t net_csum(const void *data, size_t len, uint32_t sum);
 uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 /* An IPv4 packet for us, L4 at pktbuf_data(b); hdr points at its IP header. */
 void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip);
-int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf);
+/* nbufs send buffers of sndbuf bytes, shared by the core's connections */
+int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t nbufs);
 uint32_t tcp_conns_open(uint32_t core);
 
 /* Core 0: publishes new addresses for ifc (addr 0: unconfigured; mtu 0

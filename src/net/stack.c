@@ -842,7 +842,7 @@ int net_init(const void *cfg, char *err, size_t errlen)
 {
 	const json_t *ifs = json_object_get(cfg, "interfaces");
 	const json_t *tcpc = json_object_get(cfg, "tcp");
-	long max_conns = 1024, sndbuf = 65536;
+	long max_conns = 1024, sndbuf = 65536, nbufs = -1;
 	if (ifs && !json_is_array(ifs)) {
 		snprintf(err, errlen, "interfaces: must be a list");
 		return -EINVAL;
@@ -864,7 +864,16 @@ int net_init(const void *cfg, char *err, size_t errlen)
 			}
 			sndbuf = (long)x;
 		}
+		if ((v = json_object_get(tcpc, "send_buffers"))) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000) {
+				snprintf(err, errlen, "tcp.send_buffers: must be 1..1000000");
+				return -EINVAL;
+			}
+			nbufs = (long)json_integer_value(v);
+		}
 	}
+	if (nbufs < 0)                          /* shared by the connections of a core */
+		nbufs = max_conns < 256 ? max_conns : 256;
 	size_t i;
 	const json_t *e;
 	struct net_ifaddr ifa[NET_MAX_IFS] = { { 0 } };
@@ -911,9 +920,9 @@ int net_init(const void *cfg, char *err, size_t errlen)
 	if (cores_count() > 1)
 		sched_poller_add(0, "net core0", idle_poll, tx_flush, NULL);
 	for (uint32_t c = 0; c < cores_count(); c++)
-		if (tcp_core_init(c, (uint32_t)max_conns, (uint32_t)sndbuf)) {
-			snprintf(err, errlen, "tcp: no memory for %ld connections of %ld bytes on core %u",
-				 max_conns, sndbuf, c);
+		if (tcp_core_init(c, (uint32_t)max_conns, (uint32_t)sndbuf, (uint32_t)nbufs)) {
+			snprintf(err, errlen, "tcp: no memory for %ld connections and %ld send buffers of %ld bytes on core %u",
+				 max_conns, nbufs, sndbuf, c);
 			return -ENOMEM;
 		}
 	for (int k = 0; k < net_nifs; k++) {

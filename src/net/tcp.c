@@ -37,6 +37,7 @@
 #define MAX_RETRIES 12
 #define DELACK_MS 40
 #define TIMEWAIT_MS 2000
+#define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
 #define OOO_MAX 64
 #define KEEPALIVE_PROBES 5
 
@@ -61,7 +62,8 @@ struct tcp_conn {
 	uint8_t snd_wscale, rcv_wscale;
 	int ws_ok, ts_ok;
 	uint32_t ts_recent;
-	uint8_t *sb;                            /* send buffer: bytes from snd_una */
+	uint8_t *sb;                            /* send buffer: bytes from snd_una;
+						 * NULL while empty (from the core's pool) */
 	uint32_t sb_size, sb_head, sb_len;
 	int fin_queued, fin_sent, want_writable;
 	uint32_t cwnd, ssthresh, recover;
@@ -82,6 +84,9 @@ struct tcp_conn {
 	struct timer rtx, delack, tw, keep;
 	uint64_t last_rx_ns;
 	uint32_t keep_probes;
+	/* waiting lists (kept across reuse of the slot: see tcp_poll) */
+	struct tcp_conn *txw_next, *sbw_next;
+	uint8_t txw_on, sbw_on;
 };
 
 struct listener {
@@ -104,6 +109,12 @@ struct tcp_core {
 	uint32_t hmask;
 	uint32_t open, half_open;
 	uint16_t next_port;
+	/* send buffers: a free list linked through their first bytes */
+	void *sb_free;
+	uint32_t sb_size, sb_count, sb_avail;
+	/* connections held back by a full TX batch, and those waiting for a
+	 * send buffer; both served by tcp_poll */
+	struct tcp_conn *txw_head, *txw_tail, *sbw_head, *sbw_tail;
 };
 
 static uint64_t now_ms(void) { return time_ns() / 1000000ull; }
@@ -119,7 +130,10 @@ static uint32_t hash3(uint32_t a, uint16_t rp, uint16_t lp)
 
 static struct tcp_core *tc(void) { return net_me()->tcp; }
 
-int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf)
+static unsigned tcp_poll(void *arg);
+static void tcp_poll_flush(void *arg) { tcp_poll(arg); }
+
+int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t nbufs)
 {
 	struct tcp_core *t = frame_alloc_pages((sizeof *t + 4095) / 4096);
 	if (!t)
@@ -131,15 +145,26 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf)
 	t->hmask = hsize - 1;
 	t->hash = frame_alloc_pages((hsize * sizeof(void *) + 4095) / 4096);
 	t->conns = frame_alloc_pages((max_conns * sizeof(struct tcp_conn) + 4095) / 4096);
-	uint8_t *bufs = frame_alloc_pages(((size_t)max_conns * sndbuf + 4095) / 4096);
+	uint8_t *bufs = frame_alloc_pages(((size_t)nbufs * sndbuf + 4095) / 4096);
 	if (!t->hash || !t->conns || !bufs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < max_conns; i++) {
-		t->conns[i].sb = bufs + (size_t)i * sndbuf;
 		t->conns[i].sb_size = sndbuf;
 		t->conns[i].hnext = t->free;
 		t->free = &t->conns[i];
 	}
+	t->sb_size = sndbuf;
+	t->sb_count = t->sb_avail = nbufs;
+	for (uint32_t i = 0; i < nbufs; i++) {
+		void **b = (void **)(bufs + (size_t)i * sndbuf);
+		*b = t->sb_free;
+		t->sb_free = b;
+	}
+	/* after the queues' pollers: its flush runs after theirs (an empty
+	 * TX batch), so what it lets out goes with the next turn's flush */
+	int rc = sched_poller_add(core, "tcp", tcp_poll, tcp_poll_flush, t);
+	if (rc)
+		return rc;
 	t->next_port = (uint16_t)(32768 + core * 1000);
 	net_cores[core].tcp = t;
 	if (!cookie_secret && getentropy(&cookie_secret, sizeof cookie_secret))
@@ -188,11 +213,15 @@ static struct tcp_conn *conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, ui
 		c = t->free;
 	}
 	t->free = c->hnext;
-	uint8_t *sb = c->sb;
-	uint32_t sbs = c->sb_size;
+	/* the waiting-list links survive: the slot may still be on a list */
+	struct tcp_conn *txw = c->txw_next, *sbw = c->sbw_next;
+	uint8_t txw_on = c->txw_on, sbw_on = c->sbw_on;
 	memset(c, 0, sizeof *c);
-	c->sb = sb;
-	c->sb_size = sbs;
+	c->txw_next = txw;
+	c->sbw_next = sbw;
+	c->txw_on = txw_on;
+	c->sbw_on = sbw_on;
+	c->sb_size = t->sb_size;
 	c->ifc = ifc;
 	c->raddr = a;
 	c->rport = rp;
@@ -209,6 +238,65 @@ static struct tcp_conn *conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, ui
 	return c;
 }
 
+/* ---- send buffers: a connection holds one only while it has bytes
+ * queued or unacknowledged, so an idle connection costs its slot alone */
+static void *sb_get(struct tcp_conn *c)
+{
+	struct tcp_core *t = tc();
+	if (!c->sb && t->sb_free) {
+		c->sb = t->sb_free;
+		t->sb_free = *(void **)t->sb_free;
+		t->sb_avail--;
+		c->sb_head = 0;
+	}
+	return c->sb;
+}
+
+static void sb_put(struct tcp_conn *c)
+{
+	struct tcp_core *t = tc();
+	if (!c->sb)
+		return;
+	*(void **)c->sb = t->sb_free;
+	t->sb_free = c->sb;
+	t->sb_avail++;
+	c->sb = NULL;
+	c->sb_len = c->sb_head = 0;
+}
+
+/* c waits on a list (txw: output held back; sbw: no send buffer) */
+#define WAIT_ADD(t, c, l) do { \
+	if (!(c)->l##_on) { \
+		(c)->l##_on = 1; \
+		(c)->l##_next = NULL; \
+		if ((t)->l##_tail) (t)->l##_tail->l##_next = (c); else (t)->l##_head = (c); \
+		(t)->l##_tail = (c); \
+	} } while (0)
+
+static struct tcp_conn *wait_pop_txw(struct tcp_core *t)
+{
+	struct tcp_conn *c = t->txw_head;
+	if (c) {
+		t->txw_head = c->txw_next;
+		if (!t->txw_head)
+			t->txw_tail = NULL;
+		c->txw_on = 0;
+	}
+	return c;
+}
+
+static struct tcp_conn *wait_pop_sbw(struct tcp_core *t)
+{
+	struct tcp_conn *c = t->sbw_head;
+	if (c) {
+		t->sbw_head = c->sbw_next;
+		if (!t->sbw_head)
+			t->sbw_tail = NULL;
+		c->sbw_on = 0;
+	}
+	return c;
+}
+
 void tcp_conn_free(struct tcp_conn *c)
 {
 	struct tcp_core *t = tc();
@@ -221,6 +309,7 @@ void tcp_conn_free(struct tcp_conn *c)
 		c->ooo = b->next;
 		pktbuf_free(b);
 	}
+	sb_put(c);
 	for (struct tcp_conn **p = slot_of(t, c->raddr, c->rport, c->lport); *p; p = &(*p)->hnext)
 		if (*p == c) {
 			*p = c->hnext;
@@ -392,7 +481,10 @@ static void tcp_output(struct tcp_conn *c, int ack_now)
 				break;                  /* SWS avoidance: wait for a full one */
 			uint8_t fl = TCP_ACK | (data_off + len == c->sb_len ? TCP_PSH : 0);
 			if (net_tx_busy(c->ifc) || send_segment(c, fl, c->snd_nxt, data_off, len)) {
-				arm_rtx(c);             /* the batch is full: try again soon */
+				/* the batch is full: tcp_poll goes again after the
+				 * flush; the timer is the safety net */
+				WAIT_ADD(tc(), c, txw);
+				arm_rtx(c);
 				break;
 			}
 			if (!c->rtt_timing && c->snd_nxt == c->snd_max && !c->ts_ok) {
@@ -487,7 +579,19 @@ static void on_delack(struct timer *t, void *arg)
 
 static void on_timewait(struct timer *t, void *arg)
 {
-	conn_gone(arg, 0);
+	struct tcp_conn *c = arg;
+	if (c->state == TCP_FIN_WAIT_2) {
+		uint64_t quiet_until = c->last_rx_ns + FIN_WAIT2_MS * 1000000ull;
+		if (quiet_until > time_ns()) {          /* it still talks: wait on */
+			sched_timer_arm(t, quiet_until, 0);
+			return;
+		}
+		NSTAT(tcp_timeouts);
+		send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
+		conn_gone(c, ETIMEDOUT);
+		return;
+	}
+	conn_gone(c, 0);
 }
 
 static void on_keepalive(struct timer *t, void *arg)
@@ -524,6 +628,7 @@ static void enter_timewait(struct tcp_conn *c)
 	c->state = TCP_TIME_WAIT;
 	sched_timer_cancel(&c->rtx);
 	sched_timer_cancel(&c->keep);
+	sched_timer_cancel(&c->tw);             /* FIN_WAIT_2's bound */
 	sched_timer_arm(&c->tw, time_ns() + TIMEWAIT_MS * 1000000ull, 0);
 	if (!c->app_gone && c->ops && c->ops->gone) {
 		c->app_gone = 1;
@@ -622,6 +727,8 @@ static void become_established(struct tcp_conn *c, struct listener *l)
 	}
 	if (keepalive_ms)
 		sched_timer_arm(&c->keep, time_ns() + (uint64_t)keepalive_ms * 1000000ull, 0);
+	if (!l && c->ops && c->ops->connected && !c->app_gone)
+		c->ops->connected(c, c->ctx);   /* an active open */
 }
 
 /* ---- input */
@@ -650,6 +757,8 @@ static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts 
 		data = c->sb_len;
 	c->sb_head = (c->sb_head + data) & (c->sb_size - 1);
 	c->sb_len -= data;
+	if (!c->sb_len)
+		sb_put(c);                      /* all acknowledged: back to the pool */
 	c->snd_una = ack;
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
@@ -1029,8 +1138,12 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
 	switch (c->state) {
 	case TCP_FIN_WAIT_1:
-		if (fin_acked)
+		if (fin_acked) {
+			/* bounded: a peer that never closes its side loses the
+			 * connection after FIN_WAIT2_MS without a segment */
 			c->state = TCP_FIN_WAIT_2;
+			sched_timer_arm(&c->tw, time_ns() + FIN_WAIT2_MS * 1000000ull, 0);
+		}
 		break;
 	case TCP_CLOSING:
 		if (fin_acked) {
@@ -1153,13 +1266,23 @@ void tcp_recv_update(struct tcp_conn *c)
 
 size_t tcp_send_space(const struct tcp_conn *c)
 {
-	return c->fin_queued ? 0 : c->sb_size - c->sb_len;
+	if (c->fin_queued)
+		return 0;
+	if (c->sb)
+		return c->sb_size - c->sb_len;
+	return tc()->sb_free ? c->sb_size : 0;
 }
 
 size_t tcp_send(struct tcp_conn *c, const void *data, size_t len)
 {
-	if (c->fin_queued || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT))
+	if (c->fin_queued || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT) || !len)
 		return 0;
+	if (!sb_get(c)) {                       /* the core's buffers are all busy */
+		NSTAT(tcp_sndbuf_wait);
+		c->want_writable = 1;
+		WAIT_ADD(tc(), c, sbw);
+		return 0;
+	}
 	size_t room = c->sb_size - c->sb_len, n = len < room ? len : room;
 	for (size_t i = 0; i < n; ) {
 		uint32_t at = (c->sb_head + c->sb_len + (uint32_t)i) & (c->sb_size - 1);
@@ -1201,11 +1324,101 @@ void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 
 size_t net_tcp_idle_conn_bytes(void)
 {
-	/* the slot, two lookup-table entries (the table has 2x the slots) and
-	 * the send buffer each slot owns */
-	struct tcp_core *t = net_cores[0].tcp;
-	for (uint32_t c = 0; !t && c < POLLUX_MAX_CORES; c++)
-		t = net_cores[c].tcp;
-	size_t sb = t && t->max ? t->conns[0].sb_size : 0;
-	return sizeof(struct tcp_conn) + 2 * sizeof(struct tcp_conn *) + sb;
+	/* the slot and two lookup-table entries (the table has 2x the
+	 * slots); an idle connection holds no send buffer */
+	return sizeof(struct tcp_conn) + 2 * sizeof(struct tcp_conn *);
+}
+
+/* ---- the waiting lists, every turn. A slot on a list may have been
+ * freed and reused since it was queued (the links survive conn_new):
+ * what it gets then is one harmless output attempt or writable call that
+ * its state allows. */
+static unsigned tcp_poll(void *arg)
+{
+	struct tcp_core *t = arg;
+	unsigned work = 0;
+	for (uint32_t n = t->max; t->txw_head && n; n--) {
+		struct tcp_conn *c = t->txw_head;
+		if (c->ifc && net_tx_busy(c->ifc))
+			break;
+		wait_pop_txw(t);
+		if (c->state >= TCP_ESTABLISHED && c->state != TCP_TIME_WAIT) {
+			tcp_output(c, 0);
+			work++;
+		}
+	}
+	while (t->sbw_head && t->sb_free) {
+		struct tcp_conn *c = wait_pop_sbw(t);
+		if ((c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT) && !c->sb &&
+		    c->want_writable && !c->app_gone && c->ops && c->ops->writable) {
+			c->want_writable = 0;
+			c->ops->writable(c, c->ctx);
+			work++;
+		}
+	}
+	return work;
+}
+
+/* ---- active open */
+static struct net_if *route_if(uint32_t daddr)
+{
+	struct net_if *gw = NULL;
+	for (int i = 0; i < net_nifs; i++) {
+		struct net_if *f = &net_ifs[i];
+		const struct net_ifaddr *fa = net_ifa(f);
+		if (!fa || !fa->addr)
+			continue;
+		if (((daddr ^ fa->addr) & fa->mask) == 0)
+			return f;
+		if (fa->gw && !gw)
+			gw = f;
+	}
+	return gw;
+}
+
+struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops *ops, void *ctx, int *err)
+{
+	uint32_t daddr = htonl(addr), me = core_self()->id;
+	struct tcp_core *t = tc();
+	struct net_if *ifc = t ? route_if(daddr) : NULL;
+	int e = 0;
+	struct tcp_conn *c = NULL;
+	if (!ifc) {
+		e = -ENETUNREACH;
+		goto fail;
+	}
+	/* a local port whose flow this core owns (the device's RSS or our
+	 * steering sends the answers here), free and not a listener's */
+	uint16_t lp = 0;
+	for (uint32_t tries = 0; tries < 28232 && !lp; tries++) {
+		uint16_t cand = t->next_port;
+		t->next_port = cand >= 60999 ? 32768 : (uint16_t)(cand + 1);
+		if (net_flow_core(ifc, daddr, port, cand) == me && !lookup(daddr, port, cand) && !listener_of(cand))
+			lp = cand;
+	}
+	if (!lp) {
+		e = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	c = conn_new(ifc, daddr, port, lp);
+	if (!c) {
+		NSTAT(drop_tcp_conns_full);
+		e = -ENOSPC;
+		goto fail;
+	}
+	c->ops = ops;
+	c->ctx = ctx;
+	c->state = TCP_SYN_SENT;
+	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(daddr, port, lp);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->mss = (uint16_t)(ifc->mtu - 40);
+	NSTAT(tcp_connects);
+	send_segment(c, TCP_SYN, c->iss, 0, 0);
+	arm_rtx(c);
+	return c;
+fail:
+	if (err)
+		*err = e;
+	return NULL;
 }
