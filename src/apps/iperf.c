@@ -19,6 +19,19 @@
  * by the session for the results, and the start/stop of -R sending is a
  * call_on to the stream's core. The JSON (jansson, malloc) is control
  * path, once per test.
+ *
+ * The end of a -R test: the client sends TEST_END, turns its data sockets
+ * back to blocking and keeps reading them whole blocks at a time while it
+ * waits for EXCHANGE_RESULTS; its read position is not on a block boundary
+ * (it read them non-blocking before), so a server that stops sending at
+ * TEST_END can leave it blocked in a read forever, never answering
+ * EXCHANGE_RESULTS. The streams therefore keep sending after TEST_END
+ * until the client closes them or the session ends; the results report
+ * the bytes sent up to TEST_END.
+ *
+ * A stream's context is freed on its own core after the session's core
+ * has dropped it from the session (stream_forget): every call_on the
+ * session sent it before comes first (channels are FIFO per sender).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +73,7 @@ struct iconn {                          /* the context of every accepted connect
 	uint64_t queued, stop_at;       /* owner: bytes queued; send until stop_at */
 	uint32_t blksize;
 	int closed;
+	uint32_t sess_core;             /* stream: its session's core */
 };
 
 struct session {
@@ -72,6 +86,7 @@ struct session {
 	_Atomic int nstreams;
 	struct iconn *streams[MAX_STREAMS];
 	uint64_t start_ns, end_ns;
+	uint64_t end_bytes[MAX_STREAMS];        /* each stream's count at TEST_END */
 	int state;
 };
 
@@ -142,6 +157,24 @@ static void stream_stop(void *arg)
 	pump(x);
 }
 
+static void stream_free(void *arg) { free(arg); }
+
+/* on the session's core: a stream is gone; drop it from its session (if
+ * that session still holds it), then free it on its own core */
+static void stream_forget(void *arg)
+{
+	struct iconn *x = arg;
+	struct session *s = x->s;
+	int n = atomic_load(&s->nstreams);
+	for (int i = 0; i < n; i++)
+		if (s->streams[i] == x) {
+			s->end_bytes[i] = s->end_ns ? s->end_bytes[i] : counter_get(&x->bytes);
+			s->streams[i] = NULL;
+		}
+	if (call_on(x->core, stream_free, x))
+		klog("iperf: stream context leaked (channel to core %u full)", x->core);
+}
+
 static void all_streams(struct session *s, void (*fn)(void *))
 {
 	int n = atomic_load(&s->nstreams);
@@ -206,7 +239,7 @@ static void on_client_results(struct session *s)
 		struct iconn *x = s->streams[i];
 		json_t *st = json_object();
 		json_object_set_new(st, "id", json_integer(x ? x->id : i + 1));
-		json_object_set_new(st, "bytes", json_integer(x ? (json_int_t)counter_get(&x->bytes) : 0));
+		json_object_set_new(st, "bytes", json_integer((json_int_t)s->end_bytes[i]));
 		json_object_set_new(st, "retransmits", json_integer(s->reverse ? 0 : -1));
 		json_object_set_new(st, "jitter", json_real(0));
 		json_object_set_new(st, "errors", json_integer(0));
@@ -240,7 +273,11 @@ static void ctl_recv(struct iconn *x, const uint8_t *d, size_t len)
 			len--;
 			if (st == TEST_END) {
 				s->end_ns = time_ns();
-				all_streams(s, stream_stop);
+				int n = atomic_load(&s->nstreams);
+				for (int i = 0; i < n; i++)
+					if (s->streams[i])
+						s->end_bytes[i] = counter_get(&s->streams[i]->bytes);
+				/* -R: the streams keep sending (see the top) */
 				send_state(s, EXCHANGE_RESULTS);
 				x->want = 1;                    /* the client's results follow */
 				x->got = 0;
@@ -302,6 +339,7 @@ static void on_recv(struct tcp_conn *c, void *ctx, const uint8_t *d, size_t len)
 		if (s) {
 			x->kind = 2;
 			x->s = s;
+			x->sess_core = s->ctl_core;
 			call_on(s->ctl_core, stream_register, x);
 		} else {
 			for (int i = 0; i < MAX_SESSIONS && !s; i++) {
@@ -362,12 +400,6 @@ static void on_peer_closed(struct tcp_conn *c, void *ctx)
 	tcp_close(c);
 }
 
-static void forget_stream(void *arg)
-{
-	struct iconn *x = arg;
-	free(x);
-}
-
 static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct iconn *x = ctx;
@@ -378,9 +410,8 @@ static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 		free(x);
 	} else if (x->kind == 2) {
 		atomic_store(&x->sending, 0);
-		/* the session may still read its counter: freed with the session
-		 * table entry reuse is simplest; keep it (bounded: MAX_STREAMS) */
-		(void)forget_stream;
+		if (call_on(x->sess_core, stream_forget, x))
+			klog("iperf: stream context leaked (channel to core %u full)", x->sess_core);
 	} else {
 		free(x);
 	}
