@@ -160,6 +160,23 @@ static int rss_setup(struct netdev *d, struct virtq *ctrl, char *why, size_t why
 	return 0;
 }
 
+/* After DRIVER_OK: device RSS where the device can (d->rss set), else
+ * software steering. ctrl: the control queue, or NULL. steer: the
+ * console's line on which, and why. */
+static void steer_choose(struct netdev *d, struct virtq *ctrl, char *steer, size_t steerlen)
+{
+	uint64_t f = d->vdev->features;
+	char why[160];
+	if (d->nq == 1)
+		snprintf(steer, steerlen, "one queue pair: nothing to steer");
+	else if (!ctrl || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_RSS)))
+		snprintf(steer, steerlen, "software steering (the device offers no RSS)");
+	else if (rss_setup(d, ctrl, why, sizeof why))
+		snprintf(steer, steerlen, "software steering (%s)", why);
+	else
+		snprintf(steer, steerlen, "%s", why);
+}
+
 static int fill_rx(struct netdev *d, uint16_t q)
 {
 	struct vnet_rxq *r = &d->rx[q];
@@ -250,17 +267,7 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0) == 0;
 	vd->ops->set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 			    VIRTIO_STATUS_DRIVER_OK);
-	if (d->nq == 1)
-		snprintf(steer, steerlen, "one queue pair: nothing to steer");
-	else if (!have_ctrl || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) || !(f & VIRTIO_F_BIT(VIRTIO_NET_F_RSS)))
-		snprintf(steer, steerlen, "software steering (the device offers no RSS)");
-	else {
-		char why[160];
-		if (rss_setup(d, &ctrl, why, sizeof why))
-			snprintf(steer, steerlen, "software steering (%s)", why);
-		else
-			snprintf(steer, steerlen, "%s", why);
-	}
+	steer_choose(d, have_ctrl ? &ctrl : NULL, steer, steerlen);
 	if (have_ctrl && (f & VIRTIO_F_BIT(VIRTIO_NET_F_MQ)) && d->nq > 1 && !d->rss) {
 		uint16_t n = d->nq;
 		rc = ctrl_cmd(vd, &ctrl, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &n, sizeof n);
