@@ -23,7 +23,9 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 		return echo_init(cfg, err, errlen);
 	if (name && !strcmp(name, "iperf"))
 		return iperf_init(cfg, err, errlen);
-	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\"");
+	if (name && !strcmp(name, "web"))
+		return web_init(cfg, err, errlen);
+	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
 	return -EINVAL;
 }
 

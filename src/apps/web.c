@@ -1,0 +1,301 @@
+/*
+ * web.c — a tiny HTTP/1.1 responder: the appliance that `curl` and
+ * connection-rate tests talk to. GET or HEAD of "/" answers 200 with the
+ * configured body; another path 404; another method 405; a request that
+ * does not parse 400 and the connection closes. Keep-alive and pipelining
+ * as HTTP/1.1 says ("Connection: close" and HTTP/1.0 close after the
+ * answer). Requests are parsed by Debian's http-parser.
+ *
+ *   "app": "web", "web": { "port": 80, "body": "hello from pollux\n" }
+ *
+ * On the flow's owner core, no allocation after start-up: each core has
+ * WEB_CONNS contexts; a connection that finds none is refused (reset,
+ * counted). An answer the send buffer can't take waits in the
+ * connection's pending buffer; until it is out, the parser is paused, the
+ * rest of what was delivered waits in a small input buffer (a deeper
+ * pipeline than WEB_IN_MAX bytes resets the connection, counted) and
+ * recv_space is 0, so the stack holds the client's further requests.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include "apps/apps.h"
+#include "core/core.h"
+#include "net/net.h"
+
+#define WEB_CONNS 1024
+#define WEB_BODY_MAX 4096
+#define WEB_PATH_MAX 256
+#define WEB_IN_MAX 4096
+
+struct web_conn {
+	struct web_conn *next;          /* free list */
+	struct tcp_conn *c;
+	http_parser p;
+	char path[WEB_PATH_MAX];
+	uint32_t pathlen;
+	int path_long;
+	int keep;                       /* keep-alive after this answer */
+	int blocked;                    /* an answer did not fit: reading stops */
+	char pending[WEB_BODY_MAX + 256];
+	uint32_t pend_len;
+	int close_after;
+	char in[WEB_IN_MAX];            /* delivered, not yet parsed (paused) */
+	uint32_t in_len;
+};
+
+struct web_core {
+	struct web_conn *free;
+	counter_t requests, refused, bad_requests, pipeline_resets;
+} __attribute__((aligned(CACHE_LINE)));
+
+static struct web_core cores[POLLUX_MAX_CORES];
+static uint16_t web_port = 80;
+static char body[WEB_BODY_MAX];
+static size_t body_len;
+static http_parser_settings settings;
+
+static void flush_pending(struct web_conn *w)
+{
+	size_t n = tcp_send(w->c, w->pending, w->pend_len);
+	memmove(w->pending, w->pending + n, w->pend_len - n);
+	w->pend_len -= (uint32_t)n;
+	if (!w->pend_len && w->close_after) {
+		w->close_after = 0;
+		tcp_close(w->c);
+	}
+}
+
+/* status line "HTTP/1.1 <status> <reason>"; the body: ours for 200, the
+ * reason and a newline otherwise */
+static void answer(struct web_conn *w, int status, const char *reason, int with_body)
+{
+	char why[64];
+	snprintf(why, sizeof why, "%s\n", reason);
+	const char *b = status == 200 ? body : why;
+	size_t blen = status == 200 ? body_len : strlen(why);
+	int n = snprintf(w->pending + w->pend_len, sizeof w->pending - w->pend_len,
+			 "HTTP/1.1 %d %s\r\nServer: pollux\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %zu\r\n%s\r\n", status, reason, blen,
+			 w->keep ? "" : "Connection: close\r\n");
+	if (n < 0 || (size_t)n + blen > sizeof w->pending - w->pend_len)
+		return;                 /* can't happen: one answer is queued at a time */
+	w->pend_len += (uint32_t)n;
+	if (with_body) {
+		memcpy(w->pending + w->pend_len, b, blen);
+		w->pend_len += (uint32_t)blen;
+	}
+	if (!w->keep)
+		w->close_after = 1;
+	flush_pending(w);
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct web_conn *w = p->data;
+	if (w->pathlen + len >= WEB_PATH_MAX) {
+		w->path_long = 1;
+		return 0;
+	}
+	memcpy(w->path + w->pathlen, at, len);
+	w->pathlen += (uint32_t)len;
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct web_conn *w = p->data;
+	w->pathlen = 0;
+	w->path_long = 0;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct web_conn *w = p->data;
+	counter_add(&cores[core_self()->id].requests, 1);
+	w->keep = http_should_keep_alive(p);
+	w->path[w->pathlen] = 0;
+	int head = p->method == HTTP_HEAD;
+	if (p->method != HTTP_GET && !head)
+		answer(w, 405, "Method Not Allowed", 1);
+	else if (w->path_long)
+		answer(w, 414, "URI Too Long", !head);
+	else if (strcmp(w->path, "/") && strncmp(w->path, "/?", 2))
+		answer(w, 404, "Not Found", !head);
+	else
+		answer(w, 200, "OK", !head);
+	/* one answer waits at a time: the next request waits until it is out */
+	if (w->pend_len || w->close_after) {
+		w->blocked = 1;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+static size_t web_recv_space(struct tcp_conn *c, void *ctx)
+{
+	struct web_conn *w = ctx;
+	return w->blocked ? 0 : 1u << 30;
+}
+
+/* Parses what arrived; returns 0, or -1 when the connection was reset */
+static int parse(struct web_conn *w, const char *data, size_t len)
+{
+	size_t done = http_parser_execute(&w->p, &settings, data, len);
+	enum http_errno e = HTTP_PARSER_ERRNO(&w->p);
+	if (e == HPE_PAUSED) {
+		http_parser_pause(&w->p, 0);
+		if (done < len && !w->close_after) {            /* pipelined: keep it */
+			if (len - done > WEB_IN_MAX - w->in_len) {
+				counter_add(&cores[core_self()->id].pipeline_resets, 1);
+				tcp_abort(w->c);
+				return -1;
+			}
+			memcpy(w->in + w->in_len, data + done, len - done);
+			w->in_len += (uint32_t)(len - done);
+		}
+		return 0;
+	}
+	if (e != HPE_OK || done != len) {
+		counter_add(&cores[core_self()->id].bad_requests, 1);
+		w->keep = 0;
+		answer(w, 400, "Bad Request", 1);
+		w->blocked = 1;                 /* read nothing more: it closes */
+	}
+	return 0;
+}
+
+static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct web_conn *w = ctx;
+	if (w->blocked) {                       /* delivered before recv_space said 0 */
+		if (len > WEB_IN_MAX - w->in_len) {
+			counter_add(&cores[core_self()->id].pipeline_resets, 1);
+			tcp_abort(c);
+			return;
+		}
+		memcpy(w->in + w->in_len, data, len);
+		w->in_len += (uint32_t)len;
+		return;
+	}
+	parse(w, (const char *)data, len);
+}
+
+static void web_writable(struct tcp_conn *c, void *ctx)
+{
+	struct web_conn *w = ctx;
+	flush_pending(w);
+	while (!w->pend_len && !w->close_after && w->blocked) {
+		w->blocked = 0;
+		if (w->in_len) {                /* the requests that waited */
+			char tmp[WEB_IN_MAX];
+			size_t n = w->in_len;
+			memcpy(tmp, w->in, n);
+			w->in_len = 0;
+			if (parse(w, tmp, n))
+				return;
+		}
+		if (!w->blocked)
+			tcp_recv_update(c);
+	}
+}
+
+static void web_peer_closed(struct tcp_conn *c, void *ctx)
+{
+	struct web_conn *w = ctx;
+	if (w->pend_len)
+		w->close_after = 1;     /* after the answer */
+	else
+		tcp_close(c);
+}
+
+static void web_gone(struct tcp_conn *c, void *ctx, int reason)
+{
+	struct web_conn *w = ctx;
+	struct web_core *k = &cores[core_self()->id];
+	w->c = NULL;
+	w->next = k->free;
+	k->free = w;
+}
+
+static void *web_accept(struct tcp_conn *c, void *arg)
+{
+	struct web_core *k = &cores[core_self()->id];
+	struct web_conn *w = k->free;
+	if (!w) {
+		counter_add(&k->refused, 1);
+		return NULL;
+	}
+	k->free = w->next;
+	memset(w, 0, offsetof(struct web_conn, pending));
+	w->pend_len = 0;
+	w->close_after = 0;
+	w->in_len = 0;
+	w->c = c;
+	http_parser_init(&w->p, HTTP_REQUEST);
+	w->p.data = w;
+	return w;
+}
+
+static const struct tcp_ops web_ops = {
+	.recv = web_recv, .writable = web_writable, .peer_closed = web_peer_closed,
+	.gone = web_gone, .recv_space = web_recv_space,
+};
+
+int web_init(const void *cfg, char *err, size_t errlen)
+{
+	const json_t *w = json_object_get(cfg, "web");
+	const char *txt = "hello from pollux\n";
+	if (net_if_count() == 0) {
+		snprintf(err, errlen, "web: needs \"interfaces\" with an address");
+		return -EINVAL;
+	}
+	if (w && !json_is_object(w)) {
+		snprintf(err, errlen, "web: must be an object");
+		return -EINVAL;
+	}
+	const json_t *v;
+	if (w && (v = json_object_get(w, "port"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+			snprintf(err, errlen, "web.port: must be 1..65535");
+			return -EINVAL;
+		}
+		web_port = (uint16_t)json_integer_value(v);
+	}
+	if (w && (v = json_object_get(w, "body"))) {
+		if (!json_is_string(v) || json_string_length(v) > WEB_BODY_MAX) {
+			snprintf(err, errlen, "web.body: must be a string of at most %d bytes", WEB_BODY_MAX);
+			return -EINVAL;
+		}
+		txt = json_string_value(v);
+	}
+	body_len = strlen(txt);
+	memcpy(body, txt, body_len);
+	memset(&settings, 0, sizeof settings);
+	settings.on_message_begin = on_message_begin;
+	settings.on_url = on_url;
+	settings.on_message_complete = on_message_complete;
+	for (uint32_t c = 0; c < cores_count(); c++) {
+		size_t bytes = sizeof(struct web_conn) * WEB_CONNS;
+		struct web_conn *a = frame_alloc_pages((bytes + 4095) / 4096);
+		if (!a) {
+			snprintf(err, errlen, "web: no memory for %d connections on core %u", WEB_CONNS, c);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < WEB_CONNS; i++) {
+			a[i].next = cores[c].free;
+			cores[c].free = &a[i];
+		}
+	}
+	int rc = tcp_listen(web_port, &web_ops, web_accept, NULL);
+	if (rc) {
+		snprintf(err, errlen, "web: port %u: %s", web_port, strerror(-rc));
+		return rc;
+	}
+	klog("web: HTTP/1.1 responder on TCP port %u (%zu-byte body)", web_port, body_len);
+	return 0;
+}
