@@ -216,10 +216,23 @@ $(BUILD)/fuzz/fuzz_net_rx: test/fuzz/fuzz_net_rx.c $(FUZZ_NET_SRC) $(BUILD)/fuzz
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx
+# The API's request path and config validator (about 20 s each).
+FUZZ_API_TIME ?= 20
+FUZZ_API_SRC := $(API_SRC) src/core/config.c
+$(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) test/unit/api/fake.h | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser
+
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
+	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
+	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http
+	$(BUILD)/fuzz/fuzz_api_config -max_total_time=$(FUZZ_API_TIME) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_config configs
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf

@@ -170,5 +170,14 @@ void api_resp_error(struct api_resp *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	api_resp_json(r, status, json_pack("{s:s}", "error", msg));
+	json_t *j = json_pack("{s:s}", "error", msg);
+	if (!j) {
+		/* truncation (or a key from the request) left bytes that are
+		 * not UTF-8: say it in ASCII */
+		for (char *m = msg; *m; m++)
+			if ((unsigned char)*m >= 0x80)
+				*m = '?';
+		j = json_pack("{s:s}", "error", msg);
+	}
+	api_resp_json(r, status, j);
 }

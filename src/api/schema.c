@@ -81,12 +81,17 @@ static const char *check_gateway(const json_t *v, const json_t *parent, const js
 
 static const char *check_app(const json_t *v, const json_t *parent, const json_t *root)
 {
+	static const char *const need_stack[][2] = {
+		{ "echo", "\"echo\" needs \"interfaces\" with an address" },
+		{ "iperf", "\"iperf\" needs \"interfaces\" with an address" },
+		{ "web", "\"web\" needs \"interfaces\" with an address" },
+	};
 	const char *app = json_string_value(v);
-	if (strcmp(app, "echo") && strcmp(app, "iperf"))
+	if (json_array_size(json_object_get(root, "interfaces")))
 		return NULL;
-	if (json_array_size(json_object_get(root, "interfaces")) == 0)
-		return strcmp(app, "echo") ? "\"iperf\" needs \"interfaces\" with an address"
-					   : "\"echo\" needs \"interfaces\" with an address";
+	for (size_t i = 0; i < sizeof need_stack / sizeof need_stack[0]; i++)
+		if (!strcmp(app, need_stack[i][0]))
+			return need_stack[i][1];
 	return NULL;
 }
 
@@ -108,7 +113,7 @@ static const char *check_pem(const json_t *v, const json_t *parent, const json_t
 
 /* ---- the table */
 static const char *const idle_choices[] = { "poll", "halt", NULL };
-static const char *const app_choices[] = { "l2fwd", "echo", "iperf", NULL };
+static const char *const app_choices[] = { "l2fwd", "echo", "iperf", "web", NULL };
 static const char *const l2fwd_modes[] = { "macswap", "io", NULL };
 
 #define END { .kind = SK_END }
@@ -200,6 +205,14 @@ static const struct schema_node l2fwd_fields[] = {
 	END
 };
 
+static const struct schema_node web_fields[] = {
+	{ .key = "port", .kind = SK_INTEGER, .min = 1, .max = 65535,
+	  .doc = "TCP port the web appliance answers on (default 80)." },
+	{ .key = "body", .kind = SK_STRING, .min = 0, .max = 4096,
+	  .doc = "The body every GET gets (default \"hello from pollux\\n\")." },
+	END
+};
+
 static const struct schema_node api_fields[] = {
 	{ .key = "token", .kind = SK_STRING, .min = API_TOKEN_MIN, .max = API_TOKEN_MAX,
 	  .check = check_token,
@@ -229,6 +242,7 @@ static const struct schema_node root_fields[] = {
 	{ .key = "nic", .kind = SK_OBJECT, .sub = nic_fields, .doc = "virtio-net devices." },
 	{ .key = "tcp", .kind = SK_OBJECT, .sub = tcp_fields, .doc = "The TCP stack." },
 	{ .key = "l2fwd", .kind = SK_OBJECT, .sub = l2fwd_fields, .doc = "The l2fwd appliance." },
+	{ .key = "web", .kind = SK_OBJECT, .sub = web_fields, .doc = "The web appliance." },
 	{ .key = "api", .kind = SK_OBJECT, .sub = api_fields, .doc = "The HTTPS REST API on core 0." },
 	END
 };

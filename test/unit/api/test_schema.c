@@ -97,8 +97,10 @@ Test(schema, enums_and_one_of)
 	BAD("{\"cores\": {\"idle\": [\"poll\", 1]}}", "cores.idle[1]: must be \"poll\" or \"halt\"");
 	BAD("{\"cores\": {\"idle\": 5}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
 	BAD("{\"cores\": {\"idle\": {}}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
-	BAD("{\"app\": \"kv\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\"");
-	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\"");
+	BAD("{\"app\": \"kv\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
+	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
+	BAD("{\"web\": {\"port\": 65536}}", "web.port: must be 1..65535");
+	GOOD("{\"web\": {\"body\": \"\"}}");
 	BAD("{\"l2fwd\": {\"mode\": \"swap\"}}", "l2fwd.mode: must be \"macswap\" or \"io\"");
 	/* a NUL inside the string does not make "poll\0x" equal "poll" */
 	BAD("{\"cores\": {\"idle\": \"poll\\u0000x\"}}", "cores.idle: must be \"poll\" or \"halt\"");
@@ -150,6 +152,7 @@ Test(schema, cross_field_rules)
 {
 	BAD("{\"app\": \"echo\"}", "app: \"echo\" needs \"interfaces\" with an address");
 	BAD("{\"app\": \"iperf\", \"interfaces\": []}", "app: \"iperf\" needs \"interfaces\" with an address");
+	BAD("{\"app\": \"web\"}", "app: \"web\" needs \"interfaces\" with an address");
 	GOOD("{\"app\": \"l2fwd\"}");
 }
 
@@ -176,7 +179,7 @@ Test(schema, every_shipped_config_validates)
 {
 	glob_t g;
 	cr_assert_eq(glob("configs/*.json", 0, NULL, &g), 0, "run from the repository root");
-	cr_assert_geq(g.gl_pathc, 4);
+	cr_assert_geq(g.gl_pathc, 5);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		FILE *f = fopen(g.gl_pathv[i], "r");
 		cr_assert_not_null(f);
@@ -205,6 +208,6 @@ Test(schema, json_schema_rendering_follows_the_table)
 	idle = json_object_get(idle, "idle");
 	cr_assert_eq(json_array_size(json_object_get(idle, "oneOf")), 2);
 	json_t *app = json_object_get(json_object_get(s, "properties"), "app");
-	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 3);
+	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 4);
 	json_decref(s);
 }
