@@ -18,8 +18,8 @@
  *     data cores read them without a lock), a gratuitous ARP, and the
  *     console line "eth0: dhcp bound A/P router R dns D lease L s from S";
  *   T1 -> RENEWING: REQUEST unicast to the server (ciaddr set), again
- *     after half the time left to T2 (at least 60 s; 1 s while the
- *     server's MAC is being resolved);
+ *     after half the time left to T2 (at least 60 s; 1 s once when the
+ *     REQUEST was dropped for an ARP miss: the server's MAC comes soon);
  *   T2 -> REBINDING: REQUEST broadcast, again after half the time left
  *     of the lease (at least 60 s);
  *   lease end -> the address is withdrawn (IP traffic for the interface
@@ -104,6 +104,7 @@ struct dhcp_if {
 	uint32_t rng;
 	uint32_t xid;
 	unsigned tries;                 /* sends in this state */
+	int arp_wait;                   /* the last renew went to ARP: retry soon, once */
 	uint64_t start_ns;              /* this acquisition began: the secs field */
 	uint64_t req_ns;                /* the first REQUEST of this exchange */
 	/* the offer we request, then the lease (network order) */
@@ -238,8 +239,11 @@ static void dhcp_rerequest(struct dhcp_if *d, uint64_t limit)
 	uint64_t wait = (limit - now) / 2;
 	if (wait < DHCP_RETRY_MIN_NS)
 		wait = DHCP_RETRY_MIN_NS;
-	if (rc == -EHOSTUNREACH && d->tries < 3)
-		wait = DHCP_ARP_RETRY_NS;       /* dropped for ARP: the answer comes soon */
+	/* dropped for ARP (the server's entry expired since the last try):
+	 * the reply comes soon, send again then, but only once */
+	d->arp_wait = rc == -EHOSTUNREACH && !d->arp_wait;
+	if (d->arp_wait)
+		wait = DHCP_ARP_RETRY_NS;
 	d->tries++;
 	sched_timer_arm(&d->tmr, now + wait < limit ? now + wait : limit, 0);
 }
