@@ -5,7 +5,10 @@
  * are learned; ARP for other hosts is neither answered nor learned from;
  * malformed ARP is counted; a gratuitous ARP goes out at start; entries
  * expire and the sweep drops them; an entry in use is refreshed before
- * it expires, so a busy flow never misses.
+ * it expires, so a busy flow never misses. And 802.1Q (suite vlan): on
+ * an interface with "vlan": 42, frames tagged 42 are taken and untagged,
+ * all we send is tagged 42, other tags and untagged frames are counted
+ * and dropped.
  */
 #include <string.h>
 #include "check.h"
@@ -230,4 +233,161 @@ Test(arp, a_refresh_is_unicast_to_the_known_mac)
 	h_advance_ms(51 * 1000);
 	h_tx_drop_all();
 	cr_assert_not(ping_from(H_PEER_IP, mac), "used an expired entry");
+}
+
+/* ---- 802.1Q: eth0 on VLAN 42 */
+#define VID 42
+static void vlan_setup(void)
+{
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\","
+			    " \"vlan\": 42}]}"), 0);
+}
+
+TestSuite(vlan, .init = vlan_setup, .fini = h_teardown);
+
+static uint16_t sum16(const uint8_t *p, size_t len)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* sends an untagged frame tagged with vid (0: as it is) */
+static void rx_tagged(const uint8_t *f, size_t len, uint16_t vid)
+{
+	uint8_t t[128];
+	if (!vid) {
+		h_rx_raw(f, len);
+		return;
+	}
+	memcpy(t, f, 12);
+	t[12] = 0x81;
+	t[13] = 0x00;
+	t[14] = (uint8_t)(vid >> 8);
+	t[15] = (uint8_t)vid;
+	memcpy(t + 16, f + 12, len - 12);
+	h_rx_raw(t, len + 4);
+}
+
+static void rx_arp_request(uint16_t vid)
+{
+	uint8_t f[60] = { 0 };
+	struct eth_hdr *e = (void *)f;
+	struct arp_hdr *a = (void *)(e + 1);
+	memset(e->dst, 0xff, 6);
+	memcpy(e->src, H_PEER_MAC, 6);
+	e->type = htons(ETHERTYPE_ARP);
+	a->htype = htons(1);
+	a->ptype = htons(ETHERTYPE_IPV4);
+	a->hlen = 6;
+	a->plen = 4;
+	a->op = htons(ARP_REQUEST);
+	memcpy(a->sha, H_PEER_MAC, 6);
+	a->spa = htonl(H_PEER_IP);
+	a->tpa = htonl(H_OUR_IP);
+	rx_tagged(f, sizeof f, vid);
+}
+
+static void rx_ping(uint16_t vid)
+{
+	uint8_t f[60] = { 0 };
+	struct eth_hdr *e = (void *)f;
+	uint8_t *ip = f + ETH_HLEN, *ic = ip + 20;
+	memcpy(e->dst, H_OUR_MAC, 6);
+	memcpy(e->src, H_PEER_MAC, 6);
+	e->type = htons(ETHERTYPE_IPV4);
+	ip[0] = 0x45;
+	ip[3] = 20 + 12;
+	ip[8] = 64;
+	ip[9] = IP_PROTO_ICMP;
+	uint32_t s = htonl(H_PEER_IP), d = htonl(H_OUR_IP);
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	uint16_t c = htons(sum16(ip, 20));
+	memcpy(ip + 10, &c, 2);
+	ic[0] = ICMP_ECHO_REQUEST;
+	memcpy(ic + 8, "vlan", 4);
+	c = htons(sum16(ic, 12));
+	memcpy(ic + 2, &c, 2);
+	rx_tagged(f, sizeof f, vid);
+}
+
+/* pops the next frame and checks its tag; returns the ethertype inside */
+static uint16_t next_tagged(uint8_t inner[64])
+{
+	struct h_pkt k;
+	cr_assert(h_next(&k), "nothing sent");
+	cr_assert_eq(k.type, ETHERTYPE_VLAN, "sent untagged on a VLAN interface");
+	cr_assert_geq(k.len, 64, "a tagged frame is 64 bytes at least");
+	cr_assert_eq(memcmp(k.frame + 6, H_OUR_MAC, 6), 0, "the MACs stay in front of the tag");
+	cr_assert_eq((k.frame[14] << 8 | k.frame[15]) & 0xfff, VID, "the wrong VID");
+	memcpy(inner, k.frame + 18, 46);
+	return (uint16_t)(k.frame[16] << 8 | k.frame[17]);
+}
+
+Test(vlan, untagged_arp_from_h_init_was_dropped)
+{
+	cr_assert_eq(H_STAT(drop_vlan_untagged), 1, "h_init's untagged ARP request");
+	cr_assert_eq(net_arp_entries(), 0);
+}
+
+Test(vlan, tagged_arp_is_answered_tagged)
+{
+	uint8_t in[64];
+	rx_arp_request(VID);
+	cr_assert_eq(next_tagged(in), ETHERTYPE_ARP);
+	const struct arp_hdr *a = (const void *)in;
+	cr_assert_eq(ntohs(a->op), ARP_REPLY);
+	cr_assert_eq(ntohl(a->spa), H_OUR_IP);
+	cr_assert_eq(memcmp(a->tha, H_PEER_MAC, 6), 0);
+	cr_assert_eq(net_arp_entries(), 1, "the tagged requester was learned");
+}
+
+Test(vlan, tagged_ping_is_answered_tagged)
+{
+	uint8_t in[64];
+	rx_arp_request(VID);
+	h_tx_drop_all();
+	rx_ping(VID);
+	cr_assert_eq(next_tagged(in), ETHERTYPE_IPV4);
+	cr_assert_eq(in[9], IP_PROTO_ICMP);
+	cr_assert_eq(in[20], ICMP_ECHO_REPLY);
+	cr_assert_eq(memcmp(in + 28, "vlan", 4), 0);
+	cr_assert_eq(sum16(in, 20), 0, "IP checksum");
+	cr_assert_eq(H_STAT(icmp_echo), 1);
+}
+
+Test(vlan, other_tags_and_untagged_frames_are_dropped)
+{
+	rx_arp_request(VID);
+	h_tx_drop_all();
+	rx_ping(VID + 1);
+	rx_ping(0);
+	rx_arp_request(4094);
+	rx_arp_request(0);
+	uint8_t runt[16] = { 0 };
+	runt[12] = 0x81;
+	h_rx_raw(runt, sizeof runt);            /* a tag and nothing after it */
+	struct h_pkt k;
+	cr_assert_not(h_next(&k), "answered a frame not on VLAN 42");
+	cr_assert_eq(H_STAT(drop_vlan), 2);
+	cr_assert_eq(H_STAT(drop_vlan_untagged), 1 + 2);
+	cr_assert_eq(H_STAT(drop_short), 1);
+	cr_assert_eq(H_STAT(icmp_echo), 0);
+}
+
+Test(vlan, the_gratuitous_arp_is_tagged)
+{
+	uint8_t in[64];
+	net_arp_announce(&net_ifs[0]);
+	h_turn();
+	cr_assert_eq(next_tagged(in), ETHERTYPE_ARP);
+	const struct arp_hdr *a = (const void *)in;
+	cr_assert_eq(ntohl(a->spa), H_OUR_IP);
+	cr_assert_eq(ntohl(a->tpa), H_OUR_IP);
 }
