@@ -55,11 +55,15 @@ static int parse_ipv4(const char *s, uint32_t *addr, int *prefix)
 	return 0;
 }
 
+/* "dhcp" asks the DHCP client (src/net/dhcp.c) for the address. */
 static const char *check_cidr(const json_t *v, const json_t *parent, const json_t *root)
 {
 	uint32_t a;
 	int p;
-	return parse_ipv4(json_string_value(v), &a, &p) ? "must be \"a.b.c.d/prefix\", prefix 1..32" : NULL;
+	if (!strcmp(json_string_value(v), "dhcp"))
+		return NULL;
+	return parse_ipv4(json_string_value(v), &a, &p) || !a
+		? "must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"" : NULL;
 }
 
 /* The gateway must be on the interface's subnet (stack.c needs it to be
@@ -71,6 +75,8 @@ static const char *check_gateway(const json_t *v, const json_t *parent, const js
 	if (parse_ipv4(json_string_value(v), &gw, NULL))
 		return "must be \"a.b.c.d\"";
 	const char *addr = json_string_value(json_object_get(parent, "address"));
+	if (addr && !strcmp(addr, "dhcp"))
+		return "not with \"address\": \"dhcp\" (the server names the router)";
 	if (!addr || parse_ipv4(addr, &a, &p))
 		return NULL;            /* reported at "address" */
 	uint32_t mask = p == 32 ? ~0u : ~(~0u >> p);
@@ -144,16 +150,18 @@ static const struct schema_node cores_fields[] = {
 };
 
 static const struct schema_node iface_fields[] = {
-	{ .key = "address", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 9, .max = 18,
-	  .check = check_cidr, .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
-	  .msg = "must be \"a.b.c.d/prefix\", prefix 1..32",
-	  .doc = "IPv4 address and prefix length, e.g. \"198.18.0.2/24\"." },
+	{ .key = "address", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 4, .max = 18,
+	  .check = check_cidr, .format = "^(dhcp|[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2})$",
+	  .msg = "must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"",
+	  .doc = "IPv4 address and prefix length, e.g. \"198.18.0.2/24\", or \"dhcp\"." },
 	{ .key = "gateway", .kind = SK_STRING, .min = 7, .max = 15,
 	  .check = check_gateway, .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$",
 	  .msg = "must be \"a.b.c.d\"",
 	  .doc = "Default gateway, on the interface's subnet." },
 	{ .key = "mtu", .kind = SK_INTEGER, .min = 68, .max = 9000,
 	  .doc = "MTU in bytes; never above what the device offers (default: the device's)." },
+	{ .key = "vlan", .kind = SK_INTEGER, .min = 1, .max = 4094, .msg = "must be a VLAN id, 1..4094",
+	  .doc = "802.1Q VLAN id: frames on the device are tagged with it." },
 	END
 };
 

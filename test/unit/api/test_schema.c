@@ -132,17 +132,22 @@ Test(schema, strings_and_formats)
 	BAD("{\"name\": \"a\\u0000b\"}", "name: must be a string of 1..64 characters");
 	const char *bad_addr[] = { "198.18.0.2", "198.18.0.256/24", "198.18.0.2/33", "198.18.0.2/0",
 				   " 198.18.0.2/24", "198.18.0.2/24 ", "198.18.0/24", "+98.18.0.2/24",
-				   "198.18.0.2/024x", "1988.1.0.2/24" };
+				   "198.18.0.2/024x", "1988.1.0.2/24", "0.0.0.0/24", "DHCP", "dhcp " };
 	for (size_t i = 0; i < sizeof bad_addr / sizeof *bad_addr; i++) {
 		char doc[128];
 		snprintf(doc, sizeof doc, "{\"interfaces\": [{\"address\": \"%s\"}]}", bad_addr[i]);
-		BAD(doc, "interfaces[0].address: must be \"a.b.c.d/prefix\", prefix 1..32");
+		BAD(doc, "interfaces[0].address: must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"");
 	}
 	BAD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.1.1\"}]}",
 	    "interfaces[0].gateway: must be an address on the interface's subnet");
 	BAD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1/32\"}]}",
 	    "interfaces[0].gateway: must be \"a.b.c.d\"");
 	GOOD("{\"interfaces\": [{\"address\": \"198.18.0.2/15\", \"gateway\": \"198.19.255.254\"}]}");
+	GOOD("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": 4094}]}");
+	BAD("{\"interfaces\": [{\"address\": \"dhcp\", \"gateway\": \"198.18.0.1\"}]}",
+	    "interfaces[0].gateway: not with \"address\": \"dhcp\" (the server names the router)");
+	BAD("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": 4095}]}",
+	    "interfaces[0].vlan: must be a VLAN id, 1..4094");
 	BAD("{\"api\": {\"token\": \"short\"}}", "api.token: must be a string of 16..256 characters");
 	BAD("{\"api\": {\"token\": \"0123456789 abcdef\"}}", "api.token: must be visible ASCII characters, no spaces");
 	BAD("{\"api\": {\"key\": \"not pem\"}}", "api.key: must be PEM text (\"-----BEGIN ...\")");
