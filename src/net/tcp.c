@@ -35,6 +35,8 @@
 #define RTO_MAX_MS 60000
 #define RTO_INIT_MS 1000
 #define MAX_RETRIES 12
+#define SYN_RETRIES 6                   /* Linux's tcp_syn_retries: ~127 s */
+#define SYNACK_RETRIES 5                /* tcp_synack_retries: a half-open slot lasts ~63 s */
 #define DELACK_MS 40
 #define TIMEWAIT_MS 2000
 #define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
@@ -535,9 +537,12 @@ static void on_rtx(struct timer *t, void *arg)
 	}
 	if (c->state == TCP_SYN_RCVD || c->state == TCP_SYN_SENT || flight(c) ||
 	    (c->snd_wnd == 0 && c->sb_len)) {
-		if (++c->retries > MAX_RETRIES) {
+		uint32_t limit = c->state == TCP_SYN_SENT ? SYN_RETRIES :
+				 c->state == TCP_SYN_RCVD ? SYNACK_RETRIES : MAX_RETRIES;
+		if (++c->retries > limit) {
 			NSTAT(tcp_timeouts);
-			send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
+			if (c->state != TCP_SYN_SENT)
+				send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
 			conn_gone(c, ETIMEDOUT);
 			return;
 		}

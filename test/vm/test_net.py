@@ -1,9 +1,11 @@
 """The TCP/IP stack on the VM (TCG), against Linux's own tools: a tap
 device inside a network namespace this test creates (198.18.0.0/15 inside
 it, nothing else), the echo appliance at 198.18.x.2, the namespace at
-198.18.x.1. ping, nc (TCP and UDP echo, 1 MiB both ways), 1 and 2 queue
-pairs (2 data cores, flows steered to their owner), malformed frames
-counted and dropped; afterwards every buffer and connection slot is back.
+198.18.x.1. ping, nc (TCP and UDP echo, 1 MiB both ways) on 1, 2 and 4
+queue pairs (one data core each, flows steered to their owner), malformed
+frames counted and dropped, iperf3 -c with 1 and 4 streams both ways on
+1, 2 and 4 data cores; afterwards every buffer and connection slot is
+back.
 
 Needs root (netns, tap); skipped otherwise."""
 import json
@@ -53,9 +55,14 @@ class Net:
 
 
 class EchoVM:
-    def __init__(self, net, queues):
-        cfg = json.load(open(os.path.join(ROOT, "configs", "echo.json")))
+    """An appliance (configs/echo.json unless told) on the namespace's tap,
+    one data core per queue pair; `tweak` edits the config first."""
+
+    def __init__(self, net, queues, config="echo.json", tweak=None):
+        cfg = json.load(open(os.path.join(ROOT, "configs", config)))
         cfg["interfaces"] = [{"address": net.guest + "/24", "gateway": net.host}]
+        if tweak:
+            tweak(cfg)
         self.cfgfile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(cfg, self.cfgfile)
         self.cfgfile.close()
@@ -104,7 +111,7 @@ class EchoVM:
         os.unlink(self.cfgfile.name)
 
 
-@pytest.fixture(params=[1, 2], ids=["1queue", "2queues"])
+@pytest.fixture(params=[1, 2, 4], ids=["1queue", "2queues", "4queues"])
 def setup(request):
     q = request.param
     net = Net(10 + q, q)
@@ -204,41 +211,31 @@ def test_bad_input_is_counted_and_dropped(setup):
     assert acct and acct.group(4) == acct.group(5), vm.out()[-2000:]
 
 
-def test_iperf3_client_against_the_appliance():
-    """Debian's iperf3 -c runs its normal TCP test, 1 and 4 streams."""
+@pytest.mark.parametrize("queues", [1, 2, 4], ids=["1core", "2cores", "4cores"])
+def test_iperf3_client_against_the_appliance(queues):
+    """Debian's iperf3 -c runs its normal TCP tests: 1 and 4 streams, both
+    directions (-R: the appliance sends), on 1, 2 and 4 data cores."""
     if not shutil.which("iperf3"):
         pytest.skip("no iperf3")
-    net = Net(20, 1)
+    net = Net(20 + queues, queues)
     vm = None
     try:
-        cfg = json.load(open(os.path.join(ROOT, "configs", "iperf.json")))
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        cfg["interfaces"] = [{"address": net.guest + "/24", "gateway": net.host}]
-        json.dump(cfg, tmp)
-        tmp.close()
-        vm = EchoVM.__new__(EchoVM)            # the same reader, another config
-        cmd = ["ip", "netns", "exec", net.ns, VM, "--machine", "q35", "--smp", "2", "--mem", "512M",
-               "--config", tmp.name, "--append", "netstat=1000", "--timeout", "600", "--",
-               "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % net.tap,
-               "-device", "virtio-net-pci,netdev=n0"]
-        vm.cfgfile = tmp
-        vm.p = spawn(cmd)
-        vm.lines, vm.ready = [], threading.Event()
-        vm.t = threading.Thread(target=vm._read, daemon=True)
-        vm.t.start()
-        assert vm.ready.wait(180), vm.out()
-        # -R is left out: it stalls now and then at the end of a test (issue 5)
-        for args in (["-t", "3"], ["-t", "3", "-P", "4"]):
+        vm = EchoVM(net, queues, config="iperf.json")
+        for args in (["-t", "3"], ["-t", "3", "-P", "4"], ["-t", "3", "-R"], ["-t", "3", "-R", "-P", "4"]):
             r = net.run("iperf3", "-c", net.guest, "-J", *args, timeout=60)
-            assert r.returncode == 0, r.stdout.decode()[-2000:] + vm.out()[-2000:]
+            assert r.returncode == 0, " ".join(args) + "\n" + r.stdout.decode()[-2000:] + vm.out()[-2000:]
             res = json.loads(r.stdout)
             rcv = res["end"]["sum_received"]["bytes"]
-            assert rcv > 1_000_000, res["end"]
-        time.sleep(3)
+            assert rcv > 1_000_000, (args, res["end"])
+        time.sleep(3)                       # TIME_WAIT (2 s) ends
         st, acct = vm.stats()
+        assert st.get("conns", 1) == 0, st  # every connection slot is back
         assert acct and acct.group(4) == acct.group(5), vm.out()[-2000:]
+        if queues > 1:                      # the streams were spread over the data cores
+            busy = {c for c, rest in re.findall(r"netstat net core (\d+) counters:(.*)", vm.out())
+                    if "tcp_accepts" in rest}
+            assert len(busy) > 1, vm.out()[-3000:]
     finally:
         if vm:
-            stop(vm.p)
-            os.unlink(vm.cfgfile.name)
+            vm.stop()
         net.close()
