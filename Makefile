@@ -30,7 +30,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
 	python3-prometheus-client
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
-	linux-image-amd64
+	linux-image-amd64 kmod libc6-dev
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
@@ -271,6 +271,7 @@ run: $(BUILD)/.deps
 bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
+	bench/tcp/run
 
 gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
