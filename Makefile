@@ -50,7 +50,8 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c
-APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c
+APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
+	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)

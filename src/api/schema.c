@@ -91,6 +91,7 @@ static const char *check_app(const json_t *v, const json_t *parent, const json_t
 		{ "echo", "\"echo\" needs \"interfaces\" with an address" },
 		{ "iperf", "\"iperf\" needs \"interfaces\" with an address" },
 		{ "web", "\"web\" needs \"interfaces\" with an address" },
+		{ "proxy", "\"proxy\" needs \"interfaces\" with an address" },
 	};
 	const char *app = json_string_value(v);
 	if (json_array_size(json_object_get(root, "interfaces")))
@@ -119,7 +120,7 @@ static const char *check_pem(const json_t *v, const json_t *parent, const json_t
 
 /* ---- the table */
 static const char *const idle_choices[] = { "poll", "halt", NULL };
-static const char *const app_choices[] = { "l2fwd", "echo", "iperf", "web", NULL };
+static const char *const app_choices[] = { "l2fwd", "echo", "iperf", "web", "proxy", NULL };
 static const char *const l2fwd_modes[] = { "macswap", "io", NULL };
 
 #define END { .kind = SK_END }
@@ -187,7 +188,10 @@ static const struct schema_node tcp_fields[] = {
 	{ .key = "max_conns_per_core", .kind = SK_INTEGER, .min = 4, .max = 1000000,
 	  .doc = "TCP connections each core can hold (default 1024)." },
 	{ .key = "send_buffer", .kind = SK_INTEGER, .flags = SF_POW2, .min = 4096, .max = 16 << 20,
-	  .doc = "Bytes of each connection's send buffer (default 65536)." },
+	  .doc = "Bytes of a send buffer (default 65536)." },
+	{ .key = "send_buffers", .kind = SK_INTEGER, .min = 1, .max = 1000000,
+	  .doc = "Send buffers per core, lent to connections while they have data in flight "
+		 "(default: the connection slots, at most 256)." },
 	END
 };
 
@@ -221,6 +225,25 @@ static const struct schema_node web_fields[] = {
 	END
 };
 
+static const char *check_backend(const json_t *v, const json_t *parent, const json_t *root)
+{
+	unsigned a, b, c, d, port;
+	char tail;
+	if (sscanf(json_string_value(v), "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &tail) != 5 ||
+	    a > 255 || b > 255 || c > 255 || d > 255 || port == 0 || port > 65535)
+		return "must be \"a.b.c.d:port\"";
+	return NULL;
+}
+
+static const struct schema_node proxy_fields[] = {
+	{ .key = "listen", .kind = SK_INTEGER, .flags = SF_REQUIRED, .min = 1, .max = 65535,
+	  .doc = "TCP port the proxy accepts on." },
+	{ .key = "backend", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 9, .max = 21,
+	  .check = check_backend, .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}:[0-9]{1,5}$",
+	  .doc = "Where each accepted connection is relayed to, \"a.b.c.d:port\"." },
+	END
+};
+
 static const struct schema_node api_fields[] = {
 	{ .key = "token", .kind = SK_STRING, .min = API_TOKEN_MIN, .max = API_TOKEN_MAX,
 	  .check = check_token,
@@ -251,6 +274,7 @@ static const struct schema_node root_fields[] = {
 	{ .key = "tcp", .kind = SK_OBJECT, .sub = tcp_fields, .doc = "The TCP stack." },
 	{ .key = "l2fwd", .kind = SK_OBJECT, .sub = l2fwd_fields, .doc = "The l2fwd appliance." },
 	{ .key = "web", .kind = SK_OBJECT, .sub = web_fields, .doc = "The web appliance." },
+	{ .key = "proxy", .kind = SK_OBJECT, .sub = proxy_fields, .doc = "The TCP proxy appliance." },
 	{ .key = "api", .kind = SK_OBJECT, .sub = api_fields, .doc = "The HTTPS REST API on core 0." },
 	END
 };

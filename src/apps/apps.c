@@ -25,7 +25,9 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 		return iperf_init(cfg, err, errlen);
 	if (name && !strcmp(name, "web"))
 		return web_init(cfg, err, errlen);
-	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
+	if (name && !strcmp(name, "proxy"))
+		return proxy_init(cfg, err, errlen);
+	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\"");
 	return -EINVAL;
 }
 

@@ -15,6 +15,7 @@ int l2fwd_init(const void *cfg, char *err, size_t errlen);
 int echo_init(const void *cfg, char *err, size_t errlen);
 int iperf_init(const void *cfg, char *err, size_t errlen);
 int web_init(const void *cfg, char *err, size_t errlen);
+int proxy_init(const void *cfg, char *err, size_t errlen);
 /* Core 0: prints every queue's counters and the buffer accounting every
  * period_ms (the `netstat=MS` command-line word). */
 void apps_netstat_start(uint64_t period_ms);

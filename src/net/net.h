@@ -78,6 +78,9 @@ struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops 
  * follows when room comes back. */
 size_t tcp_send(struct tcp_conn *c, const void *data, size_t len);
 size_t tcp_send_space(const struct tcp_conn *c);
+/* Asks for `writable` when c's send room grows (an app whose receive room
+ * on another connection depends on it, e.g. a relay) */
+void tcp_want_writable(struct tcp_conn *c);
 void tcp_recv_update(struct tcp_conn *c); /* the app has room again */
 void tcp_close(struct tcp_conn *c);     /* FIN after what is queued */
 void tcp_abort(struct tcp_conn *c);     /* RST now; `gone` follows */

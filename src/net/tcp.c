@@ -68,6 +68,7 @@ struct tcp_conn {
 						 * NULL while empty (from the core's pool) */
 	uint32_t sb_size, sb_head, sb_len;
 	int fin_queued, fin_sent, want_writable;
+	int ack_pending;                        /* an ACK was dropped (full TX): tcp_poll resends */
 	uint32_t cwnd, ssthresh, recover;
 	int dupacks, in_recovery;
 	/* RTT (RFC 6298), ms */
@@ -361,13 +362,28 @@ static uint16_t rcv_window(struct tcp_conn *c)
 	return (uint16_t)w;
 }
 
+/* A pure ACK (or window update) that found no buffer or a full TX path
+ * is not lost for good: the connection waits on the core's list and
+ * tcp_poll sends an ACK again. (Data and FIN are resent by their own
+ * bookkeeping; a SYN or RST by its timer or the peer.) */
+static void ack_lost(struct tcp_conn *c, uint8_t flags, uint32_t len)
+{
+	if (len || (flags & (TCP_SYN | TCP_FIN | TCP_RST)) || !(flags & TCP_ACK) ||
+	    c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT || !net_me()->tcp)
+		return;
+	c->ack_pending = 1;
+	WAIT_ADD(tc(), c, txw);
+}
+
 /* Builds and sends one segment: flags, seq, payload from the send buffer
  * at offset `off` (bytes past snd_una), `len` bytes. */
 static int send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len)
 {
 	struct pktbuf *b = net_alloc();
-	if (!b)
+	if (!b) {
+		ack_lost(c, flags, len);
 		return -ENOBUFS;
+	}
 	b->off = PKTBUF_HEADROOM;
 	struct tcp_hdr *h = (void *)pktbuf_data(b);
 	uint8_t *o = (uint8_t *)(h + 1);
@@ -412,10 +428,14 @@ static int send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_
 	b->len = tl;
 	if (flags & TCP_ACK) {
 		c->acks_owed = 0;
+		c->ack_pending = 0;
 		sched_timer_cancel(&c->delack);
 	}
 	NSTAT(tcp_out);
-	return net_ip_output(c->ifc, b, c->raddr, IP_PROTO_TCP, 0);
+	int rc = net_ip_output(c->ifc, b, c->raddr, IP_PROTO_TCP, 0);
+	if (rc)
+		ack_lost(c, flags, len);
+	return rc;
 }
 
 /* RST for a segment that has no connection (RFC 9293 3.10.7.1) */
@@ -1061,8 +1081,11 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	else
 		ok = (SEQ_GEQ(seq, c->rcv_nxt) && SEQ_LT(seq, c->rcv_nxt + wnd)) ||
 		     (SEQ_GEQ(seq + seglen - 1, c->rcv_nxt) && SEQ_LT(seq + seglen - 1, c->rcv_nxt + wnd));
-	if (seglen == 0 && seq == c->rcv_nxt - 1 && c->state >= TCP_ESTABLISHED)
-		ok = 1;                                 /* keepalive probes */
+	/* A keepalive or zero-window probe (Linux sends both one byte before
+	 * rcv_nxt, no data) is unacceptable: the ACK below answers it, and that
+	 * ACK carries our window. Taking it as acceptable left a peer probing
+	 * our closed window unanswered, and stuck, when the window update that
+	 * reopened it was lost. */
 	if (c->state == TCP_SYN_RCVD && (fl & TCP_SYN) && seq == c->irs)
 		ok = 1;                                 /* the SYN again: below */
 	if (!ok) {
@@ -1269,6 +1292,15 @@ void tcp_recv_update(struct tcp_conn *c)
 		send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
 }
 
+void tcp_want_writable(struct tcp_conn *c)
+{
+	if (c->fin_queued || c->state < TCP_ESTABLISHED)
+		return;
+	c->want_writable = 1;
+	if (!c->sb && !tc()->sb_free)
+		WAIT_ADD(tc(), c, sbw);
+}
+
 size_t tcp_send_space(const struct tcp_conn *c)
 {
 	if (c->fin_queued)
@@ -1348,7 +1380,7 @@ static unsigned tcp_poll(void *arg)
 			break;
 		wait_pop_txw(t);
 		if (c->state >= TCP_ESTABLISHED && c->state != TCP_TIME_WAIT) {
-			tcp_output(c, 0);
+			tcp_output(c, c->ack_pending);
 			work++;
 		}
 	}

@@ -58,7 +58,7 @@ class EchoVM:
     """An appliance (configs/echo.json unless told) on the namespace's tap,
     one data core per queue pair; `tweak` edits the config first."""
 
-    def __init__(self, net, queues, config="echo.json", tweak=None):
+    def __init__(self, net, queues, config="echo.json", tweak=None, device_opts=""):
         cfg = json.load(open(os.path.join(ROOT, "configs", config)))
         cfg["interfaces"] = [{"address": net.guest + "/24", "gateway": net.host}]
         if tweak:
@@ -68,6 +68,7 @@ class EchoVM:
         self.cfgfile.close()
         qopt = ",queues=%d" % queues if queues > 1 else ""
         dev = "virtio-net-pci,netdev=n0" + (",mq=on,vectors=%d" % (2 * queues + 2) if queues > 1 else "")
+        dev += device_opts
         cmd = ["ip", "netns", "exec", net.ns, VM, "--machine", "q35", "--smp", str(queues + 1),
                "--mem", "512M", "--config", self.cfgfile.name, "--append", "netstat=1000",
                "--timeout", "900", "--", "-netdev",

@@ -97,8 +97,11 @@ Test(schema, enums_and_one_of)
 	BAD("{\"cores\": {\"idle\": [\"poll\", 1]}}", "cores.idle[1]: must be \"poll\" or \"halt\"");
 	BAD("{\"cores\": {\"idle\": 5}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
 	BAD("{\"cores\": {\"idle\": {}}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
-	BAD("{\"app\": \"kv\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
-	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\"");
+	BAD("{\"app\": \"kv\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\"");
+	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\"");
+	BAD("{\"proxy\": {\"listen\": 80, \"backend\": \"1.2.3.4:99999\"}}", "proxy.backend: must be \"a.b.c.d:port\"");
+	BAD("{\"proxy\": {\"backend\": \"1.2.3.4:80\"}}", "proxy.listen: required");
+	GOOD("{\"tcp\": {\"send_buffers\": 16}}");
 	BAD("{\"web\": {\"port\": 65536}}", "web.port: must be 1..65535");
 	GOOD("{\"web\": {\"body\": \"\"}}");
 	BAD("{\"l2fwd\": {\"mode\": \"swap\"}}", "l2fwd.mode: must be \"macswap\" or \"io\"");
@@ -213,6 +216,6 @@ Test(schema, json_schema_rendering_follows_the_table)
 	idle = json_object_get(idle, "idle");
 	cr_assert_eq(json_array_size(json_object_get(idle, "oneOf")), 2);
 	json_t *app = json_object_get(json_object_get(s, "properties"), "app");
-	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 4);
+	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 5);
 	json_decref(s);
 }

@@ -287,3 +287,49 @@ Test(tcp_active, fin_wait_2_is_bounded)
 		rst |= (K.flags & TCP_RST) != 0;
 	cr_assert(rst, "the peer hears a RST");
 }
+
+/* ---- probes of our closed window */
+Test(tcp_active, zero_window_probe_is_answered_with_the_window)
+{
+	struct h_peer p;
+	h_peer_init(&p, 40000, H_PORT_SMALL, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	static uint8_t d[H_SMALL_ROOM];
+	memset(d, 'x', sizeof d);
+	for (size_t off = 0; off < sizeof d; off += 1024)
+		h_peer_send(&p, TCP_ACK, d + off, 1024);
+	h_advance_ms(50);
+	int zero = 0;
+	while (h_peer_recv(&p, &K))
+		zero = K.win == 0;
+	cr_assert(zero, "the app's room is full: our window is closed");
+	/* Linux's probe: one before our rcv_nxt, no data */
+	h_peer_send_at(&p, p.seq - 1, TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(&p, &K), "a zero-window probe went unanswered");
+	cr_assert_eq(K.flags, TCP_ACK);
+	cr_assert_eq(K.ack, p.seq);
+	cr_assert_eq(K.win, 0);
+	/* the app reads; the window update is lost on the way */
+	h_app_read(a);
+	h_tx_drop_all();
+	h_peer_send_at(&p, p.seq - 1, TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(&p, &K), "the next probe went unanswered");
+	cr_assert(K.win > 0, "the answer to a probe carries the reopened window");
+	h_app_abort_all();
+	h_turn();
+}
+
+Test(tcp_active, keepalive_probe_is_answered)
+{
+	struct h_peer p;
+	h_peer_init(&p, 40000, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	h_peer_send_at(&p, p.seq - 1, TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(&p, &K), "a keepalive probe went unanswered");
+	cr_assert_eq(K.flags, TCP_ACK);
+	cr_assert_eq(K.ack, p.seq);
+	cr_assert_eq(net_tcp_conns(0), 1);
+	h_app_abort_all();
+	h_turn();
+}

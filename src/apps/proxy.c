@@ -1,0 +1,230 @@
+/*
+ * proxy.c — a TCP relay: every connection accepted on `listen` is paired
+ * with an active open to `backend`, and bytes flow both ways until both
+ * sides have closed. The nginx-style front of an appliance, and the app
+ * that exercises tcp_connect:
+ *
+ *   "app": "proxy", "proxy": { "listen": 8080, "backend": "198.18.0.1:9000" }
+ *
+ * Both halves of a pair live on one core: the client's flow is accepted
+ * on its owner core, and tcp_connect picks a source port whose flow that
+ * same core owns (RSS or our steering), so a pair is never touched by two
+ * cores and needs no lock.
+ *
+ * No copy of its own: each side's recv_space is the other side's send
+ * room, so the stack delivers only what tcp_send will take and holds the
+ * rest back in the sender's window (back-pressure end to end); when that
+ * room runs low the proxy asks for the other side's `writable`, which
+ * reopens this side's window. Before the backend answers, the client's
+ * recv_space is 0.
+ *
+ * Closing: a FIN from one side becomes a FIN to the other once what came
+ * before it is queued; a reset or a timeout on one side aborts the other.
+ * The pair's context goes back to the core's free list when both sides
+ * are gone. Per core PROXY_PAIRS contexts made at start-up; a client that
+ * finds none, or whose backend can't be opened, is reset (counted).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <jansson.h>
+#include "apps/apps.h"
+#include "core/core.h"
+#include "net/net.h"
+
+#define PROXY_PAIRS 1024
+
+struct side {
+	struct tcp_conn *c;             /* NULL once gone */
+	int peer_closed;                /* FIN received: no more data from it */
+	int closed;                     /* tcp_close sent to it */
+};
+
+struct pair {
+	struct pair *next;              /* free list */
+	struct side s[2];               /* 0: the client, 1: the backend */
+	int up;                         /* the backend connected */
+};
+
+struct proxy_core {
+	struct pair *free;
+	counter_t accepted, refused, backend_failed, lost_bytes;
+} __attribute__((aligned(CACHE_LINE)));
+
+static struct proxy_core cores[POLLUX_MAX_CORES];
+static uint16_t listen_port;
+static uint32_t backend_addr;           /* host order */
+static uint16_t backend_port;
+
+/* the side of p that c is, and the other one */
+static int side_of(const struct pair *p, const struct tcp_conn *c) { return p->s[1].c == c; }
+
+static void maybe_free(struct pair *p)
+{
+	if (!p->s[0].c && !p->s[1].c) {
+		struct proxy_core *k = &cores[core_self()->id];
+		p->next = k->free;
+		k->free = p;
+	}
+}
+
+static size_t p_recv_space(struct tcp_conn *c, void *ctx)
+{
+	struct pair *p = ctx;
+	struct side *o = &p->s[!side_of(p, c)];
+	if (!p->up || !o->c || o->closed)
+		return 0;
+	size_t room = tcp_send_space(o->c);
+	if (room < 65536)
+		tcp_want_writable(o->c);        /* p_writable reopens this side */
+	return room;
+}
+
+static void p_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct pair *p = ctx;
+	struct side *o = &p->s[!side_of(p, c)];
+	size_t n = o->c && !o->closed ? tcp_send(o->c, data, len) : 0;
+	if (n < len) {
+		/* recv_space promised room: only a vanished peer gets here */
+		counter_add(&cores[core_self()->id].lost_bytes, len - n);
+		tcp_abort(c);
+	}
+}
+
+/* the other side has room again: this side may deliver more */
+static void p_writable(struct tcp_conn *c, void *ctx)
+{
+	struct pair *p = ctx;
+	struct side *o = &p->s[!side_of(p, c)];
+	if (o->c)
+		tcp_recv_update(o->c);
+}
+
+static void p_peer_closed(struct tcp_conn *c, void *ctx)
+{
+	struct pair *p = ctx;
+	int i = side_of(p, c);
+	struct side *o = &p->s[!i];
+	p->s[i].peer_closed = 1;
+	if (o->c && !o->closed) {               /* pass the FIN on */
+		o->closed = 1;
+		tcp_close(o->c);
+	}
+	if (p->s[i].closed || !o->c) {          /* both directions done here */
+		p->s[i].closed = 1;
+		tcp_close(c);
+	}
+}
+
+static void p_gone(struct tcp_conn *c, void *ctx, int reason)
+{
+	struct pair *p = ctx;
+	int i = side_of(p, c);
+	struct side *o = &p->s[!i];
+	p->s[i].c = NULL;
+	if (i == 1 && !p->up)
+		counter_add(&cores[core_self()->id].backend_failed, 1);
+	if (o->c) {
+		if (reason || !p->up) {
+			struct tcp_conn *oc = o->c;
+			tcp_abort(oc);          /* its `gone` frees the pair */
+			return;
+		}
+		if (!o->closed) {
+			o->closed = 1;
+			tcp_close(o->c);
+		}
+	}
+	maybe_free(p);
+}
+
+static void p_connected(struct tcp_conn *c, void *ctx)
+{
+	struct pair *p = ctx;
+	p->up = 1;
+	if (p->s[0].c)
+		tcp_recv_update(p->s[0].c);     /* the client may send now */
+}
+
+static const struct tcp_ops proxy_ops = {
+	.recv = p_recv, .peer_closed = p_peer_closed, .writable = p_writable, .gone = p_gone,
+	.recv_space = p_recv_space, .connected = p_connected,
+};
+
+static void *p_accept(struct tcp_conn *c, void *arg)
+{
+	struct proxy_core *k = &cores[core_self()->id];
+	struct pair *p = k->free;
+	if (!p) {
+		counter_add(&k->refused, 1);
+		return NULL;
+	}
+	int err = 0;
+	memset(p->s, 0, sizeof p->s);
+	p->up = 0;
+	p->s[0].c = c;
+	p->s[1].c = tcp_connect(backend_addr, backend_port, &proxy_ops, p, &err);
+	if (!p->s[1].c) {
+		counter_add(&k->backend_failed, 1);
+		return NULL;                    /* the stack resets the client */
+	}
+	k->free = p->next;
+	counter_add(&k->accepted, 1);
+	return p;
+}
+
+static int parse_backend(const char *s, uint32_t *addr, uint16_t *port)
+{
+	unsigned a, b, c, d, pt;
+	char tail;
+	if (sscanf(s, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &pt, &tail) != 5 ||
+	    a > 255 || b > 255 || c > 255 || d > 255 || pt == 0 || pt > 65535)
+		return -EINVAL;
+	*addr = a << 24 | b << 16 | c << 8 | d;
+	*port = (uint16_t)pt;
+	return 0;
+}
+
+int proxy_init(const void *cfg, char *err, size_t errlen)
+{
+	const json_t *p = json_object_get(cfg, "proxy");
+	if (net_if_count() == 0) {
+		snprintf(err, errlen, "proxy: needs \"interfaces\" with an address");
+		return -EINVAL;
+	}
+	if (!json_is_object(p)) {
+		snprintf(err, errlen, "proxy: must be an object with \"listen\" and \"backend\"");
+		return -EINVAL;
+	}
+	const json_t *l = json_object_get(p, "listen"), *b = json_object_get(p, "backend");
+	if (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > 65535) {
+		snprintf(err, errlen, "proxy.listen: must be a port, 1..65535");
+		return -EINVAL;
+	}
+	if (!json_is_string(b) || parse_backend(json_string_value(b), &backend_addr, &backend_port)) {
+		snprintf(err, errlen, "proxy.backend: must be \"a.b.c.d:port\"");
+		return -EINVAL;
+	}
+	listen_port = (uint16_t)json_integer_value(l);
+	for (uint32_t c = 0; c < cores_count(); c++) {
+		struct pair *a = frame_alloc_pages((sizeof(struct pair) * PROXY_PAIRS + 4095) / 4096);
+		if (!a) {
+			snprintf(err, errlen, "proxy: no memory for %d pairs on core %u", PROXY_PAIRS, c);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < PROXY_PAIRS; i++) {
+			a[i].next = cores[c].free;
+			cores[c].free = &a[i];
+		}
+	}
+	int rc = tcp_listen(listen_port, &proxy_ops, p_accept, NULL);
+	if (rc) {
+		snprintf(err, errlen, "proxy: port %u: %s", listen_port, strerror(-rc));
+		return rc;
+	}
+	klog("proxy: TCP port %u -> %u.%u.%u.%u:%u", listen_port, backend_addr >> 24, (backend_addr >> 16) & 255,
+	     (backend_addr >> 8) & 255, backend_addr & 255, backend_port);
+	return 0;
+}
