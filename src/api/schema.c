@@ -150,6 +150,55 @@ static const struct schema_node cores_fields[] = {
 	END
 };
 
+/* interfaces[i].routes[j]: a network (no host bits) and a gateway on the
+ * interface's subnet (a DHCP interface's subnet is known only later) */
+static const char *check_route_to(const json_t *v, const json_t *parent, const json_t *root)
+{
+	uint32_t a;
+	int p;
+	if (parse_ipv4(json_string_value(v), &a, &p))
+		return "must be \"a.b.c.d/prefix\"";
+	if (p < 32 && (a & (p ? ~0u >> p : ~0u)))
+		return "host bits set";
+	return NULL;
+}
+
+static const char *check_route_via(const json_t *v, const json_t *parent, const json_t *root)
+{
+	uint32_t via, a;
+	int p;
+	if (parse_ipv4(json_string_value(v), &via, NULL))
+		return "must be \"a.b.c.d\"";
+	/* the interface whose routes hold this one */
+	size_t i, j;
+	const json_t *ifc, *r;
+	json_array_foreach(json_object_get(root, "interfaces"), i, ifc)
+		json_array_foreach(json_object_get(ifc, "routes"), j, r)
+			if (r == parent) {
+				const char *addr = json_string_value(json_object_get(ifc, "address"));
+				if (!addr || !strcmp(addr, "dhcp") || parse_ipv4(addr, &a, &p))
+					return NULL;    /* dhcp: known later; a bad address is reported there */
+				uint32_t mask = p == 32 ? ~0u : ~(~0u >> p);
+				return (via & mask) == (a & mask) ? NULL : "must be an address on the interface's subnet";
+			}
+	return NULL;
+}
+
+static const struct schema_node route_fields[] = {
+	{ .key = "to", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 7, .max = 18, .check = check_route_to,
+	  .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?$",
+	  .doc = "The destination network, \"a.b.c.d/prefix\"." },
+	{ .key = "via", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 7, .max = 15, .check = check_route_via,
+	  .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$",
+	  .doc = "The gateway, on the interface's subnet." },
+	END
+};
+
+static const struct schema_node route_item[] = {
+	{ .kind = SK_OBJECT, .sub = route_fields, .doc = "A static route: the longest matching prefix wins." },
+	END
+};
+
 static const struct schema_node iface_fields[] = {
 	{ .key = "address", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 4, .max = 18,
 	  .check = check_cidr, .format = "^(dhcp|[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2})$",
@@ -163,6 +212,8 @@ static const struct schema_node iface_fields[] = {
 	  .doc = "MTU in bytes; never above what the device offers (default: the device's)." },
 	{ .key = "vlan", .kind = SK_INTEGER, .min = 1, .max = 4094, .msg = "must be a VLAN id, 1..4094",
 	  .doc = "802.1Q VLAN id: frames on the device are tagged with it." },
+	{ .key = "routes", .kind = SK_ARRAY, .max = 16, .sub = route_item,
+	  .doc = "Static routes, before the default gateway." },
 	END
 };
 

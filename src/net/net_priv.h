@@ -17,6 +17,13 @@ struct net_ifaddr {
 	uint16_t mtu;
 };
 
+/* A static route of an interface (config "routes"), network byte order */
+struct net_route {
+	uint32_t net, mask, via;
+	uint8_t prefix;
+};
+#define NET_MAX_ROUTES 16
+
 struct net_if {
 	/* immutable after net_init */
 	int index;
@@ -26,6 +33,8 @@ struct net_if {
 	uint16_t nq;                    /* queue pairs: flows hash over these */
 	uint16_t vlan;                  /* 802.1Q VID we tag and accept; 0: untagged */
 	uint8_t dhcp;                   /* "address": "dhcp" (dhcp.c) */
+	uint8_t nroutes;
+	struct net_route routes[NET_MAX_ROUTES];        /* immutable after net_init */
 	/*
 	 * Address, mask, gateway and MTU change at run time (DHCP bind,
 	 * renew with new values, expiry), so they are no longer immutable
@@ -82,6 +91,15 @@ extern int net_nifs;
 extern struct net_core net_cores[POLLUX_MAX_CORES];
 
 static inline struct net_core *net_me(void) { return &net_cores[core_self()->id]; }
+
+/* The next hop for dst (network order) out of ifc: dst itself on the
+ * interface's subnet (or broadcast), else the longest static route whose
+ * gateway is on the subnet, else the default gateway, else dst (on-link). */
+uint32_t net_next_hop(const struct net_if *ifc, const struct net_ifaddr *ifa, uint32_t dst);
+/* The interface for a new flow to dst (network order): the one whose
+ * subnet holds dst, else the one with the longest static route to it,
+ * else the first with a default gateway; NULL: no route. */
+struct net_if *net_route_if(uint32_t dst);
 
 /* the owner core of a flow, from our side's view of it */
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport);

@@ -419,6 +419,51 @@ void net_arp_announce(struct net_if *ifc)
 		arp_send(ifc, ARP_REQUEST, NULL, me);
 }
 
+/* ---- routes */
+static const struct net_route *route_match(const struct net_if *ifc, const struct net_ifaddr *ifa, uint32_t dst)
+{
+	const struct net_route *best = NULL;
+	for (int i = 0; i < ifc->nroutes; i++) {
+		const struct net_route *r = &ifc->routes[i];
+		if ((dst & r->mask) == r->net && (!best || r->prefix > best->prefix) &&
+		    ((r->via ^ ifa->addr) & ifa->mask) == 0)        /* its gateway is on-link now */
+			best = r;
+	}
+	return best;
+}
+
+uint32_t net_next_hop(const struct net_if *ifc, const struct net_ifaddr *ifa, uint32_t dst)
+{
+	if (dst == 0xffffffffu || ((dst ^ ifa->addr) & ifa->mask) == 0)
+		return dst;
+	const struct net_route *r = route_match(ifc, ifa, dst);
+	if (r)
+		return r->via;
+	return ifa->gw ? ifa->gw : dst;
+}
+
+struct net_if *net_route_if(uint32_t dst)
+{
+	struct net_if *best = NULL, *gw = NULL;
+	int best_prefix = -1;
+	for (int i = 0; i < net_nifs; i++) {
+		struct net_if *f = &net_ifs[i];
+		const struct net_ifaddr *fa = net_ifa(f);
+		if (!fa || !fa->addr)
+			continue;
+		if (((dst ^ fa->addr) & fa->mask) == 0)
+			return f;
+		const struct net_route *r = route_match(f, fa, dst);
+		if (r && r->prefix > best_prefix) {
+			best = f;
+			best_prefix = r->prefix;
+		}
+		if (fa->gw && !gw)
+			gw = f;
+	}
+	return best ? best : gw;
+}
+
 /* ---- IPv4 output */
 int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t proto, uint8_t tos)
 {
@@ -428,7 +473,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 		pktbuf_free(b);
 		return -EADDRNOTAVAIL;
 	}
-	uint32_t hop = (dst & ifa->mask) == (ifa->addr & ifa->mask) || !ifa->gw ? dst : ifa->gw;
+	uint32_t hop = net_next_hop(ifc, ifa, dst);
 	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(hop);
 	if (!ae && dst != 0xffffffffu) {
 		NSTAT(arp_miss_drop);
@@ -826,6 +871,36 @@ static int parse_if(const json_t *e, size_t i, struct net_if *ifc, struct net_if
 		}
 		if (json_integer_value(mtu) < ifc->base_mtu)
 			ifc->base_mtu = (uint16_t)json_integer_value(mtu);
+	}
+	const json_t *routes = json_object_get(e, "routes"), *r;
+	size_t ri;
+	if (routes && (!json_is_array(routes) || json_array_size(routes) > NET_MAX_ROUTES)) {
+		snprintf(err, errlen, "interfaces[%zu].routes: must be a list of at most %d routes", i, NET_MAX_ROUTES);
+		return -EINVAL;
+	}
+	json_array_foreach(routes, ri, r) {
+		struct net_route *rt = &ifc->routes[ri];
+		const char *to = json_string_value(json_object_get(r, "to"));
+		const char *via = json_string_value(json_object_get(r, "via"));
+		uint8_t p;
+		if (!json_is_object(r) || !to || parse_cidr(to, &rt->net, &rt->prefix)) {
+			snprintf(err, errlen, "interfaces[%zu].routes[%zu].to: must be \"a.b.c.d/prefix\"", i, ri);
+			return -EINVAL;
+		}
+		rt->mask = rt->prefix ? htonl(~0u << (32 - rt->prefix)) : 0;
+		if (rt->net & ~rt->mask) {
+			snprintf(err, errlen, "interfaces[%zu].routes[%zu].to: host bits set (the network is %u.%u.%u.%u/%u)",
+				 i, ri, ntohl(rt->net & rt->mask) >> 24, (ntohl(rt->net & rt->mask) >> 16) & 255,
+				 (ntohl(rt->net & rt->mask) >> 8) & 255, ntohl(rt->net & rt->mask) & 255, rt->prefix);
+			return -EINVAL;
+		}
+		if (!via || parse_cidr(via, &rt->via, &p) || p != 32 ||
+		    (!ifc->dhcp && (rt->via & ifa->mask) != (ifa->addr & ifa->mask))) {
+			snprintf(err, errlen, "interfaces[%zu].routes[%zu].via: must be an address on the interface's subnet",
+				 i, ri);
+			return -EINVAL;
+		}
+		ifc->nroutes = (uint8_t)(ri + 1);
 	}
 	const json_t *vlan = json_object_get(e, "vlan");
 	if (vlan) {

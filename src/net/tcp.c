@@ -1397,27 +1397,11 @@ static unsigned tcp_poll(void *arg)
 }
 
 /* ---- active open */
-static struct net_if *route_if(uint32_t daddr)
-{
-	struct net_if *gw = NULL;
-	for (int i = 0; i < net_nifs; i++) {
-		struct net_if *f = &net_ifs[i];
-		const struct net_ifaddr *fa = net_ifa(f);
-		if (!fa || !fa->addr)
-			continue;
-		if (((daddr ^ fa->addr) & fa->mask) == 0)
-			return f;
-		if (fa->gw && !gw)
-			gw = f;
-	}
-	return gw;
-}
-
 struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops *ops, void *ctx, int *err)
 {
 	uint32_t daddr = htonl(addr), me = core_self()->id;
 	struct tcp_core *t = tc();
-	struct net_if *ifc = t ? route_if(daddr) : NULL;
+	struct net_if *ifc = t ? net_route_if(daddr) : NULL;
 	int e = 0;
 	struct tcp_conn *c = NULL;
 	if (!ifc) {

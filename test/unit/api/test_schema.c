@@ -102,6 +102,13 @@ Test(schema, enums_and_one_of)
 	BAD("{\"proxy\": {\"listen\": 80, \"backend\": \"1.2.3.4:99999\"}}", "proxy.backend: must be \"a.b.c.d:port\"");
 	BAD("{\"proxy\": {\"backend\": \"1.2.3.4:80\"}}", "proxy.listen: required");
 	GOOD("{\"tcp\": {\"send_buffers\": 16}}");
+	GOOD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.0/8\", \"via\": \"198.18.0.1\"}]}]}");
+	BAD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.0/8\", \"via\": \"10.0.0.1\"}]}]}",
+	    "interfaces[0].routes[0].via: must be an address on the interface's subnet");
+	BAD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.1/8\", \"via\": \"198.18.0.1\"}]}]}",
+	    "interfaces[0].routes[0].to: host bits set");
+	BAD("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"via\": \"198.18.0.1\"}]}]}",
+	    "interfaces[0].routes[0].to: required");
 	BAD("{\"web\": {\"port\": 65536}}", "web.port: must be 1..65535");
 	GOOD("{\"web\": {\"body\": \"\"}}");
 	BAD("{\"l2fwd\": {\"mode\": \"swap\"}}", "l2fwd.mode: must be \"macswap\" or \"io\"");
