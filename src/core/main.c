@@ -148,12 +148,16 @@ int pollux_main(void)
 	}
 	pthread_attr_destroy(&attr);
 
-	/* every core reports in */
-	uint64_t end = time_ns() + 10000000000ull;
+	/* every core reports in. A safety net, not a deadline: under TCG on a
+	 * loaded host a vCPU thread can wait seconds for a host CPU (one boot
+	 * in 39 of bench/tcp's missed the old 10 s); the state says how far
+	 * the core got (1 started, 2 handed its thread, 3 in its loop). */
+	uint64_t end = time_ns() + 60000000000ull;
 	for (uint32_t i = 1; i < cores_count(); i++)
 		while (atomic_load_explicit(&core_get(i)->state, memory_order_acquire) != CORE_IN_LOOP) {
 			if (time_ns() > end)
-				panic("core %u did not reach its loop", i);
+				panic("core %u did not reach its loop in 60 s (state %d)", i,
+				      (int)atomic_load(&core_get(i)->state));
 			__builtin_ia32_pause();
 		}
 	platform_ready();
