@@ -53,7 +53,8 @@ NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
-	src/api/metrics.c src/api/openapi.c
+	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
@@ -187,7 +188,7 @@ $(eval $(call unit_rules,core,$(UNIT_CORE_SRC)))
 $(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
 $(eval $(call unit_rules,drivers,$(UNIT_DRIVERS_SRC)))
 $(eval $(call unit_rules,net,$(UNIT_NET_SRC)))
-$(eval $(call unit_rules,api,$(UNIT_API_SRC),-lhttp_parser))
+$(eval $(call unit_rules,api,$(UNIT_API_SRC),-lhttp_parser $(MBEDTLS_LIBS)))
 
 UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%) \
 	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_NET:test/unit/%.c=$(BUILD)/unit/%) \
@@ -224,7 +225,7 @@ FUZZ_API_SRC := $(API_SRC) src/core/config.c
 $(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) test/unit/api/fake.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
 
 test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx

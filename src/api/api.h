@@ -157,6 +157,76 @@ int api_conn_closing(const struct api_conn *c);
  * answer; afterwards api_conn_closing() is true. */
 void api_conn_eof(struct api_conn *c);
 
+/* The request was made over a TLS connection whose client certificate
+ * verified against api.client_ca: it is authenticated without a token. */
+void api_conn_set_peer_verified(struct api_conn *c, int yes);
+
+/* ---- TLS (tls.c): TLS 1.2 only, ECDHE-ECDSA/ECDHE-RSA with AES-GCM or
+ * ChaCha20-Poly1305, over the same kind of byte stream as api_conn. A
+ * struct api_tls is the server side (config, certificate, key, random
+ * generator); each api_tls_conn wraps one api_conn. Control core only. */
+struct api_tls_opts {
+	/* PEM texts (borrowed during api_tls_init only). No cert and key:
+	 * an ECDSA P-256 key and a self-signed certificate are generated.
+	 * client_ca: client certificates signed by it authenticate a
+	 * connection in place of the bearer token (verification optional). */
+	const char *cert_pem, *key_pem, *client_ca_pem;
+	/* An extra strong entropy source mixed in (e.g. virtio-rng), or
+	 * NULL. The platform's getrandom and RDSEED/RDRAND (where the CPU
+	 * has them) are always used. Returns 0 and fills len bytes. */
+	int (*entropy)(void *arg, unsigned char *out, size_t len);
+	void *entropy_arg;
+};
+
+struct api_tls_stats {
+	uint64_t handshakes;            /* completed */
+	uint64_t hs_fail_version, hs_fail_cipher, hs_fail_other;
+	uint64_t bad_records;           /* bad MAC or malformed record: closed */
+	uint64_t client_cert_auth;      /* handshakes with a verified client certificate */
+};
+
+struct api_tls;
+/* Returns 0 and a new context in *out, or -errno with a reason in err
+ * (bad PEM, key not matching the certificate, no entropy). */
+int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, size_t errlen);
+void api_tls_free(struct api_tls *t);
+/* The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint
+ * -sha256` prints it: "AB:CD:...", 95 characters. */
+const char *api_tls_fingerprint(const struct api_tls *t);
+/* 1 when the certificate was generated at start (none configured). */
+int api_tls_generated(const struct api_tls *t);
+/* The certificate in PEM (NUL-terminated, borrowed from t). */
+const char *api_tls_cert_pem(const struct api_tls *t);
+const struct api_tls_stats *api_tls_stats(const struct api_tls *t);
+
+/* Bytes of ciphertext a connection buffers at most before the transport
+ * must wait (two maximum-size records). */
+#define API_TLS_IN_MAX (2 * (16384 + 2048))
+
+struct api_tls_conn;
+/* A server-side connection carrying HTTP for s. NULL when out of memory. */
+struct api_tls_conn *api_tls_conn_new(struct api_tls *t, struct api_server *s);
+void api_tls_conn_free(struct api_tls_conn *c);
+/* Feeds received ciphertext (borrowed); drives the handshake or the
+ * requests as far as it can. Returns how many bytes were taken: fewer
+ * than len while the connection holds API_TLS_IN_MAX unread (back-
+ * pressure: feed the rest after draining the output). */
+size_t api_tls_conn_feed(struct api_tls_conn *c, const void *in, size_t len);
+/* How many more bytes feed would take now (0: stop reading the socket). */
+size_t api_tls_conn_room(const struct api_tls_conn *c);
+/* Ciphertext waiting to go out (borrowed until the next call on c), and
+ * how much of it the transport sent. */
+const void *api_tls_conn_output(const struct api_tls_conn *c, size_t *len);
+void api_tls_conn_output_done(struct api_tls_conn *c, size_t n);
+/* True once nothing more will be taken or produced: close the stream
+ * after the pending output has gone (a failed handshake's alert, a bad
+ * record, close_notify after "Connection: close" or the peer's close). */
+int api_tls_conn_closing(const struct api_tls_conn *c);
+/* True until the handshake has completed (for handshake timeouts). */
+int api_tls_conn_handshaking(const struct api_tls_conn *c);
+/* The transport saw the peer close its side. */
+void api_tls_conn_eof(struct api_tls_conn *c);
+
 /* The OpenAPI 3.0 document (/v1/openapi.json), generated from the route
  * table and the config schema. New reference. */
 json_t *api_openapi(void);

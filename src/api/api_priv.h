@@ -58,6 +58,7 @@ struct api_req {
 	const char *body;               /* NUL-terminated; body_len bytes */
 	size_t body_len;
 	struct api_server *srv;
+	int peer_verified;               /* a verified client certificate: no token needed */
 };
 
 struct api_resp {

@@ -32,6 +32,7 @@ struct api_conn {
 	http_parser parser;
 	struct api_buf out;
 	int closing;
+	int peer_verified;              /* set by the TLS layer */
 
 	/* the request being parsed; reset at each message begin */
 	struct api_buf url, body;
@@ -267,6 +268,7 @@ static void answer(struct api_conn *c)
 		.body = c->body.p ? c->body.p : "",
 		.body_len = c->body.len,
 		.srv = c->srv,
+		.peer_verified = c->peer_verified,
 	};
 	int keep = http_should_keep_alive(p);
 	api_dispatch(c->srv, &req, c->auth_long ? NULL : c->auth, c->auth_len, &r);
@@ -347,4 +349,9 @@ int api_conn_closing(const struct api_conn *c)
 void api_conn_eof(struct api_conn *c)
 {
 	c->closing = 1;
+}
+
+void api_conn_set_peer_verified(struct api_conn *c, int yes)
+{
+	c->peer_verified = yes;
 }

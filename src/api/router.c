@@ -108,7 +108,7 @@ void api_dispatch(struct api_server *s, struct api_req *req, const char *auth, s
 	for (; req->path[k] && k < sizeof shown - 1; k++)
 		shown[k] = req->path[k] > 0x20 && req->path[k] < 0x7f ? req->path[k] : '?';
 	shown[k] = 0;
-	if (!api_auth_ok(s, auth, auth_len)) {
+	if (!req->peer_verified && !api_auth_ok(s, auth, auth_len)) {
 		api_resp_error(resp, 401, "a valid \"Authorization: Bearer <token>\" header is required");
 		return;
 	}

@@ -1,0 +1,154 @@
+/*
+ * cert.c — the server's certificate and key: taken from the config's
+ * api.cert and api.key (PEM), or, when neither is given, an ECDSA P-256
+ * key and a self-signed certificate generated at start (a fresh one each
+ * start: there is nowhere to keep it). Its SHA-256 fingerprint is what
+ * an operator compares with `openssl x509 -fingerprint -sha256` before
+ * trusting it.
+ *
+ * The generated certificate names CN=pollux with subjectAltName
+ * DNS:localhost and IP:127.0.0.1 (where the hosted listener and QEMU's
+ * hostfwd are reached), is valid 2024-01-01 to 2049-12-31 (a VM may not
+ * know the date) and has no keyUsage extension, so that OpenSSL accepts
+ * it as its own trust anchor (curl --cacert).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+#include "api/tls_priv.h"
+
+static int fail(char *err, size_t errlen, const char *what, int rc)
+{
+	char m[100];
+	mbedtls_strerror(rc, m, sizeof m);
+	snprintf(err, errlen, "api: %s: %s", what, m);
+	return -EINVAL;
+}
+
+/* SubjectAltName: dNSName "localhost" ([2]) and iPAddress 127.0.0.1 ([7]) */
+static const unsigned char san_der[] = {
+	0x30, 0x11,
+	0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
+	0x87, 0x04, 127, 0, 0, 1,
+};
+
+static int generate(struct api_tls *t, char *err, size_t errlen)
+{
+	static unsigned char der[1024];
+	mbedtls_x509write_cert w;
+	mbedtls_mpi serial;
+	unsigned char sn[16];
+	int rc;
+
+	rc = mbedtls_pk_setup(&t->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+	if (!rc)
+		rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(t->key),
+					 mbedtls_ctr_drbg_random, &t->drbg);
+	if (rc)
+		return fail(err, errlen, "generating the key", rc);
+
+	mbedtls_x509write_crt_init(&w);
+	mbedtls_mpi_init(&serial);
+	rc = mbedtls_ctr_drbg_random(&t->drbg, sn, sizeof sn);
+	sn[0] &= 0x7f;                  /* a positive serial */
+	sn[0] |= 0x01;                  /* of full length */
+	if (!rc)
+		rc = mbedtls_mpi_read_binary(&serial, sn, sizeof sn);
+	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
+	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(&w, &t->key);
+	mbedtls_x509write_crt_set_issuer_key(&w, &t->key);
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_subject_name(&w, "CN=pollux");
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_issuer_name(&w, "CN=pollux");
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_serial(&w, &serial);
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_validity(&w, "20240101000000", "20491231235959");
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1);
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_subject_key_identifier(&w);
+	if (!rc)
+		rc = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+							 MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+							 san_der, sizeof san_der);
+	int len = rc ? rc : mbedtls_x509write_crt_der(&w, der, sizeof der, mbedtls_ctr_drbg_random, &t->drbg);
+	mbedtls_x509write_crt_free(&w);
+	mbedtls_mpi_free(&serial);
+	if (len < 0)
+		return fail(err, errlen, "writing the certificate", len);
+	/* the DER is written at the end of the buffer */
+	rc = mbedtls_x509_crt_parse_der(&t->crt, der + sizeof der - len, (size_t)len);
+	if (rc)
+		return fail(err, errlen, "reading back the certificate", rc);
+	t->generated = 1;
+	return 0;
+}
+
+/* mbedtls parses PEM only with its terminating NUL counted */
+static size_t pem_len(const char *pem)
+{
+	return strlen(pem) + 1;
+}
+
+static int load(struct api_tls *t, const struct api_tls_opts *o, char *err, size_t errlen)
+{
+	int rc = mbedtls_x509_crt_parse(&t->crt, (const unsigned char *)o->cert_pem, pem_len(o->cert_pem));
+	if (rc)
+		return fail(err, errlen, "api.cert", rc);
+	rc = mbedtls_pk_parse_key(&t->key, (const unsigned char *)o->key_pem, pem_len(o->key_pem), NULL, 0);
+	if (rc)
+		return fail(err, errlen, "api.key", rc);
+	if (mbedtls_pk_check_pair(&t->crt.pk, &t->key)) {
+		snprintf(err, errlen, "api: api.key does not match api.cert");
+		return -EINVAL;
+	}
+	/* ECDHE_RSA or ECDHE_ECDSA: nothing else can be served */
+	if (!mbedtls_pk_can_do(&t->key, MBEDTLS_PK_ECDSA) && !mbedtls_pk_can_do(&t->key, MBEDTLS_PK_RSA)) {
+		snprintf(err, errlen, "api: api.key must be an EC or RSA key");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fingerprint(struct api_tls *t)
+{
+	unsigned char h[32];
+	mbedtls_sha256_ret(t->crt.raw.p, t->crt.raw.len, h, 0);
+	for (int i = 0; i < 32; i++)
+		snprintf(t->fingerprint + 3 * i, 4, "%02X%s", h[i], i < 31 ? ":" : "");
+}
+
+int api_tls_cert_setup(struct api_tls *t, const struct api_tls_opts *o, char *err, size_t errlen)
+{
+	int rc;
+	if (!!o->cert_pem != !!o->key_pem) {
+		snprintf(err, errlen, "api: api.cert and api.key go together");
+		return -EINVAL;
+	}
+	rc = o->cert_pem ? load(t, o, err, errlen) : generate(t, err, errlen);
+	if (rc)
+		return rc;
+	if (o->client_ca_pem) {
+		rc = mbedtls_x509_crt_parse(&t->client_ca, (const unsigned char *)o->client_ca_pem,
+					    pem_len(o->client_ca_pem));
+		if (rc)
+			return fail(err, errlen, "api.client_ca", rc);
+		t->have_client_ca = 1;
+	}
+	fingerprint(t);
+	size_t olen = 0;
+	rc = mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
+				      t->crt.raw.p, t->crt.raw.len, (unsigned char *)t->pem, sizeof t->pem, &olen);
+	if (rc)
+		t->pem[0] = 0;          /* a configured chain too long to show: still served */
+	return 0;
+}
