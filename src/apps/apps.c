@@ -31,6 +31,15 @@ int apps_init(const void *cfg, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+void *apps_free_list(size_t size, unsigned n)
+{
+	uint8_t *a = frame_alloc_pages((size * n + 4095) / 4096);
+	void *head = NULL;
+	for (unsigned i = 0; a && i < n; i++)
+		apps_give(&head, a + (size_t)(n - 1 - i) * size);
+	return head;
+}
+
 /* ---- netstat: per-queue counters and buffer accounting on the console,
  * every `period` ms (cmdline netstat=MS), from core 0's timer wheel. */
 static struct timer netstat_timer;

@@ -16,6 +16,24 @@ int echo_init(const void *cfg, char *err, size_t errlen);
 int iperf_init(const void *cfg, char *err, size_t errlen);
 int web_init(const void *cfg, char *err, size_t errlen);
 int proxy_init(const void *cfg, char *err, size_t errlen);
+/* Per-core free lists of an app's connection contexts, made at start-up:
+ * n objects of `size` bytes from frame memory, chained through their
+ * first member (a pointer). NULL when memory runs out. */
+void *apps_free_list(size_t size, unsigned n);
+/* the owner core's list: take one (NULL: none left) / give one back */
+static inline void *apps_take(void **head)
+{
+	void *o = *head;
+	if (o)
+		*head = *(void **)o;
+	return o;
+}
+static inline void apps_give(void **head, void *o)
+{
+	*(void **)o = *head;
+	*head = o;
+}
+
 /* Core 0: prints every queue's counters and the buffer accounting every
  * period_ms (the `netstat=MS` command-line word). */
 void apps_netstat_start(uint64_t period_ms);

@@ -95,10 +95,8 @@ static void on_peer_closed(struct tcp_conn *c, void *ctx)
 static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct echo_conn *e = ctx;
-	struct echo_core *ec = &cores[core_self()->id];
 	e->c = NULL;
-	e->next = ec->free;
-	ec->free = e;
+	apps_give((void **)&cores[core_self()->id].free, e);
 }
 
 static const struct tcp_ops echo_ops = {
@@ -109,10 +107,9 @@ static const struct tcp_ops echo_ops = {
 static void *on_accept(struct tcp_conn *c, void *arg)
 {
 	struct echo_core *ec = &cores[core_self()->id];
-	struct echo_conn *e = ec->free;
+	struct echo_conn *e = apps_take((void **)&ec->free);
 	if (!e)
 		return NULL;                    /* refused: the stack resets it */
-	ec->free = e->next;
 	e->c = c;
 	e->head = e->len = 0;
 	e->closing = 0;
@@ -133,18 +130,11 @@ int echo_init(const void *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "echo: needs \"interfaces\" with an address");
 		return -EINVAL;
 	}
-	for (uint32_t i = 0; i < cores_count(); i++) {
-		size_t bytes = ECHO_CONNS * sizeof(struct echo_conn);
-		struct echo_conn *a = frame_alloc_pages((bytes + 4095) / 4096);
-		if (!a) {
+	for (uint32_t i = 0; i < cores_count(); i++)
+		if (!(cores[i].free = apps_free_list(sizeof(struct echo_conn), ECHO_CONNS))) {
 			snprintf(err, errlen, "echo: no memory for %d connections on core %u", ECHO_CONNS, i);
 			return -ENOMEM;
 		}
-		for (int k = 0; k < ECHO_CONNS; k++) {
-			a[k].next = cores[i].free;
-			cores[i].free = &a[k];
-		}
-	}
 	int rc = tcp_listen(ECHO_PORT, &echo_ops, on_accept, NULL);
 	if (!rc)
 		rc = udp_bind(ECHO_PORT, on_udp, NULL);

@@ -62,11 +62,8 @@ static int side_of(const struct pair *p, const struct tcp_conn *c) { return p->s
 
 static void maybe_free(struct pair *p)
 {
-	if (!p->s[0].c && !p->s[1].c) {
-		struct proxy_core *k = &cores[core_self()->id];
-		p->next = k->free;
-		k->free = p;
-	}
+	if (!p->s[0].c && !p->s[1].c)
+		apps_give((void **)&cores[core_self()->id].free, p);
 }
 
 static size_t p_recv_space(struct tcp_conn *c, void *ctx)
@@ -156,7 +153,7 @@ static const struct tcp_ops proxy_ops = {
 static void *p_accept(struct tcp_conn *c, void *arg)
 {
 	struct proxy_core *k = &cores[core_self()->id];
-	struct pair *p = k->free;
+	struct pair *p = apps_take((void **)&k->free);
 	if (!p) {
 		counter_add(&k->refused, 1);
 		return NULL;
@@ -168,9 +165,9 @@ static void *p_accept(struct tcp_conn *c, void *arg)
 	p->s[1].c = tcp_connect(backend_addr, backend_port, &proxy_ops, p, &err);
 	if (!p->s[1].c) {
 		counter_add(&k->backend_failed, 1);
+		apps_give((void **)&k->free, p);
 		return NULL;                    /* the stack resets the client */
 	}
-	k->free = p->next;
 	counter_add(&k->accepted, 1);
 	return p;
 }
@@ -208,17 +205,11 @@ int proxy_init(const void *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	listen_port = (uint16_t)json_integer_value(l);
-	for (uint32_t c = 0; c < cores_count(); c++) {
-		struct pair *a = frame_alloc_pages((sizeof(struct pair) * PROXY_PAIRS + 4095) / 4096);
-		if (!a) {
+	for (uint32_t c = 0; c < cores_count(); c++)
+		if (!(cores[c].free = apps_free_list(sizeof(struct pair), PROXY_PAIRS))) {
 			snprintf(err, errlen, "proxy: no memory for %d pairs on core %u", PROXY_PAIRS, c);
 			return -ENOMEM;
 		}
-		for (int i = 0; i < PROXY_PAIRS; i++) {
-			a[i].next = cores[c].free;
-			cores[c].free = &a[i];
-		}
-	}
 	int rc = tcp_listen(listen_port, &proxy_ops, p_accept, NULL);
 	if (rc) {
 		snprintf(err, errlen, "proxy: port %u: %s", listen_port, strerror(-rc));

@@ -216,21 +216,18 @@ static void web_peer_closed(struct tcp_conn *c, void *ctx)
 static void web_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct web_conn *w = ctx;
-	struct web_core *k = &cores[core_self()->id];
 	w->c = NULL;
-	w->next = k->free;
-	k->free = w;
+	apps_give((void **)&cores[core_self()->id].free, w);
 }
 
 static void *web_accept(struct tcp_conn *c, void *arg)
 {
 	struct web_core *k = &cores[core_self()->id];
-	struct web_conn *w = k->free;
+	struct web_conn *w = apps_take((void **)&k->free);
 	if (!w) {
 		counter_add(&k->refused, 1);
 		return NULL;
 	}
-	k->free = w->next;
 	memset(w, 0, offsetof(struct web_conn, pending));
 	w->pend_len = 0;
 	w->close_after = 0;
@@ -279,18 +276,11 @@ int web_init(const void *cfg, char *err, size_t errlen)
 	settings.on_message_begin = on_message_begin;
 	settings.on_url = on_url;
 	settings.on_message_complete = on_message_complete;
-	for (uint32_t c = 0; c < cores_count(); c++) {
-		size_t bytes = sizeof(struct web_conn) * WEB_CONNS;
-		struct web_conn *a = frame_alloc_pages((bytes + 4095) / 4096);
-		if (!a) {
+	for (uint32_t c = 0; c < cores_count(); c++)
+		if (!(cores[c].free = apps_free_list(sizeof(struct web_conn), WEB_CONNS))) {
 			snprintf(err, errlen, "web: no memory for %d connections on core %u", WEB_CONNS, c);
 			return -ENOMEM;
 		}
-		for (int i = 0; i < WEB_CONNS; i++) {
-			a[i].next = cores[c].free;
-			cores[c].free = &a[i];
-		}
-	}
 	int rc = tcp_listen(web_port, &web_ops, web_accept, NULL);
 	if (rc) {
 		snprintf(err, errlen, "web: port %u: %s", web_port, strerror(-rc));
