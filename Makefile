@@ -132,7 +132,8 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 
 # ---------------------------------------------------------------- hosted
 # The same runtime as a Linux process: shared sources + src/core/hosted/.
-HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c
+HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c \
+	$(API_SRC) src/api/backend.c src/api/hosted_listener.c
 HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
 HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer -march=x86-64 -mtune=generic -pthread
@@ -144,7 +145,7 @@ $(BUILD)/h/%.o: %.c | $(BUILD)/.deps
 
 $(BUILD)/pollux-hosted: $(HOSTED_OBJ)
 	@echo "  LD    $@"
-	@$(HOSTCC) -pthread -o $@ $(HOSTED_OBJ) -ljansson -lhttp_parser
+	@$(HOSTCC) -pthread -o $@ $(HOSTED_OBJ) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
 
 hosted: $(BUILD)/pollux-hosted
 -include $(HOSTED_OBJ:.o=.d)

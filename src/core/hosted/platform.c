@@ -38,6 +38,8 @@
 #include "core/platform.h"
 #include "sched/sched.h"
 #include "drivers/vhost_user.h"
+#include "core/config.h"
+#include "api/api.h"
 
 struct hosted_core {
 	_Atomic uint32_t wake;          /* futex word: bumped by core_kick */
@@ -304,6 +306,13 @@ void platform_ready(void)
 	uint64_t ns = time_ns();
 	if (ns)
 		tsc_hz = (uint64_t)((unsigned __int128)(cycles_now() - tsc_start) * 1000000000ull / ns);
+	/* the control plane on 127.0.0.1, when the config has "api" */
+	char err[200];
+	if (api_hosted_start(config_root(), err, sizeof err)) {
+		klog("%s", err);
+		klog("pollux: boot stopped: the API could not start");
+		platform_exit(strncmp(err, "config", 6) ? EXIT_DEVICE : EXIT_BAD_CONFIG);
+	}
 }
 
 int platform_selftest(const char *name)

@@ -1,0 +1,195 @@
+/*
+ * backend.c — the API's view of the running appliance: a struct
+ * api_backend filled from the runtime (the platform glue of src/api/,
+ * shared by both platforms; the unit tests use test/unit/api/fake.h
+ * instead).
+ *
+ * Everything here runs on the control core and only reads: counters that
+ * other cores own are read with relaxed loads (sched_stats, net_stats,
+ * netdev_queue_stats, the pools' `top`), so a scrape never stops a data
+ * core. Applying a config at run time is not built yet: config_apply
+ * refuses with 409 and says so (docs/api.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "api/api.h"
+#include "core/config.h"
+#include "core/core.h"
+#include "drivers/netdev.h"
+#include "net/net.h"
+#include "net/pktbuf.h"
+#include "sched/sched.h"
+
+#ifndef POLLUX_VERSION
+#define POLLUX_VERSION "unknown"
+#endif
+
+static _Atomic int shutdown_asked;
+
+static void rt_system(void *arg, struct api_system *s)
+{
+	struct timespec now;
+	s->version = POLLUX_VERSION;
+	s->uptime_ns = time_ns();
+	s->ncores = cores_count();
+	s->mem_bytes = mem_total_bytes();
+	s->tsc_hz = time_tsc_hz();
+	s->boot_time_unix = 0;
+	/* a wall clock from before 2020 is no wall clock (a VM may have none) */
+	if (!clock_gettime(CLOCK_REALTIME, &now) && now.tv_sec > 1577836800)
+		s->boot_time_unix = (uint64_t)now.tv_sec - s->uptime_ns / 1000000000ull;
+}
+
+static void core_stats(uint32_t c, struct api_core_stats *o)
+{
+	struct sched_stats ss;
+	sched_stats(c, &ss);
+	o->role = c == 0 ? "control" : "data";
+	o->turns = ss.turns;
+	o->busy_turns = ss.busy_turns;
+	o->busy_cycles = ss.busy_cycles;
+	o->idle_cycles = ss.idle_cycles;
+	o->sleeps = ss.sleeps;
+	o->msgs_in = ss.msgs_in;
+	o->msgs_out = ss.msgs_out;
+	o->chan_full = ss.chan_full;
+	o->timers_fired = ss.timers_fired;
+	o->chan_depth_in = ss.chan_depth_in;
+	if (net_if_count()) {
+		net_stats(c, &o->net);
+		o->tcp_conns = net_tcp_conns(c);
+	}
+}
+
+static void iface_stats(int i, struct api_iface_stats *f)
+{
+	struct netdev *d = netdev_get(i);
+	snprintf(f->name, sizeof f->name, "%s", netdev_name(d));
+	netdev_mac(d, f->mac);
+	f->mtu = netdev_mtu(d);
+	f->link_up = netdev_link_up(d);
+	f->nqueues = netdev_queues(d);
+	if (f->nqueues > API_MAX_QUEUES)
+		f->nqueues = API_MAX_QUEUES;
+	if (i < net_if_count()) {
+		uint16_t mtu;
+		net_if_info(i, &f->addr, &f->prefix, &f->gw, &mtu);
+	}
+	for (uint16_t q = 0; q < f->nqueues; q++) {
+		struct netdev_queue_stats s;
+		struct api_queue_stats *o = &f->q[q];
+		netdev_queue_stats(d, q, &s);
+		o->core = netdev_queue_core(d, q);
+		o->rx_packets = s.rx_packets;
+		o->rx_bytes = s.rx_bytes;
+		o->rx_drop_nobuf = s.rx_drop_nobuf;
+		o->rx_drop_runt = s.rx_drop_runt;
+		o->rx_drop_too_long = s.rx_drop_too_long;
+		o->tx_packets = s.tx_packets;
+		o->tx_bytes = s.tx_bytes;
+		o->tx_drop_too_long = s.tx_drop_too_long;
+		o->tx_ring_full = s.tx_ring_full;
+		o->tx_kicks = s.tx_kicks;
+		o->rx_posted = s.rx_posted;
+		o->tx_held = s.tx_held;
+		o->broken = s.broken;
+	}
+}
+
+static void rt_stats(void *arg, struct api_stats *st)
+{
+	st->ncores = cores_count() < API_MAX_CORES ? cores_count() : API_MAX_CORES;
+	for (uint32_t c = 0; c < st->ncores; c++) {
+		struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)c);
+		core_stats(c, &st->core[c]);
+		if (p) {
+			st->pool_free += __atomic_load_n(&p->top, __ATOMIC_RELAXED);
+			st->pool_total += p->count;
+		}
+	}
+	int n = netdev_count();
+	st->nifs = n < API_MAX_IFS ? (uint32_t)n : API_MAX_IFS;
+	for (uint32_t i = 0; i < st->nifs; i++)
+		iface_stats((int)i, &st->ifs[i]);
+}
+
+static json_t *rt_config_get(void *arg)
+{
+	json_t *root = config_root();
+	return root ? json_incref(root) : json_object();
+}
+
+static int rt_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the document is valid, but a config is not yet applied at run time: "
+		 "restart with it");
+	return -EBUSY;
+}
+
+static size_t rt_log_lines(void *arg, const char **lines, size_t max)
+{
+	static char ring[256][160];
+	if (max > 256)
+		max = 256;
+	size_t n = klog_recent(ring, max);
+	for (size_t i = 0; i < n; i++)
+		lines[i] = ring[i];
+	return n;
+}
+
+static void rt_shutdown(void *arg)
+{
+	atomic_store(&shutdown_asked, 1);
+}
+
+int api_runtime_shutdown_asked(void)
+{
+	return atomic_load(&shutdown_asked);
+}
+
+const struct api_backend api_runtime_backend = {
+	.system = rt_system, .stats = rt_stats, .config_get = rt_config_get,
+	.config_apply = rt_config_apply, .log_lines = rt_log_lines, .shutdown = rt_shutdown,
+};
+
+/* Reads the config's "api" object into o (strings borrowed from cfg).
+ * Returns 1 when there is one, 0 when there is none (no API), -EINVAL
+ * with the field's path in err when a field has the wrong type. */
+int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtime_opts *o,
+		     char *err, size_t errlen)
+{
+	const json_t *api = json_object_get(cfg, "api");
+	static const char *const pem_keys[] = { "cert", "key", "client_ca" };
+	const char **pems[] = { &o->tls.cert_pem, &o->tls.key_pem, &o->tls.client_ca_pem };
+	memset(o, 0, sizeof *o);
+	o->port = default_port;
+	if (!api)
+		return 0;
+	if (!json_is_object(api)) {
+		snprintf(err, errlen, "config: api: must be an object");
+		return -EINVAL;
+	}
+	const json_t *v = json_object_get(api, "token");
+	if (v && !(o->token = json_string_value(v))) {
+		snprintf(err, errlen, "config: api.token: must be a string");
+		return -EINVAL;
+	}
+	v = json_object_get(api, "port");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+			snprintf(err, errlen, "config: api.port: must be 1..65535");
+			return -EINVAL;
+		}
+		o->port = (uint16_t)json_integer_value(v);
+	}
+	for (int i = 0; i < 3; i++) {
+		v = json_object_get(api, pem_keys[i]);
+		if (v && !(*pems[i] = json_string_value(v))) {
+			snprintf(err, errlen, "config: api.%s: must be PEM text", pem_keys[i]);
+			return -EINVAL;
+		}
+	}
+	return 1;
+}
