@@ -17,6 +17,12 @@
  * the array: sent ones (freed when the device is done) and ones dropped
  * for a cause (too long: freed and counted); it returns how many it
  * consumed, and the rest (ring full) stay the caller's.
+ *
+ * Transmit offloads: netdev_tx_offloads() says what the device does for
+ * us (fixed after netdev_init_all). A frame may ask for them through its
+ * pktbuf flags (PKTBUF_F_TX_CSUM, PKTBUF_F_TX_TSO, net/pktbuf.h) only when
+ * offered, and may be a chain (TSO) of at most netdev_tso_max() bytes;
+ * a frame asking for more is dropped and counted (tx_drop_bad_offload).
  */
 #ifndef POLLUX_NETDEV_H
 #define POLLUX_NETDEV_H
@@ -36,6 +42,8 @@ struct netdev;
 struct netdev_queue_stats {
 	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
 	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
+	uint64_t tx_tso, tx_csum;       /* frames sent as TSO / with the checksum left to the device */
+	uint64_t tx_drop_bad_offload;   /* asked for an offload the device lacks, or too long */
 	uint64_t rx_posted;             /* RX buffers the device holds now */
 	uint64_t tx_held;               /* TX buffers not yet reclaimed */
 	int broken;                     /* the device misbehaved on this queue */
@@ -57,6 +65,13 @@ int netdev_link_up(const struct netdev *d);
 uint16_t netdev_queues(const struct netdev *d);
 uint16_t netdev_queue_core(const struct netdev *d, uint16_t q);
 uint64_t netdev_features(const struct netdev *d);
+#define NETDEV_TX_CSUM 1                /* VIRTIO_NET_F_CSUM: TCP/UDP checksums */
+#define NETDEV_TX_TSO4 2                /* VIRTIO_NET_F_HOST_TSO4 (with CSUM) */
+uint32_t netdev_tx_offloads(const struct netdev *d);
+/* The longest frame (Ethernet header to the end, chain included) the
+ * device takes with PKTBUF_F_TX_TSO: what IPv4 allows, and few enough
+ * buffers to fit the TX ring with room for a second frame. */
+uint32_t netdev_tso_max(const struct netdev *d);
 /* Flow steering by the device: its RSS set-up (key, indirection table
  * over the queue pairs, hash types) when the device accepted one
  * (VIRTIO_NET_F_RSS with more than one queue pair), else NULL and flows

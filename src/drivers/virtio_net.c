@@ -11,6 +11,12 @@
  * owns it; netdev_rss() hands the stack the very same key and table. A
  * device without RSS, or one that refuses the config, leaves steering to
  * the stack (software steering). The console says which.
+ *
+ * Transmit offloads: VIRTIO_NET_F_CSUM (the device completes TCP/UDP
+ * checksums) and VIRTIO_NET_F_HOST_TSO4 (it cuts TCPv4 frames of up to
+ * 64 KiB into segments) are taken when offered (QEMU's virtio-net over a
+ * tap offers both; a vhost-user backend may not) and reported to the
+ * stack through netdev_tx_offloads(); without them nothing changes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -177,6 +183,19 @@ static void steer_choose(struct netdev *d, struct virtq *ctrl, char *steer, size
 		snprintf(steer, steerlen, "%s", why);
 }
 
+/* The longest TSO frame: an IPv4 packet's 65535 bytes behind the
+ * Ethernet header and a VLAN tag, in few enough buffers (a head of
+ * PKTBUF_DATA, then PKTBUF_FRAG_ROOM each) that two such frames fit the
+ * TX ring: a full ring never holds a frame that could not be sent. */
+static uint32_t tso_max_of(uint16_t ring)
+{
+	uint32_t ip_max = 65535 + 18, descs = ring / 2u;
+	if (descs < 2)
+		return 0;
+	uint32_t fit = PKTBUF_DATA + (descs - 1) * PKTBUF_FRAG_ROOM;
+	return fit < ip_max ? fit : ip_max;
+}
+
 static int fill_rx(struct netdev *d, uint16_t q)
 {
 	struct vnet_rxq *r = &d->rx[q];
@@ -221,7 +240,8 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 	uint64_t wanted = VIRTIO_F_BIT(VIRTIO_NET_F_MAC) | VIRTIO_F_BIT(VIRTIO_NET_F_STATUS) |
 			  VIRTIO_F_BIT(VIRTIO_NET_F_MTU) | VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ) |
 			  VIRTIO_F_BIT(VIRTIO_NET_F_MQ) | VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX) |
-			  VIRTIO_F_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_F_BIT(VIRTIO_NET_F_RSS);
+			  VIRTIO_F_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_F_BIT(VIRTIO_NET_F_RSS) |
+			  VIRTIO_F_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_F_BIT(VIRTIO_NET_F_HOST_TSO4);
 	uint64_t required = VIRTIO_F_BIT(VIRTIO_F_VERSION_1);
 	int rc = virtio_negotiate(vd, wanted, required, err, errlen);
 	if (rc)
@@ -253,6 +273,11 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 	if (d->nq > NETDEV_MAX_QUEUES)
 		d->nq = NETDEV_MAX_QUEUES;
 	int eidx = (f & VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX)) != 0;
+	if (f & VIRTIO_F_BIT(VIRTIO_NET_F_CSUM))
+		d->tx_offloads |= NETDEV_TX_CSUM;
+	/* TSO4 depends on CSUM (a device must not offer one without the other) */
+	if ((f & VIRTIO_F_BIT(VIRTIO_NET_F_HOST_TSO4)) && (d->tx_offloads & NETDEV_TX_CSUM))
+		d->tx_offloads |= NETDEV_TX_TSO4;
 
 	for (uint16_t q = 0; q < d->nq; q++) {
 		d->rx[q].pool = pktbuf_pool_of(queue_core(q));
@@ -262,6 +287,8 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 			return rc;
 		}
 	}
+	if (d->tx_offloads & NETDEV_TX_TSO4)
+		d->tso_max = tso_max_of(d->tx[0].vq.size);
 	struct virtq ctrl;
 	int have_ctrl = (f & VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ)) &&
 		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0) == 0;
@@ -303,9 +330,11 @@ int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		klog("%s: virtio-net over %s (%s), mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair%s, "
-		     "rx ring %u, tx ring %u, link %s", d->name, vd->ops->name, vd->name, d->mac[0], d->mac[1],
+		     "rx ring %u, tx ring %u, tx offloads %s, link %s", d->name, vd->ops->name, vd->name, d->mac[0], d->mac[1],
 		     d->mac[2], d->mac[3], d->mac[4], d->mac[5], d->mtu, d->nq, d->nq == 1 ? "" : "s",
-		     d->rx[0].vq.size, d->tx[0].vq.size, d->link_up ? "up" : "down");
+		     d->rx[0].vq.size, d->tx[0].vq.size,
+		     (d->tx_offloads & NETDEV_TX_TSO4) ? "csum+tso4" : (d->tx_offloads & NETDEV_TX_CSUM) ? "csum" : "none",
+		     d->link_up ? "up" : "down");
 		klog("%s: %s", d->name, steer);
 		ndevs++;
 	}
@@ -322,6 +351,8 @@ int netdev_link_up(const struct netdev *d) { return d->link_up; }
 uint16_t netdev_queues(const struct netdev *d) { return d->nq; }
 uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { return queue_core(q); }
 uint64_t netdev_features(const struct netdev *d) { return d->vdev->features; }
+uint32_t netdev_tx_offloads(const struct netdev *d) { return d->tx_offloads; }
+uint32_t netdev_tso_max(const struct netdev *d) { return d->tso_max; }
 const struct rss_conf *netdev_rss(const struct netdev *d) { return d->rss; }
 
 void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_stats *o)
@@ -341,6 +372,9 @@ void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_
 	o->tx_drop_too_long = counter_get(&t->too_long);
 	o->tx_ring_full = counter_get(&t->ring_full);
 	o->tx_kicks = counter_get(&t->kicks);
+	o->tx_tso = counter_get(&t->tso);
+	o->tx_csum = counter_get(&t->csum);
+	o->tx_drop_bad_offload = counter_get(&t->bad_offload);
 	o->rx_posted = (uint64_t)(r->vq.size - __atomic_load_n(&r->vq.num_free, __ATOMIC_RELAXED));
 	o->tx_held = (uint64_t)(t->vq.size - __atomic_load_n(&t->vq.num_free, __ATOMIC_RELAXED));
 	o->broken = __atomic_load_n(&r->vq.broken, __ATOMIC_RELAXED) | __atomic_load_n(&t->vq.broken, __ATOMIC_RELAXED);

@@ -20,6 +20,7 @@ struct vnet_rxq {
 struct vnet_txq {
 	struct virtq vq;
 	counter_t packets, bytes, too_long, ring_full, kicks;
+	counter_t tso, csum, bad_offload;
 } __attribute__((aligned(CACHE_LINE)));
 
 struct netdev {
@@ -31,6 +32,8 @@ struct netdev {
 	uint16_t nq;                    /* queue pairs in use */
 	uint16_t max_frame;             /* mtu + Ethernet header + VLAN tag */
 	int link_up;
+	uint32_t tx_offloads;           /* NETDEV_TX_*: what the device does for us */
+	uint32_t tso_max;               /* netdev_tso_max(); 0 without TSO */
 	struct rss_conf *rss;           /* device RSS on (net/rss.h), else NULL */
 	struct vnet_rxq rx[NETDEV_MAX_QUEUES];
 	struct vnet_txq tx[NETDEV_MAX_QUEUES];

@@ -10,8 +10,18 @@
  * from the owner's pool in one batch per burst (an empty pool is counted
  * and retried next burst).
  * TX: completions are reclaimed lazily (when the ring runs short); each
- * packet gets a zeroed header in its headroom and one descriptor.
+ * frame gets its header in the headroom of its first buffer and one
+ * descriptor per buffer: one, or a chain (a TSO frame: the head with the
+ * headers, then the buffers linked by pktbuf.frag). The chain's head is
+ * the ring's token; reclaim frees it and with it the whole chain
+ * (pktbuf_free). A frame goes in only when the ring has a descriptor for
+ * each of its buffers, else it stays the caller's (back-pressure).
+ * Offloads: PKTBUF_F_TX_CSUM becomes NEEDS_CSUM with csum_start/offset
+ * counted from the frame's start; PKTBUF_F_TX_TSO adds GSO_TCPV4 with
+ * gso_size and hdr_len. The copies in the buffers belong to the frame, so
+ * nothing the device reads changes before reclaim.
  */
+#include <errno.h>
 #include <string.h>
 #include "drivers/virtio_net_priv.h"
 
@@ -93,25 +103,78 @@ void netdev_tx_reclaim(struct netdev *d, uint16_t q)
 			pktbuf_free(cookies[i]);
 }
 
+/* Fills the virtio-net header in front of b's frame from its offload
+ * flags. Returns 0, or -EINVAL when the frame asks for what the device
+ * does not do (or offsets outside the frame). */
+static int tx_header(const struct netdev *d, struct pktbuf *b, struct virtio_net_hdr *h)
+{
+	memset(h, 0, sizeof *h);
+	if (!(b->flags & (PKTBUF_F_TX_CSUM | PKTBUF_F_TX_TSO)))
+		return b->frag ? -EINVAL : 0;   /* a chain must be a TSO frame */
+	if (!(d->tx_offloads & NETDEV_TX_CSUM) || !(b->flags & PKTBUF_F_TX_CSUM) ||
+	    b->csum_start < b->off || (uint32_t)(b->csum_start - b->off) + b->csum_offset + 2 > b->len)
+		return -EINVAL;
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->csum_start = (uint16_t)(b->csum_start - b->off);
+	h->csum_offset = b->csum_offset;
+	if (!(b->flags & PKTBUF_F_TX_TSO))
+		return b->frag ? -EINVAL : 0;
+	if (!(d->tx_offloads & NETDEV_TX_TSO4) || pktbuf_frame_len(b) > d->tso_max || !b->gso_size ||
+	    b->hdr_end <= b->csum_start || b->hdr_end - b->off > b->len)
+		return -EINVAL;
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = b->gso_size;
+	h->hdr_len = (uint16_t)(b->hdr_end - b->off);
+	return 0;
+}
+
+/* Descriptors for b: its header and head, then one per chained buffer.
+ * *bad: the chain is longer than the ring's half (never sendable). */
+static uint16_t tx_descs(const struct vnet_txq *t, const struct pktbuf *b, struct virtq_buf *v, int *bad)
+{
+	uint16_t n = 0, max = (uint16_t)(t->vq.size / 2 ? t->vq.size / 2 : 1);
+	v[n++] = (struct virtq_buf){ (uint64_t)(uintptr_t)(b->buf + b->off - VNET_HDR), VNET_HDR + b->len, 0 };
+	for (const struct pktbuf *f = b->frag; f; f = f->frag) {
+		if (n == max || f->len == 0 || f->off + f->len > PKTBUF_FRAG_ROOM) {
+			*bad = 1;
+			return 0;
+		}
+		v[n++] = (struct virtq_buf){ (uint64_t)(uintptr_t)(f->buf + f->off), f->len, 0 };
+	}
+	*bad = 0;
+	return n;
+}
+
+#define TX_MAX_DESCS 256                /* the most a frame may use: tx_descs caps at size/2 */
+
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
 {
 	struct vnet_txq *t = &d->tx[q];
-	if (virtq_free(&t->vq) < n)
-		netdev_tx_reclaim(d, q);
+	if (virtq_free(&t->vq) < n || virtq_free(&t->vq) < t->vq.size / 2)
+		netdev_tx_reclaim(d, q);        /* chains take many descriptors: keep half free */
 	uint16_t done = 0, sent = 0;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, tso = 0, csum = 0;
+	struct virtq_buf v[TX_MAX_DESCS];
 	for (; done < n; done++) {
 		struct pktbuf *b = pkts[done];
-		if (b->len > d->max_frame || b->off < VNET_HDR) {
+		int bad = 0;
+		if ((!b->frag && b->len > d->max_frame && !(b->flags & PKTBUF_F_TX_TSO)) || b->off < VNET_HDR ||
+		    (uint32_t)b->off + b->len > PKTBUF_FRAG_ROOM) {
 			counter_add(&t->too_long, 1);
 			pktbuf_free(b);
 			continue;
 		}
-		uint8_t *h = b->buf + b->off - VNET_HDR;
-		memset(h, 0, VNET_HDR);
-		if (virtq_add1(&t->vq, (uint64_t)(uintptr_t)h, VNET_HDR + b->len, 0, b))
+		uint16_t nd = tx_descs(t, b, v, &bad);
+		if (bad || tx_header(d, b, (struct virtio_net_hdr *)(b->buf + b->off - VNET_HDR))) {
+			counter_add(&t->bad_offload, 1);
+			pktbuf_free(b);
+			continue;
+		}
+		if (virtq_add(&t->vq, v, nd, b))
 			break;                          /* ring full: the rest stay the caller's */
-		bytes += b->len;
+		bytes += pktbuf_frame_len(b);
+		tso += (b->flags & PKTBUF_F_TX_TSO) != 0;
+		csum += (b->flags & PKTBUF_F_TX_CSUM) != 0;
 		sent++;
 	}
 	if (done < n)
@@ -124,6 +187,10 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		}
 		counter_add(&t->packets, sent);
 		counter_add(&t->bytes, bytes);
+		if (tso)
+			counter_add(&t->tso, tso);
+		if (csum)
+			counter_add(&t->csum, csum);
 	}
 	return done;
 }

@@ -46,6 +46,7 @@ _Static_assert(sizeof(struct vring_used_elem) == 8, "virtio used elem");
 #define VIRTIO_NET_F_CSUM           0
 #define VIRTIO_NET_F_GUEST_CSUM     1
 #define VIRTIO_NET_F_MTU            3
+#define VIRTIO_NET_F_HOST_TSO4     11
 #define VIRTIO_NET_F_MAC            5
 #define VIRTIO_NET_F_MRG_RXBUF     15
 #define VIRTIO_NET_F_STATUS        16
@@ -69,6 +70,8 @@ struct virtio_net_hdr {
 _Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio-net header");
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE     0
+#define VIRTIO_NET_HDR_GSO_TCPV4    1
 
 /* virtio-net device config */
 struct virtio_net_config {

@@ -115,6 +115,9 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip);
 /* nbufs send buffers of sndbuf bytes, shared by the core's connections */
 int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t nbufs);
+/* Start-up: the most payload bytes in one TSO frame (config tcp.tso_max;
+ * 0: no TSO even where the device offers it). */
+void tcp_set_tso_max(uint32_t bytes);
 uint32_t tcp_conns_open(uint32_t core);
 
 /* Core 0: publishes new addresses for ifc (addr 0: unconfigured; mtu 0

@@ -66,6 +66,8 @@ static void reset(struct pktbuf *b)
 	b->off = PKTBUF_HEADROOM;
 	b->len = 0;
 	b->flags = 0;
+	b->frag = NULL;
+	b->frag_len = 0;
 	b->magic = PKTBUF_MAGIC;
 }
 
@@ -111,7 +113,19 @@ static void free_remote(void *arg)
 	free_local(p, b);
 }
 
+static void free_one(struct pktbuf *b);
+
 void pktbuf_free(struct pktbuf *b)
+{
+	while (b) {
+		struct pktbuf *nx = b->frag;
+		b->frag = NULL;
+		free_one(b);
+		b = nx;
+	}
+}
+
+static void free_one(struct pktbuf *b)
 {
 	uint32_t me = core_self()->id;
 	if (b->home == me) {

@@ -6,6 +6,12 @@
  * encapsulation pushed in front), then up to PKTBUF_DATA bytes of frame.
  * Pools are made at start-up, one per core, from device-visible memory.
  *
+ * A frame larger than one buffer (a TSO frame, up to 64 KiB) is a chain:
+ * the head holds the headers and the first bytes, `frag` links buffers
+ * whose bytes follow (each from buf + off, len bytes), and the head's
+ * frag_len counts them. The head owns the chain: pktbuf_free(head) frees
+ * every buffer of it, and nothing else may free a chained buffer.
+ *
  * Ownership: a pool belongs to its core; pktbuf_alloc and a free on the
  * home core touch only that core's free stack (no atomics). A buffer freed
  * on another core goes home over a channel (call_on) and is counted. An
@@ -33,15 +39,33 @@ struct pktbuf {
 	uint16_t csum_start, csum_offset;
 	uint16_t port, queue;           /* where it was received */
 	struct pktbuf *next;            /* on a core's list of buffers to send home */
-	char pad[PKTBUF_META - 32];
+	/* transmit: a chain, and what the device must do (PKTBUF_F_TX_*) */
+	struct pktbuf *frag;            /* the next buffer of this frame's bytes */
+	uint32_t frag_len;              /* head: bytes in the chained buffers */
+	uint16_t gso_size;              /* TSO: payload bytes per segment */
+	uint16_t hdr_end;               /* TSO: buf offset where the payload starts */
+	char pad[PKTBUF_META - 48];
 	uint8_t buf[PKTBUF_HEADROOM + PKTBUF_DATA];
 };
 _Static_assert(offsetof(struct pktbuf, buf) == PKTBUF_META, "metadata is one cache line");
 #define PKTBUF_MAGIC 0x706b7462u
 #define PKTBUF_F_CSUM_NEEDED 1          /* virtio NEEDS_CSUM: csum_start/offset valid */
 #define PKTBUF_F_CSUM_VALID  2          /* device checked it */
+/* Transmit offloads, asked by the stack only when the device offers them
+ * (netdev_tx_offloads). Offsets count from the start of b->buf, not from
+ * the frame, so headers pushed in front later (IP, Ethernet, a VLAN tag)
+ * leave them valid; the driver turns them into frame offsets. */
+#define PKTBUF_F_TX_CSUM 4              /* the device sums from csum_start and
+					 * stores at csum_start + csum_offset;
+					 * the field holds the pseudo-header sum */
+#define PKTBUF_F_TX_TSO  8              /* TCPv4 segmentation: gso_size, hdr_end
+					 * (with PKTBUF_F_TX_CSUM) */
 
 static inline uint8_t *pktbuf_data(struct pktbuf *p) { return p->buf + p->off; }
+/* the whole frame's length, chained buffers included */
+static inline uint32_t pktbuf_frame_len(const struct pktbuf *p) { return (uint32_t)p->len + p->frag_len; }
+/* bytes a chained (non-head) buffer can hold: all of buf */
+#define PKTBUF_FRAG_ROOM (PKTBUF_HEADROOM + PKTBUF_DATA)
 
 struct pktbuf_pool {
 	/* immutable after pktbuf_pool_init */
@@ -68,7 +92,7 @@ int pktbuf_pools_init(uint32_t per_core);
 struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p);
 unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned n);
 /* Any core: frees to the home pool, directly when called there, else by
- * call_on to the home core. */
+ * call_on to the home core; a chain's buffers all go. */
 void pktbuf_free(struct pktbuf *b);
 static inline uint32_t pktbuf_pool_avail(const struct pktbuf_pool *p) { return p->top; }
 #endif

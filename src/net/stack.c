@@ -483,7 +483,9 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 	}
 	if (ae && ae->expires - time_ns() < ARP_REFRESH_NS)
 		arp_ask(ifc, hop);              /* in use and about to expire: refresh */
-	if (b->off < ETH_HLEN + sizeof(struct ipv4_hdr) || b->len + sizeof(struct ipv4_hdr) > ifa->mtu) {
+	/* a TSO frame (the device cuts it to the MTU) may be what IPv4 allows */
+	uint32_t ip_max = (b->flags & PKTBUF_F_TX_TSO) ? 65535u : ifa->mtu;
+	if (b->off < ETH_HLEN + sizeof(struct ipv4_hdr) || pktbuf_frame_len(b) + sizeof(struct ipv4_hdr) > ip_max) {
 		NSTAT(tx_drop);
 		pktbuf_free(b);
 		return -EMSGSIZE;
@@ -494,7 +496,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 	static _Atomic uint16_t ip_id;
 	ip->ver_ihl = 0x45;
 	ip->tos = tos;
-	ip->len = htons(b->len);
+	ip->len = htons((uint16_t)pktbuf_frame_len(b));
 	ip->id = htons(atomic_fetch_add_explicit(&ip_id, 1, memory_order_relaxed));
 	ip->frag = htons(0x4000);               /* DF */
 	ip->ttl = 64;
@@ -509,7 +511,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 	memcpy(e->dst, ae ? ae->mac : (const uint8_t *)"\xff\xff\xff\xff\xff\xff", ETH_ALEN);
 	memcpy(e->src, ifc->mac, ETH_ALEN);
 	e->type = htons(ETHERTYPE_IPV4);
-	if (b->len < 60) {                      /* pad to the minimum frame */
+	if (!b->frag && b->len < 60) {          /* pad to the minimum frame */
 		memset(pktbuf_data(b) + b->len, 0, 60 - b->len);
 		b->len = 60;
 	}
@@ -917,7 +919,7 @@ int net_init(const void *cfg, char *err, size_t errlen)
 {
 	const json_t *ifs = json_object_get(cfg, "interfaces");
 	const json_t *tcpc = json_object_get(cfg, "tcp");
-	long max_conns = 1024, sndbuf = 65536, nbufs = -1;
+	long max_conns = 1024, sndbuf = 65536, nbufs = -1, tso_max = 65536;
 	if (ifs && !json_is_array(ifs)) {
 		snprintf(err, errlen, "interfaces: must be a list");
 		return -EINVAL;
@@ -946,7 +948,15 @@ int net_init(const void *cfg, char *err, size_t errlen)
 			}
 			nbufs = (long)json_integer_value(v);
 		}
+		if ((v = json_object_get(tcpc, "tso_max"))) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65536) {
+				snprintf(err, errlen, "tcp.tso_max: must be 0..65536");
+				return -EINVAL;
+			}
+			tso_max = (long)json_integer_value(v);
+		}
 	}
+	tcp_set_tso_max((uint32_t)tso_max);
 	if (nbufs < 0)                          /* shared by the connections of a core */
 		nbufs = max_conns < 256 ? max_conns : 256;
 	size_t i;

@@ -16,6 +16,16 @@
  * Received in-order data is handed to the app straight from the packet
  * (zero-copy), so the receive window only has to cover reordering.
  * Timers run on the owner core's wheel.
+ *
+ * Transmit offloads: where the device offers them (netdev_tx_offloads),
+ * segments leave with the pseudo-header sum in the checksum field for
+ * the device to complete (PKTBUF_F_TX_CSUM), and tcp_output builds TSO
+ * frames of up to tso_max payload bytes (PKTBUF_F_TX_TSO) that the device
+ * cuts into segments of seg_payload_max() bytes, each with our header and
+ * options (timestamps included), PSH on the last only. A TSO frame is a
+ * chain of pktbufs holding a copy of the send buffer's bytes (see
+ * send_segment for why a copy). Retransmissions (RTO, fast retransmit,
+ * NewReno's partial ACKs) and probes stay single segments.
  */
 #include <errno.h>
 #include <string.h>
@@ -42,6 +52,8 @@
 #define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
 #define OOO_MAX 64
 #define KEEPALIVE_PROBES 5
+#define TSO_MAX_DEFAULT 65536
+#define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
 enum tcp_state {
 	TCP_CLOSED, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED, TCP_FIN_WAIT_1,
@@ -103,6 +115,7 @@ static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
 static uint64_t cookie_secret;
 static uint32_t keepalive_ms;
+static uint32_t tso_max = TSO_MAX_DEFAULT;      /* payload bytes per TSO frame; 0: off */
 
 struct tcp_core {
 	struct tcp_conn *conns;
@@ -375,8 +388,59 @@ static void ack_lost(struct tcp_conn *c, uint8_t flags, uint32_t len)
 	WAIT_ADD(tc(), c, txw);
 }
 
+static uint32_t seg_payload_max(const struct tcp_conn *c);
+
+/* Copies n bytes of the send buffer from offset off (bytes past
+ * snd_una) to dst, across the ring's wrap. */
+static void sb_copy(const struct tcp_conn *c, uint32_t off, uint8_t *dst, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; ) {
+		uint32_t at = (c->sb_head + off + i) & (c->sb_size - 1);
+		uint32_t chunk = c->sb_size - at < n - i ? c->sb_size - at : n - i;
+		memcpy(dst + i, c->sb + at, chunk);
+		i += chunk;
+	}
+}
+
+/* Chains buffers behind head b for `len` payload bytes that do not fit
+ * in it, copied from the send buffer at `off`. Returns 0, or -ENOBUFS
+ * (nothing chained: the caller frees b alone). */
+static int chain_payload(struct tcp_conn *c, struct pktbuf *b, uint32_t off, uint32_t len)
+{
+	struct pktbuf *frags[TSO_MAX_DEFAULT / PKTBUF_FRAG_ROOM + 2];
+	unsigned n = (len + PKTBUF_FRAG_ROOM - 1) / PKTBUF_FRAG_ROOM;
+	if (n > sizeof frags / sizeof frags[0] ||
+	    pktbuf_alloc_bulk(pktbuf_pool_of((uint16_t)core_self()->id), frags, n) != n) {
+		NSTAT(drop_no_buffer);
+		return -ENOBUFS;
+	}
+	struct pktbuf **link = &b->frag;
+	for (unsigned k = 0; k < n; k++) {
+		struct pktbuf *f = frags[k];
+		f->off = 0;
+		f->len = (uint16_t)(len - k * PKTBUF_FRAG_ROOM < PKTBUF_FRAG_ROOM ? len - k * PKTBUF_FRAG_ROOM
+										   : PKTBUF_FRAG_ROOM);
+		sb_copy(c, off + k * PKTBUF_FRAG_ROOM, f->buf, f->len);
+		*link = f;
+		link = &f->frag;
+	}
+	b->frag_len = len;
+	return 0;
+}
+
 /* Builds and sends one segment: flags, seq, payload from the send buffer
- * at offset `off` (bytes past snd_una), `len` bytes. */
+ * at offset `off` (bytes past snd_una), `len` bytes. With the device's
+ * TSO, len may span many segments of seg_payload_max() bytes (tcp_output
+ * sizes it by frame_payload_max): one TSO frame.
+ *
+ * The payload is copied out of the send buffer, into the frame's own
+ * buffers, which the device reads until the driver reclaims the frame.
+ * Pointing the device at the send buffer itself would save that copy,
+ * but its bytes are not stable for as long: an ACK frees them (the ring
+ * moves on and tcp_send writes there, or the buffer goes back to the
+ * core's pool for another connection) while a retransmitted copy may
+ * still sit in the TX ring or the batch, and reclaim is lazy. A copy
+ * makes the frame's lifetime the frame's own business. */
 static int send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len)
 {
 	struct pktbuf *b = net_alloc();
@@ -407,25 +471,39 @@ static int send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_
 		memcpy(o + optlen + 4, &tse, 4);
 		optlen += 8;
 	}
-	uint8_t *payload = o + optlen;
-	for (uint32_t i = 0; i < len; ) {           /* copy out of the ring */
-		uint32_t at = (c->sb_head + off + i) & (c->sb_size - 1);
-		uint32_t chunk = c->sb_size - at < len - i ? c->sb_size - at : len - i;
-		memcpy(payload + i, c->sb + at, chunk);
-		i += chunk;
+	uint32_t hl = (uint32_t)sizeof *h + (uint32_t)optlen;
+	uint32_t in_head = len < PKTBUF_DATA - hl ? len : PKTBUF_DATA - hl;
+	sb_copy(c, off, o + optlen, in_head);
+	if (len > in_head && chain_payload(c, b, off + in_head, len - in_head)) {
+		pktbuf_free(b);
+		return -ENOBUFS;
 	}
 	h->sport = htons(c->lport);
 	h->dport = htons(c->rport);
 	h->seq = htonl(seq);
 	h->ack = (flags & TCP_ACK) ? htonl(c->rcv_nxt) : 0;
-	h->off = (uint8_t)(((sizeof *h + optlen) / 4) << 4);
+	h->off = (uint8_t)((hl / 4) << 4);
 	h->flags = flags;
 	h->win = htons((flags & TCP_SYN) ? (uint16_t)(RCV_WND > 65535 ? 65535 : RCV_WND) : rcv_window(c));
 	h->urg = 0;
 	h->csum = 0;
-	uint16_t tl = (uint16_t)(sizeof *h + optlen + len);
-	h->csum = net_csum(h, tl, net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl));
-	b->len = tl;
+	uint16_t tl = (uint16_t)(hl + len);
+	uint32_t offl = netdev_tx_offloads(c->ifc->dev);
+	if (offl & NETDEV_TX_CSUM) {
+		/* the device sums header and payload onto the pseudo header */
+		h->csum = (uint16_t)net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl);
+		b->flags |= PKTBUF_F_TX_CSUM;
+		b->csum_start = b->off;
+		b->csum_offset = CSUM_OFFSET;
+	} else {
+		h->csum = net_csum(h, tl, net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl));
+	}
+	if (len > seg_payload_max(c)) {
+		b->flags |= PKTBUF_F_TX_TSO;
+		b->gso_size = (uint16_t)seg_payload_max(c);
+		b->hdr_end = (uint16_t)(b->off + hl);
+	}
+	b->len = (uint16_t)(hl + in_head);
 	if (flags & TCP_ACK) {
 		c->acks_owed = 0;
 		c->ack_pending = 0;
@@ -475,6 +553,37 @@ static uint32_t seg_payload_max(const struct tcp_conn *c)
 	return c->ts_ok ? m - 12 : m;
 }
 
+/* Payload bytes tcp_output may put in one frame: one segment, or with
+ * the device's TSO a whole number of segments up to the smallest of
+ * tso_max, what the device takes (netdev_tso_max, less our headers),
+ * half the send buffer (a frame as large as all of it would leave nothing
+ * to send while its one ACK is awaited: two keep the pipe busy) and what
+ * the core's pool can spare (a quarter stays for the RX rings). The
+ * windows bound it further in tcp_output. */
+static uint32_t frame_payload_max(const struct tcp_conn *c, uint32_t smss)
+{
+	const struct netdev *d = c->ifc->dev;
+	if (!tso_max || !(netdev_tx_offloads(d) & NETDEV_TX_TSO4))
+		return smss;
+	uint32_t hdrs = ETH_HLEN + 4 + 20 + 20 + 40;    /* Ethernet, VLAN, IP, TCP with options */
+	uint32_t m = tso_max, dev = netdev_tso_max(d);
+	if (dev < hdrs + smss)
+		return smss;
+	if (m > dev - hdrs)
+		m = dev - hdrs;
+	if (m > 65535 - 20 - 60)
+		m = 65535 - 20 - 60;
+	if (m > c->sb_size / 2)
+		m = c->sb_size / 2;
+	const struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)core_self()->id);
+	uint32_t spare = pktbuf_pool_avail(p) > p->count / 4 ? pktbuf_pool_avail(p) - p->count / 4 : 0;
+	uint32_t room = spare > 1 ? PKTBUF_DATA - 60 + (spare - 1) * PKTBUF_FRAG_ROOM : 0;
+	if (m > room)
+		m = room;
+	m -= m % smss;
+	return m > smss ? m : smss;
+}
+
 static void arm_rtx(struct tcp_conn *c)
 {
 	if (!timer_armed(&c->rtx))
@@ -495,12 +604,15 @@ static void tcp_output(struct tcp_conn *c, int ack_now)
 			if (data_off >= c->sb_len || off >= wnd)
 				break;
 			uint32_t len = c->sb_len - data_off, smss = seg_payload_max(c);
-			if (len > smss)
-				len = smss;
+			uint32_t fmax = frame_payload_max(c, smss);
+			if (len > fmax)
+				len = fmax;
 			if (len > wnd - off)
 				len = wnd - off;
 			if (len < smss && data_off + len < c->sb_len && flight(c))
 				break;                  /* SWS avoidance: wait for a full one */
+			if (len > smss && data_off + len < c->sb_len)
+				len -= len % smss;      /* TSO: full segments; the tail goes with more */
 			uint8_t fl = TCP_ACK | (data_off + len == c->sb_len ? TCP_PSH : 0);
 			if (net_tx_busy(c->ifc) || send_segment(c, fl, c->snd_nxt, data_off, len)) {
 				/* the batch is full: tcp_poll goes again after the
@@ -1279,6 +1391,7 @@ int tcp_listen(uint16_t port, const struct tcp_ops *ops, tcp_accept_fn accept, v
 }
 
 void tcp_set_keepalive_ms(uint32_t ms) { keepalive_ms = ms; }
+void tcp_set_tso_max(uint32_t bytes) { tso_max = bytes; }
 
 void tcp_recv_update(struct tcp_conn *c)
 {

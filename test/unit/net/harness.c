@@ -196,8 +196,140 @@ int h_peer_answers_arp = 1;
 static int h_arp_owed;
 
 #define H_TX_MAX 1024
-static struct pktbuf *h_tx[H_TX_MAX];
+/* a captured frame: the stack's buffer (until h_next), or a segment the
+ * device cut from a TSO frame (a copy; the frame's buffers are freed) */
+struct h_txe {
+	struct pktbuf *b;
+	uint8_t *seg;
+	uint32_t seglen;
+};
+static struct h_txe h_tx[H_TX_MAX];
 static unsigned h_tx_head, h_tx_n;
+
+uint32_t h_dev_offloads;
+uint32_t h_dev_tso_max = 65535 + 18;
+int h_tso_raw;
+uint32_t h_dev_tso_frames, h_dev_bad_partial;
+
+uint32_t netdev_tx_offloads(const struct netdev *d) { (void)d; return h_dev_offloads; }
+uint32_t netdev_tso_max(const struct netdev *d)
+{
+	(void)d;
+	return (h_dev_offloads & NETDEV_TX_TSO4) ? h_dev_tso_max : 0;
+}
+
+static uint16_t h_csum(const void *data, size_t len, uint32_t sum);
+static uint32_t h_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+
+/* the frame's bytes, chain included, into out (H_FRAME_MAX) */
+static uint32_t h_flatten(const struct pktbuf *b, uint8_t *out, int *nbufs)
+{
+	uint32_t n = 0;
+	*nbufs = 0;
+	for (const struct pktbuf *f = b; f; f = f->frag) {
+		if (n + f->len > H_FRAME_MAX)
+			panic("tx_burst: a frame over %u bytes", H_FRAME_MAX);
+		memcpy(out + n, f->buf + f->off, f->len);
+		n += f->len;
+		++*nbufs;
+	}
+	if (n != pktbuf_frame_len(b))
+		panic("tx_burst: frag_len %u, the chain holds %u", b->frag_len, n - b->len);
+	return n;
+}
+
+/* where the IPv4 header starts (after an 802.1Q tag if any), 0: none */
+static uint32_t h_ip_at(const uint8_t *f, uint32_t len)
+{
+	uint32_t at = ETH_HLEN;
+	if (len >= 18 && f[12] == 0x81 && f[13] == 0x00)
+		at += 4;
+	return len >= at + 20 && f[at - 2] == 0x08 && f[at - 1] == 0x00 ? at : 0;
+}
+
+/* The device's side of NEEDS_CSUM: the field must hold the pseudo-header
+ * sum (counted when not), then it gets the real checksum. Returns 1 when
+ * the pseudo sum was there. */
+static int h_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t off)
+{
+	uint32_t ipat = h_ip_at(f, len);
+	const struct ipv4_hdr *ip = (const void *)(f + ipat);
+	uint32_t tot = ipat ? ntohs(ip->len) : 0, l4at = ipat + (ip->ver_ihl & 15) * 4u;
+	if (!ipat || start != l4at || ipat + tot > len || start + off + 2 > ipat + tot) {
+		h_dev_bad_partial++;
+		return 0;
+	}
+	uint16_t l4len = (uint16_t)(ipat + tot - start), field;
+	memcpy(&field, f + start + off, 2);
+	uint32_t ps = h_pseudo(ip->src, ip->dst, ip->proto, l4len);
+	while (ps >> 16)
+		ps = (ps & 0xffff) + (ps >> 16);
+	int ok = ntohs(field) == ps;
+	if (!ok)
+		h_dev_bad_partial++;
+	memset(f + start + off, 0, 2);
+	uint16_t c = h_csum(f + start, l4len, ps);
+	memcpy(f + start + off, &c, 2);
+	return ok;
+}
+
+/* The device's side of GSO_TCPV4: cuts the frame (f, len) into segments
+ * of gso bytes after hdr bytes of headers, queued as copies. Returns 0,
+ * or -1 when the queue has no room for them all. */
+static int h_tso_cut(const uint8_t *f, uint32_t len, uint32_t hdr, uint32_t gso)
+{
+	uint32_t ipat = h_ip_at(f, len);
+	const struct ipv4_hdr *ip = (const void *)(f + ipat);
+	uint32_t l4at = ipat + (ip->ver_ihl & 15) * 4u;
+	if (!ipat || ip->proto != IP_PROTO_TCP || hdr != l4at + ((f[l4at + 12] >> 4) * 4u) || hdr >= len || !gso) {
+		h_dev_bad_partial++;
+		return 0;                       /* a device would drop it */
+	}
+	uint32_t pay = len - hdr, nseg = (pay + gso - 1) / gso;
+	if (h_tx_n + nseg > H_TX_MAX)
+		return -1;
+	for (uint32_t i = 0; i < nseg; i++) {
+		uint32_t chunk = pay - i * gso < gso ? pay - i * gso : gso, sl = hdr + chunk;
+		uint8_t *g = malloc(sl);
+		if (!g)
+			panic("harness: out of memory");
+		memcpy(g, f, hdr);
+		memcpy(g + hdr, f + hdr + i * gso, chunk);
+		struct ipv4_hdr *sip = (void *)(g + ipat);
+		struct tcp_hdr *th = (void *)(g + l4at);
+		sip->len = htons((uint16_t)(sl - ipat));
+		sip->id = htons((uint16_t)(ntohs(ip->id) + i));
+		sip->csum = 0;
+		sip->csum = h_csum(sip, l4at - ipat, 0);
+		th->seq = htonl(ntohl(th->seq) + i * gso);
+		if (i + 1 < nseg)
+			th->flags &= (uint8_t)~(TCP_PSH | TCP_FIN);
+		th->csum = 0;
+		th->csum = h_csum(th, sl - l4at, h_pseudo(sip->src, sip->dst, IP_PROTO_TCP, (uint16_t)(sl - l4at)));
+		struct h_txe *e = &h_tx[(h_tx_head + h_tx_n) % H_TX_MAX];
+		e->b = NULL;
+		e->seg = g;
+		e->seglen = sl;
+		h_tx_n++;
+	}
+	return 0;
+}
+
+static uint8_t h_cut_buf[H_FRAME_MAX];
+
+/* Checks a frame's offload requests against what the device offers: the
+ * stack must never ask for more (a broken promise is fatal here). */
+static void h_check_offloads(const struct pktbuf *b)
+{
+	if ((b->flags & PKTBUF_F_TX_CSUM) && !(h_dev_offloads & NETDEV_TX_CSUM))
+		panic("tx_burst: NEEDS_CSUM on a device without CSUM");
+	if ((b->flags & PKTBUF_F_TX_TSO) && (!(h_dev_offloads & NETDEV_TX_TSO4) || !(b->flags & PKTBUF_F_TX_CSUM)))
+		panic("tx_burst: TSO on a device without TSO4, or without NEEDS_CSUM");
+	if (b->frag && !(b->flags & PKTBUF_F_TX_TSO))
+		panic("tx_burst: a chain that is no TSO frame");
+	if ((b->flags & PKTBUF_F_TX_TSO) && pktbuf_frame_len(b) > h_dev_tso_max)
+		panic("tx_burst: a TSO frame of %u bytes, over the device's %u", pktbuf_frame_len(b), h_dev_tso_max);
+}
 
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
 {
@@ -207,15 +339,30 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 	uint16_t k;
 	for (k = 0; k < n && h_tx_n < H_TX_MAX; k++) {
 		struct pktbuf *b = pkts[k];
-		if (b->magic != PKTBUF_MAGIC || b->len > PKTBUF_DATA ||
+		if (b->magic != PKTBUF_MAGIC || (b->len > PKTBUF_DATA && !(b->flags & PKTBUF_F_TX_TSO)) ||
 		    b->off + b->len > PKTBUF_HEADROOM + PKTBUF_DATA)
 			panic("tx_burst: a bad buffer (magic %x off %u len %u)", b->magic, b->off, b->len);
-		h_tx[(h_tx_head + h_tx_n) % H_TX_MAX] = b;
+		h_check_offloads(b);
+		if ((b->flags & PKTBUF_F_TX_TSO) && !h_tso_raw) {
+			int nb;
+			uint32_t len = h_flatten(b, h_cut_buf, &nb);
+			if (!h_csum_complete(h_cut_buf, len, b->csum_start - b->off, b->csum_offset))
+				panic("tx_burst: a TSO frame without the pseudo-header sum");
+			if (h_tso_cut(h_cut_buf, len, b->hdr_end - b->off, b->gso_size))
+				break;                  /* no room for its segments: the caller keeps it */
+			h_dev_tso_frames++;
+			pktbuf_free(b);         /* a device done with it */
+			continue;
+		}
+		struct h_txe *e = &h_tx[(h_tx_head + h_tx_n) % H_TX_MAX];
+		e->b = b;
+		e->seg = NULL;
 		h_tx_n++;
+		h_dev_tso_frames += (b->flags & PKTBUF_F_TX_TSO) != 0;
 		/* the peer answers ARP for itself (after this turn) */
-		const struct eth_hdr *e = (const void *)pktbuf_data(b);
-		const struct arp_hdr *a = (const void *)(e + 1);
-		if (h_peer_answers_arp && b->len >= ETH_HLEN + sizeof *a && e->type == htons(ETHERTYPE_ARP) &&
+		const struct eth_hdr *e2 = (const void *)pktbuf_data(b);
+		const struct arp_hdr *a = (const void *)(e2 + 1);
+		if (h_peer_answers_arp && b->len >= ETH_HLEN + sizeof *a && e2->type == htons(ETHERTYPE_ARP) &&
 		    a->op == htons(ARP_REQUEST) && a->tpa == htonl(H_PEER_IP))
 			h_arp_owed++;
 	}
@@ -692,14 +839,34 @@ int h_next(struct h_pkt *p)
 {
 	if (!h_tx_n)
 		return 0;
-	struct pktbuf *b = h_tx[h_tx_head];
+	struct h_txe e = h_tx[h_tx_head];
 	h_tx_head = (h_tx_head + 1) % H_TX_MAX;
 	h_tx_n--;
 	memset(p, 0, offsetof(struct h_pkt, frame));
 	memset((uint8_t *)p + offsetof(struct h_pkt, eth), 0, sizeof *p - offsetof(struct h_pkt, eth));
-	p->len = b->len;
-	memcpy(p->frame, pktbuf_data(b), b->len);
+	if (e.seg) {                            /* cut by the device: complete */
+		memcpy(p->frame, e.seg, e.seglen);
+		p->len = e.seglen;
+		p->from_tso = 1;
+		free(e.seg);
+		decode(p);
+		return 1;
+	}
+	struct pktbuf *b = e.b;
+	p->len = h_flatten(b, p->frame, &p->nbufs);
+	if (b->flags & PKTBUF_F_TX_CSUM) {
+		p->csum_partial = 1;
+		p->csum_start = (uint16_t)(b->csum_start - b->off);
+		p->csum_offset = b->csum_offset;
+	}
+	if (b->flags & PKTBUF_F_TX_TSO) {
+		p->tso = 1;
+		p->gso_size = b->gso_size;
+		p->hdr_len = (uint16_t)(b->hdr_end - b->off);
+	}
 	pktbuf_free(b);                 /* the device is done with it */
+	if (p->csum_partial)
+		h_csum_complete(p->frame, p->len, p->csum_start, p->csum_offset);
 	decode(p);
 	return 1;
 }
@@ -715,7 +882,9 @@ int h_next_ip(struct h_pkt *p)
 void h_tx_drop_all(void)
 {
 	while (h_tx_n) {
-		pktbuf_free(h_tx[h_tx_head]);
+		if (h_tx[h_tx_head].b)
+			pktbuf_free(h_tx[h_tx_head].b);
+		free(h_tx[h_tx_head].seg);
 		h_tx_head = (h_tx_head + 1) % H_TX_MAX;
 		h_tx_n--;
 	}
@@ -840,6 +1009,11 @@ int h_init(const char *config_json)
 	const char *txt = config_json ? config_json : H_CONFIG_DEFAULT;
 	h_clock = H_T0_NS;
 	timer_wheel_init(&h_wheel, h_clock);
+	const char *off = getenv("H_OFFLOAD");
+	if (off && !strcmp(off, "csum"))
+		h_dev_offloads = NETDEV_TX_CSUM;
+	else if (off && !strcmp(off, "tso"))
+		h_dev_offloads = NETDEV_TX_CSUM | NETDEV_TX_TSO4;
 	int rc = config_parse(txt, strlen(txt), &h_cfg, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "h_init: %s\n", err);
@@ -893,6 +1067,10 @@ void h_fini(void)
 	h_rx_nobuf = 0;
 	h_arp_owed = 0;
 	h_peer_answers_arp = 1;
+	h_dev_offloads = 0;
+	h_dev_tso_max = 65535 + 18;
+	h_tso_raw = 0;
+	h_dev_tso_frames = h_dev_bad_partial = 0;
 	if (h_cfg)
 		json_decref(h_cfg);
 	h_cfg = NULL;

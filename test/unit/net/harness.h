@@ -24,6 +24,16 @@
  * receives per connection in a struct h_app_conn and records peer_closed,
  * writable and gone; udp_bind on H_UDP_PORT echoes every datagram back.
  *
+ * Offloads: h_dev_offloads (NETDEV_TX_CSUM, NETDEV_TX_TSO4) is what the
+ * fake device offers; h_init takes it from the environment when
+ * H_OFFLOAD is set ("csum" or "tso"), so a whole test binary runs with
+ * offloads on. The device then does what QEMU and the host kernel do: it
+ * checks that the checksum field holds the pseudo-header sum (counted in
+ * h_dev_bad_partial when not) and completes it, and it cuts a TSO frame
+ * into gso_size segments (IP length, id and checksum, TCP seq, PSH/FIN on
+ * the last only) that h_next returns one by one. With h_tso_raw set, a
+ * TSO frame is captured whole instead (h_pkt.tso and its fields).
+ *
  * This file and harness.c use no Criterion, so the fuzzer links them too.
  */
 #ifndef POLLUX_TEST_NET_HARNESS_H
@@ -101,10 +111,25 @@ struct h_tcp {                          /* a segment from the peer */
 };
 void h_rx_tcp(const struct h_tcp *s);
 
+/* ---- the device's offloads */
+extern uint32_t h_dev_offloads;         /* NETDEV_TX_*: set before h_init */
+extern uint32_t h_dev_tso_max;          /* netdev_tso_max(): default 65553 */
+extern int h_tso_raw;                   /* capture TSO frames uncut */
+extern uint32_t h_dev_tso_frames;       /* TSO frames the device took */
+extern uint32_t h_dev_bad_partial;      /* NEEDS_CSUM without the pseudo sum, bad offsets */
+
 /* ---- frames out */
+#define H_FRAME_MAX (65535 + 18)
 struct h_pkt {
-	uint16_t len;                   /* the whole frame */
-	uint8_t frame[PKTBUF_DATA];
+	uint32_t len;                   /* the whole frame */
+	/* what the driver would put in the virtio-net header */
+	int csum_partial;               /* NEEDS_CSUM */
+	uint16_t csum_start, csum_offset;       /* from the frame's start */
+	int tso;                        /* GSO_TCPV4 (h_tso_raw) */
+	uint16_t gso_size, hdr_len;
+	int nbufs;                      /* buffers in the frame's chain */
+	int from_tso;                   /* a segment the device cut */
+	uint8_t frame[H_FRAME_MAX];
 	const struct eth_hdr *eth;
 	uint16_t type;                  /* ethertype */
 	const struct arp_hdr *arp;      /* ARP: else NULL */
