@@ -117,11 +117,21 @@ char *api_metrics_render(const struct api_stats *st, size_t *len);
 #define API_TOKEN_MIN 16
 #define API_TOKEN_MAX 256
 
+/* What the transport counts (a listener), shown in /metrics. */
+struct api_transport_stats {
+	uint64_t accepted, refused, timed_out;
+	uint32_t open;
+};
+struct api_tls_stats;
+
 struct api_server {
 	char token[API_TOKEN_MAX + 1];  /* empty: every request gets 401 */
 	size_t token_len;
 	const struct api_backend *be;
 	uint64_t requests, responses_4xx, responses_5xx, bad_requests;
+	/* set by the transport, NULL when there is none (shown in /metrics) */
+	const struct api_tls_stats *tls_stats;
+	const struct api_transport_stats *transport;
 };
 
 /* Sets up a server with the bearer token (NULL or "" refuses everyone)

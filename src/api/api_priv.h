@@ -100,4 +100,7 @@ const char *api_status_text(int status);
 
 /* metrics.c: appends v as a Prometheus label value (escaped, no quotes) */
 void api_metrics_label(struct api_buf *b, const char *v);
+/* metrics.c: appends the control plane's own counters (requests, TLS,
+ * connections) */
+void api_metrics_server(struct api_buf *b, const struct api_server *s);
 #endif

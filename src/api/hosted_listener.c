@@ -49,8 +49,7 @@ static struct {
 	struct api_server srv;
 	struct api_tls *tls;
 	struct lconn conns[LST_MAX_CONNS];
-	uint32_t open;
-	uint64_t accepted, refused, timed_out;
+	struct api_transport_stats x;   /* shown in /metrics */
 	uint64_t next_sweep, shutdown_at;
 } L = { .lfd = -1, .ep = -1 };
 
@@ -61,7 +60,7 @@ static void conn_close(struct lconn *c)
 	api_tls_conn_free(c->tls);
 	c->fd = -1;
 	c->tls = NULL;
-	L.open--;
+	L.x.open--;
 }
 
 static void conn_watch(struct lconn *c, uint32_t id)
@@ -147,7 +146,7 @@ static unsigned accept_some(uint64_t now)
 			id++;
 		struct api_tls_conn *t = id < LST_MAX_CONNS ? api_tls_conn_new(L.tls, &L.srv) : NULL;
 		if (!t) {
-			L.refused++;
+			L.x.refused++;
 			close(fd);
 			continue;
 		}
@@ -164,8 +163,8 @@ static unsigned accept_some(uint64_t now)
 			c->tls = NULL;
 			continue;
 		}
-		L.open++;
-		L.accepted++;
+		L.x.open++;
+		L.x.accepted++;
 	}
 	return n;
 }
@@ -179,7 +178,7 @@ static void sweep(uint64_t now)
 			continue;
 		if ((api_tls_conn_handshaking(c->tls) && now - c->since > LST_HANDSHAKE_NS) ||
 		    now - c->last > LST_IDLE_NS) {
-			L.timed_out++;
+			L.x.timed_out++;
 			conn_close(c);
 		}
 	}
@@ -258,6 +257,8 @@ int api_hosted_start(const json_t *cfg, char *err, size_t errlen)
 	}
 	if ((rc = api_tls_init(&L.tls, &o.tls, err, errlen)))
 		return rc;
+	L.srv.tls_stats = api_tls_stats(L.tls);
+	L.srv.transport = &L.x;
 	for (uint32_t i = 0; i < LST_MAX_CONNS; i++)
 		L.conns[i].fd = -1;
 	if ((rc = listen_on(o.port, err, errlen)))

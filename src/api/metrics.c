@@ -199,6 +199,54 @@ static void iface_metrics(struct api_buf *b, const struct api_stats *st)
 	}
 }
 
+static void one(struct api_buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+	head(b, name, type, help);
+	api_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void by_reason(struct api_buf *b, const char *name, const char *help, const char *const *reasons,
+		      const uint64_t *v, int n)
+{
+	head(b, name, "counter", help);
+	for (int i = 0; i < n; i++)
+		api_buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, reasons[i], (unsigned long long)v[i]);
+}
+
+void api_metrics_server(struct api_buf *b, const struct api_server *s)
+{
+	one(b, "pollux_api_requests_total", "counter", "HTTP requests answered by the API.", s->requests);
+	static const char *const classes[] = { "4xx", "5xx" };
+	uint64_t errs[] = { s->responses_4xx, s->responses_5xx };
+	head(b, "pollux_api_error_responses_total", "counter", "Error responses, by status class.");
+	for (int i = 0; i < 2; i++)
+		api_buf_printf(b, "pollux_api_error_responses_total{class=\"%s\"} %llu\n", classes[i],
+			       (unsigned long long)errs[i]);
+	one(b, "pollux_api_bad_requests_total", "counter", "Malformed or oversized requests (connection closed).",
+	    s->bad_requests);
+	const struct api_tls_stats *t = s->tls_stats;
+	if (t) {
+		static const char *const why[] = { "version", "cipher", "other" };
+		uint64_t f[] = { t->hs_fail_version, t->hs_fail_cipher, t->hs_fail_other };
+		one(b, "pollux_api_tls_handshakes_total", "counter", "TLS handshakes completed.", t->handshakes);
+		by_reason(b, "pollux_api_tls_handshake_failures_total",
+			  "TLS handshakes refused or abandoned, by reason.", why, f, 3);
+		one(b, "pollux_api_tls_bad_records_total", "counter",
+		    "TLS records that failed authentication or were malformed (connection closed).", t->bad_records);
+		one(b, "pollux_api_tls_client_cert_auth_total", "counter",
+		    "Handshakes authenticated by a client certificate.", t->client_cert_auth);
+	}
+	const struct api_transport_stats *x = s->transport;
+	if (x) {
+		one(b, "pollux_api_connections_accepted_total", "counter", "API connections accepted.", x->accepted);
+		one(b, "pollux_api_connections_refused_total", "counter",
+		    "API connections closed at once: no room for another.", x->refused);
+		one(b, "pollux_api_connections_timed_out_total", "counter",
+		    "API connections closed for a slow handshake or silence.", x->timed_out);
+		one(b, "pollux_api_connections", "gauge", "API connections open now.", x->open);
+	}
+}
+
 char *api_metrics_render(const struct api_stats *in, size_t *len)
 {
 	struct api_stats *st = malloc(sizeof *st);

@@ -263,11 +263,18 @@ static void get_metrics(struct api_req *req, struct api_resp *resp)
 	size_t len;
 	char *text = api_metrics_render(st, &len);
 	free(st);
-	if (!text) {
+	struct api_buf b = { 0 };
+	if (text) {
+		api_buf_put(&b, text, len);
+		api_metrics_server(&b, req->srv);
+	}
+	free(text);
+	if (!text || b.oom || !b.p) {
+		api_buf_free(&b);
 		api_resp_error(resp, 500, "out of memory");
 		return;
 	}
-	api_resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	api_resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
 }
 
 static void get_openapi(struct api_req *req, struct api_resp *resp)

@@ -526,3 +526,25 @@ Test(tls, a_client_that_does_not_read_holds_bounded_memory)
 	cr_assert_eq(total, sent * one, "%zu bytes for %zu answers of %zu", total, sent, one);
 	client_free(c);
 }
+
+Test(tls, counters_in_the_metrics_text)
+{
+	struct client *c = client_new(&(struct client_opts){ .minor = MBEDTLS_SSL_MINOR_VERSION_2 });
+	cr_assert_neq(handshake(c), 0);
+	client_free(c);
+	c = client_new(&(struct client_opts){ 0 });
+	cr_assert_eq(handshake(c), 0);
+	struct api_transport_stats x = { .accepted = 5, .open = 2 };
+	srv.tls_stats = api_tls_stats(tls);
+	srv.transport = &x;
+	char buf[65536];
+	client_write(c, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " FAKE_TOKEN "\r\n\r\n");
+	pump(c);
+	client_read(c, buf, sizeof buf);
+	cr_assert(strstr(buf, "\npollux_api_tls_handshakes_total 1\n"), "%s", buf);
+	cr_assert(strstr(buf, "\npollux_api_tls_handshake_failures_total{reason=\"version\"} 1\n"), "%s", buf);
+	cr_assert(strstr(buf, "\npollux_api_connections_accepted_total 5\n"), "%s", buf);
+	cr_assert(strstr(buf, "\npollux_api_connections 2\n"), "%s", buf);
+	cr_assert(strstr(buf, "\npollux_api_requests_total 1\n"), "%s", buf);
+	client_free(c);
+}
