@@ -23,11 +23,13 @@
 #include <mbedtls/x509_crt.h>
 #include "api/tls_priv.h"
 
+/* what: "config: api.cert" for what the config got wrong, "api: ..."
+ * for what failed here */
 static int fail(char *err, size_t errlen, const char *what, int rc)
 {
 	char m[100];
 	mbedtls_strerror(rc, m, sizeof m);
-	snprintf(err, errlen, "api: %s: %s", what, m);
+	snprintf(err, errlen, "%s: %s", what, m);
 	return -EINVAL;
 }
 
@@ -51,7 +53,7 @@ static int generate(struct api_tls *t, char *err, size_t errlen)
 		rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(t->key),
 					 mbedtls_ctr_drbg_random, &t->drbg);
 	if (rc)
-		return fail(err, errlen, "generating the key", rc);
+		return fail(err, errlen, "api: generating the key", rc);
 
 	mbedtls_x509write_crt_init(&w);
 	mbedtls_mpi_init(&serial);
@@ -84,11 +86,11 @@ static int generate(struct api_tls *t, char *err, size_t errlen)
 	mbedtls_x509write_crt_free(&w);
 	mbedtls_mpi_free(&serial);
 	if (len < 0)
-		return fail(err, errlen, "writing the certificate", len);
+		return fail(err, errlen, "api: writing the certificate", len);
 	/* the DER is written at the end of the buffer */
 	rc = mbedtls_x509_crt_parse_der(&t->crt, der + sizeof der - len, (size_t)len);
 	if (rc)
-		return fail(err, errlen, "reading back the certificate", rc);
+		return fail(err, errlen, "api: reading back the certificate", rc);
 	t->generated = 1;
 	return 0;
 }
@@ -103,17 +105,17 @@ static int load(struct api_tls *t, const struct api_tls_opts *o, char *err, size
 {
 	int rc = mbedtls_x509_crt_parse(&t->crt, (const unsigned char *)o->cert_pem, pem_len(o->cert_pem));
 	if (rc)
-		return fail(err, errlen, "api.cert", rc);
+		return fail(err, errlen, "config: api.cert", rc);
 	rc = mbedtls_pk_parse_key(&t->key, (const unsigned char *)o->key_pem, pem_len(o->key_pem), NULL, 0);
 	if (rc)
-		return fail(err, errlen, "api.key", rc);
+		return fail(err, errlen, "config: api.key", rc);
 	if (mbedtls_pk_check_pair(&t->crt.pk, &t->key)) {
-		snprintf(err, errlen, "api: api.key does not match api.cert");
+		snprintf(err, errlen, "config: api.key: does not match api.cert");
 		return -EINVAL;
 	}
 	/* ECDHE_RSA or ECDHE_ECDSA: nothing else can be served */
 	if (!mbedtls_pk_can_do(&t->key, MBEDTLS_PK_ECDSA) && !mbedtls_pk_can_do(&t->key, MBEDTLS_PK_RSA)) {
-		snprintf(err, errlen, "api: api.key must be an EC or RSA key");
+		snprintf(err, errlen, "config: api.key: must be an EC or RSA key");
 		return -EINVAL;
 	}
 	return 0;
@@ -131,7 +133,7 @@ int api_tls_cert_setup(struct api_tls *t, const struct api_tls_opts *o, char *er
 {
 	int rc;
 	if (!!o->cert_pem != !!o->key_pem) {
-		snprintf(err, errlen, "api: api.cert and api.key go together");
+		snprintf(err, errlen, "config: api.cert: api.cert and api.key go together");
 		return -EINVAL;
 	}
 	rc = o->cert_pem ? load(t, o, err, errlen) : generate(t, err, errlen);
@@ -141,7 +143,7 @@ int api_tls_cert_setup(struct api_tls *t, const struct api_tls_opts *o, char *er
 		rc = mbedtls_x509_crt_parse(&t->client_ca, (const unsigned char *)o->client_ca_pem,
 					    pem_len(o->client_ca_pem));
 		if (rc)
-			return fail(err, errlen, "api.client_ca", rc);
+			return fail(err, errlen, "config: api.client_ca", rc);
 		t->have_client_ca = 1;
 	}
 	fingerprint(t);

@@ -424,14 +424,14 @@ Test(tls, bad_credentials_are_refused)
 	char err[200];
 	cr_assert_eq(api_tls_init(&t, &(struct api_tls_opts){ .cert_pem = PEM_RSA_CRT, .key_pem = PEM_OTHER_KEY },
 				  err, sizeof err), -EINVAL);
-	cr_assert_str_eq(err, "api: api.key does not match api.cert");
+	cr_assert_str_eq(err, "config: api.key: does not match api.cert");
 	cr_assert_eq(api_tls_init(&t, &(struct api_tls_opts){ .cert_pem = PEM_RSA_CRT }, err, sizeof err), -EINVAL);
 	cr_assert(strstr(err, "go together"), "%s", err);
 	cr_assert_eq(api_tls_init(&t, &(struct api_tls_opts){ .cert_pem = "-----BEGIN CERTIFICATE-----\nxx\n",
 							     .key_pem = PEM_RSA_KEY }, err, sizeof err), -EINVAL);
-	cr_assert(!strncmp(err, "api: api.cert:", 14), "%s", err);
+	cr_assert(!strncmp(err, "config: api.cert:", 17), "%s", err);
 	cr_assert_eq(api_tls_init(&t, &(struct api_tls_opts){ .client_ca_pem = "nope" }, err, sizeof err), -EINVAL);
-	cr_assert(!strncmp(err, "api: api.client_ca:", 19), "%s", err);
+	cr_assert(!strncmp(err, "config: api.client_ca:", 22), "%s", err);
 }
 
 static void expect_status(struct client *c, const char *req, const char *status)
