@@ -44,6 +44,7 @@
 #include "net/net.h"
 #include "net/proto.h"
 #include "net/pktbuf.h"
+#include "drivers/netdev.h"
 
 #define H_OUR_IP   0xc6120002u          /* 198.18.0.2, host order */
 #define H_PEER_IP  0xc6120001u          /* 198.18.0.1 */
