@@ -382,3 +382,61 @@ def test_bad_api_config_stops_boot():
         assert "config: api.cert:" in px.out(), px.out()
     finally:
         px.stop()
+
+
+CTL = os.path.join(ROOT, "tools", "polluxctl")
+
+
+def ctl(px, *args, env_extra=None, **kw):
+    env = dict(os.environ, POLLUX_URL="https://127.0.0.1:%d" % px.port, POLLUX_TOKEN=TOKEN)
+    env.pop("POLLUX_FINGERPRINT", None)
+    env.pop("POLLUX_CACERT", None)
+    env.update(env_extra or {})
+    p = subprocess.run([CTL, *args], capture_output=True, text=True, timeout=120, env=env, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_polluxctl(srv, pki, tmp_path):
+    ca = {"POLLUX_CACERT": pki("ca.crt")}
+    rc, out, err = ctl(srv, "status", env_extra=ca)
+    assert rc == 0, err
+    assert "2 cores" in out and "core 0   control" in out and "core 1   data" in out, out
+    rc, out, err = ctl(srv, "config", "get", env_extra=ca)
+    assert rc == 0 and json.loads(out)["name"] == "api-test", err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "cores": {"halt_after": 0}}')
+    rc, out, err = ctl(srv, "config", "put", str(bad), env_extra=ca)
+    assert rc == 1 and "400: cores.halt_after: must be 1..1000000" in err, err
+    rc, out, err = ctl(srv, "metrics", env_extra=ca)
+    assert rc == 0 and metric(out, "pollux_loop_turns_total", core="1") > 0, err
+    rc, out, err = ctl(srv, "top", "--count", "3", "--interval", "0.3", env_extra=ca)
+    assert rc == 0, err
+    rows = [l.split() for l in out.splitlines() if l[:1].isdigit()]
+    assert [r[0] for r in rows] == ["0", "1"] * 2, out
+    assert all(0.0 <= float(r[1]) <= 100.0 and float(r[2]) > 0 for r in rows), out
+    # the token from the flag beats the environment; a wrong one is 401
+    rc, out, err = ctl(srv, "--token", "wrong-token-0123456789abc", "status", env_extra=ca)
+    assert rc == 1 and "401" in err, err
+    # a client certificate instead of a token
+    rc, out, err = ctl(srv, "--cert", pki("client.crt"), "--key", pki("client.key"), "status",
+                       env_extra=dict(ca, POLLUX_TOKEN=""))
+    assert rc == 0, err
+    # an untrusted server is refused before any request
+    rc, out, err = ctl(srv, "status")
+    assert rc == 3 and "certificate verify failed" in err, err
+    rc, out, err = ctl(srv, "--fingerprint", "AB:" * 31 + "AB", "status")
+    assert rc == 3 and "does not match" in err, err
+
+
+def test_polluxctl_pins_the_generated_certificate():
+    px = Pollux({"name": "ctl", "cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port()}})
+    try:
+        px.wait_ready()
+        fp = re.search(r"Fingerprint=([0-9A-F:]{95})", px.out()).group(1)
+        rc, out, err = ctl(px, "status", env_extra={"POLLUX_FINGERPRINT": fp})
+        assert rc == 0 and "2 cores" in out, err
+        rc, out, err = ctl(px, "shutdown", env_extra={"POLLUX_FINGERPRINT": fp})
+        assert rc == 0 and out.strip() == "shutting down", err
+        assert px.p.wait(30) == 0, px.out()
+    finally:
+        px.stop()
