@@ -197,9 +197,13 @@ UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
+# the TCP suites again with the fake device's checksum offload and TSO
+UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
-		echo "== $$t"; $$t --jobs 1 || fail=1; done; exit $$fail
+		echo "== $$t"; $$t --jobs 1 || fail=1; done; \
+	for t in $(UNIT_OFFLOAD_BINS); do \
+		echo "== $$t (H_OFFLOAD=tso)"; H_OFFLOAD=tso $$t --jobs 1 || fail=1; done; exit $$fail
 
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer (clang) on the stack's receive path, bounded in time. The
