@@ -172,8 +172,11 @@ int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtim
 		return -EINVAL;
 	}
 	const json_t *v = json_object_get(api, "token");
-	if (v && !(o->token = json_string_value(v))) {
-		snprintf(err, errlen, "config: api.token: must be a string");
+	if (v && (!(o->token = json_string_value(v)) || strlen(o->token) < API_TOKEN_MIN ||
+		  strlen(o->token) > API_TOKEN_MAX || strpbrk(o->token, " \t\r\n"))) {
+		/* the same words as the schema's (schema.c) */
+		snprintf(err, errlen, "config: api.token: must be %d..%d visible ASCII characters, no spaces",
+			 API_TOKEN_MIN, API_TOKEN_MAX);
 		return -EINVAL;
 	}
 	v = json_object_get(api, "port");

@@ -376,6 +376,12 @@ def test_bad_api_config_stops_boot():
         assert "api.port: must be 1..65535" in px.out(), px.out()
     finally:
         px.stop()
+    px = Pollux({"cores": {"idle": "halt"}, "api": {"token": "short", "port": free_port()}})
+    try:
+        assert px.p.wait(60) == 35, px.out()
+        assert "config: api.token: must be 16..256" in px.out(), px.out()
+    finally:
+        px.stop()
     px = Pollux({"cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port(), "cert": "not pem", "key": "no"}})
     try:
         assert px.p.wait(60) == 35, px.out()
