@@ -9,7 +9,8 @@
  * and frames over the MTU are dropped and counted; the ring is refilled
  * from the owner's pool in one batch per burst (an empty pool is counted
  * and retried next burst).
- * TX: completions are reclaimed lazily (when the ring runs short); each
+ * TX: completions are reclaimed lazily (when the ring has fewer free
+ * descriptors than the burst has frames, or than a chain needs); each
  * frame gets its header in the headroom of its first buffer and one
  * descriptor per buffer: one, or a chain (a TSO frame: the head with the
  * headers, then the buffers linked by pktbuf.frag). The chain's head is
@@ -150,8 +151,9 @@ static uint16_t tx_descs(const struct vnet_txq *t, const struct pktbuf *b, struc
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
 {
 	struct vnet_txq *t = &d->tx[q];
-	if (virtq_free(&t->vq) < n || virtq_free(&t->vq) < t->vq.size / 2)
-		netdev_tx_reclaim(d, q);        /* chains take many descriptors: keep half free */
+	int reclaimed = virtq_free(&t->vq) < n;
+	if (reclaimed)
+		netdev_tx_reclaim(d, q);
 	uint16_t done = 0, sent = 0;
 	uint64_t bytes = 0, tso = 0, csum = 0;
 	struct virtq_buf v[TX_MAX_DESCS];
@@ -169,6 +171,10 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 			counter_add(&t->bad_offload, 1);
 			pktbuf_free(b);
 			continue;
+		}
+		if (virtq_free(&t->vq) < nd && !reclaimed) {
+			netdev_tx_reclaim(d, q);        /* a chain wants more than is free */
+			reclaimed = 1;
 		}
 		if (virtq_add(&t->vq, v, nd, b))
 			break;                          /* ring full: the rest stay the caller's */
