@@ -149,7 +149,9 @@ static void sleep_until_work(struct sched_core *s)
 			if (poll_at < until)
 				until = poll_at;
 		}
+		uint64_t c0 = cycles_now();
 		core_idle_wait(token, until);
+		counter_add(&s->idle_cycles, cycles_now() - c0);    /* asleep is idle */
 	}
 	atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
 }
