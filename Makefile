@@ -30,7 +30,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
 	python3-prometheus-client
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
-	linux-image-amd64 kmod libc6-dev
+	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
@@ -286,6 +286,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
 	bench/tcp/run
+	bench/api/run
 
 gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
