@@ -1,0 +1,743 @@
+#!/usr/bin/python3
+# bench/api/api.py — the control-plane benchmark; run it through bench/api/run
+# (which builds what it needs first). See the header of bench/api/run for
+# what is measured and how.
+#
+# Everything started here runs in its own process group under `timeout` and
+# is stopped by its process-group id when its measurement ends and on any
+# exit of this script (signals included); the vhost-user socket and the
+# /var/run/dpdk/<prefix> directories are removed. Traffic: TCP on 127.0.0.1
+# and one vhost-user socket, nothing else.
+
+import datetime
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+WORK = os.path.join(ROOT, "build", "api")
+LOGS = os.path.join(WORK, "logs")
+HOSTED = os.path.abspath(os.environ.get("POLLUX_HOSTED", os.path.join(WORK, "pollux-hosted")))
+TLSBENCH = os.path.join(WORK, "tlsbench")
+BASE_CONFIG = os.path.join(ROOT, "configs", "l2fwd.json")
+RESULTS = os.path.join(HERE, "results.json")
+PLOT = os.path.join(HERE, "api.png")
+
+RUNS = int(os.environ.get("RUNS", "3"))
+HS_CLIENTS = int(os.environ.get("HS_CLIENTS", "4"))
+HS_SECONDS = float(os.environ.get("HS_SECONDS", "5"))
+SCRAPE_N = int(os.environ.get("SCRAPE_N", "200"))
+PAIRS = int(os.environ.get("PAIRS", "3"))           # scraped/unscraped window pairs per run
+WARMUP = float(os.environ.get("WARMUP", "2"))
+WINDOW = float(os.environ.get("WINDOW", "5"))
+SCRAPE_HZ = float(os.environ.get("SCRAPE_HZ", "10"))
+FRAME, BURST = 64, 32
+SRV_CPU, CLIENT_CPU = 0, 1                            # the appliance / server; client and generator
+HS_SERVERS = ["pollux-poll", "pollux-halt", "nginx"]
+HS_LABEL = {"pollux-poll": "Pollux API (hosted, control core polls)",
+            "pollux-halt": "Pollux API (hosted, control core halts when idle)",
+            "nginx": "baseline: nginx 1 worker (OpenSSL 3.0)"}
+CIPHER, GROUP = "ECDHE-ECDSA-AES128-GCM-SHA256", "P-256"
+
+T0 = time.monotonic()
+TAG = "api%d" % os.getpid()
+SOCK = os.path.join(WORK, TAG + ".sock")
+started = []
+prefixes = set()
+TOKEN = "bench-" + secrets.token_hex(12)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+class Proc:
+    """One program in its own process group under `timeout`, stdout+stderr
+    read line by line into memory and a log file."""
+
+    def __init__(self, name, argv, logname, interactive=False, limit=120):
+        self.name, self.argv = name, argv
+        self.logf = open(os.path.join(LOGS, logname), "w")
+        self.lines, self.eof = [], False
+        self.cv = threading.Condition()
+        self.p = subprocess.Popen(["timeout", "-k", "3", "%d" % limit] + argv,
+                                  stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append(self)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self._pid = None
+
+    def _read(self):
+        for raw in iter(self.p.stdout.readline, b""):
+            now = time.monotonic()
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            with self.cv:
+                self.lines.append((now, line))
+                self.cv.notify_all()
+            try:
+                self.logf.write("%9.3f %s\n" % (now - T0, line))
+            except ValueError:
+                pass
+        with self.cv:
+            self.eof = True
+            self.cv.notify_all()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def mark(self):
+        with self.cv:
+            return len(self.lines)
+
+    def wait_for(self, regex, start=0, timeout=5.0):
+        rx = re.compile(regex)
+        end = time.monotonic() + timeout
+        i = start
+        with self.cv:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i][1])
+                    if m:
+                        return i, self.lines[i][0], m
+                    i += 1
+                left = end - time.monotonic()
+                if left <= 0 or self.eof:
+                    return None
+                self.cv.wait(min(left, 0.2))
+
+    def text(self, start=0):
+        with self.cv:
+            return [l for _, l in self.lines[start:]]
+
+    def send(self, line):
+        try:
+            self.p.stdin.write(line.encode() + b"\n")
+            self.p.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def pid(self):
+        """The program's own pid (the child of `timeout`)."""
+        if self._pid:
+            return self._pid
+        for _ in range(100):
+            try:
+                kids = open("/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)).read().split()
+            except OSError:
+                return None
+            if kids:
+                self._pid = int(kids[0])
+                return self._pid
+            time.sleep(0.02)
+        return None
+
+    def wait(self, timeout):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.reader.join(timeout=2)
+
+    def stop(self, quit_cmd=None, first=signal.SIGTERM):
+        if self.alive() and quit_cmd and self.send(quit_cmd):
+            self.wait(5)
+        for sig, wait in ((first, 3), (signal.SIGKILL, 3)):
+            if not self.alive():
+                break
+            try:
+                os.killpg(self.p.pid, sig)          # our own group, by its id
+            except ProcessLookupError:
+                break
+            self.wait(wait)
+        try:
+            if self.p.stdin:
+                self.p.stdin.close()
+        except OSError:
+            pass
+        self.reader.join(timeout=2)
+        self.logf.close()
+        if self in started:
+            started.remove(self)
+
+
+def cleanup_files():
+    try:
+        os.unlink(SOCK)
+    except FileNotFoundError:
+        pass
+    for pfx in prefixes:
+        shutil.rmtree("/var/run/dpdk/" + pfx, ignore_errors=True)
+
+
+def cleanup_all(*_):
+    for p in list(started):
+        p.stop()
+    cleanup_files()
+
+
+def on_signal(signum, frame):
+    cleanup_all()
+    log("api: stopped by signal %d; everything started here was stopped" % signum)
+    sys.exit(128 + signum)
+
+
+def thread_ns(pid):
+    """{tid: ns on CPU} from /proc/PID/task/*/schedstat."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tids:
+        try:
+            out[int(t)] = int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, f):
+    return f % v if v is not None else "-"
+
+
+# ---------------------------------------------------------------- certificate and servers
+def make_cert():
+    """One ECDSA P-256 key and self-signed certificate for Pollux and nginx
+    alike; returns (cert path, key path, SHA-256 fingerprint)."""
+    crt, key = os.path.join(WORK, "server.crt"), os.path.join(WORK, "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    fp = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-fingerprint", "-sha256"], check=True,
+                        capture_output=True, text=True, timeout=30).stdout.strip().split("=", 1)[1]
+    return crt, key, fp
+
+
+def pollux_api_config(name, extra, port, crt, key):
+    cfg = dict(extra)
+    cfg["name"] = name
+    cfg["api"] = {"token": TOKEN, "port": port, "cert": open(crt).read(), "key": open(key).read()}
+    path = os.path.join(WORK, name + ".json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path, cfg
+
+
+def start_pollux(argv, logname, limit):
+    p = Proc("pollux-hosted", argv, logname, limit=limit)
+    if not p.wait_for(r"pollux ready:", 0, 30):
+        tail = "\n".join(p.text()[-8:])
+        p.stop()
+        raise RuntimeError("pollux-hosted did not get ready:\n" + tail)
+    return p
+
+
+def nginx_conf(port, crt, key):
+    d = os.path.join(WORK, "nginx")
+    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+    t = os.path.join(d, "tmp")
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+master_process off;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(t)s/body; proxy_temp_path %(t)s/proxy; fastcgi_temp_path %(t)s/fastcgi;
+    uwsgi_temp_path %(t)s/uwsgi; scgi_temp_path %(t)s/scgi;
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        ssl_certificate %(crt)s;
+        ssl_certificate_key %(key)s;
+        ssl_protocols TLSv1.2;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
+        ssl_ecdh_curve prime256v1:X25519;
+        ssl_prefer_server_ciphers on;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        keepalive_timeout 60s;
+        location / { return 200 "ok\\n"; }
+    }
+}
+""" % {"d": d, "t": t, "port": port, "crt": crt, "key": key})
+    return conf
+
+
+def start_nginx(port, crt, key, logname, limit):
+    conf = nginx_conf(port, crt, key)
+    argv = ["taskset", "-c", str(SRV_CPU), "nginx", "-p", os.path.dirname(conf), "-e",
+            os.path.join(os.path.dirname(conf), "error.log"), "-c", conf]
+    p = Proc("nginx", argv, logname, limit=limit)
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, argv
+        except OSError:
+            if not p.alive():
+                break
+            time.sleep(0.1)
+    tail = "\n".join(p.text()[-8:])
+    p.stop()
+    raise RuntimeError("nginx did not listen on 127.0.0.1:%d:\n%s" % (port, tail))
+
+
+def tlsbench(args, logname, limit, cpu=CLIENT_CPU):
+    """Runs tlsbench to the end on `cpu`; returns its JSON result."""
+    p = Proc("tlsbench", ["taskset", "-c", str(cpu), TLSBENCH] + args, logname, limit=int(limit))
+    p.wait(limit + 10)
+    rc = p.p.poll()
+    text = p.text()
+    p.stop()
+    js = [l for l in text if l.startswith("{")]
+    if not js:
+        raise RuntimeError("tlsbench %s: no result (status %s): %s" % (args[0], rc, " | ".join(text[-4:])))
+    r = json.loads(js[-1])
+    r["status"] = rc
+    if rc:
+        raise RuntimeError("tlsbench %s: status %s: %s" % (args[0], rc, " | ".join(l for l in text if l[:1] != "{")))
+    return r
+
+
+def api_metric(port, name):
+    """One value of Pollux's /metrics (read with Python's ssl, not timed)."""
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname, c.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s, c.wrap_socket(s) as t:
+        t.sendall(("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n" % TOKEN).encode())
+        data = b""
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                b = t.recv(65536)
+            except (ssl.SSLError, OSError):
+                break
+            if not b:
+                break
+            data += b
+    m = re.search(r"^%s(?:\{\})? (\d+)" % re.escape(name), data.decode("utf-8", "replace"), re.M)
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------- 1. handshakes
+def measure_hs(server, run, crt, key, fp):
+    port = free_port()
+    cur = "r%d-hs-%s" % (run, server)
+    limit = int(HS_SECONDS * 2 + 90)
+    r = {"server": server, "run": run, "clients": HS_CLIENTS, "seconds": HS_SECONDS}
+    if server == "nginx":
+        srv, argv = start_nginx(port, crt, key, cur + "-srv.log", limit)
+        r["command"] = shlex.join(argv)
+    else:
+        idle = "poll" if server == "pollux-poll" else "halt"
+        path, _ = pollux_api_config("hs-" + idle, {"cores": {"idle": idle}}, port, crt, key)
+        argv = [HOSTED, "--cores", "1", "--cpus", str(SRV_CPU), "--config", path]
+        srv = start_pollux(argv, cur + "-srv.log", limit)
+        r["command"] = shlex.join(argv)
+    try:
+        pid = srv.pid()
+        before = api_metric(port, "pollux_api_tls_handshakes_total") if server != "nginx" else None
+        t_before = sum(thread_ns(pid).values())
+        hs = tlsbench(["hs", "--port", str(port), "--clients", str(HS_CLIENTS), "--seconds", str(HS_SECONDS),
+                       "--fp", fp, "--cipher", CIPHER, "--groups", GROUP], cur + "-client.log", HS_SECONDS + 30)
+        cpu_s = (sum(thread_ns(pid).values()) - t_before) / 1e9
+        r.update({k: hs[k] for k in ("handshakes", "failures", "per_second", "latency_us_median",
+                                     "latency_us_p99", "negotiated")})
+        r["server_cpu_share"] = round(cpu_s / hs["seconds"], 3)
+        r["per_server_cpu_second"] = round(hs["handshakes"] / cpu_s, 1) if cpu_s > 0 else None
+        if server != "nginx":
+            after = api_metric(port, "pollux_api_tls_handshakes_total")
+            # the server's own count: the client's handshakes, plus the
+            # metric reads' own (1 before the window is counted in before)
+            r["server_handshakes"] = after - before - 1 if None not in (before, after) else None
+            sc = tlsbench(["get", "--port", str(port), "--token", TOKEN, "--count", str(SCRAPE_N),
+                           "--fp", fp, "--cipher", CIPHER, "--groups", GROUP], cur + "-scrape.log", 60)
+            r["scrape"] = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median", "latency_us_p99",
+                                              "latency_us_min", "latency_us_max")}
+        if not srv.alive():
+            raise RuntimeError("%s exited during the measurement" % server)
+    finally:
+        srv.stop()
+    return r
+
+
+# ---------------------------------------------------------------- 2, 3. the data plane while scraped
+def gen_argv():
+    pfx = TAG + "g"
+    prefixes.add(pfx)
+    return ["stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@%d,1@%d" % (CLIENT_CPU, CLIENT_CPU), "--no-pci",
+            "-m", "256", "--no-huge", "--file-prefix", pfx, "--vdev", "net_vhost0,iface=%s,queues=1" % SOCK,
+            "--", "-i", "--forward-mode=flowgen", "--txpkts=%d" % FRAME, "--burst=%d" % BURST,
+            "--total-num-mbufs=8192"]
+
+
+def gen_stats(gen):
+    """(time, RX-packets) of the generator's port 0, through its prompt."""
+    i = gen.mark()
+    if not gen.send("show port stats all"):
+        return None
+    r = gen.wait_for(r"^\s*Tx-pps:", i, 5)
+    if not r:
+        return None
+    for k, line in enumerate(gen.text(i)[:r[0] - i + 1]):
+        m = re.search(r"RX-packets:\s+(\d+)", line)
+        if m:
+            return gen.lines[i + k][0], int(m.group(1))
+    return None
+
+
+def window(gen, pid, data_tid):
+    """WINDOW seconds of per-second generator samples: Mpps forwarded back,
+    and the CPU time of Pollux's control (core 0, the main thread) and data
+    threads over the window."""
+    s0 = gen_stats(gen)
+    if not s0:
+        raise RuntimeError("generator stats unreadable")
+    c0 = thread_ns(pid)
+    samples = [s0]
+    while samples[-1][0] < s0[0] + WINDOW - 1e-3:
+        nxt = s0[0] + len(samples)
+        time.sleep(max(0.0, nxt - time.monotonic()))
+        s = gen_stats(gen)
+        if not s:
+            raise RuntimeError("generator stats unreadable")
+        samples.append(s)
+    c1 = thread_ns(pid)
+    t = samples[-1][0] - s0[0]
+    ctl = (c1.get(pid, 0) - c0.get(pid, 0)) / 1e9 / t
+    dat = (c1.get(data_tid, 0) - c0.get(data_tid, 0)) / 1e9 / t if data_tid else None
+    return {"window_s": round(t, 3), "mpps": (samples[-1][1] - s0[1]) / t / 1e6,
+            "mpps_per_second": [round((b[1] - a[1]) / (b[0] - a[0]) / 1e6, 4) for a, b in zip(samples, samples[1:])],
+            "control_thread_cpu_share": round(ctl, 5), "data_thread_cpu_share": round(dat, 4) if dat else None}
+
+
+def measure_dataplane(run, crt, key, fp):
+    cur = "r%d-l2fwd" % run
+    port = free_port()
+    base = json.load(open(BASE_CONFIG))
+    base.setdefault("l2fwd", {})["burst"] = BURST
+    base.setdefault("cores", {})["idle"] = ["halt", "poll"]
+    path, _ = pollux_api_config("l2fwd-api", base, port, crt, key)
+    limit = int(60 + WARMUP + PAIRS * 2 * (WINDOW + 3) + 60)
+    cleanup_files()
+    gen = Proc("generator", gen_argv(), cur + "-gen.log", interactive=True, limit=limit)
+    px = None
+    out = {"run": run, "windows": []}
+    try:
+        end = time.monotonic() + 20
+        while not os.path.exists(SOCK):
+            if time.monotonic() > end or not gen.alive():
+                raise RuntimeError("generator: no vhost-user socket within 20 s (see %s-gen.log)" % cur)
+            time.sleep(0.05)
+        argv = [HOSTED, "--cores", "2", "--cpus", "%d,%d" % (SRV_CPU, SRV_CPU), "--config", path,
+                "--vhost-user", "%s,queues=1" % SOCK]
+        out["command"] = shlex.join(argv)
+        px = start_pollux(argv, cur + "-pollux.log", limit)
+        pid = px.pid()
+        time.sleep(1)
+        tids = thread_ns(pid)
+        data_tid = max((t for t in tids if t != pid), key=lambda t: tids[t], default=None)
+        get = ["get", "--port", str(port), "--token", TOKEN, "--fp", fp, "--cipher", CIPHER, "--groups", GROUP]
+        # 2a. idle: the generator is connected but not started
+        s = gen_stats(gen)
+        sc = tlsbench(get + ["--count", str(SCRAPE_N)], cur + "-scrape-idle.log", 60)
+        s2 = gen_stats(gen)
+        out["idle_rx_packets"] = s2[1] - s[1] if s and s2 else None
+        out["scrape_idle"] = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median", "latency_us_p99",
+                                                 "latency_us_min", "latency_us_max")}
+        # 3. forwarding, windows with and without the 10 Hz scraper
+        if not gen.send("start"):
+            raise RuntimeError("generator prompt gone")
+        end = time.monotonic() + 20
+        while True:
+            s = gen_stats(gen)
+            if s and s[1] > (s2[1] if s2 else 0):
+                break
+            if time.monotonic() > end or not px.alive():
+                raise RuntimeError("no traffic came back within 20 s (see build/api/logs/%s-*.log)" % cur)
+            time.sleep(0.3)
+        time.sleep(WARMUP)
+        for i in range(PAIRS):
+            order = (False, True) if (run + i) % 2 else (True, False)
+            for scraped in order:
+                w = {"pair": i + 1, "scraped": scraped}
+                poller = None
+                if scraped:
+                    n = int(SCRAPE_HZ * (WINDOW + 3)) + 5
+                    poller = Proc("scraper", ["taskset", "-c", str(CLIENT_CPU), TLSBENCH] + get +
+                                  ["--count", str(n), "--interval-ms", str(int(1000 / SCRAPE_HZ)),
+                                   "--seconds", str(WINDOW + 3)],
+                                  "%s-p%d-scraper.log" % (cur, i + 1), limit=int(WINDOW + 30))
+                    time.sleep(0.5)     # its handshake and first scrape happen before the window
+                try:
+                    w.update(window(gen, pid, data_tid))
+                finally:
+                    if poller:
+                        poller.stop(first=signal.SIGTERM)
+                if poller:
+                    js = [l for l in poller.text() if l.startswith("{")]
+                    if not js:
+                        raise RuntimeError("scraper: no result: %s" % " | ".join(poller.text()[-4:]))
+                    p = json.loads(js[-1])
+                    if p["non_200"] or p["requests"] < SCRAPE_HZ * WINDOW * 0.8:
+                        raise RuntimeError("scraper: %d requests, %d not 200" % (p["requests"], p["non_200"]))
+                    w["scraper"] = {k: p[k] for k in ("requests", "body_bytes", "latency_us_median",
+                                                      "latency_us_p99", "latency_us_max")}
+                out["windows"].append(w)
+                log("api:   run %d pair %d %-10s %6.3f Mpps  control core %5.2f%% of a CPU, data %3.0f%%%s" % (
+                    run, i + 1, "scraped" if scraped else "unscraped", w["mpps"],
+                    100 * w["control_thread_cpu_share"], 100 * (w["data_thread_cpu_share"] or 0),
+                    "  (%d scrapes, median %.0f us)" % (w["scraper"]["requests"], w["scraper"]["latency_us_median"])
+                    if scraped else ""))
+        # 2b. forwarding: back-to-back scrapes
+        sc = tlsbench(get + ["--count", str(SCRAPE_N)], cur + "-scrape-fwd.log", 60)
+        out["scrape_forwarding"] = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median",
+                                                       "latency_us_p99", "latency_us_min", "latency_us_max")}
+        if not px.alive():
+            raise RuntimeError("pollux-hosted exited during the measurement")
+    finally:
+        if px:
+            px.stop()
+        gen.stop("quit")
+        cleanup_files()
+    return out
+
+
+# ---------------------------------------------------------------- main
+def summarize(hs, dp):
+    out = {"handshakes": {}, "scrape": {}, "dataplane": {}}
+    for s in HS_SERVERS:
+        ss = [r for r in hs if r["server"] == s]
+        out["handshakes"][s] = {"per_second": med(r["per_second"] for r in ss),
+                                "latency_us_median": med(r["latency_us_median"] for r in ss),
+                                "latency_us_p99": med(r["latency_us_p99"] for r in ss),
+                                "server_cpu_share": med(r["server_cpu_share"] for r in ss),
+                                "per_server_cpu_second": med(r["per_server_cpu_second"] for r in ss),
+                                "failures": sum(r["failures"] for r in ss), "n": len(ss)}
+    h = out["handshakes"]
+    for s in ("pollux-poll", "pollux-halt"):
+        a, b = h[s]["per_second"], h["nginx"]["per_second"]
+        h[s]["ratio_vs_nginx"] = round(a / b, 3) if a and b else None
+        a, b = h[s]["per_server_cpu_second"], h["nginx"]["per_server_cpu_second"]
+        h[s]["cpu_ratio_vs_nginx"] = round(a / b, 3) if a and b else None
+    conds = [("control core alone, polls", [r.get("scrape") for r in hs if r["server"] == "pollux-poll"]),
+             ("control core alone, halts", [r.get("scrape") for r in hs if r["server"] == "pollux-halt"]),
+             ("l2fwd idle", [d.get("scrape_idle") for d in dp]),
+             ("l2fwd forwarding", [d.get("scrape_forwarding") for d in dp]),
+             ("l2fwd forwarding, 10 Hz", [w.get("scraper") for d in dp for w in d["windows"] if w["scraped"]])]
+    for name, xs in conds:
+        xs = [x for x in xs if x]
+        out["scrape"][name] = {"latency_us_median": med(x["latency_us_median"] for x in xs),
+                               "latency_us_p99": med(x["latency_us_p99"] for x in xs),
+                               "requests": sum(x["requests"] for x in xs), "sets": len(xs)}
+    ws = [w for d in dp for w in d["windows"]]
+    on = [w["mpps"] for w in ws if w["scraped"]]
+    off = [w["mpps"] for w in ws if not w["scraped"]]
+    paired = []
+    for d in dp:
+        for i in range(1, PAIRS + 1):
+            a = [w["mpps"] for w in d["windows"] if w["pair"] == i and w["scraped"]]
+            b = [w["mpps"] for w in d["windows"] if w["pair"] == i and not w["scraped"]]
+            if a and b and b[0]:
+                paired.append(100.0 * (b[0] - a[0]) / b[0])
+    mon, moff = med(on), med(off)
+    out["dataplane"] = {
+        "mpps_scraped": mon, "mpps_unscraped": moff,
+        "loss_percent": round(100.0 * (moff - mon) / moff, 3) if mon and moff else None,
+        "paired_loss_percent_median": round(med(paired), 3) if paired else None,
+        "paired_loss_percent": [round(x, 3) for x in paired],
+        "control_cpu_share_scraped": med(w["control_thread_cpu_share"] for w in ws if w["scraped"]),
+        "control_cpu_share_unscraped": med(w["control_thread_cpu_share"] for w in ws if not w["scraped"]),
+        "windows_scraped": len(on), "windows_unscraped": len(off)}
+    return out
+
+
+def plot(sm):
+    h, sc, dp = sm["handshakes"], sm["scrape"], sm["dataplane"]
+    nan = lambda v, f="%.3f": f % v if v is not None else "NaN"
+    with open(os.path.join(WORK, "hs.dat"), "w") as f:
+        for i, s in enumerate(HS_SERVERS):
+            f.write('%d "%s" %s\n' % (i, s, nan(h[s]["per_second"], "%.1f")))
+    with open(os.path.join(WORK, "scrape.dat"), "w") as f:
+        for i, (name, v) in enumerate(sc.items()):
+            f.write('%d "%s" %s %s\n' % (i, name.replace(", ", ",\\n"), nan(v["latency_us_median"], "%.1f"),
+                                         nan(v["latency_us_p99"], "%.1f")))
+    with open(os.path.join(WORK, "dp.dat"), "w") as f:
+        f.write('0 "unscraped" %s\n1 "scraped %.0f Hz" %s\n' % (nan(dp["mpps_unscraped"]), SCRAPE_HZ,
+                                                                nan(dp["mpps_scraped"])))
+    gp = """set terminal pngcairo size 1500,520 font ',10'
+set output '%(plot)s'
+set multiplot layout 1,3 title "bench/api: hosted Pollux, server/appliance on CPU %(srv)d, clients and generator on CPU %(cli)d; medians of %(runs)d runs; shared noisy 2-CPU host"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set grid y
+set yrange [0:*]
+set title "Full TLS 1.2 handshakes/s (%(cipher)s, %(group)s; %(k)d clients)"
+set ylabel "handshakes / s"
+plot '%(w)s/hs.dat' using 1:3:xtic(2) with boxes notitle, '' using 1:3:(sprintf("%%.0f",$3)) with labels offset 0,0.7 notitle
+set title "GET /metrics over keep-alive TLS"
+set ylabel "microseconds"
+set logscale y
+set yrange [10:*]
+set xtics font ',8'
+plot '%(w)s/scrape.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'median', '' using ($1+0.15):4:(0.3) with boxes title 'p99'
+unset logscale y
+set yrange [0:*]
+set xtics font ',10'
+set title "l2fwd 64 B, burst 32: loss while scraped %(loss)s %%"
+set ylabel "Mpps forwarded back"
+plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes notitle, '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle
+unset multiplot
+""" % {"plot": PLOT, "srv": SRV_CPU, "cli": CLIENT_CPU, "runs": RUNS, "cipher": CIPHER, "group": GROUP,
+       "k": HS_CLIENTS, "w": WORK, "loss": nan(dp["loss_percent"], "%.2f")}
+    with open(os.path.join(WORK, "api.gp"), "w") as f:
+        f.write(gp)
+    with open(os.path.join(WORK, "gnuplot.log"), "w") as errf:
+        rc = subprocess.run(["gnuplot", os.path.join(WORK, "api.gp")], timeout=60, stderr=errf).returncode
+    if rc:
+        log("api: gnuplot failed (status %d): see build/api/gnuplot.log" % rc)
+
+
+def main():
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    os.makedirs(LOGS, exist_ok=True)
+    for f in os.listdir(LOGS):
+        os.unlink(os.path.join(LOGS, f))
+    crt, key, fp = make_cert()
+    per_run = len(HS_SERVERS) * (HS_SECONDS + 3) + 10 + PAIRS * 2 * (WINDOW + 1.5) + WARMUP
+    log("api: %d runs (~%.0f s each): handshakes (%d clients, %.0f s) against %s; /metrics scrape latency "
+        "(%d requests); l2fwd 64 B with and without a %.0f Hz scraper (%d pairs of %.0f s windows per run)"
+        % (RUNS, per_run, HS_CLIENTS, HS_SECONDS, ", ".join(HS_SERVERS), SCRAPE_N, SCRAPE_HZ, PAIRS, WINDOW))
+    log("api: servers and the appliance on CPU %d, clients and the generator on CPU %d; loads now: %s"
+        % (SRV_CPU, CLIENT_CPU, open("/proc/loadavg").read().strip()))
+    hs, dp, errors = [], [], []
+    for run in range(1, RUNS + 1):
+        k = (run - 1) % len(HS_SERVERS)
+        for server in HS_SERVERS[k:] + HS_SERVERS[:k]:
+            for attempt in (1, 2):
+                try:
+                    r = measure_hs(server, run, crt, key, fp)
+                except Exception as e:                    # noqa: BLE001
+                    errors.append("run %d handshakes %s (try %d): %s" % (run, server, attempt, e))
+                    log("api: FAILED " + errors[-1])
+                    continue
+                hs.append(r)
+                log("api: [run %d] %-11s %7.1f handshakes/s (%d, %d failed; latency median %.0f us, p99 %.0f us;"
+                    " server %3.0f%% of a CPU)%s  %s" % (
+                        run, server, r["per_second"], r["handshakes"], r["failures"], r["latency_us_median"],
+                        r["latency_us_p99"], 100 * r["server_cpu_share"],
+                        "  server counted %s" % r["server_handshakes"] if "server_handshakes" in r else "",
+                        r["negotiated"]))
+                if "scrape" in r:
+                    log("api: [run %d] %-11s GET /metrics x%d: median %.0f us, p99 %.0f us (%d B)" % (
+                        run, server, r["scrape"]["requests"], r["scrape"]["latency_us_median"],
+                        r["scrape"]["latency_us_p99"], r["scrape"]["body_bytes"]))
+                break
+        for attempt in (1, 2):
+            try:
+                d = measure_dataplane(run, crt, key, fp)
+            except Exception as e:                        # noqa: BLE001
+                errors.append("run %d l2fwd (try %d): %s" % (run, attempt, e))
+                log("api: FAILED " + errors[-1])
+                continue
+            dp.append(d)
+            for name in ("scrape_idle", "scrape_forwarding"):
+                log("api: [run %d] l2fwd %-10s GET /metrics x%d: median %.0f us, p99 %.0f us" % (
+                    run, name.split("_")[1], d[name]["requests"], d[name]["latency_us_median"],
+                    d[name]["latency_us_p99"]))
+            break
+
+    sm = summarize(hs, dp)
+    res = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "host_cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+                         "?"),
+        "host_cpus": os.cpu_count(), "loadavg_at_end": open("/proc/loadavg").read().strip(),
+        "runs": RUNS, "hs_clients": HS_CLIENTS, "hs_seconds": HS_SECONDS, "scrape_n": SCRAPE_N, "pairs": PAIRS,
+        "warmup_s": WARMUP, "window_s": WINDOW, "scrape_hz": SCRAPE_HZ, "frame": FRAME, "burst": BURST,
+        "server_cpu": SRV_CPU, "client_cpu": CLIENT_CPU, "cipher": CIPHER, "group": GROUP,
+        "nginx_version": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
+        "openssl_version": subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip(),
+        "method": {
+            "handshakes": "bench/api/tlsbench.c (OpenSSL client) on CPU %d: %d threads, each connect, full TLS 1.2 "
+                          "handshake (no session resumption offered: no tickets, no client cache), close_notify, "
+                          "close, for %.0f s; the server on CPU %d: Pollux (pollux-hosted --cores 1, the control "
+                          "core alone, cores.idle poll or halt) or nginx (1 process, master_process off) with the "
+                          "same ECDSA P-256 certificate, %s, ECDHE on %s. Pollux's own handshake counter is read "
+                          "before and after as a check." % (CLIENT_CPU, HS_CLIENTS, HS_SECONDS, SRV_CPU, CIPHER, GROUP),
+            "scrape": "one keep-alive TLS connection, %d GET /metrics one after the other, each timed from the "
+                      "request's write to the body's last byte (Content-Length)" % SCRAPE_N,
+            "dataplane": "bench/pps's loopback: dpdk-testpmd (vhost-user backend, flowgen %d B, burst %d) on CPU %d, "
+                         "pollux-hosted l2fwd (macswap, cores.idle [halt, poll]) --cores 2 --cpus %d,%d plus the API; "
+                         "Mpps = generator RX over %.0f s windows; per run %d pairs of windows, one with a "
+                         "keep-alive scraper on CPU %d polling /metrics at %.0f Hz and one without, order alternating"
+                         % (FRAME, BURST, CLIENT_CPU, SRV_CPU, SRV_CPU, WINDOW, PAIRS, CLIENT_CPU, SCRAPE_HZ),
+        },
+        "summary": sm, "handshake_samples": hs, "dataplane_runs": dp, "errors": errors,
+    }
+    json.dump(res, open(RESULTS, "w"), indent=1)
+    plot(sm)
+
+    h, sc, d = sm["handshakes"], sm["scrape"], sm["dataplane"]
+    for s in HS_SERVERS:
+        log("api: handshakes/s %-11s %s (per CPU-second of the server %s)%s" % (
+            s, fmt(h[s]["per_second"], "%.1f"), fmt(h[s]["per_server_cpu_second"], "%.1f"),
+            "  = %sx nginx" % fmt(h[s].get("ratio_vs_nginx"), "%.3f") if s != "nginx" else ""))
+    for name, v in sc.items():
+        log("api: GET /metrics %-27s median %s us, p99 %s us (%d requests)" % (
+            name, fmt(v["latency_us_median"], "%.0f"), fmt(v["latency_us_p99"], "%.0f"), v["requests"]))
+    log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%); control core %s%% -> %s%%"
+        " of a CPU" % (fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),
+                       fmt(d["paired_loss_percent_median"], "%.2f"),
+                       fmt(d["control_cpu_share_unscraped"] and 100 * d["control_cpu_share_unscraped"], "%.2f"),
+                       fmt(d["control_cpu_share_scraped"] and 100 * d["control_cpu_share_scraped"], "%.2f")))
+    if errors:
+        log("api: %d measurement(s) failed; see results.json 'errors' and build/api/logs/" % len(errors))
+    p, n = h["pollux-poll"]["per_second"], h["nginx"]["per_second"]
+    if not p or not n:
+        log("api: no headline figure")
+        return 1
+    log("api: TLS handshakes/s %.1f vs nginx %.1f = %.3fx" % (p, n, p / n))
+    return 0
+
+
+if __name__ == "__main__":
+    rc = 1
+    try:
+        rc = main()
+    finally:
+        cleanup_all()
+    sys.exit(rc)
