@@ -57,7 +57,8 @@ API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/ap
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 
-KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL)
+KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL) \
+	$(API_SRC) src/api/backend.c src/api/stack_listener.c
 KERNEL_S := $(CORE_METAL_S)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(BUILD)/k/%.o) $(KERNEL_S:%.S=$(BUILD)/k/%.o)
 
@@ -277,10 +278,17 @@ test: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory test-vm
 
 # ---------------------------------------------------------------- run / bench
+# The API on the management NIC (QEMU user networking, restrict=on) at
+# https://127.0.0.1:$(API_PORT); the console prints the token and the
+# certificate's fingerprint.
+API_PORT ?= 8443
 run: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory all
-	@echo "pollux: booting configs/default.json on 4 vCPUs. Quit with Ctrl-A then X."
-	tools/pollux-vm --smp 4 --config configs/default.json
+	@echo "pollux: booting configs/default.json on 4 vCPUs (q35). Quit with Ctrl-A then X."
+	@echo "pollux: the API will be at https://127.0.0.1:$(API_PORT)/ once the console shows"
+	@echo "        'api: token ...' and 'api: certificate sha256 Fingerprint=...'; then, in another terminal:"
+	@echo "        POLLUX_TOKEN=<token> POLLUX_FINGERPRINT=<fingerprint> tools/polluxctl --url https://127.0.0.1:$(API_PORT) status"
+	tools/pollux-vm --smp 4 --machine q35 --config configs/default.json --api $(API_PORT)
 
 bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run

@@ -257,6 +257,17 @@ int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtim
  * with a reason in err. */
 int api_hosted_start(const json_t *cfg, char *err, size_t errlen);
 
+/* Starts the API's transport where it must start before the other cores
+ * run (main.c, core 0, after net_init and apps_init). The image
+ * (stack_listener.c): with an "api" object, tcp_listen(api.port, default
+ * 443) on the management interface (api.interface, an index in
+ * "interfaces", whose device netdev_set_control gave to core 0); no
+ * api.token and no api.client_ca: a token is generated and printed.
+ * Hosted (hosted_listener.c): nothing, platform_ready starts the host
+ * socket. Returns 0 (also without "api"), or -errno with a reason in err
+ * ("config: ..." for a bad api section). */
+int api_start(const json_t *cfg, char *err, size_t errlen);
+
 /* The OpenAPI 3.0 document (/v1/openapi.json), generated from the route
  * table and the config schema. New reference. */
 json_t *api_openapi(void);

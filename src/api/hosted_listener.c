@@ -245,6 +245,13 @@ static int listen_on(uint16_t port, char *err, size_t errlen)
 	return 0;
 }
 
+/* The hosted build serves on a host socket, started by platform_ready
+ * (api_hosted_start): nothing to do before the cores run. */
+int api_start(const json_t *cfg, char *err, size_t errlen)
+{
+	return 0;
+}
+
 int api_hosted_start(const json_t *cfg, char *err, size_t errlen)
 {
 	struct api_runtime_opts o;

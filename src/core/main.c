@@ -18,6 +18,7 @@
 #include "drivers/netdev.h"
 #include "apps/apps.h"
 #include "net/net.h"
+#include "api/api.h"
 
 static void *core_thread(void *arg)
 {
@@ -49,12 +50,50 @@ static int cfg_uint(const json_t *cfg, const char *obj, const char *key, long lo
 	return 0;
 }
 
-/* Devices, packet pools, NIC queues and the appliance, in that order. */
-static int devices_init(const json_t *cfg, char *err, size_t errlen)
+/* The management interface: api.interface (default 0) of a config with
+ * "api" and "interfaces". Its device gets one queue pair, owned by core 0
+ * (the API runs there). Without a device for it, when it is the last one
+ * listed, the appliance boots unmanaged: the interface and "api" leave
+ * the running config (*cfgp is replaced) and the console says so (a bare
+ * boot of configs/default.json without its NIC); any other interface
+ * without a device stays an error (net_init). */
+static void mgmt_setup(json_t **cfgp, int ndevs)
+{
+	const json_t *api = json_object_get(*cfgp, "api");
+	const json_t *ifs = json_object_get(*cfgp, "interfaces");
+	if (!json_is_object(api) || !json_is_array(ifs))
+		return;
+	const json_t *v = json_object_get(api, "interface");
+	json_int_t i = v ? json_integer_value(v) : 0;
+	if (i < 0 || (size_t)i >= json_array_size(ifs))
+		return;                         /* api_start names the error */
+	if (i < ndevs) {
+		netdev_set_control((int)i);
+		return;
+	}
+	if ((size_t)i != json_array_size(ifs) - 1)
+		return;
+	json_t *cfg = json_deep_copy(*cfgp);
+	if (!cfg)
+		panic("config: out of memory");
+	json_array_remove(json_object_get(cfg, "interfaces"), (size_t)i);
+	if (!json_array_size(json_object_get(cfg, "interfaces")))
+		json_object_del(cfg, "interfaces");
+	json_object_del(cfg, "api");
+	config_set_root(cfg);
+	*cfgp = cfg;
+	klog("api: no network device for the management interface eth%d: the API is off", (int)i);
+}
+
+/* Devices, packet pools, NIC queues, the appliance and the API's
+ * listener, in that order. */
+static int devices_init(json_t **cfgp, char *err, size_t errlen)
 {
 	int rc = platform_probe_devices(err, errlen);
 	if (rc < 0)
 		return rc;
+	mgmt_setup(cfgp, rc);
+	const json_t *cfg = *cfgp;
 	long per_core = rc > 0 ? 4096 : 256, rx_ring = 0;
 	if ((rc = cfg_uint(cfg, "pool", "buffers_per_core", 64, 1 << 20, &per_core, err, errlen)) ||
 	    (rc = cfg_uint(cfg, "nic", "rx_ring", 0, 32768, &rx_ring, err, errlen)))
@@ -78,7 +117,9 @@ static int devices_init(const json_t *cfg, char *err, size_t errlen)
 	if (json_object_get(cfg, "interfaces") && (rc = net_init(cfg, err, errlen)))
 		return rc;
 	rc = apps_init(cfg, err, errlen);
-	if (rc && strncmp(err, "config", 6) && errlen > 8) {
+	if (!rc)
+		rc = api_start(cfg, err, errlen);
+	if (rc && strncmp(err, "config", 6) && strncmp(err, "api", 3) && errlen > 8) {
 		memmove(err + 8, err, strnlen(err, errlen - 9) + 1);
 		memcpy(err, "config: ", 8);
 		err[errlen - 1] = 0;
@@ -114,7 +155,7 @@ int pollux_main(void)
 	}
 	if (sched_init(&sc))
 		panic("sched_init: out of memory for %u cores", cores_count());
-	if (devices_init(cfg, err, sizeof err)) {
+	if (devices_init(&cfg, err, sizeof err)) {
 		klog("%s", err);
 		klog("pollux: boot stopped: %s", strncmp(err, "config", 6) ? "a device could not be set up"
 									: "the configuration is not valid");

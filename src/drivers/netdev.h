@@ -6,7 +6,8 @@
  *
  * Queue ownership: queue pair q of every device belongs to core
  * netdev_queue_core(d, q) (data cores 1..N-1 take pairs 0..N-2; with one
- * core, core 0 owns pair 0). Only the owner calls rx_burst/tx_burst on
+ * core, core 0 owns pair 0), except the management device
+ * (netdev_set_control): it gets one pair, owned by core 0. Only the owner calls rx_burst/tx_burst on
  * it: no locks, no atomics beyond the device's rings. Which pair a
  * received flow lands on is the device's choice: by RSS where the device
  * took our key and table (netdev_rss), else by its own means (the stack
@@ -55,6 +56,10 @@ struct netdev_queue_stats {
  * pairs, RX rings full of buffers from the owner cores' pools. Returns
  * the number of devices, or -errno with a message in err. */
 int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen);
+/* Core 0, before netdev_init_all: device `index` (discovery order) is the
+ * management interface: one queue pair, owned by the control core, so
+ * no data core touches it (the API runs there). -1: none. */
+void netdev_set_control(int index);
 int netdev_count(void);
 struct netdev *netdev_get(int i);
 const char *netdev_name(const struct netdev *d);

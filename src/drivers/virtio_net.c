@@ -38,9 +38,20 @@
 static struct netdev devs[NETDEV_MAX];
 static int ndevs;
 
-static uint16_t queue_core(uint16_t q)
+static int control_dev = -1;            /* index of the management device, or -1 */
+
+/* The management device's one pair is the control core's; the others'
+ * pair q is data core q+1's (core 0's alone with one core). */
+static uint16_t queue_core(const struct netdev *d, uint16_t q)
 {
+	if (d - devs == control_dev)
+		return 0;
 	return cores_count() > 1 ? (uint16_t)(q + 1) : 0;
+}
+
+void netdev_set_control(int index)
+{
+	control_dev = index;
 }
 
 static void *queue_mem(uint16_t size)
@@ -269,6 +280,8 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 	else if (vd->ops->max_queue_pairs)
 		dev_pairs = vd->ops->max_queue_pairs(vd) ? vd->ops->max_queue_pairs(vd) : 1;
 	uint16_t data_cores = cores_count() > 1 ? (uint16_t)(cores_count() - 1) : 1;
+	if (d - devs == control_dev)            /* core 0 alone: one pair */
+		data_cores = 1;
 	d->nq = dev_pairs < data_cores ? dev_pairs : data_cores;
 	if (d->nq > NETDEV_MAX_QUEUES)
 		d->nq = NETDEV_MAX_QUEUES;
@@ -280,7 +293,7 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 		d->tx_offloads |= NETDEV_TX_TSO4;
 
 	for (uint16_t q = 0; q < d->nq; q++) {
-		d->rx[q].pool = pktbuf_pool_of(queue_core(q));
+		d->rx[q].pool = pktbuf_pool_of(queue_core(d, q));
 		if ((rc = setup_queue(d, &d->rx[q].vq, (uint16_t)(2 * q), rx_ring, eidx)) ||
 		    (rc = setup_queue(d, &d->tx[q].vq, (uint16_t)(2 * q + 1), 0, eidx))) {
 			snprintf(err, errlen, "virtio-net %s: queue pair %u: %s", vd->name, q, strerror(-rc));
@@ -349,7 +362,7 @@ void netdev_mac(const struct netdev *d, uint8_t mac[6]) { memcpy(mac, d->mac, 6)
 uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
 int netdev_link_up(const struct netdev *d) { return d->link_up; }
 uint16_t netdev_queues(const struct netdev *d) { return d->nq; }
-uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { return queue_core(q); }
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { return queue_core(d, q); }
 uint64_t netdev_features(const struct netdev *d) { return d->vdev->features; }
 uint32_t netdev_tx_offloads(const struct netdev *d) { return d->tx_offloads; }
 uint32_t netdev_tso_max(const struct netdev *d) { return d->tso_max; }

@@ -85,6 +85,8 @@ void tcp_recv_update(struct tcp_conn *c); /* the app has room again */
 void tcp_close(struct tcp_conn *c);     /* FIN after what is queued */
 void tcp_abort(struct tcp_conn *c);     /* RST now; `gone` follows */
 void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port);
+/* the interface (index in "interfaces") the connection runs over */
+int tcp_conn_ifindex(const struct tcp_conn *c);
 
 /* ---- UDP */
 struct udp_meta {

@@ -1472,6 +1472,11 @@ void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 	*port = c->rport;
 }
 
+int tcp_conn_ifindex(const struct tcp_conn *c)
+{
+	return c->ifc->index;
+}
+
 size_t net_tcp_idle_conn_bytes(void)
 {
 	/* the slot and two lookup-table entries (the table has 2x the

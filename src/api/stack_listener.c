@@ -1,0 +1,323 @@
+/*
+ * stack_listener.c — the API on the stack's management interface, for
+ * the VM image: tcp_listen(api.port, default 443) on the interface that
+ * api.interface names, TLS -> HTTP -> routes through the same
+ * api_tls_conn / api_conn as the hosted listener. Only the image links
+ * this file (the Makefile chooses it); main.c calls api_start() after
+ * net_init and apps_init, before the other cores start.
+ *
+ * Where it runs: the management device has one queue pair, owned by
+ * core 0 (netdev_set_control), so every connection to it is accepted,
+ * fed and answered on core 0 and no data core ever touches TLS. The
+ * stack listens on a port on every core and every interface, so accept
+ * refuses (the stack resets, `refused` counts) a connection that lands
+ * on another core or comes over another interface (one core owning
+ * everything, a data interface's flow to the API port).
+ *
+ * Nothing blocks core 0, and a slow client costs only its own buffers:
+ *  - at most SL_MAX_CONNS connections; further ones are refused (reset);
+ *  - received ciphertext goes straight into the TLS connection, and the
+ *    window we advertise is what it can take (recv_space), so a client
+ *    whose answers are not read stops being read (TCP back-pressure);
+ *  - output goes to tcp_send as far as the send buffer takes it; the
+ *    rest waits in TLS for `writable`;
+ *  - a sweep on core 0's timer wheel aborts a handshake older than
+ *    SL_HANDSHAKE_NS and a connection that moved no byte for SL_IDLE_NS
+ *    (half-open and stalled clients included).
+ * All of it runs in the stack's callbacks on core 0 and in one poller on
+ * core 0 (window updates after back-pressure, shutdown).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "api/api.h"
+#include "core/cmdline.h"
+#include "core/core.h"
+#include "sched/sched.h"
+
+#define SL_MAX_CONNS 64
+#define SL_HANDSHAKE_NS (20 * 1000000000ull)    /* TCG on a loaded host is slow */
+#define SL_IDLE_NS (60 * 1000000000ull)
+#define SL_SWEEP_NS (250 * 1000000ull)
+#define SL_SHUTDOWN_GRACE_NS (5 * 1000000000ull)
+#define SL_DEFAULT_PORT 443
+
+struct sconn {
+	struct tcp_conn *tc;            /* NULL: free slot */
+	struct api_tls_conn *tls;
+	uint64_t since, last;           /* accepted, last byte moved */
+	uint8_t peer_eof;               /* the peer sent FIN */
+	uint8_t fin;                    /* tcp_close called */
+	uint8_t starved;                /* recv_space said less than full */
+};
+
+/* refusals on cores other than 0: each core counts its own */
+struct sl_core_ctr {
+	counter_t refused;
+} __attribute__((aligned(CACHE_LINE)));
+
+static struct {
+	/* immutable after api_start */
+	int ifindex;
+	uint16_t port;
+	/* core 0 only */
+	struct api_server srv;
+	struct api_tls *tls;
+	struct sconn conns[SL_MAX_CONNS];
+	struct api_transport_stats x;   /* shown in /metrics */
+	uint64_t refused0;              /* refused on core 0 */
+	struct timer sweep;
+	uint64_t shutdown_at;
+	char token[2 * 24 + 1];         /* a generated token */
+	/* written by their own core */
+	struct sl_core_ctr per_core[POLLUX_MAX_CORES];
+} S;
+
+/* /metrics reads S.x: fold the other cores' refusals in first */
+static void stats_sync(void)
+{
+	uint64_t r = S.refused0;
+	for (uint32_t i = 1; i < cores_count(); i++)
+		r += counter_get(&S.per_core[i].refused);
+	S.x.refused = r;
+}
+
+/* Sends what TLS produced, as far as the send buffer takes it, then
+ * closes our side once TLS is done and everything went to the stack. */
+static void conn_flush(struct sconn *c)
+{
+	for (;;) {
+		size_t len;
+		const void *p = api_tls_conn_output(c->tls, &len);
+		if (!len)
+			break;
+		size_t n = tcp_send(c->tc, p, len);
+		if (!n)
+			return;                 /* `writable` follows */
+		api_tls_conn_output_done(c->tls, n);
+		c->last = time_ns();
+	}
+	if (!c->fin && (api_tls_conn_closing(c->tls) || c->peer_eof ||
+			(S.shutdown_at && !api_tls_conn_handshaking(c->tls)))) {
+		c->fin = 1;
+		tcp_close(c->tc);
+	}
+}
+
+static void *sl_accept(struct tcp_conn *tc, void *arg)
+{
+	uint32_t me = core_self()->id;
+	if (me != 0) {                  /* not the management interface's flow */
+		counter_add(&S.per_core[me].refused, 1);
+		return NULL;
+	}
+	struct sconn *c = NULL;
+	for (uint32_t i = 0; i < SL_MAX_CONNS && !c; i++)
+		if (!S.conns[i].tc)
+			c = &S.conns[i];
+	struct api_tls_conn *t = NULL;
+	if (tcp_conn_ifindex(tc) != S.ifindex || !c || S.shutdown_at ||
+	    !(t = api_tls_conn_new(S.tls, &S.srv))) {
+		S.refused0++;
+		return NULL;
+	}
+	uint64_t now = time_ns();
+	*c = (struct sconn){ .tc = tc, .tls = t, .since = now, .last = now };
+	S.x.accepted++;
+	S.x.open++;
+	return c;
+}
+
+static void sl_recv(struct tcp_conn *tc, void *ctx, const uint8_t *data, size_t len)
+{
+	struct sconn *c = ctx;
+	c->last = time_ns();
+	stats_sync();
+	if (api_tls_conn_feed(c->tls, data, len) < len) {
+		/* recv_space promised room: only a stack bug gets here */
+		klog("api: more data than the window allowed: connection reset");
+		tcp_abort(tc);          /* `gone` frees c */
+		return;
+	}
+	conn_flush(c);
+}
+
+static void sl_peer_closed(struct tcp_conn *tc, void *ctx)
+{
+	struct sconn *c = ctx;
+	c->peer_eof = 1;
+	api_tls_conn_eof(c->tls);
+	conn_flush(c);
+}
+
+static void sl_writable(struct tcp_conn *tc, void *ctx)
+{
+	conn_flush(ctx);
+}
+
+static void sl_gone(struct tcp_conn *tc, void *ctx, int reason)
+{
+	struct sconn *c = ctx;
+	api_tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->tc = NULL;
+	S.x.open--;
+}
+
+static size_t sl_recv_space(struct tcp_conn *tc, void *ctx)
+{
+	struct sconn *c = ctx;
+	size_t room = api_tls_conn_room(c->tls);
+	c->starved = room < API_TLS_IN_MAX;
+	return room;
+}
+
+static const struct tcp_ops sl_ops = {
+	.recv = sl_recv, .peer_closed = sl_peer_closed, .writable = sl_writable,
+	.gone = sl_gone, .recv_space = sl_recv_space,
+};
+
+/* Handshakes that take too long and connections silent too long. */
+static void sl_sweep(struct timer *t, void *arg)
+{
+	uint64_t now = time_ns();
+	for (uint32_t i = 0; i < SL_MAX_CONNS; i++) {
+		struct sconn *c = &S.conns[i];
+		if (!c->tc)
+			continue;
+		if ((api_tls_conn_handshaking(c->tls) && now - c->since > SL_HANDSHAKE_NS) ||
+		    now - c->last > SL_IDLE_NS) {
+			S.x.timed_out++;
+			tcp_abort(c->tc);       /* `gone` frees the slot */
+		}
+	}
+}
+
+/* After POST /v1/system/shutdown: close every connection once its answers
+ * have gone to the stack, and power off when all are gone (their last
+ * bytes acknowledged) or after a grace period. */
+static unsigned sl_shutdown(uint64_t now)
+{
+	if (!S.shutdown_at) {
+		S.shutdown_at = now + SL_SHUTDOWN_GRACE_NS;
+		klog("api: shutdown requested");
+	}
+	if (S.x.open && now < S.shutdown_at)
+		return 0;
+	klog("pollux: powering off (API)");
+	platform_poweroff();
+}
+
+/* Core 0, every turn: what the callbacks could not do from inside the
+ * stack (a window update once TLS has room again, closes at shutdown). */
+static unsigned sl_poll(void *arg)
+{
+	unsigned work = 0;
+	for (uint32_t i = 0; i < SL_MAX_CONNS; i++) {
+		struct sconn *c = &S.conns[i];
+		if (!c->tc)
+			continue;
+		size_t pending;
+		api_tls_conn_output(c->tls, &pending);
+		if (pending || (S.shutdown_at && !c->fin)) {
+			conn_flush(c);
+			work++;
+		}
+		if (c->tc && c->starved && api_tls_conn_room(c->tls) == API_TLS_IN_MAX) {
+			c->starved = 0;
+			tcp_recv_update(c->tc);
+			work++;
+		}
+	}
+	if (api_runtime_shutdown_asked())
+		work += sl_shutdown(time_ns());
+	return work;
+}
+
+/* api.interface: the index in "interfaces" (default 0) */
+static int mgmt_index(const json_t *cfg, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(json_object_get(cfg, "api"), "interface");
+	json_int_t i = v ? (json_is_integer(v) ? json_integer_value(v) : -1) : 0;
+	size_t n = json_array_size(json_object_get(cfg, "interfaces"));
+	if (i < 0 || i >= API_MAX_IFS) {
+		snprintf(err, errlen, "config: api.interface: must be 0..%d", API_MAX_IFS - 1);
+		return -EINVAL;
+	}
+	if ((size_t)i >= n || i >= net_if_count()) {
+		snprintf(err, errlen, "config: api.interface: no interface %d (\"interfaces\" lists %zu)",
+			 (int)i, n);
+		return -EINVAL;
+	}
+	return (int)i;
+}
+
+/* No api.token: 24 random bytes in hex, printed on the console. */
+static const char *token_generate(char *err, size_t errlen)
+{
+	uint8_t r[24];
+	if (getentropy(r, sizeof r)) {
+		snprintf(err, errlen, "api: no entropy for a token");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(S.token + 2 * i, 3, "%02x", r[i]);
+	return S.token;
+}
+
+static void announce(const struct api_runtime_opts *o, int generated_token)
+{
+	const char *url = cmdline_get("api_url");
+	uint32_t a = 0, gw;
+	uint8_t prefix;
+	uint16_t mtu;
+	net_if_info(S.ifindex, &a, &prefix, &gw, &mtu);
+	char where[64];
+	if (a)
+		snprintf(where, sizeof where, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	else
+		snprintf(where, sizeof where, "address from DHCP");
+	klog("api: eth%d (%s) port %u, TLS 1.2, %s certificate", S.ifindex, where, S.port,
+	     api_tls_generated(S.tls) ? "generated self-signed" : "configured");
+	if (url && *url)
+		klog("api: %s", url);
+	if (generated_token)
+		klog("api: token %s (generated: the config has no api.token)", o->token);
+	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(S.tls));
+}
+
+int api_start(const json_t *cfg, char *err, size_t errlen)
+{
+	struct api_runtime_opts o;
+	int rc = api_runtime_opts(cfg, SL_DEFAULT_PORT, &o, err, errlen);
+	if (rc <= 0)
+		return rc;
+	if ((rc = mgmt_index(cfg, err, errlen)) < 0)
+		return rc;
+	S.ifindex = rc;
+	S.port = o.port;
+	int generated_token = !o.token && !o.tls.client_ca_pem;
+	if (generated_token && !(o.token = token_generate(err, errlen)))
+		return -EIO;
+	if (api_server_init(&S.srv, o.token, &api_runtime_backend)) {
+		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
+		return -EINVAL;
+	}
+	if ((rc = api_tls_init(&S.tls, &o.tls, err, errlen)))
+		return rc;
+	S.srv.tls_stats = api_tls_stats(S.tls);
+	S.srv.transport = &S.x;
+	if ((rc = tcp_listen(o.port, &sl_ops, sl_accept, NULL))) {
+		snprintf(err, errlen, "config: api.port: %u is taken (%s)", o.port, strerror(-rc));
+		return rc;
+	}
+	if ((rc = sched_poller_add(0, "api", sl_poll, NULL, NULL))) {
+		snprintf(err, errlen, "api: no poller slot on core 0");
+		return rc;
+	}
+	timer_init(&S.sweep, sl_sweep, NULL);
+	sched_timer_arm(&S.sweep, time_ns() + SL_SWEEP_NS, SL_SWEEP_NS);
+	announce(&o, generated_token);
+	return 0;
+}
