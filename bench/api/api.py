@@ -39,7 +39,7 @@ RUNS = int(os.environ.get("RUNS", "3"))
 HS_CLIENTS = int(os.environ.get("HS_CLIENTS", "4"))
 HS_SECONDS = float(os.environ.get("HS_SECONDS", "5"))
 SCRAPE_N = int(os.environ.get("SCRAPE_N", "200"))
-PAIRS = int(os.environ.get("PAIRS", "3"))           # scraped/unscraped window pairs per run
+PAIRS = int(os.environ.get("PAIRS", "4"))           # scraped/unscraped window pairs per run
 WARMUP = float(os.environ.get("WARMUP", "2"))
 WINDOW = float(os.environ.get("WINDOW", "5"))
 SCRAPE_HZ = float(os.environ.get("SCRAPE_HZ", "10"))
@@ -57,6 +57,7 @@ SOCK = os.path.join(WORK, TAG + ".sock")
 started = []
 prefixes = set()
 TOKEN = "bench-" + secrets.token_hex(12)
+DP_WINDOWS = []         # every l2fwd window, for the plot
 
 
 def log(msg):
@@ -208,6 +209,17 @@ def thread_ns(pid):
             out[int(t)] = int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
         except (OSError, ValueError, IndexError):
             pass
+    return out
+
+
+def cpu_busy():
+    """{cpu: (busy jiffies, total jiffies)} from /proc/stat."""
+    out = {}
+    for l in open("/proc/stat"):
+        f = l.split()
+        if f[0].startswith("cpu") and f[0] != "cpu":
+            v = [int(x) for x in f[1:]]
+            out[int(f[0][3:])] = (sum(v) - v[3] - v[4], sum(v))
     return out
 
 
@@ -420,12 +432,14 @@ def gen_stats(gen):
 
 def window(gen, pid, data_tid):
     """WINDOW seconds of per-second generator samples: Mpps forwarded back,
-    and the CPU time of Pollux's control (core 0, the main thread) and data
-    threads over the window."""
+    the CPU time of Pollux's control (core 0, the main thread) and data
+    threads and of the generator over the window, and how busy each host
+    CPU was (what is not ours on CPU 0 is the shared host's other work)."""
     s0 = gen_stats(gen)
     if not s0:
         raise RuntimeError("generator stats unreadable")
-    c0 = thread_ns(pid)
+    gpid = gen.pid()
+    c0, g0, b0 = thread_ns(pid), thread_ns(gpid), cpu_busy()
     samples = [s0]
     while samples[-1][0] < s0[0] + WINDOW - 1e-3:
         nxt = s0[0] + len(samples)
@@ -434,13 +448,36 @@ def window(gen, pid, data_tid):
         if not s:
             raise RuntimeError("generator stats unreadable")
         samples.append(s)
-    c1 = thread_ns(pid)
+    c1, g1, b1 = thread_ns(pid), thread_ns(gpid), cpu_busy()
     t = samples[-1][0] - s0[0]
     ctl = (c1.get(pid, 0) - c0.get(pid, 0)) / 1e9 / t
     dat = (c1.get(data_tid, 0) - c0.get(data_tid, 0)) / 1e9 / t if data_tid else None
+    gen_share = (sum(g1.values()) - sum(v for k, v in g0.items() if k in g1)) / 1e9 / t
+    busy = {c: round((b1[c][0] - b0[c][0]) / max(1, b1[c][1] - b0[c][1]), 4) for c in b1 if c in b0}
     return {"window_s": round(t, 3), "mpps": (samples[-1][1] - s0[1]) / t / 1e6,
             "mpps_per_second": [round((b[1] - a[1]) / (b[0] - a[0]) / 1e6, 4) for a, b in zip(samples, samples[1:])],
-            "control_thread_cpu_share": round(ctl, 5), "data_thread_cpu_share": round(dat, 4) if dat else None}
+            "control_thread_cpu_share": round(ctl, 5), "data_thread_cpu_share": round(dat, 4) if dat else None,
+            "generator_cpu_share": round(gen_share, 4), "host_cpu_busy": busy}
+
+
+def scrape_cost(pid, get, logname):
+    """SCRAPE_N back-to-back GETs, and what they cost Pollux's control thread
+    (core 0): its CPU time over the scrapes less its own rate over the 1 s
+    just before (the halting control core's wake-ups), per request."""
+    a = thread_ns(pid).get(pid, 0)
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    b = thread_ns(pid).get(pid, 0)
+    t1 = time.monotonic()
+    sc = tlsbench(get + ["--count", str(SCRAPE_N)], logname, 60)
+    c = thread_ns(pid).get(pid, 0)
+    t2 = time.monotonic()
+    base = (b - a) / (t1 - t0)
+    r = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median", "latency_us_p99",
+                            "latency_us_min", "latency_us_max")}
+    r["control_baseline_cpu_share"] = round(base / 1e9, 5)
+    r["control_cpu_us_per_request"] = round(max(0.0, (c - b) - base * (t2 - t1)) / 1e3 / sc["requests"], 1)
+    return r
 
 
 def measure_dataplane(run, crt, key, fp):
@@ -472,11 +509,9 @@ def measure_dataplane(run, crt, key, fp):
         get = ["get", "--port", str(port), "--token", TOKEN, "--fp", fp, "--cipher", CIPHER, "--groups", GROUP]
         # 2a. idle: the generator is connected but not started
         s = gen_stats(gen)
-        sc = tlsbench(get + ["--count", str(SCRAPE_N)], cur + "-scrape-idle.log", 60)
+        out["scrape_idle"] = scrape_cost(pid, get, cur + "-scrape-idle.log")
         s2 = gen_stats(gen)
         out["idle_rx_packets"] = s2[1] - s[1] if s and s2 else None
-        out["scrape_idle"] = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median", "latency_us_p99",
-                                                 "latency_us_min", "latency_us_max")}
         # 3. forwarding, windows with and without the 10 Hz scraper
         if not gen.send("start"):
             raise RuntimeError("generator prompt gone")
@@ -516,15 +551,15 @@ def measure_dataplane(run, crt, key, fp):
                     w["scraper"] = {k: p[k] for k in ("requests", "body_bytes", "latency_us_median",
                                                       "latency_us_p99", "latency_us_max")}
                 out["windows"].append(w)
-                log("api:   run %d pair %d %-10s %6.3f Mpps  control core %5.2f%% of a CPU, data %3.0f%%%s" % (
+                log("api:   run %d pair %d %-10s %6.3f Mpps  CPU shares: control core %5.2f%%, data core %3.0f%%,"
+                    " generator %3.0f%%; CPU 0 busy %3.0f%%%s" % (
                     run, i + 1, "scraped" if scraped else "unscraped", w["mpps"],
                     100 * w["control_thread_cpu_share"], 100 * (w["data_thread_cpu_share"] or 0),
+                    100 * w["generator_cpu_share"], 100 * w["host_cpu_busy"].get(SRV_CPU, 0),
                     "  (%d scrapes, median %.0f us)" % (w["scraper"]["requests"], w["scraper"]["latency_us_median"])
                     if scraped else ""))
         # 2b. forwarding: back-to-back scrapes
-        sc = tlsbench(get + ["--count", str(SCRAPE_N)], cur + "-scrape-fwd.log", 60)
-        out["scrape_forwarding"] = {k: sc[k] for k in ("requests", "body_bytes", "latency_us_median",
-                                                       "latency_us_p99", "latency_us_min", "latency_us_max")}
+        out["scrape_forwarding"] = scrape_cost(pid, get, cur + "-scrape-fwd.log")
         if not px.alive():
             raise RuntimeError("pollux-hosted exited during the measurement")
     finally:
@@ -560,6 +595,7 @@ def summarize(hs, dp):
     for name, xs in conds:
         xs = [x for x in xs if x]
         out["scrape"][name] = {"latency_us_median": med(x["latency_us_median"] for x in xs),
+                               "control_cpu_us_per_request": med(x.get("control_cpu_us_per_request") for x in xs),
                                "latency_us_p99": med(x["latency_us_p99"] for x in xs),
                                "requests": sum(x["requests"] for x in xs), "sets": len(xs)}
     ws = [w for d in dp for w in d["windows"]]
@@ -573,6 +609,13 @@ def summarize(hs, dp):
             if a and b and b[0]:
                 paired.append(100.0 * (b[0] - a[0]) / b[0])
     mon, moff = med(on), med(off)
+    cost = med(x.get("control_cpu_us_per_request") for d in dp for x in (d.get("scrape_forwarding"),) if x)
+    share = med(w["data_thread_cpu_share"] for w in ws if not w["scraped"])
+    # Mpps per CPU-second the data thread really got: the host's other
+    # work, which takes CPU 0 from it at random, divided out
+    per = lambda sc: med(w["mpps"] / w["data_thread_cpu_share"] for w in ws
+                         if w["scraped"] == sc and w["data_thread_cpu_share"])
+    pon, poff = per(True), per(False)
     out["dataplane"] = {
         "mpps_scraped": mon, "mpps_unscraped": moff,
         "loss_percent": round(100.0 * (moff - mon) / moff, 3) if mon and moff else None,
@@ -580,7 +623,15 @@ def summarize(hs, dp):
         "paired_loss_percent": [round(x, 3) for x in paired],
         "control_cpu_share_scraped": med(w["control_thread_cpu_share"] for w in ws if w["scraped"]),
         "control_cpu_share_unscraped": med(w["control_thread_cpu_share"] for w in ws if not w["scraped"]),
-        "windows_scraped": len(on), "windows_unscraped": len(off)}
+        "data_cpu_share_scraped": med(w["data_thread_cpu_share"] for w in ws if w["scraped"]),
+        "data_cpu_share_unscraped": med(w["data_thread_cpu_share"] for w in ws if not w["scraped"]),
+        "windows_scraped": len(on), "windows_unscraped": len(off),
+        # what the scrapes' own CPU on core 0 can take from the data core,
+        # which shares CPU 0 with it: SCRAPE_HZ x cost per scrape / its share
+        "control_cpu_us_per_scrape_forwarding": cost,
+        "expected_loss_percent_from_cpu": round(100.0 * SCRAPE_HZ * cost / 1e6 / share, 3) if cost and share else None,
+        "mpps_per_data_cpu_scraped": pon, "mpps_per_data_cpu_unscraped": poff,
+        "loss_percent_per_data_cpu": round(100.0 * (poff - pon) / poff, 3) if pon and poff else None}
     return out
 
 
@@ -589,14 +640,21 @@ def plot(sm):
     nan = lambda v, f="%.3f": f % v if v is not None else "NaN"
     with open(os.path.join(WORK, "hs.dat"), "w") as f:
         for i, s in enumerate(HS_SERVERS):
-            f.write('%d "%s" %s\n' % (i, s, nan(h[s]["per_second"], "%.1f")))
+            f.write('%d "%s" %s %s\n' % (i, s, nan(h[s]["per_second"], "%.1f"),
+                                         nan(h[s]["per_server_cpu_second"], "%.1f")))
+    short = {"control core alone, polls": "alone,\\npolls", "control core alone, halts": "alone,\\nhalts",
+             "l2fwd idle": "l2fwd\\nidle", "l2fwd forwarding": "l2fwd\\nforwarding",
+             "l2fwd forwarding, 10 Hz": "forwarding,\\n%.0f Hz" % SCRAPE_HZ}
     with open(os.path.join(WORK, "scrape.dat"), "w") as f:
         for i, (name, v) in enumerate(sc.items()):
-            f.write('%d "%s" %s %s\n' % (i, name.replace(", ", ",\\n"), nan(v["latency_us_median"], "%.1f"),
+            f.write('%d "%s" %s %s\n' % (i, short.get(name, name), nan(v["latency_us_median"], "%.1f"),
                                          nan(v["latency_us_p99"], "%.1f")))
     with open(os.path.join(WORK, "dp.dat"), "w") as f:
         f.write('0 "unscraped" %s\n1 "scraped %.0f Hz" %s\n' % (nan(dp["mpps_unscraped"]), SCRAPE_HZ,
                                                                 nan(dp["mpps_scraped"])))
+    with open(os.path.join(WORK, "dpw.dat"), "w") as f:
+        for w in DP_WINDOWS:
+            f.write("%d %.4f\n" % (1 if w["scraped"] else 0, w["mpps"]))
     gp = """set terminal pngcairo size 1500,520 font ',10'
 set output '%(plot)s'
 set multiplot layout 1,3 title "bench/api: hosted Pollux, server/appliance on CPU %(srv)d, clients and generator on CPU %(cli)d; medians of %(runs)d runs; shared noisy 2-CPU host"
@@ -606,19 +664,22 @@ set grid y
 set yrange [0:*]
 set title "Full TLS 1.2 handshakes/s (%(cipher)s, %(group)s; %(k)d clients)"
 set ylabel "handshakes / s"
-plot '%(w)s/hs.dat' using 1:3:xtic(2) with boxes notitle, '' using 1:3:(sprintf("%%.0f",$3)) with labels offset 0,0.7 notitle
+set key top left
+plot '%(w)s/hs.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'per second', '' using ($1-0.15):3:(sprintf("%%.0f",$3)) with labels offset 0,0.7 notitle, '' using ($1+0.15):4:(0.3) with boxes title 'per CPU-second of the server', '' using ($1+0.15):4:(sprintf("%%.0f",$4)) with labels offset 0,0.7 notitle
+set key top right
 set title "GET /metrics over keep-alive TLS"
 set ylabel "microseconds"
 set logscale y
 set yrange [10:*]
-set xtics font ',8'
+set xtics font ',9'
+set bmargin 4
 plot '%(w)s/scrape.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'median', '' using ($1+0.15):4:(0.3) with boxes title 'p99'
 unset logscale y
 set yrange [0:*]
 set xtics font ',10'
 set title "l2fwd 64 B, burst 32: loss while scraped %(loss)s %%"
 set ylabel "Mpps forwarded back"
-plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes notitle, '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle
+plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.1):2 with points pt 7 ps 0.8 lc rgb 'black' title 'each window'
 unset multiplot
 """ % {"plot": PLOT, "srv": SRV_CPU, "cli": CLIENT_CPU, "runs": RUNS, "cipher": CIPHER, "group": GROUP,
        "k": HS_CLIENTS, "w": WORK, "loss": nan(dp["loss_percent"], "%.2f")}
@@ -675,12 +736,15 @@ def main():
                 continue
             dp.append(d)
             for name in ("scrape_idle", "scrape_forwarding"):
-                log("api: [run %d] l2fwd %-10s GET /metrics x%d: median %.0f us, p99 %.0f us" % (
-                    run, name.split("_")[1], d[name]["requests"], d[name]["latency_us_median"],
-                    d[name]["latency_us_p99"]))
+                log("api: [run %d] l2fwd %-10s GET /metrics x%d: median %.0f us, p99 %.0f us; control core CPU"
+                    " %.0f us per request (over its own %.2f%% of a CPU)" % (
+                        run, name.split("_")[1], d[name]["requests"], d[name]["latency_us_median"],
+                        d[name]["latency_us_p99"], d[name]["control_cpu_us_per_request"],
+                        100 * d[name]["control_baseline_cpu_share"]))
             break
 
     sm = summarize(hs, dp)
+    DP_WINDOWS[:] = [w for d in dp for w in d["windows"]]
     res = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "host_cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
@@ -719,9 +783,13 @@ def main():
     for name, v in sc.items():
         log("api: GET /metrics %-27s median %s us, p99 %s us (%d requests)" % (
             name, fmt(v["latency_us_median"], "%.0f"), fmt(v["latency_us_p99"], "%.0f"), v["requests"]))
-    log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%); control core %s%% -> %s%%"
-        " of a CPU" % (fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),
-                       fmt(d["paired_loss_percent_median"], "%.2f"),
+    log("api: control core CPU per GET /metrics while forwarding: %s us; at %.0f Hz that is %s %% of the data core's"
+        " CPU" % (fmt(d["control_cpu_us_per_scrape_forwarding"], "%.0f"), SCRAPE_HZ,
+                  fmt(d["expected_loss_percent_from_cpu"], "%.3f")))
+    log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%, per data-core CPU %s %%);"
+        " control core %s%% -> %s%% of a CPU" % (
+                       fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),
+                       fmt(d["paired_loss_percent_median"], "%.2f"), fmt(d["loss_percent_per_data_cpu"], "%.2f"),
                        fmt(d["control_cpu_share_unscraped"] and 100 * d["control_cpu_share_unscraped"], "%.2f"),
                        fmt(d["control_cpu_share_scraped"] and 100 * d["control_cpu_share_scraped"], "%.2f")))
     if errors:

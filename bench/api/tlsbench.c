@@ -286,9 +286,13 @@ static int run_get(void)
 	double t0 = now_s();
 	for (int i = 0; i < opt.count && i < MAX_GETS && !atomic_load(&stop_flag); i++) {
 		if (opt.interval_ms > 0) {
+			/* one sleep to the next slot (a signal ends it early):
+			 * the scraper must not wake the generator's CPU more
+			 * often than it scrapes */
 			double next = t0 + i * opt.interval_ms / 1000.0;
-			while (!atomic_load(&stop_flag) && now_s() < next)
-				usleep(1000);
+			struct timespec ts = { .tv_sec = (time_t)next,
+					       .tv_nsec = (long)((next - (time_t)next) * 1e9) };
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		}
 		if (now_s() - t0 > opt.seconds || atomic_load(&stop_flag))
 			break;
@@ -392,8 +396,11 @@ int main(int argc, char **argv)
 	    (opt.token && strlen(opt.token) > 256))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	/* no SA_RESTART: SIGTERM ends a sleep at once, and the summary is
+	 * printed with the requests done so far */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	ctx = make_ctx();
 	if (!ctx)
 		return 1;
