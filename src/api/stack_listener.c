@@ -168,6 +168,10 @@ static void sl_gone(struct tcp_conn *tc, void *ctx, int reason)
 static size_t sl_recv_space(struct tcp_conn *tc, void *ctx)
 {
 	struct sconn *c = ctx;
+	/* tcp.c asks for the window of the reset that answers a refused
+	 * accept, with the NULL we returned as ctx */
+	if (!c)
+		return 0;
 	size_t room = api_tls_conn_room(c->tls);
 	c->starved = room < API_TLS_IN_MAX;
 	return room;
