@@ -63,6 +63,28 @@ static void report_backtrace(uintptr_t fp, uintptr_t sp)
 	raw_printf("%s\n", line);
 }
 
+/* Where each core was when the failing core's NMI stopped it: the report
+ * names them, so a core stuck somewhere (a lost wake-up, a spin) shows
+ * up in the same report. Written once per core by its NMI handler. */
+static _Atomic uint64_t stopped_at[POLLUX_MAX_CORES];
+
+static void report_others(unsigned me)
+{
+	uint64_t t0 = rdtsc();
+	for (unsigned i = 0; i < metal_ncores; i++) {
+		if (i == me)
+			continue;
+		/* give its NMI a moment (at most ~50 ms of a 1 GHz TSC in all) */
+		while (!atomic_load(&stopped_at[i]) && rdtsc() - t0 < 50000000ull)
+			cpu_relax();
+		uint64_t rip = atomic_load(&stopped_at[i]);
+		if (rip)
+			raw_printf("core %u was at 0x%lx\n", i, (unsigned long)rip);
+		else
+			raw_printf("core %u did not answer the stop NMI\n", i);
+	}
+}
+
 static void stop_others(void)
 {
 	int expected = 0;
@@ -106,6 +128,7 @@ _Noreturn void fault_report(struct trap_frame *f, const char *why)
 		   (unsigned long)f->r13, (unsigned long)f->r14, (unsigned long)f->r15);
 	raw_printf("at: 0x%lx\n", (unsigned long)f->rip);
 	report_backtrace(f->rbp, f->rsp);
+	report_others(id);
 	raw_printf("*** pollux halted: all cores stopped\n");
 	platform_exit(EXIT_PANIC);
 }
@@ -124,6 +147,7 @@ _Noreturn void panic(const char *fmt, ...)
 	uintptr_t fp = (uintptr_t)__builtin_frame_address(0), sp;
 	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
 	report_backtrace(fp, sp);
+	report_others(c ? c->id : 0);
 	raw_printf("*** pollux halted: all cores stopped\n");
 	platform_exit(EXIT_PANIC);
 }
@@ -132,8 +156,12 @@ void trap_dispatch(struct trap_frame *f)
 {
 	uint64_t v = f->vector;
 	if (v == 2) {                   /* NMI: another core failed; stop here */
-		if (atomic_load(&stopping))
+		if (atomic_load(&stopping)) {
+			struct core *c = self_or_null();
+			if (c && c->id < POLLUX_MAX_CORES)
+				atomic_store(&stopped_at[c->id], f->rip ? f->rip : 1);
 			halt_forever();
+		}
 		return;
 	}
 	if (v < 32)
