@@ -39,9 +39,13 @@ RUNS = int(os.environ.get("RUNS", "3"))
 HS_CLIENTS = int(os.environ.get("HS_CLIENTS", "4"))
 HS_SECONDS = float(os.environ.get("HS_SECONDS", "5"))
 SCRAPE_N = int(os.environ.get("SCRAPE_N", "200"))
-PAIRS = int(os.environ.get("PAIRS", "4"))           # scraped/unscraped window pairs per run
+PAIRS = int(os.environ.get("PAIRS", "10"))           # scraped/unscraped window pairs per run
 WARMUP = float(os.environ.get("WARMUP", "2"))
-WINDOW = float(os.environ.get("WINDOW", "5"))
+WINDOW = float(os.environ.get("WINDOW", "2"))
+# a pair of windows in which the data core or the generator got less than
+# this share of its CPU in either window (the host is shared) is left out of
+# the loss figures when enough pairs are clean
+CLEAN_SHARE = float(os.environ.get("CLEAN_SHARE", "0.8"))
 SCRAPE_HZ = float(os.environ.get("SCRAPE_HZ", "10"))
 FRAME, BURST = 64, 32
 SRV_CPU, CLIENT_CPU = 0, 1                            # the appliance / server; client and generator
@@ -524,40 +528,50 @@ def measure_dataplane(run, crt, key, fp):
                 raise RuntimeError("no traffic came back within 20 s (see build/api/logs/%s-*.log)" % cur)
             time.sleep(0.3)
         time.sleep(WARMUP)
-        for i in range(PAIRS):
-            order = (False, True) if (run + i) % 2 else (True, False)
-            for scraped in order:
-                w = {"pair": i + 1, "scraped": scraped}
-                poller = None
-                if scraped:
-                    n = int(SCRAPE_HZ * (WINDOW + 3)) + 5
-                    poller = Proc("scraper", ["taskset", "-c", str(CLIENT_CPU), TLSBENCH] + get +
-                                  ["--count", str(n), "--interval-ms", str(int(1000 / SCRAPE_HZ)),
-                                   "--seconds", str(WINDOW + 3)],
-                                  "%s-p%d-scraper.log" % (cur, i + 1), limit=int(WINDOW + 30))
-                    time.sleep(0.5)     # its handshake and first scrape happen before the window
-                try:
+        # One scraper for all windows, on one keep-alive connection, paused
+        # (SIGUSR1) in the unscraped windows and resumed (SIGUSR2) in the
+        # scraped ones, so that the windows can be short and interleaved.
+        n = int(SCRAPE_HZ * PAIRS * 2 * (WINDOW + 1)) + 10
+        scraper = Proc("scraper", ["taskset", "-c", str(CLIENT_CPU), TLSBENCH] + get +
+                       ["--count", str(n), "--interval-ms", str(int(round(1000 / SCRAPE_HZ))), "--paused", "1",
+                        "--trace", "1", "--seconds", str(PAIRS * 2 * (WINDOW + 2) + 30)],
+                       cur + "-scraper.log", limit=int(PAIRS * 2 * (WINDOW + 2) + 60))
+        try:
+            time.sleep(0.5)         # its handshake happens before the first window
+            spid = scraper.pid()
+            if not spid or not scraper.alive():
+                raise RuntimeError("scraper did not start: %s" % " | ".join(scraper.text()[-4:]))
+            for i in range(PAIRS):
+                order = (False, True) if (run + i) % 2 else (True, False)
+                for scraped in order:
+                    os.kill(spid, signal.SIGUSR2 if scraped else signal.SIGUSR1)
+                    m = scraper.mark()
+                    w = {"pair": i + 1, "scraped": scraped}
                     w.update(window(gen, pid, data_tid))
-                finally:
-                    if poller:
-                        poller.stop(first=signal.SIGTERM)
-                if poller:
-                    js = [l for l in poller.text() if l.startswith("{")]
-                    if not js:
-                        raise RuntimeError("scraper: no result: %s" % " | ".join(poller.text()[-4:]))
-                    p = json.loads(js[-1])
-                    if p["non_200"] or p["requests"] < SCRAPE_HZ * WINDOW * 0.8:
-                        raise RuntimeError("scraper: %d requests, %d not 200" % (p["requests"], p["non_200"]))
-                    w["scraper"] = {k: p[k] for k in ("requests", "body_bytes", "latency_us_median",
-                                                      "latency_us_p99", "latency_us_max")}
-                out["windows"].append(w)
-                log("api:   run %d pair %d %-10s %6.3f Mpps  CPU shares: control core %5.2f%%, data core %3.0f%%,"
-                    " generator %3.0f%%; CPU 0 busy %3.0f%%%s" % (
-                    run, i + 1, "scraped" if scraped else "unscraped", w["mpps"],
-                    100 * w["control_thread_cpu_share"], 100 * (w["data_thread_cpu_share"] or 0),
-                    100 * w["generator_cpu_share"], 100 * w["host_cpu_busy"].get(SRV_CPU, 0),
-                    "  (%d scrapes, median %.0f us)" % (w["scraper"]["requests"], w["scraper"]["latency_us_median"])
-                    if scraped else ""))
+                    lat = [float(l.split()[2]) for l in scraper.text(m) if l.startswith("req ")]
+                    bad = [l for l in scraper.text(m) if l.startswith("req ") and l.split()[1] != "200"]
+                    w["scrapes"] = len(lat)
+                    if bad:
+                        raise RuntimeError("scraper: answers other than 200: %s" % bad[:3])
+                    if scraped and len(lat) < SCRAPE_HZ * WINDOW * 0.7:
+                        raise RuntimeError("scraper: only %d requests in a %.0f s window" % (len(lat), WINDOW))
+                    if scraped:
+                        w["scrape_latency_us"] = lat
+                    out["windows"].append(w)
+                    log("api:   run %d pair %2d %-9s %6.3f Mpps  CPU shares: control core %5.2f%%, data core %3.0f%%,"
+                        " generator %3.0f%%; CPU 0 busy %3.0f%%; %d scrapes%s" % (
+                            run, i + 1, "scraped" if scraped else "unscraped", w["mpps"],
+                            100 * w["control_thread_cpu_share"], 100 * (w["data_thread_cpu_share"] or 0),
+                            100 * w["generator_cpu_share"], 100 * w["host_cpu_busy"].get(SRV_CPU, 0), len(lat),
+                            " (median %.0f us)" % med(lat) if lat else ""))
+        finally:
+            scraper.stop(first=signal.SIGTERM)
+        lat = [x for w in out["windows"] for x in w.get("scrape_latency_us", [])]
+        if lat:
+            lat.sort()
+            out["scrape_forwarding_10hz"] = {"requests": len(lat), "latency_us_median": med(lat),
+                                             "latency_us_p99": lat[min(len(lat) - 1, int(0.99 * len(lat) + 0.999999) - 1)],
+                                             "latency_us_max": lat[-1]}
         # 2b. forwarding: back-to-back scrapes
         out["scrape_forwarding"] = scrape_cost(pid, get, cur + "-scrape-fwd.log")
         if not px.alive():
@@ -591,23 +605,30 @@ def summarize(hs, dp):
              ("control core alone, halts", [r.get("scrape") for r in hs if r["server"] == "pollux-halt"]),
              ("l2fwd idle", [d.get("scrape_idle") for d in dp]),
              ("l2fwd forwarding", [d.get("scrape_forwarding") for d in dp]),
-             ("l2fwd forwarding, 10 Hz", [w.get("scraper") for d in dp for w in d["windows"] if w["scraped"]])]
+             ("l2fwd forwarding, 10 Hz", [d.get("scrape_forwarding_10hz") for d in dp])]
     for name, xs in conds:
         xs = [x for x in xs if x]
         out["scrape"][name] = {"latency_us_median": med(x["latency_us_median"] for x in xs),
                                "control_cpu_us_per_request": med(x.get("control_cpu_us_per_request") for x in xs),
                                "latency_us_p99": med(x["latency_us_p99"] for x in xs),
                                "requests": sum(x["requests"] for x in xs), "sets": len(xs)}
-    ws = [w for d in dp for w in d["windows"]]
-    on = [w["mpps"] for w in ws if w["scraped"]]
-    off = [w["mpps"] for w in ws if not w["scraped"]]
-    paired = []
+    pairs = []
     for d in dp:
         for i in range(1, PAIRS + 1):
-            a = [w["mpps"] for w in d["windows"] if w["pair"] == i and w["scraped"]]
-            b = [w["mpps"] for w in d["windows"] if w["pair"] == i and not w["scraped"]]
-            if a and b and b[0]:
-                paired.append(100.0 * (b[0] - a[0]) / b[0])
+            a = [w for w in d["windows"] if w["pair"] == i and w["scraped"]]
+            b = [w for w in d["windows"] if w["pair"] == i and not w["scraped"]]
+            if a and b and b[0]["mpps"]:
+                clean = all((w["data_thread_cpu_share"] or 0) >= CLEAN_SHARE and w["generator_cpu_share"] >= CLEAN_SHARE
+                            for w in (a[0], b[0]))
+                pairs.append((a[0], b[0], clean))
+                a[0]["clean_pair"] = b[0]["clean_pair"] = clean
+    use = [p for p in pairs if p[2]]
+    if len(use) < 3:
+        use = pairs
+    ws = [w for a, b, _ in use for w in (a, b)]
+    on = [a["mpps"] for a, b, _ in use]
+    off = [b["mpps"] for a, b, _ in use]
+    paired = [100.0 * (b["mpps"] - a["mpps"]) / b["mpps"] for a, b, _ in use]
     mon, moff = med(on), med(off)
     cost = med(x.get("control_cpu_us_per_request") for d in dp for x in (d.get("scrape_forwarding"),) if x)
     share = med(w["data_thread_cpu_share"] for w in ws if not w["scraped"])
@@ -625,7 +646,8 @@ def summarize(hs, dp):
         "control_cpu_share_unscraped": med(w["control_thread_cpu_share"] for w in ws if not w["scraped"]),
         "data_cpu_share_scraped": med(w["data_thread_cpu_share"] for w in ws if w["scraped"]),
         "data_cpu_share_unscraped": med(w["data_thread_cpu_share"] for w in ws if not w["scraped"]),
-        "windows_scraped": len(on), "windows_unscraped": len(off),
+        "pairs": len(pairs), "pairs_clean": len([p for p in pairs if p[2]]), "pairs_used": len(use),
+        "clean_share": CLEAN_SHARE,
         # what the scrapes' own CPU on core 0 can take from the data core,
         # which shares CPU 0 with it: SCRAPE_HZ x cost per scrape / its share
         "control_cpu_us_per_scrape_forwarding": cost,
@@ -654,7 +676,7 @@ def plot(sm):
                                                                 nan(dp["mpps_scraped"])))
     with open(os.path.join(WORK, "dpw.dat"), "w") as f:
         for w in DP_WINDOWS:
-            f.write("%d %.4f\n" % (1 if w["scraped"] else 0, w["mpps"]))
+            f.write("%d %.4f %d\n" % (1 if w["scraped"] else 0, w["mpps"], 1 if w.get("clean_pair") else 0))
     gp = """set terminal pngcairo size 1500,520 font ',10'
 set output '%(plot)s'
 set multiplot layout 1,3 title "bench/api: hosted Pollux, server/appliance on CPU %(srv)d, clients and generator on CPU %(cli)d; medians of %(runs)d runs; shared noisy 2-CPU host"
@@ -677,12 +699,12 @@ plot '%(w)s/scrape.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'median
 unset logscale y
 set yrange [0:*]
 set xtics font ',10'
-set title "l2fwd 64 B, burst 32: loss while scraped %(loss)s %%"
+set title "l2fwd 64 B, burst 32, with and without a %(hz)s Hz scraper: loss %(loss)s %%"
 set ylabel "Mpps forwarded back"
-plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.1):2 with points pt 7 ps 0.8 lc rgb 'black' title 'each window'
+plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.1):($3 ? $2 : 1/0) with points pt 7 ps 0.7 lc rgb 'black' title 'each window (clean pair)', '' using ($1+0.1):($3 ? 1/0 : $2) with points pt 6 ps 0.7 lc rgb 'gray40' title 'each window (host took the CPU)'
 unset multiplot
 """ % {"plot": PLOT, "srv": SRV_CPU, "cli": CLIENT_CPU, "runs": RUNS, "cipher": CIPHER, "group": GROUP,
-       "k": HS_CLIENTS, "w": WORK, "loss": nan(dp["loss_percent"], "%.2f")}
+       "k": HS_CLIENTS, "w": WORK, "hz": "%.0f" % SCRAPE_HZ, "loss": nan(dp["loss_percent"], "%.2f")}
     with open(os.path.join(WORK, "api.gp"), "w") as f:
         f.write(gp)
     with open(os.path.join(WORK, "gnuplot.log"), "w") as errf:
@@ -786,6 +808,8 @@ def main():
     log("api: control core CPU per GET /metrics while forwarding: %s us; at %.0f Hz that is %s %% of the data core's"
         " CPU" % (fmt(d["control_cpu_us_per_scrape_forwarding"], "%.0f"), SCRAPE_HZ,
                   fmt(d["expected_loss_percent_from_cpu"], "%.3f")))
+    log("api: l2fwd: %d pairs of windows, %d clean (data core and generator >= %.0f%% of their CPUs), %d used"
+        % (d["pairs"], d["pairs_clean"], 100 * CLEAN_SHARE, d["pairs_used"]))
     log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%, per data-core CPU %s %%);"
         " control core %s%% -> %s%% of a CPU" % (
                        fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),

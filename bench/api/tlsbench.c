@@ -16,7 +16,10 @@
  *	(every I ms when I > 0, on a fixed schedule), each timed from the
  *	write of the request to the last byte of the body (Content-Length).
  *	Stops after N requests, T s, or SIGTERM/SIGINT, and prints one JSON
- *	object: the latencies' median, p99, min, max and each one.
+ *	object: the latencies' median, p99, min, max and each one. With an
+ *	interval, SIGUSR1 pauses the requests (the connection stays open)
+ *	and SIGUSR2 resumes them; --paused 1 starts paused; --trace 1 prints
+ *	"req STATUS MICROSECONDS" as each answer completes.
  *
  * TLS options: --cipher (default ECDHE-ECDSA-AES128-GCM-SHA256), --groups
  * (the ECDHE group, default P-256). The server's certificate is not
@@ -48,7 +51,7 @@
 #define RESP_MAX (1 << 20)
 
 static struct {
-	int port, clients, count, interval_ms;
+	int port, clients, count, interval_ms, trace;
 	double seconds;
 	const char *token, *path, *fp, *cipher, *groups;
 } opt = { .clients = 1, .count = 1, .seconds = 10, .path = "/metrics",
@@ -56,6 +59,7 @@ static struct {
 
 static SSL_CTX *ctx;
 static atomic_int stop_flag;
+static atomic_int paused;	/* get: SIGUSR1 pauses, SIGUSR2 resumes */
 static atomic_int fp_mismatch;
 static char negotiated[160];
 static pthread_mutex_t neg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,8 +73,10 @@ static double now_s(void)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	atomic_store(&stop_flag, 1);
+	if (sig == SIGUSR1 || sig == SIGUSR2)
+		atomic_store(&paused, sig == SIGUSR1);
+	else
+		atomic_store(&stop_flag, 1);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -283,16 +289,24 @@ static int run_get(void)
 		ERR_print_errors_fp(stderr);
 		goto out;
 	}
-	double t0 = now_s();
-	for (int i = 0; i < opt.count && i < MAX_GETS && !atomic_load(&stop_flag); i++) {
+	double t0 = now_s(), iv = opt.interval_ms / 1000.0;
+	long slot = 0;
+	while (n < opt.count && n < MAX_GETS && !atomic_load(&stop_flag) && now_s() - t0 <= opt.seconds) {
 		if (opt.interval_ms > 0) {
 			/* one sleep to the next slot (a signal ends it early):
 			 * the scraper must not wake the generator's CPU more
-			 * often than it scrapes */
-			double next = t0 + i * opt.interval_ms / 1000.0;
+			 * often than it scrapes; slots missed by a slow answer
+			 * are skipped, not caught up */
+			double next = t0 + slot * iv;
 			struct timespec ts = { .tv_sec = (time_t)next,
 					       .tv_nsec = (long)((next - (time_t)next) * 1e9) };
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			double t = now_s();
+			if (t < next)
+				continue;	/* woken early by a signal */
+			slot = (long)((t - t0) / iv) + 1;
+			if (atomic_load(&paused))
+				continue;
 		}
 		if (now_s() - t0 > opt.seconds || atomic_load(&stop_flag))
 			break;
@@ -309,6 +323,10 @@ static int run_get(void)
 		lat[n++] = now_s() - a;
 		if (st != 200)
 			bad++;
+		if (opt.trace) {
+			printf("req %d %.1f\n", st, lat[n - 1] * 1e6);
+			fflush(stdout);
+		}
 		bytes = 0;
 		char *e = memmem(resp, RESP_MAX, "\r\n\r\n", 4);
 		char *cl = e ? memmem(resp, e - resp, "Content-Length:", 15) : NULL;
@@ -339,7 +357,7 @@ out:;
 static void usage(void)
 {
 	fprintf(stderr, "usage: tlsbench hs|get --port P [--clients K] [--seconds T] [--count N]\n"
-			"       [--interval-ms I] [--token TOK] [--path P] [--fp SHA256] [--cipher C] [--groups G]\n");
+			"       [--interval-ms I] [--paused 0|1] [--trace 0|1] [--token TOK] [--path P] [--fp SHA256] [--cipher C] [--groups G]\n");
 	exit(64);
 }
 
@@ -378,6 +396,10 @@ int main(int argc, char **argv)
 			opt.count = atoi(v);
 		else if (!strcmp(k, "--interval-ms"))
 			opt.interval_ms = atoi(v);
+		else if (!strcmp(k, "--paused"))
+			atomic_store(&paused, atoi(v) != 0);
+		else if (!strcmp(k, "--trace"))
+			opt.trace = atoi(v);
 		else if (!strcmp(k, "--token"))
 			opt.token = v;
 		else if (!strcmp(k, "--path"))
@@ -401,6 +423,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	ctx = make_ctx();
 	if (!ctx)
 		return 1;
