@@ -689,6 +689,7 @@ set ylabel "handshakes / s"
 set key top left
 plot '%(w)s/hs.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'per second', '' using ($1-0.15):3:(sprintf("%%.0f",$3)) with labels offset 0,0.7 notitle, '' using ($1+0.15):4:(0.3) with boxes title 'per CPU-second of the server', '' using ($1+0.15):4:(sprintf("%%.0f",$4)) with labels offset 0,0.7 notitle
 set key top right
+set key below
 set title "GET /metrics over keep-alive TLS"
 set ylabel "microseconds"
 set logscale y
@@ -699,9 +700,12 @@ plot '%(w)s/scrape.dat' using ($1-0.15):3:(0.3):xtic(2) with boxes title 'median
 unset logscale y
 set yrange [0:*]
 set xtics font ',10'
+set xrange [-0.6:1.6]
+set offsets 0, 0, graph 0.35, 0
+set key inside top left reverse Left
 set title "l2fwd 64 B, burst 32, with and without a %(hz)s Hz scraper: loss %(loss)s %%"
 set ylabel "Mpps forwarded back"
-plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.1):($3 ? $2 : 1/0) with points pt 7 ps 0.7 lc rgb 'black' title 'each window (clean pair)', '' using ($1+0.1):($3 ? 1/0 : $2) with points pt 6 ps 0.7 lc rgb 'gray40' title 'each window (host took the CPU)'
+plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.38):($3 > 0 ? $2 : 1/0) with points pt 7 ps 0.7 lc rgb 'black' title 'each window (clean pair)', '' using ($1+0.38):($3 > 0 ? 1/0 : $2) with points pt 6 ps 0.7 lc rgb 'gray40' title 'each window (host took the CPU)'
 unset multiplot
 """ % {"plot": PLOT, "srv": SRV_CPU, "cli": CLIENT_CPU, "runs": RUNS, "cipher": CIPHER, "group": GROUP,
        "k": HS_CLIENTS, "w": WORK, "hz": "%.0f" % SCRAPE_HZ, "loss": nan(dp["loss_percent"], "%.2f")}
