@@ -53,7 +53,8 @@ HS_SERVERS = ["pollux-poll", "pollux-halt", "nginx"]
 HS_LABEL = {"pollux-poll": "Pollux API (hosted, control core polls)",
             "pollux-halt": "Pollux API (hosted, control core halts when idle)",
             "nginx": "baseline: nginx 1 worker (OpenSSL 3.0)"}
-CIPHER, GROUP = "ECDHE-ECDSA-AES128-GCM-SHA256", "P-256"
+CIPHER = os.environ.get("HS_CIPHER", "ECDHE-ECDSA-AES128-GCM-SHA256")
+GROUP = os.environ.get("HS_GROUP", "P-256")          # the ECDHE group the client offers
 
 T0 = time.monotonic()
 TAG = "api%d" % os.getpid()
@@ -642,6 +643,9 @@ def summarize(hs, dp):
         "loss_percent": round(100.0 * (moff - mon) / moff, 3) if mon and moff else None,
         "paired_loss_percent_median": round(med(paired), 3) if paired else None,
         "paired_loss_percent": [round(x, 3) for x in paired],
+        # the spread of the per-pair losses: what this host can resolve
+        "paired_loss_percent_quartiles": [round(q, 3) for q in statistics.quantiles(paired, n=4)]
+        if len(paired) >= 2 else None,
         "control_cpu_share_scraped": med(w["control_thread_cpu_share"] for w in ws if w["scraped"]),
         "control_cpu_share_unscraped": med(w["control_thread_cpu_share"] for w in ws if not w["scraped"]),
         "data_cpu_share_scraped": med(w["data_thread_cpu_share"] for w in ws if w["scraped"]),
@@ -814,10 +818,12 @@ def main():
                   fmt(d["expected_loss_percent_from_cpu"], "%.3f")))
     log("api: l2fwd: %d pairs of windows, %d clean (data core and generator >= %.0f%% of their CPUs), %d used"
         % (d["pairs"], d["pairs_clean"], 100 * CLEAN_SHARE, d["pairs_used"]))
-    log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%, per data-core CPU %s %%);"
+    log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%, quartiles %s; per data-core CPU %s %%);"
         " control core %s%% -> %s%% of a CPU" % (
                        fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),
-                       fmt(d["paired_loss_percent_median"], "%.2f"), fmt(d["loss_percent_per_data_cpu"], "%.2f"),
+                       fmt(d["paired_loss_percent_median"], "%.2f"),
+                       "/".join("%.2f" % q for q in d["paired_loss_percent_quartiles"] or []) or "-",
+                       fmt(d["loss_percent_per_data_cpu"], "%.2f"),
                        fmt(d["control_cpu_share_unscraped"] and 100 * d["control_cpu_share_unscraped"], "%.2f"),
                        fmt(d["control_cpu_share_scraped"] and 100 * d["control_cpu_share_scraped"], "%.2f")))
     if errors:
