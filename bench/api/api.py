@@ -54,7 +54,10 @@ HS_LABEL = {"pollux-poll": "Pollux API (hosted, control core polls)",
             "pollux-halt": "Pollux API (hosted, control core halts when idle)",
             "nginx": "baseline: nginx 1 worker (OpenSSL 3.0)"}
 CIPHER = os.environ.get("HS_CIPHER", "ECDHE-ECDSA-AES128-GCM-SHA256")
-GROUP = os.environ.get("HS_GROUP", "P-256")          # the ECDHE group the client offers
+# the ECDHE groups the client offers, in its order; the first is used. In TLS
+# 1.2 the list also names the curves it accepts for an ECDSA certificate, so
+# P-256 must stay in it (e.g. HS_GROUP=X25519:P-256)
+GROUP = os.environ.get("HS_GROUP", "P-256")
 
 T0 = time.monotonic()
 TAG = "api%d" % os.getpid()
@@ -299,7 +302,7 @@ http {
         ssl_certificate_key %(key)s;
         ssl_protocols TLSv1.2;
         ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
-        ssl_ecdh_curve prime256v1:X25519;
+        ssl_ecdh_curve %(curves)s;
         ssl_prefer_server_ciphers on;
         ssl_session_cache off;
         ssl_session_tickets off;
@@ -307,7 +310,9 @@ http {
         location / { return 200 "ok\\n"; }
     }
 }
-""" % {"d": d, "t": t, "port": port, "crt": crt, "key": key})
+""" % {"d": d, "t": t, "port": port, "crt": crt, "key": key,
+       # the client's groups in its order (OpenSSL's names), as Pollux takes them
+       "curves": ":".join({"P-256": "prime256v1", "P-384": "secp384r1"}.get(g, g) for g in GROUP.split(":"))})
     return conf
 
 
@@ -390,6 +395,8 @@ def measure_hs(server, run, crt, key, fp):
         hs = tlsbench(["hs", "--port", str(port), "--clients", str(HS_CLIENTS), "--seconds", str(HS_SECONDS),
                        "--fp", fp, "--cipher", CIPHER, "--groups", GROUP], cur + "-client.log", HS_SECONDS + 30)
         cpu_s = (sum(thread_ns(pid).values()) - t_before) / 1e9
+        if not hs["handshakes"]:
+            raise RuntimeError("no handshake completed (%d failed)" % hs["failures"])
         r.update({k: hs[k] for k in ("handshakes", "failures", "per_second", "latency_us_median",
                                      "latency_us_p99", "negotiated")})
         r["server_cpu_share"] = round(cpu_s / hs["seconds"], 3)
