@@ -243,6 +243,9 @@ static const struct schema_node tcp_fields[] = {
 	{ .key = "send_buffers", .kind = SK_INTEGER, .min = 1, .max = 1000000,
 	  .doc = "Send buffers per core, lent to connections while they have data in flight "
 		 "(default: the connection slots, at most 256)." },
+	{ .key = "tso_max", .kind = SK_INTEGER, .min = 0, .max = 65536,
+	  .doc = "Payload bytes per TSO frame where the device offers TSO (default 65536 capped by "
+		 "the device; 0: off)." },
 	END
 };
 

@@ -919,7 +919,11 @@ static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts 
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked + c->mss : c->mss;
 		}
 	} else if (c->cwnd < c->ssthresh) {
-		c->cwnd += acked < c->mss ? acked : c->mss;     /* slow start */
+		/* slow start by bytes acknowledged (RFC 3465, as Linux: no
+		 * per-ACK limit, since one ACK may cover a whole TSO frame or a
+		 * peer's GRO batch), not past ssthresh */
+		uint32_t grow = acked, room = c->ssthresh - c->cwnd;
+		c->cwnd += grow < room ? grow : room;
 	} else {
 		c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1;
 	}

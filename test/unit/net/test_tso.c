@@ -63,7 +63,8 @@ static uint32_t check_frame(struct h_peer *p, const struct h_pkt *k, int ts)
 		cr_assert_eq(k->gso_size, ts ? SMSS_TS : 1460);
 		cr_assert_eq(k->hdr_len, ts ? HDRS_TS : HDRS_TS - 12);
 		cr_assert_gt(k->plen, k->gso_size, "a TSO frame of one segment");
-		cr_assert_gt(k->nbufs, 1, "a TSO frame in one buffer");
+		if (k->hdr_len + k->plen > PKTBUF_DATA)
+			cr_assert_gt(k->nbufs, 1, "a TSO frame larger than a buffer in one buffer");
 	} else {
 		cr_assert_leq(k->plen, ts ? SMSS_TS : 1460u);
 	}
