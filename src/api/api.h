@@ -120,6 +120,7 @@ char *api_metrics_render(const struct api_stats *st, size_t *len);
 /* What the transport counts (a listener), shown in /metrics. */
 struct api_transport_stats {
 	uint64_t accepted, refused, timed_out;
+	uint64_t read_stalls;           /* a connection stopped being read: its answers were not taken */
 	uint32_t open;
 };
 struct api_tls_stats;

@@ -71,6 +71,8 @@ static void conn_watch(struct lconn *c, uint32_t id)
 		      (!c->peer_eof && api_tls_conn_room(c->tls) ? EPOLLIN | EPOLLRDHUP : 0);
 	if (ev == c->events)
 		return;
+	if ((c->events & EPOLLIN) && !(ev & EPOLLIN) && !c->peer_eof)
+		L.x.read_stalls++;      /* stopped reading: answers not taken */
 	struct epoll_event e = { .events = ev, .data.u32 = id };
 	epoll_ctl(L.ep, EPOLL_CTL_MOD, c->fd, &e);
 	c->events = ev;

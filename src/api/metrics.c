@@ -240,9 +240,13 @@ void api_metrics_server(struct api_buf *b, const struct api_server *s)
 	if (x) {
 		one(b, "pollux_api_connections_accepted_total", "counter", "API connections accepted.", x->accepted);
 		one(b, "pollux_api_connections_refused_total", "counter",
-		    "API connections closed at once: no room for another.", x->refused);
+		    "API connections closed at once: no room for another, or not on the management interface.",
+		    x->refused);
 		one(b, "pollux_api_connections_timed_out_total", "counter",
 		    "API connections closed for a slow handshake or silence.", x->timed_out);
+		one(b, "pollux_api_read_stalls_total", "counter",
+		    "Times a connection stopped being read because its answers were not being taken.",
+		    x->read_stalls);
 		one(b, "pollux_api_connections", "gauge", "API connections open now.", x->open);
 	}
 }

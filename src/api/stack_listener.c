@@ -50,6 +50,7 @@ struct sconn {
 	uint8_t peer_eof;               /* the peer sent FIN */
 	uint8_t fin;                    /* tcp_close called */
 	uint8_t starved;                /* recv_space said less than full */
+	uint8_t stalled;                /* recv_space said 0 (counted once) */
 };
 
 /* refusals on cores other than 0: each core counts its own */
@@ -173,6 +174,9 @@ static size_t sl_recv_space(struct tcp_conn *tc, void *ctx)
 	if (!c)
 		return 0;
 	size_t room = api_tls_conn_room(c->tls);
+	if (!room && !c->stalled)
+		S.x.read_stalls++;
+	c->stalled = !room;
 	c->starved = room < API_TLS_IN_MAX;
 	return room;
 }

@@ -305,6 +305,67 @@ def test_fifty_keepalive_clients_and_a_staller(api):
     staller.close()
 
 
+def test_stalled_handshake_times_out(api):
+    """A handshake has 20 s on the VM; a stalled one is reset, and counted."""
+    _, m0 = curl(api, "/metrics")
+    s = socket.create_connection((HOST, api.port), timeout=120)
+    s.sendall(client_hello_prefix())
+    t0 = time.monotonic()
+    try:
+        assert s.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    took = time.monotonic() - t0
+    s.close()
+    assert 15 < took < 120, took
+    _, m1 = curl(api, "/metrics")
+    name = "pollux_api_connections_timed_out_total"
+    assert metric(m1, name) - metric(m0, name) >= 1
+
+
+def test_pipelined_client_that_reads_late(api):
+    """Pipelined requests for about 8 MiB of answers, read only after a
+    pause: more than QEMU's forward and the host's socket buffers hold, so
+    the server stops reading (the window closes, counted) instead of
+    buffering, then serves every one once the client reads."""
+    _, m0 = curl(api, "/metrics")
+    _, doc = curl(api, "/v1/openapi.json")
+    n = min(2000, (8 << 20) // len(doc) + 1)
+    ctx = ssl.create_default_context(cafile=api.cacert)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)    # little room on our side
+    raw.settimeout(300)
+    raw.connect((HOST, api.port))
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    req = ("GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "X-Pad: %s\r\n\r\n" % (api.token, "p" * 1000)).encode()
+    errors = []
+
+    def send():
+        try:
+            s.sendall(req * n)
+        except OSError as e:
+            errors.append(repr(e))
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    time.sleep(10)              # the server fills every buffer and stops reading
+    mark = b"HTTP/1.1 200 OK"
+    tail, seen, end = b"", 0, time.monotonic() + 500
+    while seen < n and time.monotonic() < end:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        # the last len(mark)-1 bytes can't hold a whole mark: no double count
+        seen += (tail + d).count(mark)
+        tail = (tail + d)[-(len(mark) - 1):]
+    sender.join(60)
+    s.close()
+    assert not errors and seen == n, (errors, seen, n)
+    _, m1 = curl(api, "/metrics")
+    name = "pollux_api_read_stalls_total"
+    assert metric(m1, name) - metric(m0, name) >= 1, "the window never closed"
+
+
 def test_shutdown_powers_off(api):
     """Last: the VM goes away."""
     code, body = curl(api, "/v1/system/shutdown", method="POST")
