@@ -630,13 +630,15 @@ def summarize(hs, dp):
                             for w in (a[0], b[0]))
                 pairs.append((a[0], b[0], clean))
                 a[0]["clean_pair"] = b[0]["clean_pair"] = clean
-    use = [p for p in pairs if p[2]]
-    if len(use) < 3:
-        use = pairs
+    # every pair, and apart the clean ones (both windows had their CPUs)
+    use = pairs
+    clean = [p for p in pairs if p[2]]
     ws = [w for a, b, _ in use for w in (a, b)]
     on = [a["mpps"] for a, b, _ in use]
     off = [b["mpps"] for a, b, _ in use]
-    paired = [100.0 * (b["mpps"] - a["mpps"]) / b["mpps"] for a, b, _ in use]
+    loss = lambda a, b: 100.0 * (b["mpps"] - a["mpps"]) / b["mpps"]
+    paired = [loss(a, b) for a, b, _ in use]
+    paired_clean = [loss(a, b) for a, b, _ in clean]
     mon, moff = med(on), med(off)
     cost = med(x.get("control_cpu_us_per_request") for d in dp for x in (d.get("scrape_forwarding"),) if x)
     share = med(w["data_thread_cpu_share"] for w in ws if not w["scraped"])
@@ -657,7 +659,8 @@ def summarize(hs, dp):
         "control_cpu_share_unscraped": med(w["control_thread_cpu_share"] for w in ws if not w["scraped"]),
         "data_cpu_share_scraped": med(w["data_thread_cpu_share"] for w in ws if w["scraped"]),
         "data_cpu_share_unscraped": med(w["data_thread_cpu_share"] for w in ws if not w["scraped"]),
-        "pairs": len(pairs), "pairs_clean": len([p for p in pairs if p[2]]), "pairs_used": len(use),
+        "pairs": len(pairs), "pairs_clean": len(clean),
+        "paired_loss_percent_median_clean": round(med(paired_clean), 3) if paired_clean else None,
         "clean_share": CLEAN_SHARE,
         # what the scrapes' own CPU on core 0 can take from the data core,
         # which shares CPU 0 with it: SCRAPE_HZ x cost per scrape / its share
@@ -714,12 +717,14 @@ set xtics font ',10'
 set xrange [-0.6:1.6]
 set offsets 0, 0, graph 0.35, 0
 set key inside top left reverse Left
-set title "l2fwd 64 B, burst 32, with and without a %(hz)s Hz scraper: loss %(loss)s %%"
+set title "l2fwd 64 B, burst 32, with/without a %(hz)s Hz scraper\\nloss %(loss)s %% (paired median; quartiles %(q)s), by CPU %(cpu)s %%"
 set ylabel "Mpps forwarded back"
 plot '%(w)s/dp.dat' using 1:3:xtic(2) with boxes title 'median', '' using 1:3:(sprintf("%%.3f",$3)) with labels offset 0,0.7 notitle, '%(w)s/dpw.dat' using ($1+0.38):($3 > 0 ? $2 : 1/0) with points pt 7 ps 0.7 lc rgb 'black' title 'each window (clean pair)', '' using ($1+0.38):($3 > 0 ? 1/0 : $2) with points pt 6 ps 0.7 lc rgb 'gray40' title 'each window (host took the CPU)'
 unset multiplot
 """ % {"plot": PLOT, "srv": SRV_CPU, "cli": CLIENT_CPU, "runs": RUNS, "cipher": CIPHER, "group": GROUP,
-       "k": HS_CLIENTS, "w": WORK, "hz": "%.0f" % SCRAPE_HZ, "loss": nan(dp["loss_percent"], "%.2f")}
+       "k": HS_CLIENTS, "w": WORK, "hz": "%.0f" % SCRAPE_HZ, "loss": nan(dp["paired_loss_percent_median"], "%.2f"),
+       "q": " ".join("%.1f" % q for q in (dp["paired_loss_percent_quartiles"] or [])[::2]),
+       "cpu": nan(dp["expected_loss_percent_from_cpu"], "%.2f")}
     with open(os.path.join(WORK, "api.gp"), "w") as f:
         f.write(gp)
     with open(os.path.join(WORK, "gnuplot.log"), "w") as errf:
@@ -823,8 +828,9 @@ def main():
     log("api: control core CPU per GET /metrics while forwarding: %s us; at %.0f Hz that is %s %% of the data core's"
         " CPU" % (fmt(d["control_cpu_us_per_scrape_forwarding"], "%.0f"), SCRAPE_HZ,
                   fmt(d["expected_loss_percent_from_cpu"], "%.3f")))
-    log("api: l2fwd: %d pairs of windows, %d clean (data core and generator >= %.0f%% of their CPUs), %d used"
-        % (d["pairs"], d["pairs_clean"], 100 * CLEAN_SHARE, d["pairs_used"]))
+    log("api: l2fwd: %d pairs of windows, %d clean (data core and generator >= %.0f%% of their CPUs in both):"
+        " paired loss over the clean ones %s %%" % (d["pairs"], d["pairs_clean"], 100 * CLEAN_SHARE,
+                                                   fmt(d["paired_loss_percent_median_clean"], "%.2f")))
     log("api: l2fwd 64 B: unscraped %s Mpps, scraped %s Mpps: loss %s %% (paired median %s %%, quartiles %s; per data-core CPU %s %%);"
         " control core %s%% -> %s%% of a CPU" % (
                        fmt(d["mpps_unscraped"], "%.3f"), fmt(d["mpps_scraped"], "%.3f"), fmt(d["loss_percent"], "%.2f"),
