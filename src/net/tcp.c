@@ -289,29 +289,15 @@ static void sb_put(struct tcp_conn *c)
 		(t)->l##_tail = (c); \
 	} } while (0)
 
-static struct tcp_conn *wait_pop_txw(struct tcp_core *t)
-{
-	struct tcp_conn *c = t->txw_head;
-	if (c) {
-		t->txw_head = c->txw_next;
-		if (!t->txw_head)
-			t->txw_tail = NULL;
-		c->txw_on = 0;
-	}
-	return c;
-}
-
-static struct tcp_conn *wait_pop_sbw(struct tcp_core *t)
-{
-	struct tcp_conn *c = t->sbw_head;
-	if (c) {
-		t->sbw_head = c->sbw_next;
-		if (!t->sbw_head)
-			t->sbw_tail = NULL;
-		c->sbw_on = 0;
-	}
-	return c;
-}
+/* the first connection waiting on list l, taken off it */
+#define WAIT_POP(t, l) ({ \
+	struct tcp_conn *c_ = (t)->l##_head; \
+	if (c_) { \
+		(t)->l##_head = c_->l##_next; \
+		if (!(t)->l##_head) (t)->l##_tail = NULL; \
+		c_->l##_on = 0; \
+	} \
+	c_; })
 
 void tcp_conn_free(struct tcp_conn *c)
 {
@@ -1500,14 +1486,14 @@ static unsigned tcp_poll(void *arg)
 		struct tcp_conn *c = t->txw_head;
 		if (c->ifc && net_tx_busy(c->ifc))
 			break;
-		wait_pop_txw(t);
+		WAIT_POP(t, txw);
 		if (c->state >= TCP_ESTABLISHED && c->state != TCP_TIME_WAIT) {
 			tcp_output(c, c->ack_pending);
 			work++;
 		}
 	}
 	while (t->sbw_head && t->sb_free) {
-		struct tcp_conn *c = wait_pop_sbw(t);
+		struct tcp_conn *c = WAIT_POP(t, sbw);
 		if ((c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT) && !c->sb &&
 		    c->want_writable && !c->app_gone && c->ops && c->ops->writable) {
 			c->want_writable = 0;
