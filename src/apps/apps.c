@@ -66,6 +66,10 @@ static void netstat_print(struct timer *t, void *arg)
 			     (unsigned long long)s.rx_drop_too_long, (unsigned long long)s.tx_drop_too_long,
 			     (unsigned long long)s.tx_ring_full, (unsigned long long)s.tx_kicks,
 			     s.broken ? " BROKEN" : "");
+			if (s.tx_tso || s.tx_csum || s.tx_drop_bad_offload)
+				klog("netstat %s q%u offloads: tx tso %llu csum %llu dropped %llu", netdev_name(d), q,
+				     (unsigned long long)s.tx_tso, (unsigned long long)s.tx_csum,
+				     (unsigned long long)s.tx_drop_bad_offload);
 		}
 	}
 	for (uint32_t c = 0; c < cores_count(); c++) {
