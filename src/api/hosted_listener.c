@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "core/platform.h"
 #include "core/core.h"
 #include "sched/sched.h"
 
@@ -272,6 +273,10 @@ int api_hosted_start(const json_t *cfg, char *err, size_t errlen)
 		L.conns[i].fd = -1;
 	if ((rc = listen_on(o.port, err, errlen)))
 		return rc;
+	/* a halting core 0 wakes when a client knocks, not 1 ms later */
+	if ((rc = platform_idle_fd(L.ep)))
+		klog("api: idle wake-ups on the listener unavailable (%s): requests may wait up to halt_max_us",
+		     strerror(-rc));
 	if ((rc = sched_poller_add(0, "api", listener_poll, NULL, NULL))) {
 		snprintf(err, errlen, "api: no poller slot on core 0");
 		return rc;

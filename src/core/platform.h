@@ -16,4 +16,8 @@ int platform_selftest(const char *name);    /* 0 = passed */
  * them with their transports. Returns how many network devices, or
  * -errno with a message in err. */
 int platform_probe_devices(char *err, size_t errlen);
+/* Hosted only: the calling core's halting idle wait also ends when the
+ * host fd is readable (e.g. the API listener's epoll fd on core 0), so a
+ * request does not wait out halt_max_us. 0 or -errno. */
+int platform_idle_fd(int fd);
 #endif

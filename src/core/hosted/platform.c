@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -43,6 +45,9 @@
 
 struct hosted_core {
 	_Atomic uint32_t wake;          /* futex word: bumped by core_kick */
+	/* a host fd the core also sleeps on (platform_idle_fd), and the
+	 * eventfd that core_kick then writes to end that sleep; -1: none */
+	_Atomic int idle_fd, kick_fd;
 	int cpu;                        /* host CPU, -1: not pinned */
 	uintptr_t stack_lo, stack_hi;
 	void *altstack;
@@ -87,7 +92,31 @@ void core_kick(uint32_t id)
 	if (id >= ncores)
 		return;
 	atomic_fetch_add_explicit(&hcores[id].wake, 1, memory_order_release);
-	futex(&hcores[id].wake, FUTEX_WAKE_PRIVATE, 1, NULL);
+	int kfd = atomic_load_explicit(&hcores[id].kick_fd, memory_order_acquire);
+	if (kfd > 0) {
+		uint64_t one = 1;
+		ssize_t r = write(kfd, &one, sizeof one);       /* ends a poll() sleep */
+		(void)r;
+	} else {
+		futex(&hcores[id].wake, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
+}
+
+/* Hosted only: the calling core sleeps on fd too (its halting idle wait
+ * returns when fd is readable, as a NIC interrupt would end a hlt), e.g.
+ * the API listener's epoll fd on core 0. Kicks then go through an
+ * eventfd. Returns 0 or -errno. */
+int platform_idle_fd(int fd)
+{
+	int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (kfd < 0)
+		return -errno;
+	struct hosted_core *h = &hcores[self->id];
+	atomic_store_explicit(&h->idle_fd, fd, memory_order_relaxed);
+	/* release: a kicker that sees kick_fd writes to it; one that does not
+	 * wakes the futex, and the wake word check below catches its bump */
+	atomic_store_explicit(&h->kick_fd, kfd, memory_order_release);
+	return 0;
 }
 
 uint64_t core_idle_prepare(void)
@@ -107,8 +136,23 @@ void core_idle_wait(uint64_t token, uint64_t deadline_ns)
 		ts.tv_nsec = (long)(d % 1000000000ull);
 		tp = &ts;
 	}
+	struct hosted_core *h = &hcores[self->id];
+	int kfd = atomic_load_explicit(&h->kick_fd, memory_order_relaxed);
+	if (kfd > 0) {
+		if (atomic_load_explicit(&h->wake, memory_order_acquire) != (uint32_t)token)
+			return;                 /* kicked since prepare */
+		struct pollfd p[2] = { { .fd = kfd, .events = POLLIN },
+				       { .fd = atomic_load_explicit(&h->idle_fd, memory_order_relaxed),
+					 .events = POLLIN } };
+		if (ppoll(p, 2, tp, NULL) > 0 && (p[0].revents & POLLIN)) {
+			uint64_t n;
+			ssize_t r = read(kfd, &n, sizeof n);
+			(void)r;
+		}
+		return;
+	}
 	/* returns at once if a kick changed the word since prepare */
-	futex(&hcores[self->id].wake, FUTEX_WAIT_PRIVATE, (uint32_t)token, tp);
+	futex(&h->wake, FUTEX_WAIT_PRIVATE, (uint32_t)token, tp);
 }
 
 /* ---- time */
