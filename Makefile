@@ -46,7 +46,7 @@ CORE_SHARED := src/core/main.c
 SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c
 
 DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_net.c \
-	src/drivers/virtio_net_rxtx.c
+	src/drivers/virtio_net_rxtx.c src/drivers/virtio_rng.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "drivers/virtio_rng.h"
 #include "core/cmdline.h"
 #include "core/core.h"
 #include "sched/sched.h"
@@ -295,6 +296,25 @@ static void announce(const struct api_runtime_opts *o, int generated_token)
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(S.tls));
 }
 
+/* TLS's extra entropy source: virtio-rng; should the device stop
+ * answering, the platform's own getrandom (RDRAND on the VM) fills in,
+ * so a reseed never fails for it. Core 0. */
+static int rng_entropy(void *arg, unsigned char *out, size_t len)
+{
+	while (len) {
+		long n = virtio_rng_read(out, len);
+		if (n <= 0) {           /* no device (any more): getrandom fills in */
+			size_t k = len > 256 ? 256 : len;
+			if (getentropy(out, k))
+				return -1;
+			n = (long)k;
+		}
+		out += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int api_start(const json_t *cfg, char *err, size_t errlen)
 {
 	struct api_runtime_opts o;
@@ -311,6 +331,10 @@ int api_start(const json_t *cfg, char *err, size_t errlen)
 	if (api_server_init(&S.srv, o.token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
+	}
+	if (virtio_rng_present()) {             /* the hypervisor's entropy, mixed in */
+		o.tls.entropy = rng_entropy;
+		o.tls.entropy_arg = NULL;
 	}
 	if ((rc = api_tls_init(&S.tls, &o.tls, err, errlen)))
 		return rc;

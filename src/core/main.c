@@ -16,6 +16,7 @@
 #include "sched/sched.h"
 #include "net/pktbuf.h"
 #include "drivers/netdev.h"
+#include "drivers/virtio_rng.h"
 #include "apps/apps.h"
 #include "net/net.h"
 #include "api/api.h"
@@ -111,6 +112,8 @@ static int devices_init(json_t **cfgp, char *err, size_t errlen)
 	}
 	klog("pool: %ld buffers of %zu bytes on each of %u cores", per_core, sizeof(struct pktbuf), cores_count());
 	if ((rc = netdev_init_all((uint32_t)rx_ring, err, errlen)) < 0)
+		return rc;
+	if ((rc = virtio_rng_init(err, errlen)) < 0)
 		return rc;
 	/* the stack runs on the devices when the config gives them addresses
 	 * (l2fwd, without "interfaces", uses the devices raw) */

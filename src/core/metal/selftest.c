@@ -23,6 +23,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/aes.h>
 #include <mbedtls/ctr_drbg.h>
+#include "drivers/virtio_rng.h"
 #include <mbedtls/entropy.h>
 #include "core/metal/metal.h"
 #include "core/platform.h"
@@ -282,6 +283,22 @@ static int test_fault(const char *kind)
 	return -1;
 }
 
+/* virtio-rng: the device answers, with bytes that are not all zero and
+ * not the same twice */
+static int test_rng(void)
+{
+	uint8_t a[64], b[64], z[64] = { 0 };
+	CHECK(virtio_rng_present(), "no virtio-rng device (-device virtio-rng-pci)");
+	if (!virtio_rng_present())
+		return -1;
+	long n1 = virtio_rng_read(a, sizeof a), n2 = virtio_rng_read(b, sizeof b);
+	CHECK(n1 > 0 && n2 > 0, "reads gave %ld and %ld", n1, n2);
+	CHECK(n1 <= 0 || memcmp(a, z, (size_t)n1), "%ld zero bytes", n1);
+	CHECK(n1 <= 0 || n2 <= 0 || memcmp(a, b, (size_t)(n1 < n2 ? n1 : n2)), "the same bytes twice");
+	klog("selftest rng: %ld + %ld bytes", n1, n2);
+	return 0;
+}
+
 int platform_selftest(const char *name)
 {
 	int rc = sched_selftest(name);
@@ -293,6 +310,7 @@ int platform_selftest(const char *name)
 	else if (!strcmp(name, "libs")) rc = test_libs();
 	else if (!strcmp(name, "memory")) rc = test_memory();
 	else if (!strcmp(name, "clock")) rc = test_clock();
+	else if (!strcmp(name, "rng")) rc = test_rng();
 	else if (!strncmp(name, "fault-", 6)) rc = test_fault(name + 6);
 	else {
 		klog("selftest %s: no such test", name);
