@@ -842,8 +842,8 @@ static void become_established(struct tcp_conn *c, struct listener *l)
 		c->ops = l->ops;
 		c->ctx = l->accept ? l->accept(c, l->arg) : NULL;
 		if (l->accept && !c->ctx) {         /* the app refused it */
+			c->app_gone = 1;                /* first: nothing may call the app now */
 			send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
-			c->app_gone = 1;
 			tcp_conn_free(c);
 			return;
 		}

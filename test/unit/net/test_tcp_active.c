@@ -333,3 +333,20 @@ Test(tcp_active, keepalive_probe_is_answered)
 	h_app_abort_all();
 	h_turn();
 }
+
+/* An app with recv_space that refuses a connection hears nothing of it:
+ * the reset's window must not ask the app (its context is NULL). */
+Test(tcp_active, refusal_does_not_call_recv_space)
+{
+	struct h_peer p;
+	h_app_refuse = 1;
+	h_peer_init(&p, 40000, H_PORT_SMALL, 1, 7, 1);
+	h_peer_syn(&p);
+	cr_assert(h_peer_recv(&p, &K));
+	p.iss = K.seq;
+	p.ack = K.seq + 1;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(&p, &K));
+	cr_assert(K.flags & TCP_RST, "a refused connection is reset");
+	cr_assert_eq(net_tcp_conns(0), 0);
+}
