@@ -53,7 +53,7 @@ NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
-	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c
+	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
 

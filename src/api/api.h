@@ -33,6 +33,11 @@ int api_config_validate(const json_t *doc, char *err, size_t errlen);
 /* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
  * from the same table the validator walks. New reference. */
 json_t *api_config_schema(void);
+/* The first field (its path: "interfaces[0].mtu") where `next` differs
+ * from `running` outside the `mutable` paths (NULL-terminated, exact);
+ * returns 1 with it in path, or 0. *changed: a mutable field differs. */
+int api_config_diff(const json_t *running, const json_t *next, const char *const *mutable,
+		    char *path, size_t pathlen, int *changed);
 
 /* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces show.
  * The backend fills it from sched_stats(), net_stats() and

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include "api/api.h"
+#include "apps/apps.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "drivers/netdev.h"
@@ -121,11 +122,38 @@ static json_t *rt_config_get(void *arg)
 	return root ? json_incref(root) : json_object();
 }
 
+/* What can change at run time, and how; every other field must equal the
+ * running config's, or the document is refused naming the first that
+ * differs (nothing applied). The running config is then the new one. */
+static const char *const mutable_paths[] = { "name", "web.body", NULL };
+
 static int rt_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "the document is valid, but a config is not yet applied at run time: "
-		 "restart with it");
-	return -EBUSY;
+	char path[200];
+	int changed = 0;
+	json_t *running = config_root();
+	if (api_config_diff(running, doc, mutable_paths, path, sizeof path, &changed)) {
+		snprintf(err, errlen, "%s: can't change at run time (restart the appliance with the new config); "
+			 "what can: name, web.body", path);
+		return -EBUSY;
+	}
+	if (!changed)
+		return 0;
+	const json_t *nb = json_object_get(json_object_get(doc, "web"), "body");
+	const json_t *ob = json_object_get(json_object_get(running, "web"), "body");
+	if (web_is_running() && (nb || ob) && !json_equal((json_t *)nb, (json_t *)ob)) {
+		int rc = web_set_body(nb ? json_string_value(nb) : NULL, err, errlen);
+		if (rc)
+			return rc;
+	}
+	json_t *copy = json_deep_copy(doc);
+	if (!copy) {
+		snprintf(err, errlen, "no memory for the new config");
+		return -ENOMEM;
+	}
+	config_set_root(copy);
+	klog("config: applied at run time");
+	return 0;
 }
 
 static size_t rt_log_lines(void *arg, const char **lines, size_t max)

@@ -15,6 +15,10 @@ int l2fwd_init(const void *cfg, char *err, size_t errlen);
 int echo_init(const void *cfg, char *err, size_t errlen);
 int iperf_init(const void *cfg, char *err, size_t errlen);
 int web_init(const void *cfg, char *err, size_t errlen);
+/* Core 0, any time: the web app's body from now on (NULL: the default);
+ * published to the data cores, the old one freed after they moved on. */
+int web_set_body(const char *txt, char *err, size_t errlen);
+int web_is_running(void);
 int proxy_init(const void *cfg, char *err, size_t errlen);
 /* Per-core free lists of an app's connection contexts, made at start-up:
  * n objects of `size` bytes from frame memory, chained through their

@@ -19,12 +19,14 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <http_parser.h>
 #include <jansson.h>
 #include "apps/apps.h"
 #include "core/core.h"
 #include "net/net.h"
+#include "sched/sched.h"
 
 #define WEB_CONNS 1024
 #define WEB_BODY_MAX 4096
@@ -54,8 +56,17 @@ struct web_core {
 
 static struct web_core cores[POLLUX_MAX_CORES];
 static uint16_t web_port = 80;
-static char body[WEB_BODY_MAX];
-static size_t body_len;
+/* The body, changed at run time by PUT /v1/config (web_set_body): an
+ * immutable object core 0 publishes; a data core takes it with
+ * sched_deref once per answer (inside one loop turn), and core 0 frees
+ * the old one after every core has passed a quiescent point. */
+struct web_body {
+	size_t len;
+	char text[];
+};
+static void *_Atomic body_pub;
+static int web_running;
+#define WEB_DEFAULT_BODY "hello from pollux\n"
 static http_parser_settings settings;
 
 static void flush_pending(struct web_conn *w)
@@ -75,8 +86,9 @@ static void answer(struct web_conn *w, int status, const char *reason, int with_
 {
 	char why[64];
 	snprintf(why, sizeof why, "%s\n", reason);
-	const char *b = status == 200 ? body : why;
-	size_t blen = status == 200 ? body_len : strlen(why);
+	const struct web_body *wb = sched_deref(&body_pub);
+	const char *b = status == 200 ? wb->text : why;
+	size_t blen = status == 200 ? wb->len : strlen(why);
 	int n = snprintf(w->pending + w->pend_len, sizeof w->pending - w->pend_len,
 			 "HTTP/1.1 %d %s\r\nServer: pollux\r\nContent-Type: text/plain\r\n"
 			 "Content-Length: %zu\r\n%s\r\n", status, reason, blen,
@@ -243,10 +255,40 @@ static const struct tcp_ops web_ops = {
 	.gone = web_gone, .recv_space = web_recv_space,
 };
 
+int web_set_body(const char *txt, char *err, size_t errlen)
+{
+	if (!txt)
+		txt = WEB_DEFAULT_BODY;
+	size_t len = strlen(txt);
+	if (len > WEB_BODY_MAX) {
+		snprintf(err, errlen, "web.body: must be a string of at most %d bytes", WEB_BODY_MAX);
+		return -EINVAL;
+	}
+	struct web_body *nb = malloc(sizeof *nb + len + 1);
+	if (!nb) {
+		snprintf(err, errlen, "web.body: no memory");
+		return -ENOMEM;
+	}
+	nb->len = len;
+	memcpy(nb->text, txt, len + 1);
+	struct web_body *old = sched_publish(&body_pub, nb);
+	if (old) {
+		if (sched_quiesce_wait(1000000000ull))
+			klog("web: a core did not pass a quiescent point in 1 s: the old body (%zu bytes) is kept",
+			     old->len);
+		else
+			free(old);
+		klog("web: body changed (%zu bytes)", len);
+	}
+	return 0;
+}
+
+int web_is_running(void) { return web_running; }
+
 int web_init(const void *cfg, char *err, size_t errlen)
 {
 	const json_t *w = json_object_get(cfg, "web");
-	const char *txt = "hello from pollux\n";
+	const char *txt = WEB_DEFAULT_BODY;
 	if (net_if_count() == 0) {
 		snprintf(err, errlen, "web: needs \"interfaces\" with an address");
 		return -EINVAL;
@@ -270,8 +312,9 @@ int web_init(const void *cfg, char *err, size_t errlen)
 		}
 		txt = json_string_value(v);
 	}
-	body_len = strlen(txt);
-	memcpy(body, txt, body_len);
+	int rc0 = web_set_body(txt, err, errlen);
+	if (rc0)
+		return rc0;
 	memset(&settings, 0, sizeof settings);
 	settings.on_message_begin = on_message_begin;
 	settings.on_url = on_url;
@@ -286,6 +329,8 @@ int web_init(const void *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "web: port %u: %s", web_port, strerror(-rc));
 		return rc;
 	}
-	klog("web: HTTP/1.1 responder on TCP port %u (%zu-byte body)", web_port, body_len);
+	web_running = 1;
+	klog("web: HTTP/1.1 responder on TCP port %u (%zu-byte body)", web_port,
+	     ((const struct web_body *)sched_deref(&body_pub))->len);
 	return 0;
 }

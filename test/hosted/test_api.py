@@ -212,13 +212,25 @@ def test_put_config(srv, pki):
     assert json.loads(body)["error"] == "interfaces[0].mtu: must be 68..9000", body
     code, body = curl(srv, pki, "/v1/config", method="PUT", data="{\"name\": ")
     assert code == 400 and "line 1" in body, body
-    # valid, but applying at run time is not built: refused, not half-done
+    # valid, but a field that can't change at run time: refused, named, not half-done
+    doc = json.loads(before)
+    doc["name"] = "renamed"
+    doc["cores"] = dict(doc.get("cores", {}), halt_after=12345)
+    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(doc))
+    assert code == 409, body
+    assert json.loads(body)["error"].startswith("cores.halt_after: can't change at run time"), body
+    _, after = curl(srv, pki, "/v1/config")
+    assert json.loads(after) == json.loads(before)
+    # the name can: applied, the running config is the new document
     good = json.loads(before)
     good["name"] = "renamed"
     code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(good))
-    assert code == 409 and "not yet applied at run time" in body, body
+    assert code == 200, body
     _, after = curl(srv, pki, "/v1/config")
-    assert json.loads(after) == json.loads(before)
+    assert json.loads(after) == good
+    # and back, for the tests that follow
+    code, body = curl(srv, pki, "/v1/config", method="PUT", data=before)
+    assert code == 200, body
 
 
 def s_client(px, *args):

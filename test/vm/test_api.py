@@ -203,9 +203,37 @@ def test_put_bad_configs_change_nothing(api):
         assert code == 400 and json.loads(body)["error"].startswith(want), (doc, body)
     code, body = curl(api, "/v1/config", method="PUT", data="{not json")
     assert code == 400 and "line 1" in json.loads(body)["error"], body
-    # valid, but not applied at run time yet
+    # the running config again: nothing to change
     code, body = curl(api, "/v1/config", method="PUT", data=before)
+    assert code == 200, body
+    # valid, but a field that can't change at run time: refused, named, nothing applied
+    doc = json.loads(before)
+    tcp = doc.setdefault("tcp", {})
+    tcp["max_conns_per_core"] = tcp.get("max_conns_per_core", 1024) + 1
+    doc["name"] = "not-applied"
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(doc))
     assert code == 409, body
+    assert json.loads(body)["error"].startswith("tcp.max_conns_per_core: can't change at run time"), body
+    _, after = curl(api, "/v1/config")
+    assert json.loads(after) == json.loads(before)
+
+
+def test_put_config_applies_what_can_change(api):
+    _, before = curl(api, "/v1/config")
+    doc = json.loads(before)
+    name = doc.get("name")
+    doc["name"] = "renamed-at-run-time"
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(doc))
+    assert code == 200, body
+    _, after = curl(api, "/v1/config")
+    assert json.loads(after) == doc
+    # and back, so the other tests see the config they expect
+    if name is None:
+        del doc["name"]
+    else:
+        doc["name"] = name
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(doc))
+    assert code == 200, body
     _, after = curl(api, "/v1/config")
     assert json.loads(after) == json.loads(before)
 
@@ -418,6 +446,52 @@ def test_data_interface_keeps_its_core_and_refuses_the_api_port(tmp_path):
         _, m = curl(vm, "/metrics")
         assert metric(m, "pollux_api_connections_refused_total") >= 1, m
         assert metric(m, "pollux_net_tcp_accepts_total", core="1") >= 1
+    finally:
+        vm.stop()
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        os.rmdir(d)
+
+
+def test_put_config_changes_the_web_body_on_the_data_core(tmp_path):
+    """The web appliance on eth1 (data core 1), the API on eth0 (core 0):
+    PUT /v1/config with a new web.body is published to the data core
+    (publish and quiesce) and the next GET over eth1 gets it; web.port
+    can't change at run time and is refused, naming it."""
+    cfg = tmp_path / "web.json"
+    conf = {"name": "webapi", "app": "web", "cores": {"idle": "halt"},
+            "interfaces": [{"address": "dhcp"}, {"address": "10.0.3.15/24"}],
+            "pool": {"buffers_per_core": 1024}, "tcp": {"max_conns_per_core": 64, "send_buffer": 65536},
+            "web": {"port": 80, "body": "first body\n"},
+            "api": {"interface": 0, "token": "web-token-0123456789abcdef"}}
+    cfg.write_text(json.dumps(conf))
+    wport = free_port()
+    vm = ApiVM(str(cfg), extra=["-netdev", "user,id=data,restrict=on,net=10.0.3.0/24,"
+                                "hostfwd=tcp:127.0.0.1:%d-10.0.3.15:80" % wport,
+                                "-device", "virtio-net-pci,netdev=data"])
+    d = tempfile.mkdtemp(prefix="pollux-vm-api-")
+    try:
+        vm.token = "web-token-0123456789abcdef"
+        vm.fpr = vm.wait_for(FPR_RE).group(1)
+        vm.wait_for(BOUND)
+        vm.cacert = os.path.join(d, "pollux.pem")
+        fetch_cert(vm, vm.cacert)
+        url = "http://%s:%d/" % (HOST, wport)
+        rc, out = sh("curl", "-sS", "--max-time", "60", url)
+        assert rc == 0 and out == "first body\n", out
+        _, running = curl(vm, "/v1/config")
+        doc = json.loads(running)
+        doc["web"]["body"] = "second body\n"
+        code, body = curl(vm, "/v1/config", method="PUT", data=json.dumps(doc))
+        assert code == 200, body
+        rc, out = sh("curl", "-sS", "--max-time", "60", url)
+        assert rc == 0 and out == "second body\n", out
+        assert "web: body changed (12 bytes)" in vm.out(), vm.out()[-2000:]
+        doc["web"]["port"] = 81
+        code, body = curl(vm, "/v1/config", method="PUT", data=json.dumps(doc))
+        assert code == 409 and json.loads(body)["error"].startswith("web.port: can't change at run time"), body
+        rc, out = sh("curl", "-sS", "--max-time", "60", url)
+        assert rc == 0 and out == "second body\n", out
     finally:
         vm.stop()
         for n in os.listdir(d):
