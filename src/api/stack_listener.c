@@ -170,10 +170,6 @@ static void sl_gone(struct tcp_conn *tc, void *ctx, int reason)
 static size_t sl_recv_space(struct tcp_conn *tc, void *ctx)
 {
 	struct sconn *c = ctx;
-	/* tcp.c asks for the window of the reset that answers a refused
-	 * accept, with the NULL we returned as ctx */
-	if (!c)
-		return 0;
 	size_t room = api_tls_conn_room(c->tls);
 	if (!room && !c->stalled)
 		S.x.read_stalls++;
