@@ -42,23 +42,28 @@ CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/selftest.c
 CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
 	src/core/metal/entry.S
-CORE_SHARED := src/core/main.c
 SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c
 
 DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_net.c \
 	src/drivers/virtio_net_rxtx.c src/drivers/virtio_rng.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
-NET_SRC := src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c
+PKT_SRC := src/pkt/pktbuf.c src/pkt/rss.c
+NET_SRC := src/net/stack.c src/net/tcp.c src/net/dhcp.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
-SHARED_SRC := $(CORE_PURE) $(CORE_SHARED) $(SCHED_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC)
+# the composition root: boot order, the API's backend, self-tests, netstat;
+# each platform adds its device probing and its API listener
+APPLIANCE_SRC := src/appliance/main.c src/appliance/backend.c src/appliance/selftest.c \
+	src/appliance/netstat.c
+SHARED_SRC := $(CORE_PURE) $(SCHED_SRC) $(PKT_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC) \
+	$(APPLIANCE_SRC)
 
 KERNEL_C := $(SHARED_SRC) $(CORE_METAL_C) $(DRIVERS_METAL) \
-	$(API_SRC) src/api/backend.c src/api/stack_listener.c
+	$(API_SRC) src/appliance/probe_metal.c src/appliance/stack_listener.c
 KERNEL_S := $(CORE_METAL_S)
 KERNEL_OBJ := $(KERNEL_C:%.c=$(BUILD)/k/%.o) $(KERNEL_S:%.S=$(BUILD)/k/%.o)
 
@@ -80,7 +85,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps deps-bench run test test-unit test-vm test-hosted test-vhost-live test-fuzz bench clean gdb
+.PHONY: all hosted deps deps-bench run test test-layers test-unit test-vm test-hosted test-vhost-live test-fuzz bench clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
@@ -134,7 +139,7 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 # ---------------------------------------------------------------- hosted
 # The same runtime as a Linux process: shared sources + src/core/hosted/.
 HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c \
-	$(API_SRC) src/api/backend.c src/api/hosted_listener.c
+	$(API_SRC) src/appliance/probe_hosted.c src/appliance/hosted_listener.c
 HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
 HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer -march=x86-64 -mtune=generic -pthread
@@ -160,13 +165,13 @@ UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
-UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/drivers/*.h src/net/*.h src/api/*.h test/unit/*/stubs.h test/unit/net/*.h)
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h test/unit/*/stubs.h test/unit/net/*.h)
 UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_API_SRC := $(API_SRC) src/core/config.c
-UNIT_NET_SRC := test/unit/net/harness.c src/net/pktbuf.c src/net/stack.c src/net/tcp.c src/net/rss.c src/net/dhcp.c \
+UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
 	src/sched/timer.c src/core/log.c src/core/config.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.
@@ -200,7 +205,7 @@ UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
-	src/drivers/virtio_net_rxtx.c src/net/pktbuf.c
+	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
@@ -270,7 +275,13 @@ test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
 	@$(MAKE) --no-print-directory test-vhost-live
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
 
+# every #include points down core < sched < pkt < drivers < net < apps | api < appliance
+test-layers:
+	@$(PYTHON) tools/layercheck
+	@$(PYTHON) -m pytest -q -p no:cacheprovider test/tools
+
 test: $(BUILD)/.deps
+	@$(MAKE) --no-print-directory test-layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-fuzz

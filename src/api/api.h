@@ -243,37 +243,6 @@ int api_tls_conn_handshaking(const struct api_tls_conn *c);
 /* The transport saw the peer close its side. */
 void api_tls_conn_eof(struct api_tls_conn *c);
 
-/* ---- platform glue (not in the unit tests)
- * backend.c: the running appliance as the API sees it (control core). */
-extern const struct api_backend api_runtime_backend;
-int api_runtime_shutdown_asked(void);   /* POST /v1/system/shutdown was answered */
-struct api_runtime_opts {
-	const char *token;              /* NULL: only client certificates */
-	uint16_t port;
-	struct api_tls_opts tls;
-};
-/* Reads the config's "api" object (strings borrowed from cfg): 1 when
- * present, 0 when absent (no API), -EINVAL with the field in err. */
-int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtime_opts *o,
-		     char *err, size_t errlen);
-
-/* hosted_listener.c: with an "api" object in cfg, serves the API on
- * 127.0.0.1:api.port (default 8443) from a poller on core 0. Core 0,
- * before its loop. Returns 0 (also when there is no "api"), or -errno
- * with a reason in err. */
-int api_hosted_start(const json_t *cfg, char *err, size_t errlen);
-
-/* Starts the API's transport where it must start before the other cores
- * run (main.c, core 0, after net_init and apps_init). The image
- * (stack_listener.c): with an "api" object, tcp_listen(api.port, default
- * 443) on the management interface (api.interface, an index in
- * "interfaces", whose device netdev_set_control gave to core 0); no
- * api.token and no api.client_ca: a token is generated and printed.
- * Hosted (hosted_listener.c): nothing, platform_ready starts the host
- * socket. Returns 0 (also without "api"), or -errno with a reason in err
- * ("config: ..." for a bad api section). */
-int api_start(const json_t *cfg, char *err, size_t errlen);
-
 /* The OpenAPI 3.0 document (/v1/openapi.json), generated from the route
  * table and the config schema. New reference. */
 json_t *api_openapi(void);

@@ -37,8 +37,4 @@ static inline void apps_give(void **head, void *o)
 	*(void **)o = *head;
 	*head = o;
 }
-
-/* Core 0: prints every queue's counters and the buffer accounting every
- * period_ms (the `netstat=MS` command-line word). */
-void apps_netstat_start(uint64_t period_ms);
 #endif

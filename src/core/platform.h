@@ -1,23 +1,40 @@
 /*
- * platform.h — what main.c asks of the platform layer beyond core.h:
- * where the config document is, per-core entry, and the built-in tests.
- * Implemented by src/core/metal/ (and later src/core/hosted/).
+ * platform.h — what the composition root (src/appliance/) asks of the
+ * platform layer beyond core.h: where the config document is, per-core
+ * entry, the platform's own self-tests, and the facts device probing
+ * needs. Implemented by src/core/metal/ and src/core/hosted/; a platform
+ * exports facts and starts nothing (src/appliance/probe_*.c start the
+ * devices).
  */
 #ifndef POLLUX_PLATFORM_H
 #define POLLUX_PLATFORM_H
 #include <stddef.h>
+#include <stdint.h>
 #include "core/core.h"
 
 const char *platform_config(size_t *len);   /* the raw document, or NULL/0 */
 void platform_core_enter(struct core *c);   /* on core c, before its loop */
 void platform_ready(void);                  /* every core is in its loop */
-int platform_selftest(const char *name);    /* 0 = passed */
-/* Finds devices (PCI on the VM, vhost-user sockets hosted) and registers
- * them with their transports. Returns how many network devices, or
- * -errno with a message in err. */
-int platform_probe_devices(char *err, size_t errlen);
+/* The platform's own tests (test=NAME): 0 passed, -1 failed, -ENOENT
+ * when the platform has no test of that name. */
+int platform_selftest(const char *name);
 /* Hosted only: the calling core's halting idle wait also ends when the
  * host fd is readable (e.g. the API listener's epoll fd on core 0), so a
  * request does not wait out halt_max_us. 0 or -errno. */
 int platform_idle_fd(int fd);
+
+/* ---- facts for device probing (each implemented by one platform) */
+
+/* Metal: the PCI configuration window (ECAM base, 0: ports 0xcf8/0xcfc)
+ * and where BARs the firmware left unassigned may go. */
+struct platform_pci_window {
+	uint64_t ecam, mmio_lo, mmio_hi;
+};
+void platform_pci_window(struct platform_pci_window *w);
+
+/* Hosted: the i-th --vhost-user PATH[,queues=N] word (NULL past the
+ * last), and the memfd all frame memory comes from (a backend maps it). */
+const char *platform_vhost_user_spec(int i);
+int platform_mem_fd(void);
+void *platform_mem_base(void);
 #endif

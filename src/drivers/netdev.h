@@ -21,7 +21,7 @@
  *
  * Transmit offloads: netdev_tx_offloads() says what the device does for
  * us (fixed after netdev_init_all). A frame may ask for them through its
- * pktbuf flags (PKTBUF_F_TX_CSUM, PKTBUF_F_TX_TSO, net/pktbuf.h) only when
+ * pktbuf flags (PKTBUF_F_TX_CSUM, PKTBUF_F_TX_TSO, pkt/pktbuf.h) only when
  * offered, and may be a chain (TSO) of at most netdev_tso_max() bytes;
  * a frame asking for more is dropped and counted (tx_drop_bad_offload).
  */
@@ -29,8 +29,8 @@
 #define POLLUX_NETDEV_H
 #include <stddef.h>
 #include <stdint.h>
-#include "net/pktbuf.h"
-#include "net/rss.h"
+#include "pkt/pktbuf.h"
+#include "pkt/rss.h"
 
 #define NETDEV_MAX 8
 #define NETDEV_MAX_QUEUES 16

@@ -7,7 +7,8 @@
  * low RAM and the ECAM region, below the IOAPIC.
  */
 #include <string.h>
-#include "core/metal/metal.h"
+#include "core/core.h"
+#include "core/io.h"
 #include "drivers/pci.h"
 
 static struct pci_dev devs[PCI_MAX_DEVS];

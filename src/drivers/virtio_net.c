@@ -7,7 +7,7 @@
  *
  * Flow steering: with VIRTIO_NET_F_RSS (and MQ with more than one queue
  * pair) the device gets a Toeplitz key and an indirection table over the
- * pairs (net/rss.h), so every flow lands on the queue of the core that
+ * pairs (pkt/rss.h), so every flow lands on the queue of the core that
  * owns it; netdev_rss() hands the stack the very same key and table. A
  * device without RSS, or one that refuses the config, leaves steering to
  * the stack (software steering). The console says which.
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "drivers/virtio_net_priv.h"
-#include "net/rss.h"
+#include "pkt/rss.h"
 
 /* RSS (virtio 1.2, 5.1.3, 5.1.4 and 5.1.6.5.7): used only here */
 #define VIRTIO_NET_F_RSS 60

@@ -34,7 +34,7 @@ struct netdev {
 	int link_up;
 	uint32_t tx_offloads;           /* NETDEV_TX_*: what the device does for us */
 	uint32_t tso_max;               /* netdev_tso_max(); 0 without TSO */
-	struct rss_conf *rss;           /* device RSS on (net/rss.h), else NULL */
+	struct rss_conf *rss;           /* device RSS on (pkt/rss.h), else NULL */
 	struct vnet_rxq rx[NETDEV_MAX_QUEUES];
 	struct vnet_txq tx[NETDEV_MAX_QUEUES];
 };

@@ -7,7 +7,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "core/metal/metal.h"
+#include "core/core.h"
+#include "core/io.h"
 #include "drivers/pci.h"
 #include "drivers/virtio.h"
 #include "drivers/virtio_pci.h"

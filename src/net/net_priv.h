@@ -7,7 +7,7 @@
 #include "core/core.h"
 #include "net/net.h"
 #include "net/proto.h"
-#include "net/pktbuf.h"
+#include "pkt/pktbuf.h"
 #include "drivers/netdev.h"
 
 /* An interface's addresses as one immutable object (see net_if.ifa). */

@@ -38,10 +38,6 @@
 #include "core/frame.h"
 #include "core/backtrace.h"
 #include "core/platform.h"
-#include "sched/sched.h"
-#include "drivers/vhost_user.h"
-#include "core/config.h"
-#include "api/api.h"
 
 struct hosted_core {
 	_Atomic uint32_t wake;          /* futex word: bumped by core_kick */
@@ -65,7 +61,8 @@ static size_t mem_size;
 static int mem_fd = -1;
 static int mem_huge;
 
-static const char *vu_specs[VIRTIO_MAX_DEVS];      /* --vhost-user PATH[,queues=N] */
+#define MAX_VHOST_USER 16
+static const char *vu_specs[MAX_VHOST_USER];       /* --vhost-user PATH[,queues=N] */
 static int n_vu;
 
 static struct timespec t_start;
@@ -239,8 +236,8 @@ void frame_free_pages(void *p, size_t n)
 		panic("frame_free_pages(%p, %zu): not allocated", p, n);
 }
 
-int hosted_mem_fd(void) { return mem_fd; }
-void *hosted_mem_base(void) { return mem_base; }
+int platform_mem_fd(void) { return mem_fd; }
+void *platform_mem_base(void) { return mem_base; }
 
 /* ---- console, exit, faults */
 void console_write(const char *s, size_t n)
@@ -350,24 +347,11 @@ void platform_ready(void)
 	uint64_t ns = time_ns();
 	if (ns)
 		tsc_hz = (uint64_t)((unsigned __int128)(cycles_now() - tsc_start) * 1000000000ull / ns);
-	/* the control plane on 127.0.0.1, when the config has "api" */
-	char err[200];
-	if (api_hosted_start(config_root(), err, sizeof err)) {
-		klog("%s", err);
-		klog("pollux: boot stopped: the API could not start");
-		platform_exit(strncmp(err, "config", 6) ? EXIT_DEVICE : EXIT_BAD_CONFIG);
-	}
 }
 
-int platform_selftest(const char *name)
-{
-	int rc = sched_selftest(name);
-	if (rc == -ENOENT) {
-		klog("selftest %s: no such test", name);
-		return -1;
-	}
-	return rc;
-}
+/* the hosted platform has no tests of its own (src/appliance/selftest.c
+ * runs the shared ones) */
+int platform_selftest(const char *name) { return -ENOENT; }
 
 const char *platform_config(size_t *len)
 {
@@ -477,8 +461,8 @@ int main(int argc, char **argv)
 		case 'a': off += (size_t)snprintf(cmdline_text + off, sizeof cmdline_text - off, " %s", optarg); break;
 		case 'h': usage(); return 0;
 		case 'v':
-			if (n_vu == VIRTIO_MAX_DEVS) {
-				fprintf(stderr, "pollux-hosted: more than %d --vhost-user devices\n", VIRTIO_MAX_DEVS);
+			if (n_vu == MAX_VHOST_USER) {
+				fprintf(stderr, "pollux-hosted: more than %d --vhost-user devices\n", MAX_VHOST_USER);
 				return EXIT_BAD_CMDLINE << 1 | 1;
 			}
 			vu_specs[n_vu++] = optarg;
@@ -529,30 +513,4 @@ int main(int argc, char **argv)
 	return pollux_main();
 }
 
-/* One virtio-net device per --vhost-user PATH[,queues=N] (default 1 pair:
- * N must not exceed the backend's own queues=N, see docs/vhost-user.md). */
-int platform_probe_devices(char *err, size_t errlen)
-{
-	for (int i = 0; i < n_vu; i++) {
-		const char *spec = vu_specs[i], *comma = strchr(spec, ',');
-		size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
-		char path[108], *end = NULL;
-		long q = 1;
-		if (n == 0 || n >= sizeof path) {
-			snprintf(err, errlen, "--vhost-user %s: the socket path must be 1..%zu bytes", spec, sizeof path - 1);
-			return -EINVAL;
-		}
-		memcpy(path, spec, n);
-		path[n] = 0;
-		if (comma && (strncmp(comma + 1, "queues=", 7) || (q = strtol(comma + 8, &end, 10)) < 1 ||
-			      q > VHOST_USER_MAX_QUEUE_PAIRS || *end)) {
-			snprintf(err, errlen, "--vhost-user %s: expected PATH[,queues=1..%d]", spec,
-				 VHOST_USER_MAX_QUEUE_PAIRS);
-			return -EINVAL;
-		}
-		uint8_t mac[6] = { 0x02, 0x50, 0x4c, 0x58, 0x01, (uint8_t)i };
-		if (!vhost_user_connect(path, (uint16_t)q, mem_fd, mem_base, mem_size, mac, 10000, err, errlen))
-			return -EIO;
-	}
-	return n_vu;
-}
+const char *platform_vhost_user_spec(int i) { return i >= 0 && i < n_vu ? vu_specs[i] : NULL; }

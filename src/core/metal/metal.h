@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "core/core.h"
 #include "core/memmap.h"
+#include "core/io.h"          /* port I/O, MMIO, cpu_relax */
 
 /* ---- trap frame: the layout entry.S pushes (lowest address first) */
 struct trap_frame {
@@ -69,12 +70,6 @@ struct cpu {
 };
 
 /* ---- x86 helpers */
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint64_t rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;
@@ -104,13 +99,8 @@ static inline int rdrand64(unsigned long long *v)
 }
 static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-static inline void cpu_relax(void) { __builtin_ia32_pause(); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline uint64_t mmio_read64(uintptr_t a) { return *(volatile uint64_t *)a; }
-static inline uint32_t mmio_read32(uintptr_t a) { return *(volatile uint32_t *)a; }
-static inline void mmio_write32(uintptr_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline void mmio_write64(uintptr_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
 #define MSR_FS_BASE        0xC0000100
 #define MSR_GS_BASE        0xC0000101

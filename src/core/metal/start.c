@@ -7,7 +7,7 @@
  *     paging (RAM above 4 GiB, device windows, page 0), this CPU's tables
  *     INIT-SIPI to every AP (they wait in their idle loop)
  *     switch to a guarded 1 MiB stack and enter musl: __libc_start_main
- *   main() -> pollux_main()  (src/core/main.c, shared with hosted)
+ *   main() -> pollux_main()  (src/appliance/main.c, shared with hosted)
  */
 #include <errno.h>
 #include <string.h>
@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include "core/metal/metal.h"
 #include "core/cmdline.h"
-#include "drivers/pci.h"
-#include "drivers/virtio_pci.h"
-#include "drivers/virtio.h"
+#include "core/platform.h"
 
 #define PVH_MAGIC 0x336ec578
 
@@ -250,21 +248,14 @@ void platform_ready(void)
 
 /* PCI: BARs the firmware left unassigned go above low RAM and the ECAM
  * window (q35: 0xb0000000-0xbfffffff), below the IOAPIC. */
-int platform_probe_devices(char *err, size_t errlen)
+void platform_pci_window(struct platform_pci_window *w)
 {
 	uint64_t low_top = 0;
 	for (int i = 0; i < metal_ram.n; i++)
 		if (metal_ram.ram[i].end <= (4ull << 30) && metal_ram.ram[i].end > low_top)
 			low_top = metal_ram.ram[i].end;
 	uint64_t lo = (low_top + (256ull << 20) - 1) & ~((256ull << 20) - 1);
-	if (lo < 0xc0000000ull)
-		lo = 0xc0000000ull;
-	int n = pci_init(acpi.mcfg_base, lo, 0xfec00000ull);
-	int v = virtio_pci_probe();
-	if (n)
-		klog("pci: %d devices (%s), %d virtio", n, acpi.mcfg_base ? "ECAM" : "ports 0xcf8/0xcfc", v);
-	int nets = 0;
-	for (int i = 0; i < virtio_dev_count(); i++)
-		nets += virtio_dev_get(i)->device_id == VIRTIO_ID_NET;
-	return nets;
+	w->ecam = acpi.mcfg_base;
+	w->mmio_lo = lo < 0xc0000000ull ? 0xc0000000ull : lo;
+	w->mmio_hi = 0xfec00000ull;
 }

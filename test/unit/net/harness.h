@@ -43,7 +43,7 @@
 #include <arpa/inet.h>
 #include "net/net.h"
 #include "net/proto.h"
-#include "net/pktbuf.h"
+#include "pkt/pktbuf.h"
 #include "drivers/netdev.h"
 
 #define H_OUR_IP   0xc6120002u          /* 198.18.0.2, host order */

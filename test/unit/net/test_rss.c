@@ -12,7 +12,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
-#include "net/rss.h"
+#include "pkt/rss.h"
 
 /* The verification suite: destination, source, and the expected hashes
  * of the addresses alone and with the ports. */

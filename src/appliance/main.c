@@ -1,8 +1,11 @@
 /*
  * main.c — the boot order after the C library is up, shared by every
- * platform: read the config, start one thread per core (each enters the
- * per-core loop), print the ready line, then run whatever the command line
- * asks (a self-test, exit=ready) and become the control core's loop.
+ * platform (the platform's entry calls pollux_main on core 0): read the
+ * config, probe the devices, start the pools, NICs, stack, appliance and
+ * API listener, start one thread per core (each enters the per-core loop),
+ * print the ready line, then run whatever the command line asks (a
+ * self-test, exit=ready) and become the control core's loop. The
+ * composition root: the only place that knows every subsystem.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,12 +17,13 @@
 #include "core/config.h"
 #include "core/platform.h"
 #include "sched/sched.h"
-#include "net/pktbuf.h"
+#include "pkt/pktbuf.h"
 #include "drivers/netdev.h"
 #include "drivers/virtio_rng.h"
 #include "apps/apps.h"
 #include "net/net.h"
 #include "api/api.h"
+#include "appliance/appliance.h"
 
 static void *core_thread(void *arg)
 {
@@ -90,7 +94,7 @@ static void mgmt_setup(json_t **cfgp, int ndevs)
  * listener, in that order. */
 static int devices_init(json_t **cfgp, char *err, size_t errlen)
 {
-	int rc = platform_probe_devices(err, errlen);
+	int rc = appliance_probe_devices(err, errlen);
 	if (rc < 0)
 		return rc;
 	mgmt_setup(cfgp, rc);
@@ -224,10 +228,10 @@ int pollux_main(void)
 
 	const char *ns = cmdline_get("netstat");
 	if (ns && atoi(ns) > 0)
-		apps_netstat_start((uint64_t)atoi(ns));
+		appliance_netstat_start((uint64_t)atoi(ns));
 	const char *test = cmdline_get("test");
 	if (test)
-		platform_exit(platform_selftest(test) ? EXIT_TEST_FAILED : EXIT_OK);
+		platform_exit(appliance_selftest(test) ? EXIT_TEST_FAILED : EXIT_OK);
 	const char *ex = cmdline_get("exit");
 	if (ex && !strcmp(ex, "ready"))
 		platform_exit(EXIT_OK);

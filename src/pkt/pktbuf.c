@@ -3,7 +3,7 @@
  */
 #include <errno.h>
 #include <string.h>
-#include "net/pktbuf.h"
+#include "pkt/pktbuf.h"
 #include "sched/sched.h"
 
 static struct pktbuf_pool pools[POLLUX_MAX_CORES];

@@ -1,26 +1,27 @@
 /*
  * backend.c — the API's view of the running appliance: a struct
- * api_backend filled from the runtime (the platform glue of src/api/,
- * shared by both platforms; the unit tests use test/unit/api/fake.h
- * instead).
+ * api_backend filled from the runtime, shared by both platforms (src/api/
+ * never reads another subsystem itself; its unit tests use
+ * test/unit/api/fake.h instead).
  *
- * Everything here runs on the control core and only reads: counters that
- * other cores own are read with relaxed loads (sched_stats, net_stats,
+ * Everything here runs on the control core. Counters that other cores
+ * own are read with relaxed loads (sched_stats, net_stats,
  * netdev_queue_stats, the pools' `top`), so a scrape never stops a data
- * core. Applying a config at run time is not built yet: config_apply
- * refuses with 409 and says so (docs/api.md).
+ * core. config_apply applies the fields that may change at run time and
+ * refuses any other difference with 409 naming the field (docs/api.md).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "api/api.h"
+#include "appliance/appliance.h"
 #include "apps/apps.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "drivers/netdev.h"
 #include "net/net.h"
-#include "net/pktbuf.h"
+#include "pkt/pktbuf.h"
 #include "sched/sched.h"
 
 #ifndef POLLUX_VERSION

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "appliance/appliance.h"
 #include "drivers/virtio_rng.h"
 #include "core/cmdline.h"
 #include "core/core.h"

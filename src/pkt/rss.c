@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
-#include "net/rss.h"
+#include "pkt/rss.h"
 
 const uint8_t rss_default_key[RSS_KEY_LEN] = {
 	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,

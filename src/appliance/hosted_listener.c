@@ -1,8 +1,9 @@
 /*
  * hosted_listener.c — the API on a host socket, for build/pollux-hosted:
  * 127.0.0.1:api.port (default 8443), TLS -> HTTP -> routes through the
- * same api_tls_conn / api_conn as the stack's listener will use. Only
- * the hosted build links this file (the Makefile chooses it).
+ * same api_tls_conn / api_conn as the stack's listener. Only the hosted
+ * build links this file (the Makefile chooses it); main.c calls
+ * api_start() at the same point as on the image.
  *
  * It runs as a poller on core 0: each turn one epoll_wait with a zero
  * timeout, then for each ready socket a bounded read into the TLS
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "appliance/appliance.h"
 #include "core/platform.h"
 #include "core/core.h"
 #include "sched/sched.h"
@@ -248,14 +250,7 @@ static int listen_on(uint16_t port, char *err, size_t errlen)
 	return 0;
 }
 
-/* The hosted build serves on a host socket, started by platform_ready
- * (api_hosted_start): nothing to do before the cores run. */
 int api_start(const json_t *cfg, char *err, size_t errlen)
-{
-	return 0;
-}
-
-int api_hosted_start(const json_t *cfg, char *err, size_t errlen)
 {
 	struct api_runtime_opts o;
 	int rc = api_runtime_opts(cfg, 8443, &o, err, errlen);
