@@ -71,9 +71,19 @@ static void reset(struct pktbuf *b)
 	b->magic = PKTBUF_MAGIC;
 }
 
+/* A pool is its core's alone, once that core runs its loop; before that,
+ * core 0 sets it up and acts for it (netdev_init_all fills each data
+ * core's RX rings from that core's pool). The second load runs only when
+ * the first test fails. */
+static inline int pool_mine(const struct pktbuf_pool *p)
+{
+	return p->core == core_self()->id ||
+	       atomic_load_explicit(&core_get(p->core)->state, memory_order_relaxed) != CORE_IN_LOOP;
+}
+
 struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p)
 {
-	ASSERT(p->core == core_self()->id);     /* a pool is its core's alone */
+	ASSERT(pool_mine(p));
 	if (!p->top) {
 		p->alloc_fail++;
 		return NULL;
@@ -85,7 +95,7 @@ struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p)
 
 unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned n)
 {
-	ASSERT(p->core == core_self()->id);
+	ASSERT(pool_mine(p));
 	if (p->top < n) {
 		p->alloc_fail++;
 		n = p->top;
@@ -104,7 +114,7 @@ unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned 
  * owners later. */
 static void free_local(struct pktbuf_pool *p, struct pktbuf *b)
 {
-	ASSERT(p->core == core_self()->id);
+	ASSERT(pool_mine(p));
 	ASSERT(b->magic == PKTBUF_MAGIC);       /* freed twice */
 	ASSERT(p->top < p->count);
 	b->magic = 0;

@@ -26,6 +26,7 @@ _Noreturn void panic(const char *fmt, ...)
 /* ---- a one-core platform */
 static struct core core0 = { .self = &core0, .id = 0 };
 struct core *core_self(void) { return &core0; }
+struct core *core_get(uint32_t id) { return id == 0 ? &core0 : NULL; }
 uint32_t cores_count(void) { return 1; }
 void *frame_alloc_pages(size_t n)
 {
