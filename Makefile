@@ -309,6 +309,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
 	bench/tcp/run
+	bench/pps/run
 	bench/api/run
 
 gdb: all
