@@ -259,17 +259,21 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/f
 test-vm: $(BUILD)/pollux.elf
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/vm
 
-# vhost-user against a live dpdk-testpmd (skipped where DPDK is absent)
-$(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_live.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+# vhost-user against a live dpdk-testpmd (skipped where DPDK is absent);
+# it and the l2fwd generator share the test frontend in test/lib
+VU_FRONTEND := test/lib/vu_frontend.c
+$(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_live.c $(VU_FRONTEND) \
+		test/lib/vu_frontend.h $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC $<"
-	@$(HOSTCC) $(HCFLAGS) -o $@ $< $(UNIT_DRIVERS_SRC)
+	@$(HOSTCC) $(HCFLAGS) -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 test-vhost-live: $(BUILD)/unit/drivers/test_vhost_user_live
 	@$<; rc=$$?; if [ $$rc = 77 ]; then echo "test-vhost-live: skipped (no dpdk-testpmd)"; rc=0; fi; exit $$rc
 
-$(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+$(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(VU_FRONTEND) test/lib/vu_frontend.h $(UNIT_DRIVERS_SRC) \
+		$(UNIT_HDRS) | $(BUILD)/.deps
 	@echo "  HOSTCC $<"
-	@$(HOSTCC) $(HCFLAGS) -O2 -o $@ $< $(UNIT_DRIVERS_SRC)
+	@$(HOSTCC) $(HCFLAGS) -O2 -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 
 test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
 	@$(MAKE) --no-print-directory test-vhost-live
@@ -305,6 +309,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
 	bench/tcp/run
+	bench/pps/run
 	bench/api/run
 
 gdb: all
