@@ -59,9 +59,13 @@ static int cpu_has(unsigned leaf, unsigned reg, unsigned bit)
 	return (r[reg] >> bit) & 1;
 }
 
-/* RDSEED where the CPU has it (a true seed), else RDRAND; each may fail
- * transiently, so retry a few times and give up with an error rather
- * than hand out fewer bytes. */
+/* RDSEED where the CPU has it (a true seed), else RDRAND. Either may
+ * fail transiently: RDSEED often does in bursts (on a shared host one of
+ * the first 16 draws of a process failed 32 tries in a row nearly every
+ * time), so it is retried with a pause between tries and a word it still
+ * cannot give comes from RDRAND (conditioned from the same source; every
+ * CPU with RDSEED has RDRAND);
+ * only when RDRAND fails too is it an error, never fewer bytes. */
 static int hw_entropy(void *arg, unsigned char *out, size_t len, size_t *olen)
 {
 	int seed = arg != NULL;
@@ -69,12 +73,13 @@ static int hw_entropy(void *arg, unsigned char *out, size_t len, size_t *olen)
 	while (*olen < len) {
 		unsigned long long v = 0;
 		unsigned char ok = 0;
-		for (int t = 0; t < 32 && !ok; t++) {
-			if (seed)
-				__asm__ volatile("rdseed %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
-			else
-				__asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
+		for (int t = 0; seed && t < 64 && !ok; t++) {
+			__asm__ volatile("rdseed %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
+			if (!ok)
+				__builtin_ia32_pause();
 		}
+		for (int t = 0; t < 32 && !ok; t++)
+			__asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
 		if (!ok)
 			return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
 		size_t n = len - *olen < sizeof v ? len - *olen : sizeof v;
