@@ -3,7 +3,8 @@
  * the one folder that includes every other. main.c starts the subsystems
  * in order; the files here are what it calls that no lower layer may own:
  * device probing per platform, the API's backend and listeners, the
- * telemetry snapshot, the self-test dispatcher. Nothing outside src/appliance/ includes this.
+ * telemetry snapshot, the self-test dispatcher. Nothing outside
+ * src/appliance/ includes this.
  */
 #ifndef POLLUX_APPLIANCE_H
 #define POLLUX_APPLIANCE_H
