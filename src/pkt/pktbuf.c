@@ -61,6 +61,23 @@ int pktbuf_pools_init(uint32_t per_core)
 
 struct pktbuf_pool *pktbuf_pool_of(uint16_t core) { return &pools[core]; }
 
+/* Why a relaxed load from another core is enough: `top` is an aligned
+ * 32-bit word that only the owner writes, one whole store per change (the
+ * hot path keeps it a plain word: an _Atomic decrement would be a locked
+ * instruction), so the load returns a value it held, never a mix of two;
+ * it may be a few buffers old, which a gauge can be and a decision must
+ * not rely on. `count` is immutable after pktbuf_pool_init, which core 0
+ * ran before starting the other cores. */
+void pktbuf_pool_usage(uint16_t core, struct pktbuf_pool_usage *out)
+{
+	out->free = out->total = 0;
+	if (core >= POLLUX_MAX_CORES)
+		return;
+	const struct pktbuf_pool *p = &pools[core];
+	out->free = __atomic_load_n(&p->top, __ATOMIC_RELAXED);
+	out->total = p->count;
+}
+
 static void reset(struct pktbuf *b)
 {
 	b->off = PKTBUF_HEADROOM;
