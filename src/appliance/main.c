@@ -104,7 +104,7 @@ static int devices_init(json_t **cfgp, char *err, size_t errlen)
 	    (rc = cfg_uint(cfg, "nic", "rx_ring", 0, 32768, &rx_ring, err, errlen)))
 		return rc;
 	/* leave at least half the memory for everything else */
-	uint64_t fit = mem_total_bytes() / 2 / cores_count() / sizeof(struct pktbuf);
+	uint64_t fit = mem_total_bytes() / 2 / cores_count() / PKTBUF_BYTES;
 	if ((uint64_t)per_core > fit) {
 		klog("pool: %ld buffers per core do not fit in %llu MiB: using %llu", per_core,
 		     (unsigned long long)(mem_total_bytes() >> 20), (unsigned long long)fit);
@@ -114,7 +114,7 @@ static int devices_init(json_t **cfgp, char *err, size_t errlen)
 		snprintf(err, errlen, "pool: no memory for %ld buffers on each of %u cores", per_core, cores_count());
 		return -ENOMEM;
 	}
-	klog("pool: %ld buffers of %zu bytes on each of %u cores", per_core, sizeof(struct pktbuf), cores_count());
+	klog("pool: %ld buffers of %d bytes on each of %u cores", per_core, PKTBUF_BYTES, cores_count());
 	if ((rc = netdev_init_all((uint32_t)rx_ring, err, errlen)) < 0)
 		return rc;
 	if ((rc = virtio_rng_init(err, errlen)) < 0)

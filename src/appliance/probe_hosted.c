@@ -2,7 +2,8 @@
  * probe_hosted.c — the hosted process's devices: one virtio-net device
  * per --vhost-user PATH[,queues=N] (default 1 pair: N must not exceed the
  * backend's own queues=N, see docs/vhost-user.md), reached through the
- * vhost-user transport over the memfd the platform carves memory from.
+ * vhost-user transport over the memfd the platform carves device-visible
+ * memory from (the backend can map nothing else).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,8 +36,8 @@ int appliance_probe_devices(char *err, size_t errlen)
 			return -EINVAL;
 		}
 		uint8_t mac[6] = { 0x02, 0x50, 0x4c, 0x58, 0x01, (uint8_t)i };
-		if (!vhost_user_connect(path, (uint16_t)q, platform_mem_fd(), platform_mem_base(),
-					mem_total_bytes(), mac, 10000, err, errlen))
+		if (!vhost_user_connect(path, (uint16_t)q, platform_dma_fd(), platform_dma_base(),
+					platform_dma_size(), mac, 10000, err, errlen))
 			return -EIO;
 	}
 	return i;

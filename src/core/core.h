@@ -87,12 +87,26 @@ static inline uint64_t cycles_now(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-/* ---- platform: memory */
+/* ---- platform: memory
+ * Two kinds, chosen by the caller. Private frames (frame_alloc_pages) hold
+ * everything the program trusts: arenas, connections, timers, app
+ * contexts, a virtqueue's shadow state. Device-visible frames
+ * (frame_alloc_dma_pages) hold only what a device must read or write:
+ * vring parts and packet data; a device may rewrite them at any time, so
+ * nothing read back from them is trusted without a check. On metal both
+ * come from the same RAM (the device is the hypervisor, which sees all of
+ * it anyway); on hosted only device-visible frames come from the memfd a
+ * vhost-user backend maps, the rest is private anonymous memory. */
 uint64_t mem_total_bytes(void);
-/* Physically contiguous, identity-mapped, zeroed. NULL when exhausted. */
+/* Private: physically contiguous, identity-mapped, zeroed. NULL when
+ * exhausted. */
 void *frame_alloc_pages(size_t npages);
 void frame_free_pages(void *p, size_t npages);
-void *frame_alloc_huge(void);   /* one 2 MiB page, 2 MiB aligned */
+void *frame_alloc_huge(void);   /* one 2 MiB page, 2 MiB aligned, private */
+/* Device-visible: the same contract, from memory a device can address.
+ * Freed only with frame_free_dma_pages. */
+void *frame_alloc_dma_pages(size_t npages);
+void frame_free_dma_pages(void *p, size_t npages);
 
 /* ---- platform: console and exit */
 void console_write(const char *s, size_t n);

@@ -33,8 +33,11 @@ struct platform_pci_window {
 void platform_pci_window(struct platform_pci_window *w);
 
 /* Hosted: the i-th --vhost-user PATH[,queues=N] word (NULL past the
- * last), and the memfd all frame memory comes from (a backend maps it). */
+ * last), and the memfd device-visible frames (frame_alloc_dma_pages) come
+ * from: the only memory a vhost-user backend is given to map. Private
+ * frames are never in it. */
 const char *platform_vhost_user_spec(int i);
-int platform_mem_fd(void);
-void *platform_mem_base(void);
+int platform_dma_fd(void);
+void *platform_dma_base(void);
+size_t platform_dma_size(void);
 #endif

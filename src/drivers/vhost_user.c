@@ -492,6 +492,11 @@ static uint16_t vu_queue_max(struct virtio_dev *d, uint16_t idx)
 	return idx < 2u * vu_of(d)->queue_pairs ? VHOST_USER_RING_SIZE : 0;
 }
 
+/* One region: the device-visible memfd, guest address == our address.
+ * The backend translates every address it is given (rings, descriptors)
+ * through this table and refuses what falls outside, so private memory
+ * (shadows, pktbuf metadata, connections, arenas) is out of its reach:
+ * it lives in anonymous memory that was never passed over the socket. */
 static int vu_set_mem_table(struct vu_dev *v)
 {
 	struct vu_mem_table t;

@@ -6,9 +6,12 @@
  * a struct virtio_dev, so the virtio-net driver runs on it unchanged: the
  * same role as DPDK's virtio-user PMD.
  *
- * The backend maps the one shared memfd that holds every ring and buffer
- * (guest address == our virtual address), polls the rings, and is kicked
- * through one eventfd per ring. There is no control queue: queue pairs are
+ * The backend maps one shared memfd, the device-visible memory
+ * (frame_alloc_dma_pages: rings and packet data, nothing else), with
+ * guest address == our virtual address; it can address nothing outside
+ * that region, polls the rings, and is kicked through one eventfd per
+ * ring. It is untrusted: the driver's own state lives in private memory
+ * (virtq.h, pktbuf.h). There is no control queue: queue pairs are
  * switched on with SET_VRING_ENABLE and the device config (MAC, link,
  * queue pairs) is synthesized here. See docs/vhost-user.md.
  *
@@ -31,8 +34,10 @@
  * VIRTIO_ID_NET. `queue_pairs` (1..VHOST_USER_MAX_QUEUE_PAIRS) is how many
  * RX/TX pairs to offer; the backend's GET_QUEUE_NUM bounds it. mem_fd,
  * mem_base and mem_size describe the one shared memfd that holds every
- * ring and buffer the driver will give the device; mem_fd stays the
- * caller's (it is only passed to the backend). mac: 6 bytes the device
+ * ring and buffer the driver will give the device, and nothing the
+ * driver trusts (on hosted: platform_dma_fd, where frame_alloc_dma_pages
+ * allocates); a queue whose rings lie outside it is refused. mem_fd stays
+ * the caller's (it is only passed to the backend). mac: 6 bytes the device
  * config reports. Returns the device (it lives until the process exits),
  * or NULL with a one-line message naming the step and the path in err;
  * on failure every descriptor it opened is closed again. */

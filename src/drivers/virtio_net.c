@@ -54,9 +54,14 @@ void netdev_set_control(int index)
 	control_dev = index;
 }
 
-static void *queue_mem(uint16_t size)
+/* A queue's rings in device-visible memory, its shadow in private memory. */
+static int queue_init(struct virtq *vq, uint16_t idx, uint16_t size, int event_idx)
 {
-	return frame_alloc_pages(virtq_memsize(size) / 4096);
+	void *mem = frame_alloc_dma_pages(virtq_memsize(size) / 4096);
+	struct virtq_slot *shadow = frame_alloc_pages((virtq_shadow_size(size) + 4095) / 4096);
+	if (!mem || !shadow)
+		return -ENOMEM;
+	return virtq_init(vq, idx, size, mem, shadow, event_idx);
 }
 
 /* Sends one control command and waits (bounded) for the device's ack. */
@@ -65,7 +70,7 @@ static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint
 {
 	if (len > CTRL_MAX)
 		return -EINVAL;
-	uint8_t *page = frame_alloc_pages(1);
+	uint8_t *page = frame_alloc_dma_pages(1);   /* the device reads it and writes the ack */
 	if (!page)
 		return -ENOMEM;
 	struct virtio_net_ctrl_hdr *h = (void *)page;
@@ -79,7 +84,7 @@ static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint
 		{ (uint64_t)(uintptr_t)(page + CTRL_DATA), len, 0 },
 		{ (uint64_t)(uintptr_t)ack, 1, 1 },
 	};
-	int rc = virtq_add(cq, b, 3, page);
+	int rc = virtq_add(cq, b, 3, page), held = rc == 0;
 	if (rc == 0) {
 		virtq_publish(cq);
 		if (virtq_kick_prepare(cq))
@@ -89,6 +94,7 @@ static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint
 		rc = -ETIMEDOUT;
 		while (time_ns() < end) {
 			if (virtq_get_used(cq, &cookie, NULL, 1)) {
+				held = 0;
 				rc = *(volatile uint8_t *)ack == VIRTIO_NET_OK ? 0 : -EIO;
 				break;
 			}
@@ -99,7 +105,9 @@ static int ctrl_cmd(struct virtio_dev *vd, struct virtq *cq, uint8_t class, uint
 			__builtin_ia32_pause();
 		}
 	}
-	frame_free_pages(page, 1);
+	/* a page the device still holds (timed out, broken queue) stays its */
+	if (!held)
+		frame_free_dma_pages(page, 1);
 	return rc;
 }
 
@@ -234,10 +242,7 @@ static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_
 	if (want && want < size)
 		for (size = 1; size * 2 <= want; size *= 2)
 			;
-	void *mem = queue_mem(size);
-	if (!mem)
-		return -ENOMEM;
-	int rc = virtq_init(vq, idx, size, mem, event_idx);
+	int rc = queue_init(vq, idx, size, event_idx);
 	if (rc)
 		return rc;
 	virtq_disable_interrupts(vq);

@@ -46,13 +46,16 @@ int virtio_rng_init(char *err, size_t errlen)
 	}
 	if (size > 8)
 		size = 8;
-	void *mem = frame_alloc_pages((virtq_memsize(size) + 4095) / 4096);
-	rng.page = frame_alloc_pages(1);
-	if (!mem || !rng.page) {
+	/* the ring and the page the device fills are device-visible; the
+	 * queue's shadow is private */
+	void *mem = frame_alloc_dma_pages((virtq_memsize(size) + 4095) / 4096);
+	struct virtq_slot *shadow = frame_alloc_pages((virtq_shadow_size(size) + 4095) / 4096);
+	rng.page = frame_alloc_dma_pages(1);
+	if (!mem || !shadow || !rng.page) {
 		snprintf(err, errlen, "virtio-rng %s: no memory", vd->name);
 		return -ENOMEM;
 	}
-	if ((rc = virtq_init(&rng.q, 0, size, mem, 0)) == 0) {
+	if ((rc = virtq_init(&rng.q, 0, size, mem, shadow, 0)) == 0) {
 		virtq_disable_interrupts(&rng.q);
 		rc = vd->ops->queue_enable(vd, &rng.q);
 	}

@@ -1,11 +1,15 @@
 /*
  * virtq.c — split virtqueue, driver side. See virtq.h.
  *
- * Free descriptors form a list through desc[].next. A chain's head id is
- * what the device returns; cookie[head] holds the caller's token and
- * chain_len[head] how many descriptors go back on the free list. A used
- * id must be a head currently in flight (cookie set): anything else is a
- * device bug and breaks the queue.
+ * Free descriptors form a list through shadow[].next (private); a chain
+ * is taken from the front of that list, so its links are the list's
+ * links and stay in the shadow while the device holds the chain. The
+ * descriptors in device-visible memory are a copy written for the
+ * device, never read back: a device that rewrites desc[].next changes
+ * only what it reads itself. A chain's head id is what the device
+ * returns; shadow[head].cookie holds the caller's token (non-NULL exactly
+ * while the chain is outstanding), chain_len how many descriptors go back
+ * on the free list and cap the writable bytes the device may report.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,19 +23,16 @@ static size_t off_used(uint16_t size)
 {
 	return align_up(off_avail(size) + 4 + 2 * (size_t)size + 2, 4096);
 }
-static size_t off_cookie(uint16_t size)
-{
-	return align_up(off_used(size) + 4 + 8 * (size_t)size + 2, 64);
-}
 
 size_t virtq_memsize(uint16_t size)
 {
-	return align_up(off_cookie(size) + (size_t)size * (sizeof(void *) + sizeof(uint16_t)), 4096);
+	return align_up(off_used(size) + 4 + 8 * (size_t)size + 2, 4096);
 }
 
-int virtq_init(struct virtq *q, uint16_t qidx, uint16_t size, void *mem, int event_idx)
+int virtq_init(struct virtq *q, uint16_t qidx, uint16_t size, void *mem, struct virtq_slot *shadow,
+	       int event_idx)
 {
-	if (size == 0 || size > 32768 || (size & (size - 1)))
+	if (size == 0 || size > 32768 || (size & (size - 1)) || !mem || !shadow)
 		return -EINVAL;
 	memset(q, 0, sizeof *q);
 	char *m = mem;
@@ -41,12 +42,9 @@ int virtq_init(struct virtq *q, uint16_t qidx, uint16_t size, void *mem, int eve
 	q->desc = (struct vring_desc *)m;
 	q->avail = (struct vring_avail *)(m + off_avail(size));
 	q->used = (struct vring_used *)(m + off_used(size));
-	q->cookie = (void **)(m + off_cookie(size));
-	q->chain_len = (uint16_t *)(m + off_cookie(size) + (size_t)size * sizeof(void *));
-	for (uint16_t i = 0; i < size; i++) {
-		q->desc[i].next = (uint16_t)(i + 1);
-		q->cookie[i] = NULL;
-	}
+	q->shadow = shadow;
+	for (uint16_t i = 0; i < size; i++)
+		shadow[i] = (struct virtq_slot){ .next = (uint16_t)(i + 1) };
 	q->free_head = 0;
 	q->num_free = size;
 	return 0;
@@ -63,21 +61,26 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, uint16_t n, void *c
 		return -EINVAL;
 	if (n > q->num_free)
 		return -ENOSPC;
-	uint16_t head = q->free_head, i = head, last = head;
+	uint16_t head = q->free_head, i = head;
+	uint64_t cap = 0;
 	for (uint16_t k = 0; k < n; k++) {
+		uint16_t nx = q->shadow[i].next;
 		struct vring_desc *d = &q->desc[i];
 		d->addr = bufs[k].addr;
 		d->len = bufs[k].len;
 		d->flags = (uint16_t)((bufs[k].writable ? VRING_DESC_F_WRITE : 0) |
 				      (k + 1 < n ? VRING_DESC_F_NEXT : 0));
-		last = i;
-		i = d->next;
+		d->next = nx;
+		if (bufs[k].writable)
+			cap += bufs[k].len;
+		i = nx;
 	}
-	(void)last;
 	q->free_head = i;
 	q->num_free = (uint16_t)(q->num_free - n);
-	q->cookie[head] = cookie;
-	q->chain_len[head] = n;
+	struct virtq_slot *h = &q->shadow[head];
+	h->cookie = cookie;
+	h->chain_len = n;
+	h->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 	q->avail->ring[q->avail_idx & (q->size - 1)] = head;
 	q->avail_idx++;
 	return 0;
@@ -85,6 +88,7 @@ int virtq_add(struct virtq *q, const struct virtq_buf *bufs, uint16_t n, void *c
 
 void virtq_publish(struct virtq *q)
 {
+	q->published_idx = q->avail_idx;
 	/* descriptors and ring entries before the index the device polls */
 	__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
 }
@@ -105,47 +109,53 @@ int virtq_kick_prepare(struct virtq *q)
 	return !(__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
 }
 
+static void mark_broken(struct virtq *q, uint64_t *counter)
+{
+	q->broken = 1;
+	(*counter)++;
+}
+
 uint16_t virtq_get_used(struct virtq *q, void **cookies, uint32_t *lens, uint16_t n)
 {
 	if (q->broken)
 		return 0;
 	uint16_t used_idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
-	uint16_t avail = (uint16_t)(used_idx - q->last_used), got = 0;
-	if (avail > q->size) {                  /* the device claims more than exists */
-		q->broken = 1;
-		q->bad_id++;
+	uint16_t ready = (uint16_t)(used_idx - q->last_used), got = 0;
+	if (ready > q->size) {                  /* the device claims more than exists */
+		mark_broken(q, &q->bad_id);
 		return 0;
 	}
-	while (got < n && got < avail) {
-		struct vring_used_elem e = q->used->ring[q->last_used & (q->size - 1)];
-		if (e.id >= q->size || !q->cookie[e.id]) {
-			q->broken = 1;
-			q->bad_id++;
+	while (got < n && got < ready) {
+		/* it can have finished only chains it was shown and has not
+		 * given back: last_used never passes published_idx */
+		if (q->last_used == q->published_idx) {
+			mark_broken(q, &q->bad_id);
 			break;
 		}
-		uint16_t head = (uint16_t)e.id;
-		/* a device may write no more than the chain's writable bytes */
-		uint32_t cap = 0;
-		uint16_t i = head;
-		for (uint16_t k = 0; k < q->chain_len[head]; k++) {
-			if (q->desc[i].flags & VRING_DESC_F_WRITE)
-				cap += q->desc[i].len;
-			if (k + 1 < q->chain_len[head])
-				i = q->desc[i].next;
-		}
-		if (e.len > cap) {
-			q->broken = 1;
-			q->bad_len++;
+		/* each field read once: the device may rewrite the entry meanwhile */
+		const struct vring_used_elem *e = &q->used->ring[q->last_used & (q->size - 1)];
+		uint32_t id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
+		uint32_t len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+		if (id >= q->size || !q->shadow[id].cookie) {     /* not an outstanding head */
+			mark_broken(q, &q->bad_id);
 			break;
 		}
-		cookies[got] = q->cookie[head];
+		struct virtq_slot *h = &q->shadow[id];
+		if (len > h->cap) {                                 /* wrote past the chain */
+			mark_broken(q, &q->bad_len);
+			break;
+		}
+		cookies[got] = h->cookie;
 		if (lens)
-			lens[got] = e.len;
-		q->cookie[head] = NULL;
-		/* the chain's descriptors go back on the free list */
-		q->desc[i].next = q->free_head;
-		q->free_head = head;
-		q->num_free = (uint16_t)(q->num_free + q->chain_len[head]);
+			lens[got] = len;
+		h->cookie = NULL;
+		/* the chain goes back on the free list, its links from the shadow */
+		uint16_t tail = (uint16_t)id;
+		for (uint16_t k = 1; k < h->chain_len; k++)
+			tail = q->shadow[tail].next;
+		q->shadow[tail].next = q->free_head;
+		q->free_head = (uint16_t)id;
+		q->num_free = (uint16_t)(q->num_free + h->chain_len);
 		q->last_used++;
 		got++;
 	}

@@ -10,12 +10,14 @@ static struct pktbuf_pool pools[POLLUX_MAX_CORES];
 
 int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count)
 {
-	size_t bytes = (size_t)count * sizeof(struct pktbuf);
+	size_t mpages = ((size_t)count * sizeof(struct pktbuf) + 4095) / 4096;
+	size_t dpages = ((size_t)count * PKTBUF_SLOT + 4095) / 4096;
 	size_t spages = ((size_t)count * sizeof(struct pktbuf *) + 4095) / 4096;
 	memset(p, 0, sizeof *p);
-	p->objs = frame_alloc_pages((bytes + 4095) / 4096);
+	p->objs = frame_alloc_pages(mpages);
+	p->data = frame_alloc_dma_pages(dpages);
 	p->stack = frame_alloc_pages(spages);
-	if (!p->objs || !p->stack)
+	if (!p->objs || !p->data || !p->stack)
 		return -ENOMEM;
 	p->count = count;
 	p->core = core;
@@ -23,6 +25,7 @@ int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count)
 		struct pktbuf *b = &p->objs[i];
 		b->home = core;
 		b->magic = 0;
+		b->buf = p->data + (size_t)i * PKTBUF_SLOT;
 		p->stack[i] = b;
 	}
 	p->top = count;

@@ -1,10 +1,15 @@
 /*
  * pktbuf.h — packet buffers and per-core pools.
  *
- * A buffer is one fixed-size object: 64 bytes of metadata, then
- * PKTBUF_HEADROOM bytes (room for the virtio-net header and any
- * encapsulation pushed in front), then up to PKTBUF_DATA bytes of frame.
- * Pools are made at start-up, one per core, from device-visible memory.
+ * A buffer is two objects: 64 bytes of metadata (struct pktbuf) in
+ * private memory, and its data slot in device-visible memory
+ * (frame_alloc_dma_pages): PKTBUF_HEADROOM bytes (room for the virtio-net
+ * header and any encapsulation pushed in front), then up to PKTBUF_DATA
+ * bytes of frame. The metadata's `buf` points at the slot and never
+ * changes. A device (on hosted, the vhost-user backend, which maps all
+ * device-visible memory) can rewrite any slot's bytes at any time, but
+ * never a length, a chain link or a pool's free stack: those are private.
+ * Pools are made at start-up, one per core.
  *
  * A frame larger than one buffer (a TSO frame, up to 64 KiB) is a chain:
  * the head holds the headers and the first bytes, `frag` links buffers
@@ -31,6 +36,8 @@
 #define PKTBUF_HEADROOM 128
 #define PKTBUF_DATA 2048
 #define PKTBUF_META 64
+#define PKTBUF_SLOT (PKTBUF_HEADROOM + PKTBUF_DATA)     /* a data slot's bytes */
+#define PKTBUF_BYTES (PKTBUF_META + PKTBUF_SLOT)        /* memory one buffer costs */
 
 struct pktbuf {
 	/* owner: whichever core holds the buffer now */
@@ -48,10 +55,11 @@ struct pktbuf {
 	uint32_t frag_len;              /* head: bytes in the chained buffers */
 	uint16_t gso_size;              /* TSO: payload bytes per segment */
 	uint16_t hdr_end;               /* TSO: buf offset where the payload starts */
-	char pad[PKTBUF_META - 48];
-	uint8_t buf[PKTBUF_HEADROOM + PKTBUF_DATA];
+	/* immutable after pktbuf_pool_init */
+	uint8_t *buf;                   /* the data slot: PKTBUF_SLOT bytes, device-visible */
+	char pad[PKTBUF_META - 56];
 };
-_Static_assert(offsetof(struct pktbuf, buf) == PKTBUF_META, "metadata is one cache line");
+_Static_assert(sizeof(struct pktbuf) == PKTBUF_META, "metadata is one cache line");
 #define PKTBUF_MAGIC 0x706b7462u
 #define PKTBUF_F_CSUM_NEEDED 1          /* virtio NEEDS_CSUM: csum_start/offset valid */
 #define PKTBUF_F_CSUM_VALID  2          /* device checked it */
@@ -69,11 +77,12 @@ static inline uint8_t *pktbuf_data(struct pktbuf *p) { return p->buf + p->off; }
 /* the whole frame's length, chained buffers included */
 static inline uint32_t pktbuf_frame_len(const struct pktbuf *p) { return (uint32_t)p->len + p->frag_len; }
 /* bytes a chained (non-head) buffer can hold: all of buf */
-#define PKTBUF_FRAG_ROOM (PKTBUF_HEADROOM + PKTBUF_DATA)
+#define PKTBUF_FRAG_ROOM PKTBUF_SLOT
 
 struct pktbuf_pool {
 	/* immutable after pktbuf_pool_init */
-	struct pktbuf *objs;
+	struct pktbuf *objs;            /* metadata: private */
+	uint8_t *data;                  /* data slots: device-visible, objs[i].buf == data + i * PKTBUF_SLOT */
 	uint32_t count;
 	uint16_t core;
 	/* owner */
@@ -84,8 +93,9 @@ struct pktbuf_pool {
 	uint64_t going_home_deferred;
 } __attribute__((aligned(CACHE_LINE)));
 
-/* Makes `count` buffers from device-visible memory (frame_alloc_pages).
- * Returns 0 or -ENOMEM. */
+/* Makes `count` buffers: metadata and the free stack from private memory
+ * (frame_alloc_pages), data slots from device-visible memory
+ * (frame_alloc_dma_pages). Returns 0 or -ENOMEM. */
 int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count);
 struct pktbuf_pool *pktbuf_pool_of(uint16_t core);
 /* Core 0 at start-up: a pool of per_core buffers for every core, and on

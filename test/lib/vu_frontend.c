@@ -94,9 +94,9 @@ int vu_pair_init(struct vu_pair *q, struct vu_mem *m, uint16_t index, uint16_t r
 	q->txbuf = vu_mem_take(m, (size_t)ring * tx_slot, 4096);
 	if (!rxq || !txq || !q->rxbuf || !q->txbuf)
 		return -ENOMEM;
-	int rc = virtq_init(&q->rx, (uint16_t)(2 * index), ring, rxq, event_idx);
+	int rc = virtq_init(&q->rx, (uint16_t)(2 * index), ring, rxq, q->rx_shadow, event_idx);
 	if (!rc)
-		rc = virtq_init(&q->tx, (uint16_t)(2 * index + 1), ring, txq, event_idx);
+		rc = virtq_init(&q->tx, (uint16_t)(2 * index + 1), ring, txq, q->tx_shadow, event_idx);
 	if (rc)
 		return rc;
 	virtq_disable_interrupts(&q->rx);

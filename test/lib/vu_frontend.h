@@ -12,7 +12,8 @@
  *   2. vhost_user_connect with that memfd, then vu_negotiate (or
  *      virtio_negotiate directly, to check the steps in between).
  *   3. Per queue pair: vu_pair_init (rings and buffer slots from the
- *      memfd), d->ops->queue_enable on rx and tx, vu_pair_post_rx.
+ *      memfd; the queues' shadows in the pair itself, private, as Pollux
+ *      keeps them), d->ops->queue_enable on rx and tx, vu_pair_post_rx.
  *   4. set_status DRIVER_OK, then rounds of: vu_pair_tx_reclaim;
  *      vu_pair_tx_frame / vu_pair_tx_post per frame; vu_pair_tx_flush;
  *      vu_pair_rx_poll with a callback that checks each frame.
@@ -56,6 +57,7 @@ int vu_negotiate(struct virtio_dev *d, char *err, size_t errlen);
 struct vu_pair {
 	/* immutable after vu_pair_init */
 	struct virtq rx, tx;
+	struct virtq_slot rx_shadow[VU_RING_MAX], tx_shadow[VU_RING_MAX];  /* private, never in the memfd */
 	uint8_t *rxbuf, *txbuf;         /* ring slots each */
 	uint32_t rx_slot, rx_len, tx_slot;
 	uint16_t ring;

@@ -4,9 +4,12 @@
  * as the VM image; only this file differs:
  *
  *   cores    one pthread per core, pinned to a host CPU (--cpus LIST)
- *   memory   one shared memfd (huge pages where the host has them),
- *            carved by the same frame allocator as the VM's RAM, so a
- *            vhost-user backend can map it
+ *   memory   two regions of --mem bytes each, carved by the same frame
+ *            allocator as the VM's RAM: private anonymous memory for
+ *            frame_alloc_pages (everything the program trusts), and one
+ *            shared memfd (huge pages where the host has them) for
+ *            frame_alloc_dma_pages (vrings, packet data) — the only
+ *            memory a vhost-user backend is given to map
  *   time     CLOCK_MONOTONIC; the TSC rate is measured across start-up
  *   idle     a futex per core: core_kick() bumps and wakes it
  *   console  stdout; exit statuses as under QEMU's isa-debug-exit
@@ -54,11 +57,17 @@ static struct hosted_core hcores[POLLUX_MAX_CORES];
 static uint32_t ncores = 1;
 static __thread struct core *self;
 
-static struct frame_pool pool;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *mem_base;
-static size_t mem_size;
-static int mem_fd = -1;
+/* A region of memory carved in frames; `lock` covers its allocator. */
+struct mem_region {
+	struct frame_pool pool;
+	pthread_mutex_t lock;
+	uint8_t *base;
+	size_t size;
+};
+static struct mem_region priv_mem = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct mem_region dma_mem = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static size_t mem_size;                 /* --mem, rounded: each region's size */
+static int mem_fd = -1;                 /* dma_mem's memfd */
 static int mem_huge;
 
 #define MAX_VHOST_USER 16
@@ -169,75 +178,105 @@ void time_delay_ns(uint64_t ns)
 		;
 }
 
-/* ---- memory: the shared memfd, carved in frames */
-static int mem_init(size_t bytes)
+/* ---- memory: a private region and the shared memfd, carved in frames */
+static int region_init(struct mem_region *r, uint8_t *base, size_t size)
 {
-	mem_size = (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-	mem_fd = memfd_create("pollux-mem", MFD_CLOEXEC | MFD_HUGETLB);
+	uint64_t *bits = malloc(frame_pool_bitmap_bytes((uintptr_t)base, (uintptr_t)base + size));
+	if (!bits)
+		return -ENOMEM;
+	r->base = base;
+	r->size = size;
+	frame_pool_init(&r->pool, (uintptr_t)base, (uintptr_t)base + size, bits);
+	frame_pool_add(&r->pool, (uintptr_t)base, (uintptr_t)base + size);
+	return 0;
+}
+
+/* Private frames: anonymous memory no other process can map, 2 MiB
+ * aligned so transparent huge pages can back it; touched only as frames
+ * are handed out (frame_alloc_pages zeroes them). */
+static int priv_init(size_t size)
+{
+	size_t huge = 2u << 20;
+	uint8_t *m = mmap(NULL, size + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	uint8_t *base = (uint8_t *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+	if (base > m)
+		munmap(m, (size_t)(base - m));
+	munmap(base + size, (size_t)(m + huge - base));
+	madvise(base, size, MADV_HUGEPAGE);     /* a hint: fine if THP is off */
+	return region_init(&priv_mem, base, size);
+}
+
+/* Device-visible frames: the memfd a vhost-user backend maps. */
+static int dma_init(size_t size)
+{
+	uint8_t *base;
+	mem_fd = memfd_create("pollux-dma", MFD_CLOEXEC | MFD_HUGETLB);
 	mem_huge = mem_fd >= 0;
-	if (mem_fd >= 0 && ftruncate(mem_fd, (off_t)mem_size)) {
+	if (mem_fd >= 0 && ftruncate(mem_fd, (off_t)size)) {
 		close(mem_fd);
 		mem_fd = -1;
 		mem_huge = 0;
 	}
 	if (mem_fd < 0) {
-		mem_fd = memfd_create("pollux-mem", MFD_CLOEXEC);
-		if (mem_fd < 0 || ftruncate(mem_fd, (off_t)mem_size))
+		mem_fd = memfd_create("pollux-dma", MFD_CLOEXEC);
+		if (mem_fd < 0 || ftruncate(mem_fd, (off_t)size))
 			return -errno;
 	}
-	mem_base = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
-	if (mem_base == MAP_FAILED && mem_huge) {
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
+	if (base == MAP_FAILED && mem_huge) {
 		/* no huge pages reserved: fall back to ordinary pages */
 		close(mem_fd);
 		mem_huge = 0;
-		mem_fd = memfd_create("pollux-mem", MFD_CLOEXEC);
-		if (mem_fd < 0 || ftruncate(mem_fd, (off_t)mem_size))
+		mem_fd = memfd_create("pollux-dma", MFD_CLOEXEC);
+		if (mem_fd < 0 || ftruncate(mem_fd, (off_t)size))
 			return -errno;
-		mem_base = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
+		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
 	}
-	if (mem_base == MAP_FAILED)
+	if (base == MAP_FAILED)
 		return -errno;
-	uint64_t *bits = malloc(frame_pool_bitmap_bytes((uintptr_t)mem_base, (uintptr_t)mem_base + mem_size));
-	if (!bits)
-		return -ENOMEM;
-	frame_pool_init(&pool, (uintptr_t)mem_base, (uintptr_t)mem_base + mem_size, bits);
-	frame_pool_add(&pool, (uintptr_t)mem_base, (uintptr_t)mem_base + mem_size);
-	return 0;
+	return region_init(&dma_mem, base, size);
+}
+
+static int mem_init(size_t bytes)
+{
+	mem_size = (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+	int rc = priv_init(mem_size);
+	return rc ? rc : dma_init(mem_size);
 }
 
 uint64_t mem_total_bytes(void) { return mem_size; }
 
-void *frame_alloc_pages(size_t n)
+static void *region_alloc(struct mem_region *r, size_t n, uint64_t align)
 {
-	pthread_mutex_lock(&pool_lock);
-	uint64_t p = frame_pool_alloc(&pool, n, FRAME_SIZE);
-	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_lock(&r->lock);
+	uint64_t p = frame_pool_alloc(&r->pool, n, align);
+	pthread_mutex_unlock(&r->lock);
 	if (p)
 		memset((void *)p, 0, n * FRAME_SIZE);
 	return (void *)p;
 }
 
-void *frame_alloc_huge(void)
+static void region_free(struct mem_region *r, const char *fn, void *p, size_t n)
 {
-	pthread_mutex_lock(&pool_lock);
-	uint64_t p = frame_pool_alloc(&pool, 512, 2u << 20);
-	pthread_mutex_unlock(&pool_lock);
-	if (p)
-		memset((void *)p, 0, 2u << 20);
-	return (void *)p;
-}
-
-void frame_free_pages(void *p, size_t n)
-{
-	pthread_mutex_lock(&pool_lock);
-	int rc = frame_pool_free(&pool, (uintptr_t)p, n);
-	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_lock(&r->lock);
+	int rc = frame_pool_free(&r->pool, (uintptr_t)p, n);
+	pthread_mutex_unlock(&r->lock);
 	if (rc)
-		panic("frame_free_pages(%p, %zu): not allocated", p, n);
+		panic("%s(%p, %zu): not allocated", fn, p, n);
 }
 
-int platform_mem_fd(void) { return mem_fd; }
-void *platform_mem_base(void) { return mem_base; }
+void *frame_alloc_pages(size_t n) { return region_alloc(&priv_mem, n, FRAME_SIZE); }
+void *frame_alloc_huge(void) { return region_alloc(&priv_mem, 512, 2u << 20); }
+void frame_free_pages(void *p, size_t n) { region_free(&priv_mem, "frame_free_pages", p, n); }
+void *frame_alloc_dma_pages(size_t n) { return region_alloc(&dma_mem, n, FRAME_SIZE); }
+void frame_free_dma_pages(void *p, size_t n) { region_free(&dma_mem, "frame_free_dma_pages", p, n); }
+
+int platform_dma_fd(void) { return mem_fd; }
+void *platform_dma_base(void) { return dma_mem.base; }
+size_t platform_dma_size(void) { return dma_mem.size; }
 
 /* ---- console, exit, faults */
 void console_write(const char *s, size_t n)
@@ -419,7 +458,8 @@ static void usage(void)
 		"                     [--test NAME] [--exit ready] [--append \"WORDS\"]\n"
 		"  --cores N     cores (threads), core 0 is the control core (default 2)\n"
 		"  --cpus LIST   host CPUs to pin them to, e.g. 0-3 or 2,4,6 (default: none)\n"
-		"  --mem MIB     memory for frames and pools, from one memfd (default 256)\n"
+		"  --mem MIB     private memory, and as much device-visible memory (rings and\n"
+		"                packet data, one memfd a backend maps) (default 256)\n"
 		"  --test NAME   run a self-test after start-up (mesh, callon, timers, quiesce, sched)\n"
 		"  --append W    kernel-style command-line words (e.g. \"test_n=100000\")\n"
 		"  --vhost-user PATH[,queues=N]  a virtio-net device served by the vhost-user backend\n"

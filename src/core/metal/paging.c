@@ -109,6 +109,10 @@ void frame_free_pages(void *p, size_t n)
 		panic("frame_free_pages(%p, %zu): not allocated", p, n);
 }
 
+/* The hypervisor sees all of guest RAM: device-visible frames are frames. */
+void *frame_alloc_dma_pages(size_t n) { return frame_alloc_pages(n); }
+void frame_free_dma_pages(void *p, size_t n) { frame_free_pages(p, n); }
+
 int frame_free_checked(void *p, size_t n)
 {
 	lock();

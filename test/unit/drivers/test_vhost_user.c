@@ -318,8 +318,9 @@ Test(vhost_user, handshake_rings_and_kick)
 
 	struct virtq rx, tx;
 	uint16_t size = 256;
-	virtq_init(&rx, 0, size, mem, 1);
-	virtq_init(&tx, 1, size, mem + (1u << 20), 1);
+	static struct virtq_slot rx_shadow[256], tx_shadow[256];
+	virtq_init(&rx, 0, size, mem, rx_shadow, 1);
+	virtq_init(&tx, 1, size, mem + (1u << 20), tx_shadow, 1);
 	cr_assert_eq(d->ops->queue_enable(d, &rx), 0);
 	cr_assert_eq(d->ops->queue_enable(d, &tx), 0);
 	d->ops->set_status(d, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
@@ -407,7 +408,8 @@ Test(vhost_user, without_protocol_features)
 	cr_expect_eq(d->ops->queue_max(d, 2), 0);
 	cr_assert_eq(virtio_negotiate(d, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC), 0, err, sizeof err), 0);
 	struct virtq rx;
-	virtq_init(&rx, 0, 64, mem, 0);
+	static struct virtq_slot shadow[64];
+	virtq_init(&rx, 0, 64, mem, shadow, 0);
 	cr_assert_eq(d->ops->queue_enable(d, &rx), 0);
 	int n = fake_wait(f, 9);
 	cr_assert_eq(n, 9, "GET_FEATURES SET_OWNER SET_FEATURES MEM_TABLE NUM BASE ADDR KICK CALL: %d", n);
@@ -513,11 +515,12 @@ Test(vhost_user, refused_request_and_lost_backend)
 	cr_assert(d, "%s", err);
 	cr_assert_eq(virtio_negotiate(d, BIT(VIRTIO_F_VERSION_1), 0, err, sizeof err), 0, "%s", err);
 	struct virtq rx, outside;
-	virtq_init(&rx, 0, 64, mem, 0);
+	static struct virtq_slot shadow[64], shadow2[64];
+	virtq_init(&rx, 0, 64, mem, shadow, 0);
 	cr_expect_eq(d->ops->queue_enable(d, &rx), -EREMOTEIO, "a refusal is an error");
 	cr_expect_eq(d->ops->get_status(d) & VIRTIO_STATUS_NEEDS_RESET, 0, "but the connection is still good");
 	static uint8_t elsewhere[65536] __attribute__((aligned(4096)));
-	virtq_init(&outside, 1, 64, elsewhere, 0);
+	virtq_init(&outside, 1, 64, elsewhere, shadow2, 0);
 	cr_expect_eq(d->ops->queue_enable(d, &outside), -EFAULT, "rings outside the shared memory");
 	/* the backend goes away: errors, never a crash */
 	fake_halt(f);

@@ -404,7 +404,8 @@ int main(void)
 	struct virtq bad;
 	CHECK(d->ops->queue_enable(d, &pr[0].vq.rx) == -EBUSY, "a ring is enabled once");
 	static uint8_t outside[65536] __attribute__((aligned(4096)));
-	virtq_init(&bad, 2 * PAIRS, 64, outside, 0);
+	static struct virtq_slot bad_shadow[64];
+	virtq_init(&bad, 2 * PAIRS, 64, outside, bad_shadow, 0);
 	CHECK(d->ops->queue_enable(d, &bad) == -EINVAL, "no ring %u (no control queue)", 2 * PAIRS);
 	CHECK(!(d->ops->get_status(d) & VIRTIO_STATUS_NEEDS_RESET), "still healthy after refused calls");
 	for (uint16_t p = 0; p < PAIRS; p++)

@@ -3,7 +3,8 @@
  * fake device that consumes the avail ring and produces used entries the
  * way a real one does: wrap-around of the 16-bit indices, a full ring,
  * chained descriptors, buffers returned out of order, and a device that
- * lies (bad id, bad length, too many used entries).
+ * lies (bad id, bad length, too many used entries, an id repeated, inside
+ * a chain or never published, descriptors and avail entries rewritten).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@ struct fakedev {
 };
 
 static void *qmem;
+static struct virtq_slot *qshadow;
 static struct virtq q;
 static struct fakedev dev;
 
@@ -32,12 +34,19 @@ static void setup_q(uint16_t size, int event_idx)
 	qmem = aligned_alloc(4096, virtq_memsize(size));
 	cr_assert_not_null(qmem);
 	memset(qmem, 0, virtq_memsize(size));
-	cr_assert_eq(virtq_init(&q, 0, size, qmem, event_idx), 0);
+	qshadow = calloc(size, sizeof *qshadow);
+	cr_assert_not_null(qshadow);
+	cr_assert_eq(virtq_init(&q, 0, size, qmem, qshadow, event_idx), 0);
 	memset(&dev, 0, sizeof dev);
 	dev.q = &q;
 }
 
-static void teardown_q(void) { free(qmem); }
+static void teardown_q(void)
+{
+	free(qmem);
+	free(qshadow);
+	qshadow = NULL;
+}
 
 /* Device: take every newly available chain. Returns how many. */
 static uint32_t dev_take(void)
@@ -92,10 +101,11 @@ TestSuite(virtq, .fini = teardown_q);
 Test(virtq, bad_sizes)
 {
 	static char mem[65536] __attribute__((aligned(4096)));
+	static struct virtq_slot shadow[128];
 	struct virtq x;
-	cr_expect_eq(virtq_init(&x, 0, 0, mem, 0), -EINVAL);
-	cr_expect_eq(virtq_init(&x, 0, 3, mem, 0), -EINVAL);
-	cr_expect_eq(virtq_init(&x, 0, 100, mem, 0), -EINVAL);
+	cr_expect_eq(virtq_init(&x, 0, 0, mem, shadow, 0), -EINVAL);
+	cr_expect_eq(virtq_init(&x, 0, 3, mem, shadow, 0), -EINVAL);
+	cr_expect_eq(virtq_init(&x, 0, 100, mem, shadow, 0), -EINVAL);
 	qmem = NULL;
 }
 
@@ -298,4 +308,178 @@ Test(virtq, kick_event_idx)
 		virtq_add1(&q, (uint64_t)(uintptr_t)buf, 64, 0, buf + 2 + i);
 	virtq_publish(&q);
 	cr_expect_eq(virtq_kick_prepare(&q), 1, "2 -> 6 passes event 5");
+}
+
+/* ---- a device that lies about what the driver built: the chain, the free
+ * list and the ids are the driver's own (private shadow), so rewriting the
+ * device-visible copies changes nothing the driver relies on */
+
+/* Adds every descriptor as chains of 3 (read header, two writable parts),
+ * publishes, and has the device take them all. */
+static uint32_t fill_chains3(char (*bufs)[64], uint32_t nchains)
+{
+	for (uint32_t c = 0; c < nchains; c++) {
+		struct virtq_buf b[3] = {
+			{ (uint64_t)(uintptr_t)bufs[c], 12, 0 },
+			{ (uint64_t)(uintptr_t)bufs[c] + 12, 20, 1 },
+			{ (uint64_t)(uintptr_t)bufs[c] + 32, 32, 1 },
+		};
+		cr_assert_eq(virtq_add(&q, b, 3, bufs[c]), 0, "chain %u", c);
+	}
+	virtq_publish(&q);
+	return dev_take();
+}
+
+Test(virtq, a_device_rewriting_desc_next_cannot_redirect_the_free_list)
+{
+	setup_q(16, 0);
+	static char bufs[5][64];
+	cr_assert_eq(fill_chains3(bufs, 5), 5);
+	cr_expect_eq(virtq_free(&q), 1);
+	/* the device points every link at descriptor 0 (and one out of
+	 * range), as if to make the driver free one descriptor many times
+	 * or walk off the table */
+	for (uint16_t i = 0; i < q.size; i++)
+		q.desc[i].next = i == 3 ? 40000 : 0;
+	for (uint32_t k = 0; k < 5; k++)
+		dev_put(dev.pending[k], 52);        /* exactly the writable bytes */
+	void *c[8];
+	uint32_t l[8];
+	cr_assert_eq(virtq_get_used(&q, c, l, 8), 5);
+	cr_expect(!virtq_broken(&q));
+	cr_expect_eq(virtq_free(&q), 16, "every descriptor back, each once");
+	/* the free list is whole: the ring fills again with 16 distinct heads */
+	dev.npending = 0;
+	static char one[16][64];
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(virtq_add1(&q, (uint64_t)(uintptr_t)one[i], 64, 1, one[i]), 0, "add %d", i);
+	virtq_publish(&q);
+	cr_assert_eq(dev_take(), 16);
+	int seen[16] = { 0 };
+	for (uint32_t k = 0; k < 16; k++) {
+		cr_assert_lt(dev.pending[k], 16);
+		cr_expect_eq(seen[dev.pending[k]]++, 0, "descriptor %u handed out twice", dev.pending[k]);
+	}
+	while (dev.npending)
+		dev_return(0, 64);
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 8) + virtq_get_used(&q, c, NULL, 8), 16);
+	cr_expect_eq(virtq_free(&q), 16);
+}
+
+Test(virtq, a_device_scribbling_over_the_rings_cannot_break_the_accounting)
+{
+	setup_q(64, 1);
+	srand(11);
+	static char pool[64][512];
+	uint64_t added = 0, got = 0;
+	for (int round = 0; round < 20000; round++) {
+		uint16_t n = (uint16_t)(1 + rand() % 4);
+		struct virtq_buf b[4];
+		for (uint16_t k = 0; k < n; k++)
+			b[k] = (struct virtq_buf){ (uint64_t)(uintptr_t)pool[rand() % 64], 100, k > 0 };
+		if (virtq_add(&q, b, n, pool[round % 64]) == 0)
+			added++;
+		virtq_publish(&q);
+		dev_take();
+		/* what a hostile device may write: every descriptor field and
+		 * the avail ring, garbage */
+		for (int k = 0; k < 8; k++) {
+			struct vring_desc *d = &q.desc[rand() % 64];
+			d->next = (uint16_t)rand();
+			d->len = (uint32_t)rand();
+			d->flags = (uint16_t)rand();
+			q.avail->ring[rand() % 64] = (uint16_t)rand();
+		}
+		if (dev.npending && rand() % 2) {
+			uint32_t k = (uint32_t)rand() % dev.npending;
+			dev_return(k, 0);
+		}
+		void *c[16];
+		got += virtq_get_used(&q, c, NULL, 16);
+		cr_assert(!virtq_broken(&q), "round %d", round);
+		cr_assert_eq(virtq_outstanding(&q), dev.npending, "round %d", round);
+	}
+	while (dev.npending)
+		dev_return(0, 0);
+	void *c[64];
+	uint16_t g;
+	while ((g = virtq_get_used(&q, c, NULL, 64)) > 0)
+		got += g;
+	cr_expect_eq(got, added);
+	cr_expect_eq(virtq_free(&q), 64, "every descriptor back on the free list");
+	cr_expect_eq(virtq_outstanding(&q), 0);
+}
+
+Test(virtq, a_repeated_id_in_a_later_burst_returns_no_second_cookie)
+{
+	setup_q(16, 0);
+	char a[64], b[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)a, 64, 1, a);
+	virtq_add1(&q, (uint64_t)(uintptr_t)b, 64, 1, b);
+	virtq_publish(&q);
+	dev_take();
+	uint16_t ha = dev.pending[0];
+	dev_put(ha, 10);
+	void *c[4] = { NULL };
+	cr_assert_eq(virtq_get_used(&q, c, NULL, 4), 1);
+	cr_expect_eq(c[0], a);
+	dev_put(ha, 10);                        /* a again, b still outstanding */
+	c[0] = NULL;
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect_null(c[0], "no cookie for an id the driver has back");
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_id, 1);
+}
+
+Test(virtq, an_id_inside_a_chain_is_not_a_head)
+{
+	setup_q(16, 0);
+	static char bufs[1][64];
+	cr_assert_eq(fill_chains3(bufs, 1), 1);
+	uint16_t head = dev.pending[0];
+	uint16_t second = q.desc[head].next;    /* the driver's own link, as written */
+	cr_assert_neq(second, head);
+	dev_put(second, 10);
+	void *c[4] = { NULL };
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect_null(c[0]);
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_id, 1);
+}
+
+Test(virtq, an_id_never_published_is_refused)
+{
+	setup_q(16, 0);
+	char a[64];
+	virtq_add1(&q, (uint64_t)(uintptr_t)a, 64, 1, a);
+	/* not published: the device was never shown it, but guesses head 0 */
+	dev_put(0, 10);
+	void *c[4] = { NULL };
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 4), 0);
+	cr_expect_null(c[0]);
+	cr_expect(virtq_broken(&q));
+}
+
+Test(virtq, lengths_are_bounded_by_the_chains_writable_bytes)
+{
+	setup_q(16, 0);
+	static char bufs[3][64];
+	cr_assert_eq(fill_chains3(bufs, 3), 3);
+	void *c[4];
+	uint32_t l[4];
+	dev_return(0, 52);                      /* 20 + 32 writable: the most allowed */
+	cr_expect_eq(virtq_get_used(&q, c, l, 4), 1);
+	cr_expect_eq(l[0], 52);
+	dev_return(0, 53);                      /* one past: the read-only header does not count */
+	cr_expect_eq(virtq_get_used(&q, c, l, 4), 0);
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_len, 1);
+
+	teardown_q();
+	setup_q(16, 0);
+	cr_assert_eq(fill_chains3(bufs, 1), 1);
+	dev_return(0, 0xffffffffu);             /* a length that wraps any sum */
+	cr_expect_eq(virtq_get_used(&q, c, l, 4), 0);
+	cr_expect(virtq_broken(&q));
+	cr_expect_eq(q.bad_len, 1);
 }

@@ -3,9 +3,9 @@
  * fuzzer, and the helpers of harness.h. See harness.h for the world it
  * makes.
  *
- * Stubs: one core; frame_alloc_pages from aligned_alloc (zeroed, freed
- * by h_fini); time_ns() the fake clock; sched_timer_* on a local wheel;
- * call_on queued (bounded: a full queue answers -ENOBUFS, as a full
+ * Stubs: one core; frame_alloc_pages and frame_alloc_dma_pages from
+ * aligned_alloc (zeroed, freed by h_fini); time_ns() the fake clock;
+ * sched_timer_* on a local wheel; call_on queued (bounded: a full queue answers -ENOBUFS, as a full
  * channel would) and run by h_turn(); sched_publish an atomic exchange
  * and sched_quiesce_wait immediate (no other core reads); the device
  * eth0 with one queue pair owned by core 0.
@@ -104,6 +104,10 @@ void frame_free_pages(void *p, size_t npages)
 			return;
 		}
 }
+
+/* device-visible memory: the same blocks here (no device) */
+void *frame_alloc_dma_pages(size_t npages) { return frame_alloc_pages(npages); }
+void frame_free_dma_pages(void *p, size_t npages) { frame_free_pages(p, npages); }
 
 /* ---- sched */
 static struct timer_wheel h_wheel;
