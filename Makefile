@@ -241,8 +241,18 @@ $(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) te
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
 
+# A hostile device against the virtqueue and virtio-net's data path, and
+# a hostile vhost-user backend against the frontend's reply parsing
+# (about 20 s each).
+FUZZ_DRV_TIME ?= 20
+$(BUILD)/fuzz/fuzz_virtq: test/fuzz/fuzz_virtq.c src/drivers/virtq.c src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c \
+		$(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c
+
 test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config \
-	$(BUILD)/fuzz/fuzz_api_tls
+	$(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
@@ -254,6 +264,9 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/f
 	@mkdir -p $(BUILD)/fuzz/corpus/api_tls
 	$(BUILD)/fuzz/fuzz_api_tls -max_total_time=$(FUZZ_API_TIME) -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_tls test/fuzz/corpus/api_tls
+	@mkdir -p $(BUILD)/fuzz/corpus/virtq
+	$(BUILD)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_DRV_TIME) -max_len=2048 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/virtq test/fuzz/corpus/virtq
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf
