@@ -251,8 +251,14 @@ $(BUILD)/fuzz/fuzz_virtq: test/fuzz/fuzz_virtq.c src/drivers/virtq.c src/drivers
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c
 
+$(BUILD)/fuzz/fuzz_vhost_user: test/fuzz/fuzz_vhost_user.c src/drivers/vhost_user.c src/drivers/virtio.c \
+		src/drivers/virtq.c $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c -lpthread
+
 test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config \
-	$(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq
+	$(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq $(BUILD)/fuzz/fuzz_vhost_user
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
@@ -267,6 +273,10 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/f
 	@mkdir -p $(BUILD)/fuzz/corpus/virtq
 	$(BUILD)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_DRV_TIME) -max_len=2048 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/virtq test/fuzz/corpus/virtq
+	@mkdir -p $(BUILD)/fuzz/corpus/vhost_user
+	$(BUILD)/fuzz/fuzz_vhost_user -max_total_time=$(FUZZ_DRV_TIME) -max_len=2048 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/vhost_user \
+		test/fuzz/corpus/vhost_user
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf
