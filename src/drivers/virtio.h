@@ -7,7 +7,7 @@
  *
  * Addresses given to a device (descriptors, rings) are the addresses the
  * driver itself uses: the identity map on the VM, the process's own
- * mapping of the shared memfd in the hosted process (the vhost-user
+ * mapping of the device-visible memfd in the hosted process (the vhost-user
  * memory table maps guest address == our virtual address).
  *
  * All operations are control path: core 0, during start-up, except
