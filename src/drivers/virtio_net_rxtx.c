@@ -4,9 +4,11 @@
  * allocation beyond the owner's pool; a doorbell only when the device
  * asks for one (EVENT_IDX or NO_NOTIFY).
  *
- * RX: the device returns filled buffers (bounds-checked by virtq); each
- * becomes a pktbuf after the 12-byte header; runts (< 14 bytes of frame)
- * and frames over the MTU are dropped and counted; the ring is refilled
+ * RX: the device returns filled buffers (ids and lengths checked by virtq
+ * against its private shadow); each becomes a pktbuf after the 12-byte
+ * header, of which only the checksum flags are used (header and frame
+ * lie in device-visible memory: wire input); runts (< 14 bytes of
+ * frame) and frames over the MTU are dropped and counted; the ring is refilled
  * from the owner's pool in one batch per burst (an empty pool is counted
  * and retried next burst).
  * TX: completions are reclaimed lazily (when the ring has fewer free
