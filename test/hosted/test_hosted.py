@@ -36,6 +36,15 @@ def test_runtime_selftests(cores):
     assert "check failed" not in out, out
 
 
+def test_private_memory_stays_out_of_the_memfd():
+    """Only device-visible frames (rings, packet data) come from the memfd a
+    vhost-user backend maps; private frames and the cores' arenas never do."""
+    rc, out = run("--cores", "2", "--config", CFG, "--test", "memory")
+    assert rc == 0, out
+    assert "selftest memory: private and device-visible frames apart" in out, out
+    assert "selftest memory: ok (2 cores)" in out, out
+
+
 def test_pinned_cpus():
     rc, out = run("--cores", "2", "--cpus", "0-1", "--config", CFG, "--test", "mesh",
                   "--append", "test_n=10000")

@@ -388,9 +388,51 @@ void platform_ready(void)
 		tsc_hz = (uint64_t)((unsigned __int128)(cycles_now() - tsc_start) * 1000000000ull / ns);
 }
 
-/* the hosted platform has no tests of its own (src/appliance/selftest.c
- * runs the shared ones) */
-int platform_selftest(const char *name) { return -ENOENT; }
+static int in_region(const struct mem_region *r, const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)r->base;
+	return a >= b && n <= r->size && a - b <= r->size - n;
+}
+
+/* "memory": device-visible frames come from the memfd and private frames
+ * never do, nor does any core's arena; the memfd is exactly the region
+ * a vhost-user backend is given. 0 or -1, each failure logged. */
+static int test_memory(void)
+{
+	int bad = 0;
+	struct stat st;
+	void *p = frame_alloc_pages(3), *d = frame_alloc_dma_pages(3);
+	if (!p || !d) {
+		klog("selftest memory: no frames (private %p, device-visible %p)", p, d);
+		return -1;
+	}
+	if (in_region(&dma_mem, p, 3 * FRAME_SIZE) || !in_region(&priv_mem, p, 3 * FRAME_SIZE))
+		klog("selftest memory: private frames at %p lie in the memfd", p), bad++;
+	if (!in_region(&dma_mem, d, 3 * FRAME_SIZE))
+		klog("selftest memory: device-visible frames at %p lie outside the memfd", d), bad++;
+	for (uint32_t i = 0; i < ncores; i++)
+		if (cores[i].arena.base && in_region(&dma_mem, (void *)cores[i].arena.base,
+						     cores[i].arena.end - cores[i].arena.base))
+			klog("selftest memory: core %u's arena lies in the memfd", i), bad++;
+	if (fstat(mem_fd, &st) || (size_t)st.st_size != dma_mem.size)
+		klog("selftest memory: the memfd holds %lld bytes, the region %zu",
+		     (long long)st.st_size, dma_mem.size), bad++;
+	frame_free_pages(p, 3);
+	frame_free_dma_pages(d, 3);
+	if (!bad)
+		klog("selftest memory: private and device-visible frames apart (memfd %zu MiB at %p)",
+		     dma_mem.size >> 20, (void *)dma_mem.base);
+	return bad ? -1 : 0;
+}
+
+/* The hosted platform's own tests (src/appliance/selftest.c runs the
+ * shared ones). */
+int platform_selftest(const char *name)
+{
+	if (!strcmp(name, "memory"))
+		return test_memory();
+	return -ENOENT;
+}
 
 const char *platform_config(size_t *len)
 {
@@ -460,7 +502,8 @@ static void usage(void)
 		"  --cpus LIST   host CPUs to pin them to, e.g. 0-3 or 2,4,6 (default: none)\n"
 		"  --mem MIB     private memory, and as much device-visible memory (rings and\n"
 		"                packet data, one memfd a backend maps) (default 256)\n"
-		"  --test NAME   run a self-test after start-up (mesh, callon, timers, quiesce, sched)\n"
+		"  --test NAME   run a self-test after start-up (mesh, callon, timers, quiesce, sched,\n"
+		"                memory)\n"
 		"  --append W    kernel-style command-line words (e.g. \"test_n=100000\")\n"
 		"  --vhost-user PATH[,queues=N]  a virtio-net device served by the vhost-user backend\n"
 		"                at PATH (e.g. dpdk-testpmd --vdev net_vhost0,iface=PATH); repeatable\n");
