@@ -11,9 +11,10 @@
  *  - The running appliance is reached only through struct api_backend,
  *    which the caller fills; the API never reads other subsystems itself,
  *    so all of it is testable on the host with a fake backend.
- *  - A config document is validated as a whole (api_config_validate)
- *    before anything of it is applied; the backend's config_apply sees
- *    only documents that passed.
+ *  - A config document is validated as a whole (api_config_validate,
+ *    against the root schema handed over by api_config_use) before
+ *    anything of it is applied; the backend's config_apply sees only
+ *    documents that passed.
  */
 #ifndef POLLUX_API_H
 #define POLLUX_API_H
@@ -21,8 +22,15 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "net/net.h"
+#include "core/schema.h"
 
 /* ---- config schema */
+
+/* The root of the config schema (the appliance's, assembled from every
+ * subsystem's table: src/appliance/config.c), used by api_config_validate,
+ * api_config_schema and the OpenAPI document from now on. Call once, on
+ * core 0, before the server takes requests (borrowed; must outlive it). */
+void api_config_use(const struct schema_node *root);
 
 /* Checks the whole document against the config schema (the files in
  * configs/, the body of PUT /v1/config). Returns 0, or -EINVAL with the
@@ -33,6 +41,17 @@ int api_config_validate(const json_t *doc, char *err, size_t errlen);
 /* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
  * from the same table the validator walks. New reference. */
 json_t *api_config_schema(void);
+
+/* The "api" section of the config (table: api_schema, src/api/config.c). */
+struct api_config {
+	uint8_t on;                     /* the config has "api": serve it */
+	const char *token;              /* NULL: none (strings borrowed from the document) */
+	uint16_t port;                  /* 0: the listener's default */
+	uint32_t interface;             /* index in "interfaces" of the management interface */
+	const char *cert, *key, *client_ca;     /* PEM, or NULL */
+};
+extern const struct schema_node api_schema[];
+
 /* The first field (its path: "interfaces[0].mtu") where `next` differs
  * from `running` outside the `mutable` paths (NULL-terminated, exact);
  * returns 1 with it in path, or 0. *changed: a mutable field differs. */
@@ -202,8 +221,10 @@ struct api_tls_stats {
 };
 
 struct api_tls;
-/* Returns 0 and a new context in *out, or -errno with a reason in err
- * (bad PEM, key not matching the certificate, no entropy). */
+/* Returns 0 and a new context in *out, or -errno with a reason in err:
+ * -EINVAL when the options are at fault ("config: api.cert: ...": bad
+ * PEM, a key not matching the certificate), another -errno when this
+ * machine is (no entropy, no memory). */
 int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, size_t errlen);
 void api_tls_free(struct api_tls *t);
 /* The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint

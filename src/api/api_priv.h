@@ -1,6 +1,6 @@
 /*
- * api_priv.h — shared inside src/api/ only: the schema table's node, the
- * growable byte buffer, requests, responses and the route table.
+ * api_priv.h — shared inside src/api/ only: the growable byte buffer,
+ * requests, responses and the route table.
  */
 #ifndef POLLUX_API_PRIV_H
 #define POLLUX_API_PRIV_H
@@ -8,30 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "api/api.h"
-
-/* ---- schema (schema.c) */
-enum schema_kind { SK_END = 0, SK_OBJECT, SK_ARRAY, SK_STRING, SK_INTEGER, SK_BOOLEAN,
-		   SK_ENUM, SK_ONE_OF };
-#define SF_REQUIRED 1u
-#define SF_POW2 2u
-
-/* One field of the schema. Lists of nodes (an object's fields, an array's
- * item, a ONE_OF's alternatives) end with a node of kind SK_END. */
-struct schema_node {
-	const char *key;                /* in the parent object; NULL otherwise */
-	enum schema_kind kind;
-	unsigned flags;
-	long long min, max;             /* integer value, string length, list length (max 0: any) */
-	const struct schema_node *sub;
-	const char *const *choices;     /* SK_ENUM: NULL-terminated */
-	const char *msg;                /* the reason when the value is bad; NULL: derived */
-	const char *format;             /* SK_STRING: a regular expression, for the OpenAPI document */
-	/* a rule beyond the bounds: NULL if v is fine, else the reason.
-	 * parent is the enclosing object or list, root the document */
-	const char *(*check)(const json_t *v, const json_t *parent, const json_t *root);
-	const char *doc;
-};
-extern const struct schema_node api_config_root;
 
 /* ---- growable byte buffer (buf.c). Any failed append sets oom and
  * leaves the contents as they were before it. */

@@ -148,7 +148,7 @@ int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, 
 					      MBEDTLS_SSL_PRESET_DEFAULT)) ||
 	    (rc = mbedtls_ssl_conf_own_cert(c, &t->crt, &t->key))) {
 		snprintf(err, errlen, "api: TLS config (-0x%04x)", (unsigned)-rc);
-		rc = -EINVAL;
+		rc = -EIO;
 		goto fail;
 	}
 	mbedtls_ssl_conf_min_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);

@@ -239,34 +239,37 @@ static int listen_on(uint16_t port, char *err, size_t errlen)
 	if (L.lfd < 0 || setsockopt(L.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
 	    bind(L.lfd, (struct sockaddr *)&a, sizeof a) || listen(L.lfd, 128)) {
 		snprintf(err, errlen, "api: cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
-		return -errno;
+		return errno == EINVAL ? -EIO : -errno;     /* -EINVAL: the config's fault */
 	}
 	L.ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event e = { .events = EPOLLIN, .data.u32 = LST_LISTEN_ID };
 	if (L.ep < 0 || epoll_ctl(L.ep, EPOLL_CTL_ADD, L.lfd, &e)) {
 		snprintf(err, errlen, "api: epoll: %s", strerror(errno));
-		return -errno;
+		return errno == EINVAL ? -EIO : -errno;
 	}
 	return 0;
 }
 
-int api_start(const json_t *cfg, char *err, size_t errlen)
+int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	struct api_runtime_opts o;
-	int rc = api_runtime_opts(cfg, 8443, &o, err, errlen);
-	if (rc <= 0)
-		return rc;
-	if (api_server_init(&L.srv, o.token, &api_runtime_backend)) {
+	if (!cfg->api.on)
+		return 0;
+	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
+				    .client_ca_pem = cfg->api.client_ca };
+	const char *token = cfg->api.token;
+	uint16_t port = cfg->api.port ? cfg->api.port : 8443;
+	int rc;
+	if (api_server_init(&L.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
-	if ((rc = api_tls_init(&L.tls, &o.tls, err, errlen)))
+	if ((rc = api_tls_init(&L.tls, &tls, err, errlen)))
 		return rc;
 	L.srv.tls_stats = api_tls_stats(L.tls);
 	L.srv.transport = &L.x;
 	for (uint32_t i = 0; i < LST_MAX_CONNS; i++)
 		L.conns[i].fd = -1;
-	if ((rc = listen_on(o.port, err, errlen)))
+	if ((rc = listen_on(port, err, errlen)))
 		return rc;
 	/* a halting core 0 wakes when a client knocks, not 1 ms later */
 	if ((rc = platform_idle_fd(L.ep)))
@@ -276,9 +279,9 @@ int api_start(const json_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "api: no poller slot on core 0");
 		return rc;
 	}
-	if (!o.token && !o.tls.client_ca_pem)
+	if (!token && !tls.client_ca_pem)
 		klog("api: no api.token and no api.client_ca: every request will get 401");
-	klog("api: https://127.0.0.1:%u/ (TLS 1.2, %s certificate)", o.port,
+	klog("api: https://127.0.0.1:%u/ (TLS 1.2, %s certificate)", port,
 	     api_tls_generated(L.tls) ? "generated self-signed" : "configured");
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(L.tls));
 	return 0;

@@ -241,19 +241,14 @@ static unsigned sl_poll(void *arg)
 	return work;
 }
 
-/* api.interface: the index in "interfaces" (default 0) */
-static int mgmt_index(const json_t *cfg, char *err, size_t errlen)
+/* api.interface: the index in "interfaces" (default 0), which must have
+ * a device */
+static int mgmt_index(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(json_object_get(cfg, "api"), "interface");
-	json_int_t i = v ? (json_is_integer(v) ? json_integer_value(v) : -1) : 0;
-	size_t n = json_array_size(json_object_get(cfg, "interfaces"));
-	if (i < 0 || i >= API_MAX_IFS) {
-		snprintf(err, errlen, "config: api.interface: must be 0..%d", API_MAX_IFS - 1);
-		return -EINVAL;
-	}
-	if ((size_t)i >= n || i >= net_if_count()) {
-		snprintf(err, errlen, "config: api.interface: no interface %d (\"interfaces\" lists %zu)",
-			 (int)i, n);
+	uint32_t i = cfg->api.interface;
+	if (i >= cfg->net.nifs || (int)i >= net_if_count()) {
+		snprintf(err, errlen, "config: api.interface: no interface %u (\"interfaces\" lists %u)",
+			 i, cfg->net.nifs);
 		return -EINVAL;
 	}
 	return (int)i;
@@ -272,7 +267,7 @@ static const char *token_generate(char *err, size_t errlen)
 	return S.token;
 }
 
-static void announce(const struct api_runtime_opts *o, int generated_token)
+static void announce(const char *token, int generated_token)
 {
 	const char *url = cmdline_get("api_url");
 	uint32_t a = 0, gw;
@@ -289,7 +284,7 @@ static void announce(const struct api_runtime_opts *o, int generated_token)
 	if (url && *url)
 		klog("api: %s", url);
 	if (generated_token)
-		klog("api: token %s (generated: the config has no api.token)", o->token);
+		klog("api: token %s (generated: the config has no api.token)", token);
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(S.tls));
 }
 
@@ -312,34 +307,37 @@ static int rng_entropy(void *arg, unsigned char *out, size_t len)
 	return 0;
 }
 
-int api_start(const json_t *cfg, char *err, size_t errlen)
+int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	struct api_runtime_opts o;
-	int rc = api_runtime_opts(cfg, SL_DEFAULT_PORT, &o, err, errlen);
-	if (rc <= 0)
+	if (!cfg->api.on)
+		return 0;
+	int rc = mgmt_index(cfg, err, errlen);
+	if (rc < 0)
 		return rc;
-	if ((rc = mgmt_index(cfg, err, errlen)) < 0)
-		return rc;
+	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
+				    .client_ca_pem = cfg->api.client_ca };
+	const char *token = cfg->api.token;
+	uint16_t port = cfg->api.port ? cfg->api.port : SL_DEFAULT_PORT;
 	S.ifindex = rc;
-	S.port = o.port;
-	int generated_token = !o.token && !o.tls.client_ca_pem;
-	if (generated_token && !(o.token = token_generate(err, errlen)))
+	S.port = port;
+	int generated_token = !token && !tls.client_ca_pem;
+	if (generated_token && !(token = token_generate(err, errlen)))
 		return -EIO;
-	if (api_server_init(&S.srv, o.token, &api_runtime_backend)) {
+	if (api_server_init(&S.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
 	if (virtio_rng_present()) {             /* the hypervisor's entropy, mixed in */
-		o.tls.entropy = rng_entropy;
-		o.tls.entropy_arg = NULL;
+		tls.entropy = rng_entropy;
+		tls.entropy_arg = NULL;
 	}
-	if ((rc = api_tls_init(&S.tls, &o.tls, err, errlen)))
+	if ((rc = api_tls_init(&S.tls, &tls, err, errlen)))
 		return rc;
 	S.srv.tls_stats = api_tls_stats(S.tls);
 	S.srv.transport = &S.x;
-	if ((rc = tcp_listen(o.port, &sl_ops, sl_accept, NULL))) {
-		snprintf(err, errlen, "config: api.port: %u is taken (%s)", o.port, strerror(-rc));
-		return rc;
+	if ((rc = tcp_listen(port, &sl_ops, sl_accept, NULL))) {
+		snprintf(err, errlen, "config: api.port: %u is taken (%s)", port, strerror(-rc));
+		return -EINVAL;
 	}
 	if ((rc = sched_poller_add(0, "api", sl_poll, NULL, NULL))) {
 		snprintf(err, errlen, "api: no poller slot on core 0");
@@ -347,6 +345,6 @@ int api_start(const json_t *cfg, char *err, size_t errlen)
 	}
 	timer_init(&S.sweep, sl_sweep, NULL);
 	sched_timer_arm(&S.sweep, time_ns() + SL_SWEEP_NS, SL_SWEEP_NS);
-	announce(&o, generated_token);
+	announce(token, generated_token);
 	return 0;
 }

@@ -20,8 +20,43 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "core/schema.h"
 
 #define NET_MAX_IFS 8
+
+/* ---- configuration: "interfaces" and "tcp", filled by the schema engine
+ * (core/schema.h) from net_schema (src/net/config.c). Addresses in host
+ * byte order. */
+#define NET_MAX_IF_ROUTES 16
+struct net_if_config {
+	struct net_cidr {
+		uint32_t addr;
+		uint8_t prefix;
+		uint8_t dhcp;           /* "address": "dhcp" */
+	} address;
+	uint32_t gateway;               /* 0: none */
+	uint16_t mtu;                   /* 0: the device's */
+	uint16_t vlan;                  /* 802.1Q id; 0: untagged */
+	uint32_t nroutes;
+	struct net_route_config {
+		struct net_cidr to;
+		uint32_t via;
+	} routes[NET_MAX_IF_ROUTES];
+};
+struct net_config {
+	uint8_t on;                     /* the config has "interfaces": run the stack */
+	uint32_t nifs;
+	struct net_if_config ifs[NET_MAX_IFS];
+	struct net_tcp_config {
+		uint32_t max_conns_per_core;
+		uint32_t send_buffer;
+		uint32_t send_buffers;  /* 0: the connection slots, at most 256 */
+		uint32_t tso_max;
+	} tcp;
+};
+/* The root object's rows that belong to the stack ("interfaces", "tcp"),
+ * offsets from struct net_config. */
+extern const struct schema_node net_schema[];
 
 /* ---- set-up (core 0, start-up, after netdev_init_all) */
 int net_init(const void *cfg, char *err, size_t errlen);

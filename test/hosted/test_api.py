@@ -391,7 +391,7 @@ def test_bad_api_config_stops_boot():
     px = Pollux({"cores": {"idle": "halt"}, "api": {"token": "short", "port": free_port()}})
     try:
         assert px.p.wait(60) == 35, px.out()
-        assert "config: api.token: must be 16..256" in px.out(), px.out()
+        assert "config: api.token: must be a string of 16..256 characters" in px.out(), px.out()
     finally:
         px.stop()
     px = Pollux({"cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port(), "cert": "not pem", "key": "no"}})
