@@ -402,6 +402,31 @@ def test_bad_api_config_stops_boot():
         px.stop()
 
 
+
+def test_bad_config_same_message_at_boot_and_put(srv, pki):
+    """The whole document is checked before anything starts: a bad field
+    stops the boot (35) with the path and reason that PUT /v1/config
+    answers with 400; so does an address the old parser let through."""
+    bad = {"cores": {"idle": "halt"}, "tcp": {"max_conns_per_core": -1}}
+    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(bad))
+    assert code == 400, body
+    msg = json.loads(body)["error"]
+    assert msg == "tcp.max_conns_per_core: must be 4..1000000", body
+    px = Pollux(bad)
+    try:
+        assert px.p.wait(60) == 35, px.out()
+        assert "config: " + msg in px.out(), px.out()
+        assert "pollux ready" not in px.out(), px.out()
+    finally:
+        px.stop()
+    px = Pollux({"cores": {"idle": "halt"}, "interfaces": [{"address": "10.0.0.1x"}]})
+    try:
+        assert px.p.wait(60) == 35, px.out()
+        assert "config: interfaces[0].address: must be" in px.out(), px.out()
+    finally:
+        px.stop()
+
+
 CTL = os.path.join(ROOT, "tools", "polluxctl")
 
 

@@ -407,6 +407,25 @@ def test_shutdown_powers_off(api):
     assert rc == 0, (rc, out[-3000:])   # ACPI power-off: QEMU exits 0 (with the line above)
 
 
+
+@pytest.mark.parametrize("doc,want", [
+    ({"name": "x", "tcp": {"max_conns_per_core": -1}}, "tcp.max_conns_per_core: must be 4..1000000"),
+    ({"name": "x", "interfaces": [{"address": "10.0.0.1x"}]}, "interfaces[0].address: must be "),
+])
+def test_bad_config_stops_the_boot_as_put_refuses_it(api, tmp_path, doc, want):
+    """The whole document is checked before anything starts: the boot stops
+    (35) with the path and reason PUT /v1/config answers with 400 (the
+    second an address the old parser let through)."""
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(doc))
+    assert code == 400 and json.loads(body)["error"].startswith(want), body
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    b = boot(smp=1, config=str(path))
+    assert b.rc == 35, b
+    assert "config: " + json.loads(body)["error"] in b.out, b
+    assert "pollux ready" not in b.out, b
+
+
 def test_without_its_nic_the_api_is_off():
     """configs/default.json booted bare (no NIC: what other tests do): it
     boots, unmanaged, and says so."""
