@@ -16,7 +16,9 @@
  * home core touch only that core's free stack (no atomics). A buffer freed
  * on another core goes home over a channel (call_on) and is counted. An
  * empty pool returns NULL and counts; it never blocks or crashes, and
- * recovers when buffers return.
+ * recovers when buffers return. Our own invariants are asserted (stay on
+ * in release builds): a pool is allocated from and freed to only on its
+ * core, and a buffer freed twice stops the core where it happened.
  */
 #ifndef POLLUX_PKTBUF_H
 #define POLLUX_PKTBUF_H
@@ -76,7 +78,7 @@ struct pktbuf_pool {
 	/* owner */
 	struct pktbuf **stack;
 	uint32_t top;
-	uint64_t alloc_fail, remote_frees, double_frees;
+	uint64_t alloc_fail, remote_frees;
 	struct pktbuf *going_home;      /* freed here, not ours, channel was full */
 	uint64_t going_home_deferred;
 } __attribute__((aligned(CACHE_LINE)));

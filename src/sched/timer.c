@@ -15,6 +15,13 @@
 
 static uint64_t tick_of(uint64_t ns) { return ns >> TIMER_TICK_SHIFT; }
 
+/* The tick at which t fires: its deadline rounded up, so never early (no
+ * overflow near UINT64_MAX). */
+static uint64_t expires_of(const struct timer *t)
+{
+	return tick_of(t->deadline_ns) + ((t->deadline_ns & ((1ull << TIMER_TICK_SHIFT) - 1)) != 0);
+}
+
 void timer_wheel_init(struct timer_wheel *w, uint64_t now_ns)
 {
 	w->now = tick_of(now_ns);
@@ -29,7 +36,7 @@ void timer_init(struct timer *t, timer_fn fn, void *arg)
 {
 	t->next = NULL;
 	t->pprev = NULL;
-	t->expires = 0;
+	t->wheel = NULL;
 	t->deadline_ns = 0;
 	t->period_ns = 0;
 	t->fn = fn;
@@ -38,7 +45,7 @@ void timer_init(struct timer *t, timer_fn fn, void *arg)
 
 static void link(struct timer_wheel *w, struct timer *t)
 {
-	uint64_t e = t->expires;
+	uint64_t e = expires_of(t);
 	if (e < w->now)
 		e = w->now;                      /* already due: the current slot */
 	uint64_t delta = e - w->now;
@@ -69,14 +76,15 @@ static void unlink(struct timer *t)
 
 void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t deadline_ns, uint64_t period_ns)
 {
-	if (t->pprev)
+	if (t->pprev) {
+		ASSERT(t->wheel == w);           /* armed on another core's wheel */
 		unlink(t);
-	else
+	} else {
 		w->armed++;
+	}
+	t->wheel = w;
 	t->deadline_ns = deadline_ns;
 	t->period_ns = period_ns;
-	/* round up: never fire before the deadline (no overflow near UINT64_MAX) */
-	t->expires = tick_of(deadline_ns) + ((deadline_ns & ((1ull << TIMER_TICK_SHIFT) - 1)) != 0);
 	link(w, t);
 }
 
@@ -84,7 +92,9 @@ void timer_cancel(struct timer_wheel *w, struct timer *t)
 {
 	if (!t->pprev)
 		return;
+	ASSERT(t->wheel == w);                   /* armed on another core's wheel */
 	unlink(t);
+	t->wheel = NULL;
 	w->armed--;
 }
 
@@ -122,11 +132,12 @@ size_t timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
 		while (*head) {
 			struct timer *t = *head;
 			unlink(t);
-			if (t->expires > now) {      /* clamped far timer: not yet */
+			if (expires_of(t) > now) {   /* clamped far timer: not yet */
 				link(w, t);
 				continue;
 			}
 			w->armed--;
+			t->wheel = NULL;
 			fired++;
 			w->fired++;
 			if (t->period_ns) {

@@ -11,12 +11,16 @@
  *
  * Owner only: a wheel and its timers belong to one core; no locking, no
  * allocation (the caller owns struct timer). A callback may arm or cancel
- * any timer, itself included. Pure logic: unit-tested on the host.
+ * any timer, itself included. An armed timer remembers its wheel: arming
+ * or cancelling it through another wheel (another core's) is our own bug
+ * and an assertion stops it, before two cores' lists are tangled. Pure
+ * logic: unit-tested on the host.
  */
 #ifndef POLLUX_TIMER_H
 #define POLLUX_TIMER_H
 #include <stdint.h>
 #include <stddef.h>
+#include "core/core.h"
 
 #define TIMER_TICK_SHIFT 16
 #define TIMER_LEVELS 4
@@ -27,7 +31,7 @@ typedef void (*timer_fn)(struct timer *t, void *arg);
 
 struct timer {
 	struct timer *next, **pprev;     /* slot list; pprev == NULL: not armed */
-	uint64_t expires;                /* tick */
+	struct timer_wheel *wheel;       /* armed on it; NULL: not armed */
 	uint64_t deadline_ns;
 	uint64_t period_ns;              /* 0: one-shot */
 	timer_fn fn;

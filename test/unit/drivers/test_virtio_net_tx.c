@@ -13,9 +13,15 @@
 #include <string.h>
 #include <criterion/criterion.h>
 #include "drivers/virtio_net_rxtx.c"
-#include "net/pktbuf.c"
+#include "pkt/pktbuf.c"
 
 void klog(const char *fmt, ...) { (void)fmt; }
+_Noreturn void panic(const char *fmt, ...)
+{
+	(void)fmt;
+	cr_assert_fail("panic: %s", fmt);       /* an assertion of our own failed */
+	abort();
+}
 
 /* ---- a one-core platform */
 static struct core core0 = { .self = &core0, .id = 0 };
@@ -149,7 +155,6 @@ static void all_home(void)
 {
 	netdev_tx_reclaim(&nd, 0);
 	cr_assert_eq(pktbuf_pool_avail(pool), POOL, "%u of %u buffers home", pktbuf_pool_avail(pool), POOL);
-	cr_assert_eq(pool->double_frees, 0);
 }
 
 Test(vnet_tx, plain_frame_has_a_zero_header)

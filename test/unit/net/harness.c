@@ -902,7 +902,7 @@ uint32_t h_pool_avail(void) { return pktbuf_pool_avail(pktbuf_pool_of(0)); }
 int h_pool_full(void)
 {
 	struct pktbuf_pool *p = pktbuf_pool_of(0);
-	return pktbuf_pool_avail(p) == p->count && p->double_frees == 0;
+	return pktbuf_pool_avail(p) == p->count;
 }
 
 /* ---------------------------------------------------------------- the peer */

@@ -1,5 +1,5 @@
 /*
- * test_rss.c — receive-side scaling (src/net/rss.c): the Toeplitz hash
+ * test_rss.c — receive-side scaling (src/pkt/rss.c): the Toeplitz hash
  * against the published verification vectors (Microsoft's RSS suite, the
  * 40-byte default key; IPv4 with and without ports), the fast lookup path
  * against the bit-by-bit reference, the indirection table, and the

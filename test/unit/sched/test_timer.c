@@ -14,6 +14,7 @@
  *     not yet run (a callback's arm in the past fires in the same run);
  *   - timer_wheel_next_ns() is never later than the earliest due tick.
  */
+#include <signal.h>
 #include <criterion/criterion.h>
 #include "sched/timer.h"
 #include "stubs.h"
@@ -838,4 +839,49 @@ Test(timer, scale_300000_timers, .timeout = 120)
 	free(t);
 	free(scale_count);
 	free(scale_deadline);
+}
+
+/* An armed timer belongs to its wheel (its core): cancelling or re-arming
+ * it through another wheel is our own bug and stops the core. */
+static void boom(struct timer *t, void *arg) { }
+
+Test(timer, cancel_through_another_wheel_stops_the_core, .signal = SIGABRT)
+{
+	static struct timer_wheel a, b;
+	struct timer t;
+	timer_wheel_init(&a, 0);
+	timer_wheel_init(&b, 0);
+	timer_init(&t, boom, NULL);
+	timer_arm(&a, &t, 10 * MS, 0);
+	stub_on_worker = 1;                     /* panic aborts, as on a core */
+	timer_cancel(&b, &t);
+	cr_assert_fail("the cancel came back");
+}
+
+Test(timer, rearm_through_another_wheel_stops_the_core, .signal = SIGABRT)
+{
+	static struct timer_wheel a, b;
+	struct timer t;
+	timer_wheel_init(&a, 0);
+	timer_wheel_init(&b, 0);
+	timer_init(&t, boom, NULL);
+	timer_arm(&a, &t, 10 * MS, 0);
+	stub_on_worker = 1;
+	timer_arm(&b, &t, 20 * MS, 0);
+	cr_assert_fail("the arm came back");
+}
+
+Test(timer, a_fired_or_cancelled_timer_may_move_to_another_wheel)
+{
+	static struct timer_wheel a, b;
+	struct timer t;
+	timer_wheel_init(&a, 0);
+	timer_wheel_init(&b, 0);
+	timer_init(&t, boom, NULL);
+	timer_arm(&a, &t, 1 * MS, 0);
+	cr_assert_eq(timer_wheel_run(&a, 2 * MS), 1);
+	timer_arm(&b, &t, 3 * MS, 0);           /* not armed any more: any wheel */
+	timer_cancel(&b, &t);
+	timer_arm(&a, &t, 4 * MS, 0);
+	cr_assert_eq(timer_wheel_run(&a, 5 * MS), 1);
 }
