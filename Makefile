@@ -58,7 +58,7 @@ MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 # the composition root: boot order, the API's backend, self-tests, netstat;
 # each platform adds its device probing and its API listener
 APPLIANCE_SRC := src/appliance/main.c src/appliance/backend.c src/appliance/selftest.c \
-	src/appliance/netstat.c src/appliance/config.c
+	src/appliance/netstat.c src/appliance/telemetry.c src/appliance/config.c
 SHARED_SRC := $(CORE_PURE) $(SCHED_SRC) $(PKT_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC) \
 	$(APPLIANCE_SRC)
 
@@ -264,17 +264,21 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/f
 test-vm: $(BUILD)/pollux.elf
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/vm
 
-# vhost-user against a live dpdk-testpmd (skipped where DPDK is absent)
-$(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_live.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+# vhost-user against a live dpdk-testpmd (skipped where DPDK is absent);
+# it and the l2fwd generator share the test frontend in test/lib
+VU_FRONTEND := test/lib/vu_frontend.c
+$(BUILD)/unit/drivers/test_vhost_user_live: test/unit/drivers/test_vhost_user_live.c $(VU_FRONTEND) \
+		test/lib/vu_frontend.h $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC $<"
-	@$(HOSTCC) $(HCFLAGS) -o $@ $< $(UNIT_DRIVERS_SRC)
+	@$(HOSTCC) $(HCFLAGS) -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 test-vhost-live: $(BUILD)/unit/drivers/test_vhost_user_live
 	@$<; rc=$$?; if [ $$rc = 77 ]; then echo "test-vhost-live: skipped (no dpdk-testpmd)"; rc=0; fi; exit $$rc
 
-$(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(UNIT_DRIVERS_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+$(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(VU_FRONTEND) test/lib/vu_frontend.h $(UNIT_DRIVERS_SRC) \
+		$(UNIT_HDRS) | $(BUILD)/.deps
 	@echo "  HOSTCC $<"
-	@$(HOSTCC) $(HCFLAGS) -O2 -o $@ $< $(UNIT_DRIVERS_SRC)
+	@$(HOSTCC) $(HCFLAGS) -O2 -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 
 test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
 	@$(MAKE) --no-print-directory test-vhost-live
@@ -310,6 +314,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
 	bench/tcp/run
+	bench/pps/run
 	bench/api/run
 
 gdb: all

@@ -6,8 +6,9 @@
 # Everything started here runs in its own process group under `timeout` and
 # is stopped by its process-group id when its measurement ends and on any
 # exit of this script (signals included); the vhost-user socket and the
-# /var/run/dpdk/<prefix> directories are removed. Traffic: TCP on 127.0.0.1
-# and one vhost-user socket, nothing else.
+# /var/run/dpdk/<prefix> directories are removed (bench/lib/benchlib.py,
+# shared with bench/pps). Traffic: TCP on 127.0.0.1 and one vhost-user
+# socket, nothing else.
 
 import datetime
 import json
@@ -15,20 +16,20 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import signal
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
+from benchlib import Session, fmt, free_port, gen_stats, log, med, thread_ns  # noqa: E402
+
 WORK = os.path.join(ROOT, "build", "api")
-LOGS = os.path.join(WORK, "logs")
 HOSTED = os.path.abspath(os.environ.get("POLLUX_HOSTED", os.path.join(WORK, "pollux-hosted")))
 TLSBENCH = os.path.join(WORK, "tlsbench")
 BASE_CONFIG = os.path.join(ROOT, "configs", "l2fwd.json")
@@ -59,165 +60,10 @@ CIPHER = os.environ.get("HS_CIPHER", "ECDHE-ECDSA-AES128-GCM-SHA256")
 # P-256 must stay in it (e.g. HS_GROUP=X25519:P-256)
 GROUP = os.environ.get("HS_GROUP", "P-256")
 
-T0 = time.monotonic()
-TAG = "api%d" % os.getpid()
-SOCK = os.path.join(WORK, TAG + ".sock")
-started = []
-prefixes = set()
+S = Session("api", WORK)
+SOCK = S.sock
 TOKEN = "bench-" + secrets.token_hex(12)
 DP_WINDOWS = []         # every l2fwd window, for the plot
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# ---------------------------------------------------------------- processes
-class Proc:
-    """One program in its own process group under `timeout`, stdout+stderr
-    read line by line into memory and a log file."""
-
-    def __init__(self, name, argv, logname, interactive=False, limit=120):
-        self.name, self.argv = name, argv
-        self.logf = open(os.path.join(LOGS, logname), "w")
-        self.lines, self.eof = [], False
-        self.cv = threading.Condition()
-        self.p = subprocess.Popen(["timeout", "-k", "3", "%d" % limit] + argv,
-                                  stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        started.append(self)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self._pid = None
-
-    def _read(self):
-        for raw in iter(self.p.stdout.readline, b""):
-            now = time.monotonic()
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            with self.cv:
-                self.lines.append((now, line))
-                self.cv.notify_all()
-            try:
-                self.logf.write("%9.3f %s\n" % (now - T0, line))
-            except ValueError:
-                pass
-        with self.cv:
-            self.eof = True
-            self.cv.notify_all()
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def mark(self):
-        with self.cv:
-            return len(self.lines)
-
-    def wait_for(self, regex, start=0, timeout=5.0):
-        rx = re.compile(regex)
-        end = time.monotonic() + timeout
-        i = start
-        with self.cv:
-            while True:
-                while i < len(self.lines):
-                    m = rx.search(self.lines[i][1])
-                    if m:
-                        return i, self.lines[i][0], m
-                    i += 1
-                left = end - time.monotonic()
-                if left <= 0 or self.eof:
-                    return None
-                self.cv.wait(min(left, 0.2))
-
-    def text(self, start=0):
-        with self.cv:
-            return [l for _, l in self.lines[start:]]
-
-    def send(self, line):
-        try:
-            self.p.stdin.write(line.encode() + b"\n")
-            self.p.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
-    def pid(self):
-        """The program's own pid (the child of `timeout`)."""
-        if self._pid:
-            return self._pid
-        for _ in range(100):
-            try:
-                kids = open("/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)).read().split()
-            except OSError:
-                return None
-            if kids:
-                self._pid = int(kids[0])
-                return self._pid
-            time.sleep(0.02)
-        return None
-
-    def wait(self, timeout):
-        try:
-            self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        self.reader.join(timeout=2)
-
-    def stop(self, quit_cmd=None, first=signal.SIGTERM):
-        if self.alive() and quit_cmd and self.send(quit_cmd):
-            self.wait(5)
-        for sig, wait in ((first, 3), (signal.SIGKILL, 3)):
-            if not self.alive():
-                break
-            try:
-                os.killpg(self.p.pid, sig)          # our own group, by its id
-            except ProcessLookupError:
-                break
-            self.wait(wait)
-        try:
-            if self.p.stdin:
-                self.p.stdin.close()
-        except OSError:
-            pass
-        self.reader.join(timeout=2)
-        self.logf.close()
-        if self in started:
-            started.remove(self)
-
-
-def cleanup_files():
-    try:
-        os.unlink(SOCK)
-    except FileNotFoundError:
-        pass
-    for pfx in prefixes:
-        shutil.rmtree("/var/run/dpdk/" + pfx, ignore_errors=True)
-
-
-def cleanup_all(*_):
-    for p in list(started):
-        p.stop()
-    cleanup_files()
-
-
-def on_signal(signum, frame):
-    cleanup_all()
-    log("api: stopped by signal %d; everything started here was stopped" % signum)
-    sys.exit(128 + signum)
-
-
-def thread_ns(pid):
-    """{tid: ns on CPU} from /proc/PID/task/*/schedstat."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tids:
-        try:
-            out[int(t)] = int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return out
 
 
 def cpu_busy():
@@ -229,23 +75,6 @@ def cpu_busy():
             v = [int(x) for x in f[1:]]
             out[int(f[0][3:])] = (sum(v) - v[3] - v[4], sum(v))
     return out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def fmt(v, f):
-    return f % v if v is not None else "-"
 
 
 # ---------------------------------------------------------------- certificate and servers
@@ -272,7 +101,7 @@ def pollux_api_config(name, extra, port, crt, key):
 
 
 def start_pollux(argv, logname, limit):
-    p = Proc("pollux-hosted", argv, logname, limit=limit)
+    p = S.proc("pollux-hosted", argv, logname, limit=limit)
     if not p.wait_for(r"pollux ready:", 0, 30):
         tail = "\n".join(p.text()[-8:])
         p.stop()
@@ -320,7 +149,7 @@ def start_nginx(port, crt, key, logname, limit):
     conf = nginx_conf(port, crt, key)
     argv = ["taskset", "-c", str(SRV_CPU), "nginx", "-p", os.path.dirname(conf), "-e",
             os.path.join(os.path.dirname(conf), "error.log"), "-c", conf]
-    p = Proc("nginx", argv, logname, limit=limit)
+    p = S.proc("nginx", argv, logname, limit=limit)
     end = time.monotonic() + 15
     while time.monotonic() < end:
         try:
@@ -337,7 +166,7 @@ def start_nginx(port, crt, key, logname, limit):
 
 def tlsbench(args, logname, limit, cpu=CLIENT_CPU):
     """Runs tlsbench to the end on `cpu`; returns its JSON result."""
-    p = Proc("tlsbench", ["taskset", "-c", str(cpu), TLSBENCH] + args, logname, limit=int(limit))
+    p = S.proc("tlsbench", ["taskset", "-c", str(cpu), TLSBENCH] + args, logname, limit=int(limit))
     p.wait(limit + 10)
     rc = p.p.poll()
     text = p.text()
@@ -418,30 +247,6 @@ def measure_hs(server, run, crt, key, fp):
 
 
 # ---------------------------------------------------------------- 2, 3. the data plane while scraped
-def gen_argv():
-    pfx = TAG + "g"
-    prefixes.add(pfx)
-    return ["stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@%d,1@%d" % (CLIENT_CPU, CLIENT_CPU), "--no-pci",
-            "-m", "256", "--no-huge", "--file-prefix", pfx, "--vdev", "net_vhost0,iface=%s,queues=1" % SOCK,
-            "--", "-i", "--forward-mode=flowgen", "--txpkts=%d" % FRAME, "--burst=%d" % BURST,
-            "--total-num-mbufs=8192"]
-
-
-def gen_stats(gen):
-    """(time, RX-packets) of the generator's port 0, through its prompt."""
-    i = gen.mark()
-    if not gen.send("show port stats all"):
-        return None
-    r = gen.wait_for(r"^\s*Tx-pps:", i, 5)
-    if not r:
-        return None
-    for k, line in enumerate(gen.text(i)[:r[0] - i + 1]):
-        m = re.search(r"RX-packets:\s+(\d+)", line)
-        if m:
-            return gen.lines[i + k][0], int(m.group(1))
-    return None
-
-
 def window(gen, pid, data_tid):
     """WINDOW seconds of per-second generator samples: Mpps forwarded back,
     the CPU time of Pollux's control (core 0, the main thread) and data
@@ -500,16 +305,10 @@ def measure_dataplane(run, crt, key, fp):
     base.setdefault("cores", {})["idle"] = ["halt", "poll"]
     path, _ = pollux_api_config("l2fwd-api", base, port, crt, key)
     limit = int(60 + WARMUP + PAIRS * 2 * (WINDOW + 3) + 60)
-    cleanup_files()
-    gen = Proc("generator", gen_argv(), cur + "-gen.log", interactive=True, limit=limit)
+    gen = S.start_generator(CLIENT_CPU, FRAME, BURST, cur + "-gen.log", limit, auto_start=False)
     px = None
     out = {"run": run, "windows": []}
     try:
-        end = time.monotonic() + 20
-        while not os.path.exists(SOCK):
-            if time.monotonic() > end or not gen.alive():
-                raise RuntimeError("generator: no vhost-user socket within 20 s (see %s-gen.log)" % cur)
-            time.sleep(0.05)
         argv = [HOSTED, "--cores", "2", "--cpus", "%d,%d" % (SRV_CPU, SRV_CPU), "--config", path,
                 "--vhost-user", "%s,queues=1" % SOCK]
         out["command"] = shlex.join(argv)
@@ -540,10 +339,10 @@ def measure_dataplane(run, crt, key, fp):
         # (SIGUSR1) in the unscraped windows and resumed (SIGUSR2) in the
         # scraped ones, so that the windows can be short and interleaved.
         n = int(SCRAPE_HZ * PAIRS * 2 * (WINDOW + 1)) + 10
-        scraper = Proc("scraper", ["taskset", "-c", str(CLIENT_CPU), TLSBENCH] + get +
-                       ["--count", str(n), "--interval-ms", str(int(round(1000 / SCRAPE_HZ))), "--paused", "1",
-                        "--trace", "1", "--seconds", str(PAIRS * 2 * (WINDOW + 2) + 30)],
-                       cur + "-scraper.log", limit=int(PAIRS * 2 * (WINDOW + 2) + 60))
+        scraper = S.proc("scraper", ["taskset", "-c", str(CLIENT_CPU), TLSBENCH] + get +
+                         ["--count", str(n), "--interval-ms", str(int(round(1000 / SCRAPE_HZ))), "--paused", "1",
+                          "--trace", "1", "--seconds", str(PAIRS * 2 * (WINDOW + 2) + 30)],
+                         cur + "-scraper.log", limit=int(PAIRS * 2 * (WINDOW + 2) + 60))
         try:
             time.sleep(0.5)         # its handshake happens before the first window
             spid = scraper.pid()
@@ -588,7 +387,7 @@ def measure_dataplane(run, crt, key, fp):
         if px:
             px.stop()
         gen.stop("quit")
-        cleanup_files()
+        S.cleanup_files()
     return out
 
 
@@ -734,11 +533,8 @@ unset multiplot
 
 
 def main():
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    os.makedirs(LOGS, exist_ok=True)
-    for f in os.listdir(LOGS):
-        os.unlink(os.path.join(LOGS, f))
+    S.catch_signals()
+    S.fresh_logs()
     crt, key, fp = make_cert()
     per_run = len(HS_SERVERS) * (HS_SECONDS + 3) + 10 + PAIRS * 2 * (WINDOW + 1.5) + WARMUP
     log("api: %d runs (~%.0f s each): handshakes (%d clients, %.0f s) against %s; /metrics scrape latency "
@@ -854,5 +650,5 @@ if __name__ == "__main__":
     try:
         rc = main()
     finally:
-        cleanup_all()
+        S.cleanup_all()
     sys.exit(rc)

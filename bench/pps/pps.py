@@ -6,26 +6,25 @@
 # Everything started here runs in its own process group under `timeout`, is
 # stopped by its process-group id at the end of each measurement (and on any
 # exit of this script), and its vhost-user socket and /var/run/dpdk/<prefix>
-# directory are removed. Traffic stays on one vhost-user socket.
+# directory are removed (bench/lib/benchlib.py, shared with bench/api).
+# Traffic stays on one vhost-user socket.
 
 import datetime
 import json
 import os
 import re
 import shlex
-import shutil
-import signal
-import statistics
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
+from benchlib import Session, fmt, gen_stats, log, med, thread_times  # noqa: E402
+
 WORK = os.path.join(ROOT, "build", "pps")
-LOGS = os.path.join(WORK, "logs")
 HOSTED = os.path.abspath(os.environ.get("POLLUX_HOSTED", os.path.join(ROOT, "build", "pollux-hosted")))
 IMAGE = os.path.abspath(os.environ.get("POLLUX_IMAGE", os.path.join(ROOT, "build", "pollux.elf")))
 BASE_CONFIG = os.path.join(ROOT, "configs", "l2fwd.json")
@@ -55,151 +54,8 @@ FRONTENDS = [f for f in ALL_FRONTENDS if f in os.environ.get("FRONTENDS", " ".jo
 LABEL = {"pollux": "Pollux l2fwd (hosted, macswap)", "dpdk-virtio-pmd": "DPDK virtio-user PMD, testpmd macswap",
          "dpdk-io": "ceiling: DPDK virtio-user PMD, testpmd io"}
 
-T0 = time.monotonic()
-TAG = "pps%d" % os.getpid()
-SOCK = os.path.join(WORK, TAG + ".sock")
-started = []            # every Proc this script started
-prefixes = set()        # DPDK --file-prefix values used
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# ---------------------------------------------------------------- processes
-class Proc:
-    """One program in its own process group under `timeout`, stdout+stderr
-    read line by line (timestamped) into memory and a log file."""
-
-    def __init__(self, name, argv, logname, interactive=False, limit=120):
-        self.name = name
-        self.argv = argv
-        self.cmd = ["timeout", "-k", "3", "%d" % limit] + argv
-        self.logf = open(os.path.join(LOGS, logname), "w")
-        self.lines = []
-        self.eof = False
-        self.cv = threading.Condition()
-        self.p = subprocess.Popen(self.cmd, stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        started.append(self)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self._pid = None
-
-    def _read(self):
-        for raw in iter(self.p.stdout.readline, b""):
-            now = time.monotonic()
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            with self.cv:
-                self.lines.append((now, line))
-                self.cv.notify_all()
-            try:
-                self.logf.write("%9.3f %s\n" % (now - T0, line))
-            except ValueError:
-                pass
-        with self.cv:
-            self.eof = True
-            self.cv.notify_all()
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def mark(self):
-        with self.cv:
-            return len(self.lines)
-
-    def wait_for(self, regex, start=0, timeout=5.0):
-        """First line at index >= start matching regex: (index, time, match), or None."""
-        rx = re.compile(regex)
-        end = time.monotonic() + timeout
-        i = start
-        with self.cv:
-            while True:
-                while i < len(self.lines):
-                    m = rx.search(self.lines[i][1])
-                    if m:
-                        return i, self.lines[i][0], m
-                    i += 1
-                left = end - time.monotonic()
-                if left <= 0 or self.eof:
-                    return None
-                self.cv.wait(min(left, 0.2))
-
-    def text(self, start=0, stop=None):
-        with self.cv:
-            return [l for _, l in self.lines[start:stop]]
-
-    def send(self, line):
-        try:
-            self.p.stdin.write(line.encode() + b"\n")
-            self.p.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
-    def pid(self):
-        """The program's own pid (the child of `timeout`)."""
-        if self._pid:
-            return self._pid
-        for _ in range(100):
-            try:
-                kids = open("/proc/%d/task/%d/children" % (self.p.pid, self.p.pid)).read().split()
-            except OSError:
-                return None
-            if kids:
-                self._pid = int(kids[0])
-                return self._pid
-            time.sleep(0.02)
-        return None
-
-    def stop(self, quit_cmd=None):
-        if self.alive() and quit_cmd and self.send(quit_cmd):
-            try:
-                self.p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 3)):
-            if not self.alive():
-                break
-            try:
-                os.killpg(self.p.pid, sig)          # our own group, by its id
-            except ProcessLookupError:
-                break
-            try:
-                self.p.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            if self.p.stdin:
-                self.p.stdin.close()
-        except OSError:
-            pass
-        self.reader.join(timeout=2)
-        self.logf.close()
-        if self in started:
-            started.remove(self)
-
-
-def cleanup_files():
-    for path in (SOCK,):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-    for pfx in prefixes:
-        shutil.rmtree("/var/run/dpdk/" + pfx, ignore_errors=True)
-
-
-def cleanup_all(*_):
-    for p in list(started):
-        p.stop()
-    cleanup_files()
-
-
-def on_signal(signum, frame):
-    cleanup_all()
-    log("pps: stopped by signal %d; everything started here was stopped" % signum)
-    sys.exit(128 + signum)
+S = Session("pps", WORK)
+SOCK = S.sock
 
 
 # ---------------------------------------------------------------- host facts
@@ -220,23 +76,6 @@ def tsc_hz():
 
 def cpu_model():
     return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-
-
-def thread_times(pid):
-    """{tid: (comm, ns on CPU)} from /proc/PID/task/*/schedstat."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tids:
-        try:
-            comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
-            ns = int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
-            out[int(t)] = (comm, ns)
-        except (OSError, ValueError, IndexError):
-            pass
-    return out
 
 
 # ---------------------------------------------------------------- Pollux's own loop accounting
@@ -292,18 +131,8 @@ def pollux_layout():
 
 
 # ---------------------------------------------------------------- command lines
-def gen_argv(size, burst):
-    pfx = TAG + "g"
-    prefixes.add(pfx)
-    return ["stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@%d,1@%d" % (GEN_CPU, GEN_CPU), "--no-pci", "-m", "256",
-            "--no-huge", "--file-prefix", pfx, "--vdev", "net_vhost0,iface=%s,queues=1" % SOCK, "--",
-            "-i", "--forward-mode=flowgen", "--txpkts=%d" % size, "--burst=%d" % burst, "--auto-start",
-            "--total-num-mbufs=8192"]
-
-
 def dpdk_fe_argv(mode, burst):
-    pfx = TAG + "f"
-    prefixes.add(pfx)
+    pfx = S.dpdk_prefix("f")
     return ["stdbuf", "-oL", "dpdk-testpmd", "--lcores", "0@%d,1@%d" % (FE_CPU, FE_CPU), "--no-pci", "-m", "256",
             "--no-huge", "--file-prefix", pfx, "--vdev", "net_virtio_user0,path=%s,queues=1,queue_size=1024" % SOCK,
             "--", "-i", "--forward-mode=%s" % mode, "--burst=%d" % burst, "--auto-start",
@@ -340,26 +169,6 @@ def vm_argv():
 
 
 # ---------------------------------------------------------------- measurement
-def gen_stats(gen):
-    """(time, RX-packets, TX-packets) of the generator's port 0."""
-    i = gen.mark()
-    if not gen.send("show port stats all"):
-        return None
-    r = gen.wait_for(r"^\s*Tx-pps:", i, 5)
-    if not r:
-        return None
-    rx = tx = None
-    t = None
-    for k, line in enumerate(gen.text(i, r[0] + 1)):
-        m = re.search(r"RX-packets:\s+(\d+)", line)
-        if m:
-            rx, t = int(m.group(1)), gen.lines[i + k][0]
-        m = re.search(r"TX-packets:\s+(\d+)", line)
-        if m:
-            tx = int(m.group(1))
-    return None if rx is None else (t, rx, tx)
-
-
 def dpdk_fwd_stats(fe):
     i = fe.mark()
     if not fe.send("show fwd stats all"):
@@ -400,14 +209,8 @@ def pick_data_thread(before, after, main_pid, prefer=None):
 
 def start_gen(size, burst, extra_limit=0):
     gb = burst if GEN_BURST == "same" else int(GEN_BURST)
-    cleanup_files()
-    gen = Proc("generator", gen_argv(size, gb), "%s-gen.log" % CUR, interactive=True,
-               limit=int(WARMUP + WINDOW + 60 + extra_limit))
-    end = time.monotonic() + 20
-    while not os.path.exists(SOCK):
-        if time.monotonic() > end or not gen.alive():
-            raise RuntimeError("generator: no vhost-user socket %s within 20 s (see %s-gen.log)" % (SOCK, CUR))
-        time.sleep(0.05)
+    gen = S.start_generator(GEN_CPU, size, gb, "%s-gen.log" % CUR, int(WARMUP + WINDOW + 60 + extra_limit),
+                            auto_start=True)
     return gen, gb
 
 
@@ -455,10 +258,10 @@ def measure(fe_name, size, burst, loop):
     fe = None
     try:
         if fe_name == "pollux":
-            fe = Proc("pollux-hosted", pollux_argv(burst), "%s-fe.log" % CUR, limit=int(WARMUP + WINDOW + 60))
+            fe = S.proc("pollux-hosted", pollux_argv(burst), "%s-fe.log" % CUR, limit=int(WARMUP + WINDOW + 60))
         else:
-            fe = Proc("testpmd virtio-user", dpdk_fe_argv("macswap" if fe_name == "dpdk-virtio-pmd" else "io", burst),
-                      "%s-fe.log" % CUR, interactive=True, limit=int(WARMUP + WINDOW + 60))
+            fe = S.proc("testpmd virtio-user", dpdk_fe_argv("macswap" if fe_name == "dpdk-virtio-pmd" else "io", burst),
+                        "%s-fe.log" % CUR, interactive=True, limit=int(WARMUP + WINDOW + 60))
         wait_traffic(gen, fe, 20)
         pid = fe.pid()
         st = {"loop": None}
@@ -536,7 +339,7 @@ def measure(fe_name, size, burst, loop):
         if fe:
             fe.stop("quit" if fe_name != "pollux" else None)
         gen.stop("quit")
-        cleanup_files()
+        S.cleanup_files()
 
 
 def fe_feats(gen):
@@ -551,7 +354,7 @@ def measure_vm():
     accel = "tcg" if "tcg" in argv else ("kvm" if "kvm" in argv else "?")
     out = {"frame": HEAD_SIZE, "burst": HEAD_BURST, "gen_burst": gb, "accel": accel, "command": shlex.join(argv)}
     try:
-        vm = Proc("qemu", argv, "%s-vm.log" % CUR, limit=int(WARMUP + WINDOW + 120))
+        vm = S.proc("qemu", argv, "%s-vm.log" % CUR, limit=int(WARMUP + WINDOW + 120))
         wait_traffic(gen, vm, 90)
         res, _ = window(gen, lambda: None, lambda b: None)
         out.update(res)
@@ -570,24 +373,15 @@ def measure_vm():
         if vm:
             vm.stop()
         gen.stop("quit")
-        cleanup_files()
+        S.cleanup_files()
     return out
 
 
 # ---------------------------------------------------------------- main
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def main():
     global TSC_HZ, CUR
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    os.makedirs(LOGS, exist_ok=True)
-    for f in os.listdir(LOGS):
-        os.unlink(os.path.join(LOGS, f))
+    S.catch_signals()
+    S.fresh_logs()
     TSC_HZ, tsc_src = tsc_hz()
     loop = pollux_layout()
     points = [(s, HEAD_BURST) for s in FRAME_SIZES]
@@ -704,7 +498,7 @@ def main():
                                   "busy or idle",
         },
         "commands": {
-            "generator": shlex.join(["timeout", "..."] + gen_argv(64, 32)),
+            "generator": shlex.join(["timeout", "..."] + S.generator_argv(GEN_CPU, 64, 32, auto_start=True)),
             "pollux": shlex.join(["timeout", "..."] + pollux_argv(32)),
             "pollux_config_burst32": pollux_config(32)[1],
             "dpdk-virtio-pmd": shlex.join(["timeout", "..."] + dpdk_fe_argv("macswap", 32)),
@@ -733,10 +527,6 @@ def main():
     log("pps: l2fwd 64B %.3f Mpps vs dpdk-virtio-pmd %.3f Mpps = %.2fx" % (
         head["pollux"]["mpps"], head["dpdk-virtio-pmd"]["mpps"], head["ratio_pollux_vs_dpdk_pmd"]))
     return 0
-
-
-def fmt(v, f):
-    return f % v if v is not None else "-"
 
 
 def plot(table, points):
@@ -799,5 +589,5 @@ if __name__ == "__main__":
     try:
         rc = main()
     finally:
-        cleanup_all()
+        S.cleanup_all()
     sys.exit(rc)

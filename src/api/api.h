@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "drivers/netdev.h"
 #include "net/net.h"
 #include "core/schema.h"
 
@@ -58,9 +59,10 @@ extern const struct schema_node api_schema[];
 int api_config_diff(const json_t *running, const json_t *next, const char *const *mutable,
 		    char *path, size_t pathlen, int *changed);
 
-/* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces show.
- * The backend fills it from sched_stats(), net_stats() and
- * netdev_queue_stats(); every counter only grows. */
+/* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces
+ * show (and the console's netstat). The backend fills it whole, from one
+ * walk over the subsystems' counters (src/appliance/telemetry.c); counters
+ * only grow, gauges are levels at the time of the walk. */
 #define API_MAX_CORES 64
 #define API_MAX_IFS 8
 #define API_MAX_QUEUES 16
@@ -77,9 +79,8 @@ struct api_core_stats {
 
 struct api_queue_stats {
 	uint32_t core;                  /* the core that owns the queue pair */
-	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
-	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
-	uint64_t rx_posted, tx_held;    /* buffers the queue holds now (gauges) */
+	/* every field of NETDEV_QUEUE_STATS_FIELDS (drivers/netdev.h) */
+	NETDEV_QUEUE_STATS_FIELDS(NETDEV_QUEUE_STATS_U64)
 	int broken;
 };
 

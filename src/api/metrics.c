@@ -5,9 +5,11 @@
  *
  * Names follow Prometheus conventions: the "pollux_" prefix, base units
  * (bytes), "_total" on counters, reasons and places as labels rather than
- * in names. Families are tables (per core, per queue) so adding a counter
- * is one line. Every family is written whole, HELP and TYPE first, as the
- * format requires.
+ * in names. Families are tables so adding a counter is one line: the
+ * per-core table below, the queue counters' list where they are declared
+ * (NETDEV_QUEUE_STATS_FIELDS, drivers/netdev.h) and the stack's
+ * (NET_STATS_FIELDS, net/net.h). Every family is written whole, HELP and
+ * TYPE first, as the format requires.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -59,24 +61,12 @@ static const struct family core_families[] = {
 	{ "pollux_tcp_connections", "gauge", "TCP connections open on the core now.", CORE(tcp_conns), U32, NULL },
 };
 
-#define QUEUE(f) offsetof(struct api_queue_stats, f)
-static const struct family queue_families[] = {
-	{ "pollux_rx_packets_total", "counter", "Packets received on the queue.", QUEUE(rx_packets), U64, NULL },
-	{ "pollux_rx_bytes_total", "counter", "Bytes received on the queue.", QUEUE(rx_bytes), U64, NULL },
-	{ "pollux_tx_packets_total", "counter", "Packets sent on the queue.", QUEUE(tx_packets), U64, NULL },
-	{ "pollux_tx_bytes_total", "counter", "Bytes sent on the queue.", QUEUE(tx_bytes), U64, NULL },
-	{ "pollux_rx_dropped_packets_total", "counter", "Packets dropped on receive, by reason.",
-	  QUEUE(rx_drop_nobuf), U64, "no_buffer" },
-	{ "pollux_rx_dropped_packets_total", NULL, NULL, QUEUE(rx_drop_runt), U64, "runt" },
-	{ "pollux_rx_dropped_packets_total", NULL, NULL, QUEUE(rx_drop_too_long), U64, "too_long" },
-	{ "pollux_tx_dropped_packets_total", "counter", "Packets dropped on send, by reason.",
-	  QUEUE(tx_drop_too_long), U64, "too_long" },
-	{ "pollux_tx_ring_full_total", "counter", "Sends that found the TX ring full (retried later).",
-	  QUEUE(tx_ring_full), U64, NULL },
-	{ "pollux_tx_kicks_total", "counter", "Doorbells rung to the device.", QUEUE(tx_kicks), U64, NULL },
-	{ "pollux_rx_posted_buffers", "gauge", "Receive buffers the device holds now.", QUEUE(rx_posted), U64, NULL },
-	{ "pollux_tx_held_buffers", "gauge", "Sent buffers not yet reclaimed.", QUEUE(tx_held), U64, NULL },
-};
+/* The queue families: the rows of NETDEV_QUEUE_STATS_FIELDS
+ * (drivers/netdev.h) that name a metric, in its order; a row with a help
+ * text starts a family, the rows after it without one add samples to it. */
+#define QUEUE_FAMILY(f, side, kind, metric, reason, help) \
+	{ metric, #kind, help, offsetof(struct api_queue_stats, f), U64, reason },
+static const struct family queue_families[] = { NETDEV_QUEUE_STATS_FIELDS(QUEUE_FAMILY) };
 
 /* The stack's counters: those named drop_* or *_drop form one family
  * with a reason label, every other one a family of its own. */
@@ -162,7 +152,9 @@ static void queue_metrics(struct api_buf *b, const struct api_stats *st)
 {
 	for (size_t k = 0; k < sizeof queue_families / sizeof queue_families[0]; k++) {
 		const struct family *f = &queue_families[k];
-		if (f->type)                    /* the first entry of its family */
+		if (!f->name)                   /* shown on the console only */
+			continue;
+		if (f->help)                    /* the first row of its family */
 			head(b, f->name, f->type, f->help);
 		for (uint32_t i = 0; i < st->nifs; i++)
 			for (uint16_t q = 0; q < st->ifs[i].nqueues; q++) {

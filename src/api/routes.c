@@ -144,11 +144,9 @@ static json_t *iface_json(const struct api_iface_stats *f)
 			"rx_packets", (json_int_t)s->rx_packets, "tx_packets", (json_int_t)s->tx_packets,
 			"rx_bytes", (json_int_t)s->rx_bytes, "tx_bytes", (json_int_t)s->tx_bytes,
 			"broken", s->broken != 0));
-		t.rx_packets += s->rx_packets; t.tx_packets += s->tx_packets;
-		t.rx_bytes += s->rx_bytes; t.tx_bytes += s->tx_bytes;
-		t.rx_drop_nobuf += s->rx_drop_nobuf; t.rx_drop_runt += s->rx_drop_runt;
-		t.rx_drop_too_long += s->rx_drop_too_long; t.tx_drop_too_long += s->tx_drop_too_long;
-		t.tx_ring_full += s->tx_ring_full;
+#define ADD_QUEUE(f, ...) t.f += s->f;
+		NETDEV_QUEUE_STATS_FIELDS(ADD_QUEUE)
+#undef ADD_QUEUE
 	}
 	json_t *drops = json_pack("{s:I, s:I, s:I, s:I}",
 		"rx_no_buffer", (json_int_t)t.rx_drop_nobuf, "rx_runt", (json_int_t)t.rx_drop_runt,

@@ -3,7 +3,8 @@
  * the one folder that includes every other. main.c starts the subsystems
  * in order; the files here are what it calls that no lower layer may own:
  * device probing per platform, the API's backend and listeners, the
- * self-test dispatcher. Nothing outside src/appliance/ includes this.
+ * telemetry snapshot, the self-test dispatcher. Nothing outside
+ * src/appliance/ includes this.
  */
 #ifndef POLLUX_APPLIANCE_H
 #define POLLUX_APPLIANCE_H
@@ -45,8 +46,15 @@ int appliance_probe_devices(char *err, size_t errlen);
  * prints "selftest NAME: ok" or "... FAILED"; 0 when it passed. */
 int appliance_selftest(const char *name);
 
+/* telemetry.c: fills *out whole with every counter of the running
+ * appliance (pools, queues, cores), read by relaxed loads: what the API's
+ * stats callback returns and netstat prints. Core 0 only; out is large
+ * (tens of KiB): keep it on the heap, not on a stack. */
+void appliance_telemetry_snapshot(struct api_stats *out);
+
 /* netstat.c: core 0 prints every queue's counters and the buffer
- * accounting every period_ms (the `netstat=MS` command-line word). */
+ * accounting every period_ms (the `netstat=MS` command-line word), from
+ * a telemetry snapshot. */
 void appliance_netstat_start(uint64_t period_ms);
 
 /* backend.c: the running appliance as the API sees it (control core).

@@ -4,10 +4,9 @@
  * never reads another subsystem itself; its unit tests use
  * test/unit/api/fake.h instead).
  *
- * Everything here runs on the control core. Counters that other cores
- * own are read with relaxed loads (sched_stats, net_stats,
- * netdev_queue_stats, the pools' `top`), so a scrape never stops a data
- * core. config_apply applies the fields that may change at run time (the
+ * Everything here runs on the control core. The stats are one telemetry
+ * snapshot (telemetry.c: relaxed loads, so a scrape never stops a data
+ * core). config_apply applies the fields that may change at run time (the
  * schema's SF_RUNTIME rows) and refuses any other difference with 409
  * naming the field (docs/api.md).
  */
@@ -46,77 +45,9 @@ static void rt_system(void *arg, struct api_system *s)
 		s->boot_time_unix = (uint64_t)now.tv_sec - s->uptime_ns / 1000000000ull;
 }
 
-static void core_stats(uint32_t c, struct api_core_stats *o)
-{
-	struct sched_stats ss;
-	sched_stats(c, &ss);
-	o->role = c == 0 ? "control" : "data";
-	o->turns = ss.turns;
-	o->busy_turns = ss.busy_turns;
-	o->busy_cycles = ss.busy_cycles;
-	o->idle_cycles = ss.idle_cycles;
-	o->sleeps = ss.sleeps;
-	o->msgs_in = ss.msgs_in;
-	o->msgs_out = ss.msgs_out;
-	o->chan_full = ss.chan_full;
-	o->timers_fired = ss.timers_fired;
-	o->chan_depth_in = ss.chan_depth_in;
-	if (net_if_count()) {
-		net_stats(c, &o->net);
-		o->tcp_conns = net_tcp_conns(c);
-	}
-}
-
-static void iface_stats(int i, struct api_iface_stats *f)
-{
-	struct netdev *d = netdev_get(i);
-	snprintf(f->name, sizeof f->name, "%s", netdev_name(d));
-	netdev_mac(d, f->mac);
-	f->mtu = netdev_mtu(d);
-	f->link_up = netdev_link_up(d);
-	f->nqueues = netdev_queues(d);
-	if (f->nqueues > API_MAX_QUEUES)
-		f->nqueues = API_MAX_QUEUES;
-	if (i < net_if_count()) {
-		uint16_t mtu;
-		net_if_info(i, &f->addr, &f->prefix, &f->gw, &mtu);
-	}
-	for (uint16_t q = 0; q < f->nqueues; q++) {
-		struct netdev_queue_stats s;
-		struct api_queue_stats *o = &f->q[q];
-		netdev_queue_stats(d, q, &s);
-		o->core = netdev_queue_core(d, q);
-		o->rx_packets = s.rx_packets;
-		o->rx_bytes = s.rx_bytes;
-		o->rx_drop_nobuf = s.rx_drop_nobuf;
-		o->rx_drop_runt = s.rx_drop_runt;
-		o->rx_drop_too_long = s.rx_drop_too_long;
-		o->tx_packets = s.tx_packets;
-		o->tx_bytes = s.tx_bytes;
-		o->tx_drop_too_long = s.tx_drop_too_long;
-		o->tx_ring_full = s.tx_ring_full;
-		o->tx_kicks = s.tx_kicks;
-		o->rx_posted = s.rx_posted;
-		o->tx_held = s.tx_held;
-		o->broken = s.broken;
-	}
-}
-
 static void rt_stats(void *arg, struct api_stats *st)
 {
-	st->ncores = cores_count() < API_MAX_CORES ? cores_count() : API_MAX_CORES;
-	for (uint32_t c = 0; c < st->ncores; c++) {
-		struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)c);
-		core_stats(c, &st->core[c]);
-		if (p) {
-			st->pool_free += __atomic_load_n(&p->top, __ATOMIC_RELAXED);
-			st->pool_total += p->count;
-		}
-	}
-	int n = netdev_count();
-	st->nifs = n < API_MAX_IFS ? (uint32_t)n : API_MAX_IFS;
-	for (uint32_t i = 0; i < st->nifs; i++)
-		iface_stats((int)i, &st->ifs[i]);
+	appliance_telemetry_snapshot(st);
 }
 
 static json_t *rt_config_get(void *arg)

@@ -38,18 +38,54 @@
 
 struct netdev;
 
-/* rx_drop_nobuf: RX buffers the refill could not get from the pool (the
+/* A queue pair's counters and gauges, declared once. struct
+ * netdev_queue_stats below, the driver's own counters and its
+ * netdev_queue_stats(), the API's snapshot (api/api.h), the Prometheus
+ * rows (api/metrics.c) and the console's netstat all expand this list, so
+ * a new counter is one row here plus the line in the data path that
+ * counts it.
+ *
+ *   X(field, side, kind, metric, reason, help)
+ *   side    rx or tx: which half of the pair counts it
+ *   kind    counter (only grows: the owner counts it) or gauge (a level
+ *           read from the device's ring at the time of the read)
+ *   metric  the Prometheus family it is a sample of, or NULL: shown on
+ *           the console only (naming it is a change users see)
+ *   reason  the value of the family's "reason" label, or NULL
+ *   help    the family's HELP text on its first row; NULL on the rows
+ *           that follow it in the same family (they stay together)
+ *
+ * rx_drop_nobuf: RX buffers the refill could not get from the pool (the
  * ring runs short; frames are lost only if it empties). tx_ring_full:
- * frames tx_burst handed back because the ring was full. */
+ * frames tx_burst handed back because the ring was full. The order is
+ * the order of /metrics. */
+#define NETDEV_QUEUE_STATS_FIELDS(X) \
+	X(rx_packets, rx, counter, "pollux_rx_packets_total", NULL, "Packets received on the queue.") \
+	X(rx_bytes, rx, counter, "pollux_rx_bytes_total", NULL, "Bytes received on the queue.") \
+	X(tx_packets, tx, counter, "pollux_tx_packets_total", NULL, "Packets sent on the queue.") \
+	X(tx_bytes, tx, counter, "pollux_tx_bytes_total", NULL, "Bytes sent on the queue.") \
+	X(rx_drop_nobuf, rx, counter, "pollux_rx_dropped_packets_total", "no_buffer", \
+	  "Packets dropped on receive, by reason.") \
+	X(rx_drop_runt, rx, counter, "pollux_rx_dropped_packets_total", "runt", NULL) \
+	X(rx_drop_too_long, rx, counter, "pollux_rx_dropped_packets_total", "too_long", NULL) \
+	X(tx_drop_too_long, tx, counter, "pollux_tx_dropped_packets_total", "too_long", \
+	  "Packets dropped on send, by reason.") \
+	X(tx_ring_full, tx, counter, "pollux_tx_ring_full_total", NULL, \
+	  "Sends that found the TX ring full (retried later).") \
+	X(tx_kicks, tx, counter, "pollux_tx_kicks_total", NULL, "Doorbells rung to the device.") \
+	X(rx_posted, rx, gauge, "pollux_rx_posted_buffers", NULL, "Receive buffers the device holds now.") \
+	X(tx_held, tx, gauge, "pollux_tx_held_buffers", NULL, "Sent buffers not yet reclaimed.") \
+	X(tx_tso, tx, counter, NULL, NULL, "Frames sent as TSO.") \
+	X(tx_csum, tx, counter, NULL, NULL, "Frames sent with the checksum left to the device.") \
+	X(tx_drop_bad_offload, tx, counter, NULL, NULL, \
+	  "Frames dropped: they asked for an offload the device lacks, or were too long.")
+#define NETDEV_QUEUE_STATS_U64(f, ...) uint64_t f;
+
 struct netdev_queue_stats {
-	uint64_t rx_packets, rx_bytes, rx_drop_nobuf, rx_drop_runt, rx_drop_too_long;
-	uint64_t tx_packets, tx_bytes, tx_drop_too_long, tx_ring_full, tx_kicks;
-	uint64_t tx_tso, tx_csum;       /* frames sent as TSO / with the checksum left to the device */
-	uint64_t tx_drop_bad_offload;   /* asked for an offload the device lacks, or too long */
-	uint64_t rx_posted;             /* RX buffers the device holds now */
-	uint64_t tx_held;               /* TX buffers not yet reclaimed */
-	int broken;                     /* the device misbehaved on this queue */
-	uint64_t bad_id, bad_len;
+	NETDEV_QUEUE_STATS_FIELDS(NETDEV_QUEUE_STATS_U64)
+	/* the device's health on this pair, from its rings */
+	int broken;                     /* the device misbehaved: the queue stopped */
+	uint64_t bad_id, bad_len;       /* used-ring entries refused, by cause */
 };
 
 /* The "nic" section of the config (table: netdev_schema, src/drivers/config.c). */

@@ -368,29 +368,27 @@ uint32_t netdev_tx_offloads(const struct netdev *d) { return d->tx_offloads; }
 uint32_t netdev_tso_max(const struct netdev *d) { return d->tso_max; }
 const struct rss_conf *netdev_rss(const struct netdev *d) { return d->rss; }
 
+/* The counters by their names in NETDEV_QUEUE_STATS_FIELDS, from the half
+ * that counts them; the gauges below, from the rings. */
+#define VNET_STAT(f, side, kind, ...) VNET_STAT_##kind(f, side)
+#define VNET_STAT_counter(f, side) o->f = counter_get(&side->f);
+#define VNET_STAT_gauge(f, side)
+#define VNET_GAUGE(f, side, kind, ...) + VNET_GAUGE_##kind
+#define VNET_GAUGE_counter 0
+#define VNET_GAUGE_gauge 1
+_Static_assert(0 NETDEV_QUEUE_STATS_FIELDS(VNET_GAUGE) == 2, "a new gauge: read it in netdev_queue_stats");
+
 void netdev_queue_stats(const struct netdev *d, uint16_t q, struct netdev_queue_stats *o)
 {
 	memset(o, 0, sizeof *o);
 	if (q >= d->nq)
 		return;
-	const struct vnet_rxq *r = &d->rx[q];
-	const struct vnet_txq *t = &d->tx[q];
-	o->rx_packets = counter_get(&r->packets);
-	o->rx_bytes = counter_get(&r->bytes);
-	o->rx_drop_nobuf = counter_get(&r->nobuf);
-	o->rx_drop_runt = counter_get(&r->runt);
-	o->rx_drop_too_long = counter_get(&r->too_long);
-	o->tx_packets = counter_get(&t->packets);
-	o->tx_bytes = counter_get(&t->bytes);
-	o->tx_drop_too_long = counter_get(&t->too_long);
-	o->tx_ring_full = counter_get(&t->ring_full);
-	o->tx_kicks = counter_get(&t->kicks);
-	o->tx_tso = counter_get(&t->tso);
-	o->tx_csum = counter_get(&t->csum);
-	o->tx_drop_bad_offload = counter_get(&t->bad_offload);
-	o->rx_posted = (uint64_t)(r->vq.size - __atomic_load_n(&r->vq.num_free, __ATOMIC_RELAXED));
-	o->tx_held = (uint64_t)(t->vq.size - __atomic_load_n(&t->vq.num_free, __ATOMIC_RELAXED));
-	o->broken = __atomic_load_n(&r->vq.broken, __ATOMIC_RELAXED) | __atomic_load_n(&t->vq.broken, __ATOMIC_RELAXED);
-	o->bad_id = __atomic_load_n(&r->vq.bad_id, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_id, __ATOMIC_RELAXED);
-	o->bad_len = __atomic_load_n(&r->vq.bad_len, __ATOMIC_RELAXED) + __atomic_load_n(&t->vq.bad_len, __ATOMIC_RELAXED);
+	const struct vnet_rxq *rx = &d->rx[q];
+	const struct vnet_txq *tx = &d->tx[q];
+	NETDEV_QUEUE_STATS_FIELDS(VNET_STAT)
+	o->rx_posted = (uint64_t)(rx->vq.size - __atomic_load_n(&rx->vq.num_free, __ATOMIC_RELAXED));
+	o->tx_held = (uint64_t)(tx->vq.size - __atomic_load_n(&tx->vq.num_free, __ATOMIC_RELAXED));
+	o->broken = __atomic_load_n(&rx->vq.broken, __ATOMIC_RELAXED) | __atomic_load_n(&tx->vq.broken, __ATOMIC_RELAXED);
+	o->bad_id = __atomic_load_n(&rx->vq.bad_id, __ATOMIC_RELAXED) + __atomic_load_n(&tx->vq.bad_id, __ATOMIC_RELAXED);
+	o->bad_len = __atomic_load_n(&rx->vq.bad_len, __ATOMIC_RELAXED) + __atomic_load_n(&tx->vq.bad_len, __ATOMIC_RELAXED);
 }

@@ -10,17 +10,31 @@
 
 #define VNET_HDR 12                     /* struct virtio_net_hdr, VERSION_1 */
 
+/* Each half of a pair holds the counters of its side of
+ * NETDEV_QUEUE_STATS_FIELDS (drivers/netdev.h), under the same names;
+ * gauges are read from the ring instead (netdev_queue_stats). */
+#define VNET_RX_COUNTER(f, side, kind, ...) VNET_RX_COUNTER_##side##_##kind(f)
+#define VNET_RX_COUNTER_rx_counter(f) counter_t f;
+#define VNET_RX_COUNTER_rx_gauge(f)
+#define VNET_RX_COUNTER_tx_counter(f)
+#define VNET_RX_COUNTER_tx_gauge(f)
+#define VNET_TX_COUNTER(f, side, kind, ...) VNET_TX_COUNTER_##side##_##kind(f)
+#define VNET_TX_COUNTER_rx_counter(f)
+#define VNET_TX_COUNTER_rx_gauge(f)
+#define VNET_TX_COUNTER_tx_counter(f) counter_t f;
+#define VNET_TX_COUNTER_tx_gauge(f)
+
 struct vnet_rxq {
 	/* owner core: the data path */
 	struct virtq vq;
 	struct pktbuf_pool *pool;
-	counter_t packets, bytes, nobuf, runt, too_long;
+	NETDEV_QUEUE_STATS_FIELDS(VNET_RX_COUNTER)
 } __attribute__((aligned(CACHE_LINE)));
 
 struct vnet_txq {
+	/* owner core: the data path */
 	struct virtq vq;
-	counter_t packets, bytes, too_long, ring_full, kicks;
-	counter_t tso, csum, bad_offload;
+	NETDEV_QUEUE_STATS_FIELDS(VNET_TX_COUNTER)
 } __attribute__((aligned(CACHE_LINE)));
 
 struct netdev {

@@ -38,7 +38,7 @@ static void rx_refill(struct netdev *d, struct vnet_rxq *r)
 		want = 64;
 	unsigned got = pktbuf_alloc_bulk(r->pool, bufs, want);
 	if (got < want)
-		counter_add(&r->nobuf, want - got);
+		counter_add(&r->rx_drop_nobuf, want - got);
 	for (unsigned i = 0; i < got; i++)
 		if (virtq_add1(&r->vq, (uint64_t)(uintptr_t)(bufs[i]->buf + PKTBUF_HEADROOM - VNET_HDR),
 			       VNET_HDR + PKTBUF_DATA, 1, bufs[i]))
@@ -62,13 +62,13 @@ uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 	for (uint16_t i = 0; i < got; i++) {
 		struct pktbuf *b = cookies[i];
 		if (lens[i] < VNET_HDR + MIN_FRAME) {
-			counter_add(&r->runt, 1);
+			counter_add(&r->rx_drop_runt, 1);
 			pktbuf_free(b);
 			continue;
 		}
 		uint32_t flen = lens[i] - VNET_HDR;
 		if (flen > d->max_frame) {
-			counter_add(&r->too_long, 1);
+			counter_add(&r->rx_drop_too_long, 1);
 			pktbuf_free(b);
 			continue;
 		}
@@ -87,8 +87,8 @@ uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		pkts[out++] = b;
 	}
 	if (got) {
-		counter_add(&r->packets, out);
-		counter_add(&r->bytes, bytes);
+		counter_add(&r->rx_packets, out);
+		counter_add(&r->rx_bytes, bytes);
 	}
 	rx_refill(d, r);
 	return out;
@@ -162,13 +162,13 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		int bad = 0;
 		if ((!b->frag && b->len > d->max_frame && !(b->flags & PKTBUF_F_TX_TSO)) || b->off < VNET_HDR ||
 		    (uint32_t)b->off + b->len > PKTBUF_FRAG_ROOM) {
-			counter_add(&t->too_long, 1);
+			counter_add(&t->tx_drop_too_long, 1);
 			pktbuf_free(b);
 			continue;
 		}
 		uint16_t nd = tx_descs(t, b, v, &bad);
 		if (bad || tx_header(d, b, (struct virtio_net_hdr *)(b->buf + b->off - VNET_HDR))) {
-			counter_add(&t->bad_offload, 1);
+			counter_add(&t->tx_drop_bad_offload, 1);
 			pktbuf_free(b);
 			continue;
 		}
@@ -184,19 +184,19 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		sent++;
 	}
 	if (done < n)
-		counter_add(&t->ring_full, (uint64_t)(n - done));     /* frames left to the caller */
+		counter_add(&t->tx_ring_full, (uint64_t)(n - done));  /* frames left to the caller */
 	if (sent) {
 		virtq_publish(&t->vq);
 		if (virtq_kick_prepare(&t->vq)) {
 			d->vdev->ops->notify(d->vdev, &t->vq);
-			counter_add(&t->kicks, 1);
+			counter_add(&t->tx_kicks, 1);
 		}
-		counter_add(&t->packets, sent);
-		counter_add(&t->bytes, bytes);
+		counter_add(&t->tx_packets, sent);
+		counter_add(&t->tx_bytes, bytes);
 		if (tso)
-			counter_add(&t->tso, tso);
+			counter_add(&t->tx_tso, tso);
 		if (csum)
-			counter_add(&t->csum, csum);
+			counter_add(&t->tx_csum, csum);
 	}
 	return done;
 }

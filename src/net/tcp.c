@@ -562,7 +562,7 @@ static uint32_t frame_payload_max(const struct tcp_conn *c, uint32_t smss)
 	if (m > c->sb_size / 2)
 		m = c->sb_size / 2;
 	const struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)core_self()->id);
-	uint32_t spare = pktbuf_pool_avail(p) > p->count / 4 ? pktbuf_pool_avail(p) - p->count / 4 : 0;
+	uint32_t spare = pktbuf_pool_avail(p) > pktbuf_pool_size(p) / 4 ? pktbuf_pool_avail(p) - pktbuf_pool_size(p) / 4 : 0;
 	uint32_t room = spare > 1 ? PKTBUF_DATA - 60 + (spare - 1) * PKTBUF_FRAG_ROOM : 0;
 	if (m > room)
 		m = room;

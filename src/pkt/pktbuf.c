@@ -61,6 +61,23 @@ int pktbuf_pools_init(uint32_t per_core)
 
 struct pktbuf_pool *pktbuf_pool_of(uint16_t core) { return &pools[core]; }
 
+/* Why a relaxed load from another core is enough: `top` is an aligned
+ * 32-bit word that only the owner writes, one whole store per change (the
+ * hot path keeps it a plain word: an _Atomic decrement would be a locked
+ * instruction), so the load returns a value it held, never a mix of two;
+ * it may be a few buffers old, which a gauge can be and a decision must
+ * not rely on. `count` is immutable after pktbuf_pool_init, which core 0
+ * ran before starting the other cores. */
+void pktbuf_pool_usage(uint16_t core, struct pktbuf_pool_usage *out)
+{
+	out->free = out->total = 0;
+	if (core >= POLLUX_MAX_CORES)
+		return;
+	const struct pktbuf_pool *p = &pools[core];
+	out->free = __atomic_load_n(&p->top, __ATOMIC_RELAXED);
+	out->total = p->count;
+}
+
 static void reset(struct pktbuf *b)
 {
 	b->off = PKTBUF_HEADROOM;
@@ -71,9 +88,19 @@ static void reset(struct pktbuf *b)
 	b->magic = PKTBUF_MAGIC;
 }
 
+/* A pool is its core's alone, once that core runs its loop; before that,
+ * core 0 sets it up and acts for it (netdev_init_all fills each data
+ * core's RX rings from that core's pool). The second load runs only when
+ * the first test fails. */
+static inline int pool_mine(const struct pktbuf_pool *p)
+{
+	return p->core == core_self()->id ||
+	       atomic_load_explicit(&core_get(p->core)->state, memory_order_relaxed) != CORE_IN_LOOP;
+}
+
 struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p)
 {
-	ASSERT(p->core == core_self()->id);     /* a pool is its core's alone */
+	ASSERT(pool_mine(p));
 	if (!p->top) {
 		p->alloc_fail++;
 		return NULL;
@@ -85,7 +112,7 @@ struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p)
 
 unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned n)
 {
-	ASSERT(p->core == core_self()->id);
+	ASSERT(pool_mine(p));
 	if (p->top < n) {
 		p->alloc_fail++;
 		n = p->top;
@@ -104,7 +131,7 @@ unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned 
  * owners later. */
 static void free_local(struct pktbuf_pool *p, struct pktbuf *b)
 {
-	ASSERT(p->core == core_self()->id);
+	ASSERT(pool_mine(p));
 	ASSERT(b->magic == PKTBUF_MAGIC);       /* freed twice */
 	ASSERT(p->top < p->count);
 	b->magic = 0;

@@ -18,7 +18,9 @@
  * empty pool returns NULL and counts; it never blocks or crashes, and
  * recovers when buffers return. Our own invariants are asserted (stay on
  * in release builds): a pool is allocated from and freed to only on its
- * core, and a buffer freed twice stops the core where it happened.
+ * core, and a buffer freed twice stops the core where it happened. Other
+ * cores see a pool only through pktbuf_pool_usage(); its fields are the
+ * pool's own.
  */
 #ifndef POLLUX_PKTBUF_H
 #define POLLUX_PKTBUF_H
@@ -103,5 +105,17 @@ unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned 
 /* Any core: frees to the home pool, directly when called there, else by
  * call_on to the home core; a chain's buffers all go. */
 void pktbuf_free(struct pktbuf *b);
+/* Home core: buffers free in the pool now, and buffers it was made with. */
 static inline uint32_t pktbuf_pool_avail(const struct pktbuf_pool *p) { return p->top; }
+static inline uint32_t pktbuf_pool_size(const struct pktbuf_pool *p) { return p->count; }
+
+/* A pool as another core sees it (telemetry: the API, netstat). */
+struct pktbuf_pool_usage {
+	uint32_t free;                  /* on the pool's free stack */
+	uint32_t total;                 /* buffers the pool was made with */
+};
+/* Any core: core's pool as it stands, by relaxed loads (a level that may
+ * be a burst old, never torn; see pktbuf.c). A core without a pool
+ * reads 0 of 0. Never stops or slows the owner. */
+void pktbuf_pool_usage(uint16_t core, struct pktbuf_pool_usage *out);
 #endif

@@ -6,9 +6,9 @@
  *
  *   l2fwd_gen ==vhost-user A== dpdk-testpmd (io: port 0 <-> port 1) ==vhost-user B== pollux-hosted l2fwd
  *
- * The generator is a vhost-user frontend built from Pollux's own transport
- * and virtqueue code (src/drivers/vhost_user.c, virtio.c, virtq.c), like
- * test/unit/drivers/test_vhost_user_live.c. It connects to A with N queue
+ * The generator is the vhost-user test frontend (test/lib/vu_frontend.c,
+ * over Pollux's own transport and virtqueue code), as
+ * test/unit/drivers/test_vhost_user_live.c is. It connects to A with N queue
  * pairs and on every pair sends numbered frames: sizes 60..1514 bytes
  * (a deterministic mix with the boundaries), dst = a unicast MAC, src =
  * ours; the payload carries the pair, a sequence number, the length and
@@ -29,41 +29,25 @@
  * Exit status 0 only if nothing failed; 2 if the deadline passed.
  *
  * Build (from the repository root):
- *   gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
- *       -DPOLLUX_HOSTED -o build/l2fwd_gen test/hosted/l2fwd_gen.c \
- *       src/drivers/vhost_user.c src/drivers/virtio.c src/drivers/virtq.c
+ *   gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -Itest/lib \
+ *       -D_GNU_SOURCE -DPOLLUX_HOSTED -o build/l2fwd_gen test/hosted/l2fwd_gen.c \
+ *       test/lib/vu_frontend.c src/drivers/vhost_user.c src/drivers/virtio.c src/drivers/virtq.c
  *
  * Usage:
  *   build/l2fwd_gen --socket PATH [--queues N] [--frames TOTAL] [--window W]
  *                   [--runts R] [--long L] [--timeout S] [--connect-timeout S]
  * TOTAL data frames are split over the N pairs; R and L are per pair.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
-#include "core/core.h"
 #include "drivers/vhost_user.h"
-#include "drivers/virtio.h"
-#include "drivers/virtq.h"
-
-/* ---- the one core.h function the transport calls */
-void klog(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("  klog: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-}
+#include "vu_frontend.h"
 
 static int passed, failed;
 #define CHECK(c, ...) do { \
@@ -72,7 +56,7 @@ static int passed, failed;
 } while (0)
 
 #define RING 1024
-#define VHDR ((uint32_t)sizeof(struct virtio_net_hdr))
+#define VHDR VU_HDR
 #define BUF_DATA 2048                   /* frame bytes a buffer holds */
 #define SLOT 2112                       /* VHDR + BUF_DATA, rounded up to 64 */
 #define MAX_PAIRS 16
@@ -194,37 +178,19 @@ static void make_data(uint8_t *f, uint16_t pair, uint32_t seq, uint32_t len)
 	put32(f + OFF_CSUM, frame_csum(f, len));
 }
 
-/* ---- memory: one memfd, bump-allocated */
-static uint8_t *mem;
-static size_t mem_size, mem_used;
-
-static void *mem_take(size_t n, size_t align)
-{
-	mem_used = (mem_used + align - 1) & ~(align - 1);
-	void *p = mem + mem_used;
-	mem_used += n;
-	if (mem_used > mem_size) {
-		printf("FAIL: generator memory exhausted\n");
-		exit(1);
-	}
-	return p;
-}
-
 /* ---- one queue pair */
 struct pair {
-	struct virtq rx, tx;
-	uint8_t *rxbuf, *txbuf;
-	uint16_t tx_free[RING], ntx_free;
+	struct vu_pair vq;              /* rings, buffers, free TX slots, kicks */
+	uint16_t index;
 	uint8_t *seen;
 	uint32_t nframes;               /* data frames to send */
 	uint32_t nbad, next_bad;        /* runts + longs to inject, the next one */
 	uint32_t nruns, nlongs;
-	uint32_t sent, posted, tx_done; /* data frames sent; all TX chains posted, completed */
+	uint32_t sent;                  /* data frames sent (vq counts every TX chain) */
 	uint32_t runts_sent, longs_sent;
 	uint32_t returned, got, next_seq; /* RX frames, intact data frames */
 	uint32_t bad_short, bad_type, bad_mac, bad_pair, bad_seq, bad_len, bad_csum, bad_payload, dup,
 		 out_of_order, came_back_runt, came_back_long;
-	uint32_t kicks;
 	int reported;                   /* first few errors printed */
 };
 
@@ -324,31 +290,27 @@ static void check_rx(struct pair *q, uint16_t p, const uint8_t *f, uint32_t len)
 	q->got++;
 }
 
-static int post_tx(struct virtio_dev *d, struct pair *q, uint16_t slot, uint32_t len)
+/* vu_pair_rx_poll's callback: buf is the RX slot, header first */
+static void on_rx(void *ctx, const uint8_t *buf, uint32_t used)
 {
-	uint8_t *b = q->txbuf + (size_t)slot * SLOT;
-	memset(b, 0, VHDR);
-	if (virtq_add1(&q->tx, (uint64_t)(uintptr_t)b, VHDR + len, 0, (void *)(uintptr_t)(slot + 1)))
-		return -1;
-	q->posted++;
-	return 0;
+	struct pair *q = ctx;
+	if (used < VHDR) {
+		q->returned++;
+		q->bad_short++;
+		report(q, q->index, "shorter than the virtio-net header", used, buf);
+	} else {
+		check_rx(q, q->index, buf + VHDR, used - VHDR);
+	}
 }
 
 /* One round on a pair: reclaim TX, send up to BURST, receive and check up
  * to BURST, re-post RX. Returns whether anything moved. */
 static int pair_poll(struct virtio_dev *d, struct pair *q, uint16_t p)
 {
-	void *ck[BURST];
-	uint32_t lens[BURST];
-	uint16_t n = virtq_get_used(&q->tx, ck, lens, BURST);
-	for (uint16_t i = 0; i < n; i++)
-		q->tx_free[q->ntx_free++] = (uint16_t)((uintptr_t)ck[i] - 1);
-	q->tx_done += n;
-
+	uint16_t n = vu_pair_tx_reclaim(&q->vq);
 	uint32_t burst = 0;
-	while (burst < BURST && q->ntx_free) {
-		uint16_t slot = q->tx_free[q->ntx_free - 1];
-		uint8_t *f = q->txbuf + (size_t)slot * SLOT + VHDR;
+	uint8_t *f;
+	while (burst < BURST && (f = vu_pair_tx_frame(&q->vq))) {
 		uint32_t len;
 		int bad = q->next_bad < q->nbad && q->sent >= bad_pos(q, q->next_bad);
 		if (bad) {
@@ -362,7 +324,7 @@ static int pair_poll(struct virtio_dev *d, struct pair *q, uint16_t p)
 				make_header(f, p, TYPE_LONG, q->next_bad, len);
 				memset(f + OFF_PAYLOAD, 0x5a, len - OFF_PAYLOAD);
 			}
-			if (post_tx(d, q, slot, len))
+			if (vu_pair_tx_post(&q->vq, len))
 				break;
 			q->next_bad++;
 			if (runt)
@@ -374,40 +336,15 @@ static int pair_poll(struct virtio_dev *d, struct pair *q, uint16_t p)
 				break;
 			len = frame_len(p, q->sent);
 			make_data(f, p, q->sent, len);
-			if (post_tx(d, q, slot, len))
+			if (vu_pair_tx_post(&q->vq, len))
 				break;
 			q->sent++;
 		}
-		q->ntx_free--;
 		burst++;
 	}
-	if (burst) {
-		virtq_publish(&q->tx);
-		if (virtq_kick_prepare(&q->tx)) {
-			d->ops->notify(d, &q->tx);
-			q->kicks++;
-		}
-	}
-
-	uint16_t m = virtq_get_used(&q->rx, ck, lens, BURST);
-	for (uint16_t i = 0; i < m; i++) {
-		uint32_t id = (uint32_t)((uintptr_t)ck[i] - 1);
-		uint8_t *b = q->rxbuf + (size_t)id * SLOT;
-		if (lens[i] < VHDR) {
-			q->returned++;
-			q->bad_short++;
-			report(q, p, "shorter than the virtio-net header", lens[i], b);
-		} else {
-			check_rx(q, p, b + VHDR, lens[i] - VHDR);
-		}
-		memset(b, 0xee, VHDR + OFF_PAYLOAD + 8);   /* a stale header can't pass again */
-		virtq_add1(&q->rx, (uint64_t)(uintptr_t)b, VHDR + BUF_DATA, 1, ck[i]);
-	}
-	if (m) {
-		virtq_publish(&q->rx);
-		if (virtq_kick_prepare(&q->rx))
-			d->ops->notify(d, &q->rx);
-	}
+	if (burst)
+		vu_pair_tx_flush(d, &q->vq);
+	uint16_t m = vu_pair_rx_poll(d, &q->vq, BURST, on_rx, q);
 	return n || burst || m;
 }
 
@@ -469,43 +406,27 @@ int main(int argc, char **argv)
 	alarm((unsigned)timeout);
 
 	/* rings and buffers in one memfd (huge pages where the host has them) */
-	mem_size = (size_t)npairs * (2 * (size_t)RING * SLOT + 2 * virtq_memsize(RING) + 4 * 4096);
+	struct vu_mem mem;
+	char err[256] = "";
+	size_t mem_size = (size_t)npairs * (2 * (size_t)RING * SLOT + 2 * virtq_memsize(RING) + 4 * 4096);
 	mem_size = (mem_size + (4u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-	int huge = 1, mem_fd = memfd_create("l2fwd-gen", MFD_CLOEXEC | MFD_HUGETLB);
-	mem = MAP_FAILED;
-	if (mem_fd >= 0 && ftruncate(mem_fd, (off_t)mem_size) == 0)
-		mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
-	if (mem == MAP_FAILED) {
-		if (mem_fd >= 0)
-			close(mem_fd);
-		huge = 0;
-		mem_fd = memfd_create("l2fwd-gen", MFD_CLOEXEC);
-		if (mem_fd < 0 || ftruncate(mem_fd, (off_t)mem_size)) {
-			printf("FAIL: memfd: %s\n0 passed, 1 failed\n", strerror(errno));
-			return 1;
-		}
-		mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
-	}
-	if (mem == MAP_FAILED) {
-		printf("FAIL: mmap: %s\n0 passed, 1 failed\n", strerror(errno));
+	if (vu_mem_open(&mem, "l2fwd-gen", mem_size, err, sizeof err)) {
+		printf("FAIL: %s\n0 passed, 1 failed\n", err);
 		return 1;
 	}
 	printf("# l2fwd_gen: %s, %u queue pair%s, %ld data frames, window %u, %ld runts and %ld over-MTU per pair; "
 	       "%zu MiB memfd on %s pages\n", sock, npairs, npairs == 1 ? "" : "s", frames, window, runts, longs,
-	       mem_size >> 20, huge ? "2 MiB huge" : "4 KiB");
+	       mem_size >> 20, mem.huge ? "2 MiB huge" : "4 KiB");
 
-	char err[256] = "";
 	static const uint8_t mac[6] = { 0x02, 0x50, 0x4c, 0x58, 0x47, 0xff };
 	double t0 = now_s();
-	struct virtio_dev *d = vhost_user_connect(sock, npairs, mem_fd, mem, mem_size, mac, (int)(ctimeout * 1000),
-						  err, sizeof err);
+	struct virtio_dev *d = vhost_user_connect(sock, npairs, mem.fd, mem.base, mem.size, mac,
+						  (int)(ctimeout * 1000), err, sizeof err);
 	if (!d) {
 		printf("FAIL: vhost_user_connect: %s\n0 passed, 1 failed\n", err);
 		return 1;
 	}
-	uint64_t wanted = VIRTIO_F_BIT(VIRTIO_F_VERSION_1) | VIRTIO_F_BIT(VIRTIO_NET_F_MAC) |
-			  VIRTIO_F_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX);
-	int rc = virtio_negotiate(d, wanted, VIRTIO_F_BIT(VIRTIO_F_VERSION_1), err, sizeof err);
+	int rc = vu_negotiate(d, err, sizeof err);
 	if (rc) {
 		printf("FAIL: virtio_negotiate: %s\n0 passed, 1 failed\n", err);
 		return 1;
@@ -518,6 +439,7 @@ int main(int argc, char **argv)
 	int eidx = (d->features & VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX)) != 0;
 	for (uint16_t p = 0; p < npairs; p++) {
 		struct pair *q = &pr[p];
+		q->index = p;
 		q->nframes = (uint32_t)(frames / npairs + (p < frames % npairs));
 		q->nruns = (uint32_t)runts;
 		q->nlongs = (uint32_t)longs;
@@ -527,28 +449,17 @@ int main(int argc, char **argv)
 			printf("FAIL: out of memory\n0 passed, 1 failed\n");
 			return 1;
 		}
-		if (virtq_init(&q->rx, (uint16_t)(2 * p), RING, mem_take(virtq_memsize(RING), 4096), eidx) ||
-		    virtq_init(&q->tx, (uint16_t)(2 * p + 1), RING, mem_take(virtq_memsize(RING), 4096), eidx)) {
-			printf("FAIL: virtq_init\n0 passed, 1 failed\n");
+		rc = vu_pair_init(&q->vq, &mem, p, RING, SLOT, VHDR + BUF_DATA, SLOT, eidx);
+		if (rc) {
+			printf("FAIL: vu_pair_init pair %u: %d\n0 passed, 1 failed\n", p, rc);
 			return 1;
 		}
-		virtq_disable_interrupts(&q->rx);
-		virtq_disable_interrupts(&q->tx);
-		q->rxbuf = mem_take((size_t)RING * SLOT, 4096);
-		q->txbuf = mem_take((size_t)RING * SLOT, 4096);
-		int a = d->ops->queue_enable(d, &q->rx), b = d->ops->queue_enable(d, &q->tx);
+		int a = d->ops->queue_enable(d, &q->vq.rx), b = d->ops->queue_enable(d, &q->vq.tx);
 		if (a || b) {
 			printf("FAIL: queue_enable pair %u: %d %d\n0 passed, 1 failed\n", p, a, b);
 			return 1;
 		}
-		for (uint32_t i = 0; i < RING; i++)
-			virtq_add1(&q->rx, (uint64_t)(uintptr_t)(q->rxbuf + (size_t)i * SLOT), VHDR + BUF_DATA, 1,
-				   (void *)(uintptr_t)(i + 1));
-		virtq_publish(&q->rx);
-		if (virtq_kick_prepare(&q->rx))
-			d->ops->notify(d, &q->rx);
-		for (uint16_t i = 0; i < RING; i++)
-			q->tx_free[q->ntx_free++] = (uint16_t)(RING - 1 - i);
+		vu_pair_post_rx(d, &q->vq, RING);
 	}
 	d->ops->set_status(d, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 			   VIRTIO_STATUS_DRIVER_OK);
@@ -597,7 +508,7 @@ int main(int argc, char **argv)
 		uint32_t left = 0;
 		for (uint16_t p = 0; p < npairs; p++) {
 			pair_poll(d, &pr[p], p);
-			left += pr[p].posted - pr[p].tx_done;
+			left += pr[p].vq.tx_posted - pr[p].vq.tx_done;
 		}
 		if (!left)
 			break;
@@ -617,7 +528,7 @@ int main(int argc, char **argv)
 				  q->bad_csum + q->bad_payload + q->dup + q->came_back_runt + q->came_back_long;
 		printf("gen q%u: sent %u returned %u intact %u runts %u too_long %u errors %u missing %u "
 		       "out_of_order %u kicks %u\n", p, q->sent, q->returned, q->got, q->runts_sent, q->longs_sent,
-		       errors, missing, q->out_of_order, q->kicks);
+		       errors, missing, q->out_of_order, q->vq.kicks);
 		CHECK(q->sent == q->nframes, "q%u: sent all %u data frames (%u)", p, q->nframes, q->sent);
 		CHECK(q->runts_sent == q->nruns && q->longs_sent == q->nlongs, "q%u: sent %u runts and %u over-MTU "
 		      "frames (%u, %u)", p, q->nruns, q->nlongs, q->runts_sent, q->longs_sent);
@@ -635,8 +546,9 @@ int main(int argc, char **argv)
 		CHECK(q->out_of_order == 0, "q%u: in order (%u out of order)", p, q->out_of_order);
 		CHECK(q->came_back_runt == 0 && q->came_back_long == 0, "q%u: no runt or over-MTU frame came back "
 		      "(%u, %u)", p, q->came_back_runt, q->came_back_long);
-		CHECK(q->tx_done == q->posted, "q%u: every TX buffer came back (%u of %u)", p, q->tx_done, q->posted);
-		CHECK(!virtq_broken(&q->rx) && !virtq_broken(&q->tx), "q%u: no queue broken", p);
+		CHECK(q->vq.tx_done == q->vq.tx_posted, "q%u: every TX buffer came back (%u of %u)", p, q->vq.tx_done,
+		      q->vq.tx_posted);
+		CHECK(!virtq_broken(&q->vq.rx) && !virtq_broken(&q->vq.tx), "q%u: no queue broken", p);
 		tot_sent += q->sent;
 		tot_got += q->got;
 		tot_runts += q->runts_sent;

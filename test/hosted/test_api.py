@@ -1,40 +1,33 @@
-"""The HTTPS control plane of build/pollux-hosted on 127.0.0.1: TLS (the
-generated certificate and a configured one), every read resource with
-curl --cacert, authentication (token, client certificate), config
-validation, the TLS policy seen by openssl s_client, /metrics through
+"""The HTTPS control plane of build/pollux-hosted on 127.0.0.1. The API's
+contract (every resource, 401, 400/409 naming the field with the config
+unchanged, the TLS policy seen by openssl s_client, /metrics through
 Python's prometheus_client parser, 50 keep-alive clients beside a stalled
-handshake, timeouts, and shutdown. Only 127.0.0.1 is ever contacted."""
+handshake, handshake timeouts) is test/lib/api_contract.py, run here
+against a server with a configured certificate and a client CA. This file
+keeps what is the hosted platform's own: the resources of a server with no
+NIC, client certificates, the generated certificate, shutdown of the
+process, configs that stop the boot, and tools/polluxctl. Only 127.0.0.1 is
+ever contacted."""
 import json
 import os
 import re
 import signal
-import socket
-import ssl
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+
+from api_contract import (curl, fetch_cert, free_port, metric, s_client, sh, shutdown,  # noqa: F401
+                          FPR_RE, test_auth, test_fifty_keepalive_clients_and_a_staller,
+                          test_metrics_parse, test_other_resources, test_plain_http_is_not_served,
+                          test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
+                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "pollux-hosted")
 TOKEN = "test-token-0123456789abcdef"
 HOST = "127.0.0.1"
-
-
-def sh(*args, timeout=60, inp=None):
-    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, input=inp)
-    return p.returncode, p.stdout + p.stderr
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +102,15 @@ def read(p):
         return f.read()
 
 
+def hosted_target(px, cacert):
+    """px as api_contract's Target: what the shared suite expects of it."""
+    px.token, px.cacert, px.cores = TOKEN, cacert, 2
+    px.min_memory, px.wall_clock, px.slow = 0, True, 30
+    px.handshake_s = (5, 30)            # 10 s on the hosted platform
+    px.keepalive_requests, px.staller_survives = 5, True
+    return px
+
+
 @pytest.fixture(scope="module")
 def srv(pki):
     """The API with a configured certificate and a client CA."""
@@ -117,231 +119,31 @@ def srv(pki):
                          "key": read(pki("server.key")), "client_ca": read(pki("ca.crt"))}})
     try:
         px.wait_ready()
-        yield px
+        yield hosted_target(px, pki("ca.crt"))
     finally:
         px.stop()
 
 
-def curl(px, pki, path, *extra, token=TOKEN, method="GET", data=None):
-    args = ["curl", "-sS", "--max-time", "30", "--cacert", pki("ca.crt"), "-X", method,
-            "-o", "-", "-w", "\n%{http_code}", *extra]
-    if token:
-        args += ["-H", "Authorization: Bearer " + token]
-    if data is not None:
-        args += ["--data-binary", data, "-H", "Content-Type: application/json"]
-    rc, out = sh(*args, "https://%s:%d%s" % (HOST, px.port, path))
-    assert rc == 0, out
-    body, _, code = out.rpartition("\n")
-    return int(code), body
+@pytest.fixture(scope="module")
+def api(srv):
+    """The server the contract suite (test/lib/api_contract.py) runs against."""
+    return srv
 
 
-def metric(text, name, **labels):
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    raise KeyError(name)
-
-
-def test_system_and_cores(srv, pki):
-    code, body = curl(srv, pki, "/v1/system")
-    assert code == 200, body
-    s = json.loads(body)
-    assert s["cores"] == 2 and s["memory_bytes"] > 0 and s["uptime_s"] > 0, s
-    assert s["version"] and s["boot_time"] > 1577836800, s
-    code, body = curl(srv, pki, "/v1/cores")
-    assert code == 200, body
-    cores = json.loads(body)["cores"]
-    assert [c["role"] for c in cores] == ["control", "data"], cores
-    assert all(c["turns"] > 0 for c in cores), cores
-
-
-def test_other_resources(srv, pki):
-    code, body = curl(srv, pki, "/v1/interfaces")
+def test_resources_without_a_nic(srv):
+    code, body = curl(srv, "/v1/interfaces")
     assert code == 200 and json.loads(body) == {"interfaces": []}, body
-    code, body = curl(srv, pki, "/v1/interfaces/eth0")
+    code, body = curl(srv, "/v1/interfaces/eth0")
     assert code == 404, body
-    code, body = curl(srv, pki, "/v1/log")
-    assert code == 200, body
-    assert any("pollux ready:" in l for l in json.loads(body)["lines"]), body
-    code, body = curl(srv, pki, "/v1/openapi.json")
-    assert code == 200 and json.loads(body)["openapi"].startswith("3."), body[:200]
-    code, body = curl(srv, pki, "/v1/config")
+    code, body = curl(srv, "/v1/config")
     assert code == 200 and json.loads(body)["name"] == "api-test", body
 
 
-def test_metrics_parse(srv, pki):
-    curl(srv, pki, "/v1/system")
-    code, body = curl(srv, pki, "/metrics")
-    assert code == 200, body
-    fams = {f.name for f in text_string_to_metric_families(body)}
-    assert "pollux_loop_turns" in fams, fams        # the parser drops _total
-    assert metric(body, "pollux_loop_turns_total", core="0") > 0
-    assert metric(body, "pollux_loop_turns_total", core="1") > 0
-    assert metric(body, "pollux_api_tls_handshakes_total") >= 2
-    assert metric(body, "pollux_api_requests_total") >= 2
-    assert metric(body, "pollux_api_connections") >= 1
-    assert metric(body, "pollux_pktbuf_buffers") > 0
-
-
-def test_auth(srv, pki):
-    code, body = curl(srv, pki, "/v1/system", token=None)
-    assert code == 401 and "Authorization" in json.loads(body)["error"], body
-    code, body = curl(srv, pki, "/v1/system", token="wrong-token-0123456789abc")
-    assert code == 401, body
-    rc, out = sh("curl", "-sS", "-i", "--cacert", pki("ca.crt"), "https://%s:%d/v1/nope" % (HOST, srv.port))
-    assert rc == 0 and "WWW-Authenticate: Bearer" in out, out
-    code, body = curl(srv, pki, "/v1/nope")
-    assert code == 404, body
-
-
 def test_client_certificate_replaces_the_token(srv, pki):
-    code, body = curl(srv, pki, "/v1/system", "--cert", pki("client.crt"), "--key", pki("client.key"),
-                      token=None)
+    code, body = curl(srv, "/v1/system", "--cert", pki("client.crt"), "--key", pki("client.key"), token="")
     assert code == 200, body
-    code, body = curl(srv, pki, "/v1/system", "--cert", pki("rogue.crt"), "--key", pki("rogue.key"),
-                      token=None)
+    code, body = curl(srv, "/v1/system", "--cert", pki("rogue.crt"), "--key", pki("rogue.key"), token="")
     assert code == 401, body
-
-
-def test_put_config(srv, pki):
-    _, before = curl(srv, pki, "/v1/config")
-    bad = {"name": "x", "app": "echo", "interfaces": [{"address": "198.18.0.2/24", "mtu": 5}]}
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(bad))
-    assert code == 400, body
-    assert json.loads(body)["error"] == "interfaces[0].mtu: must be 68..9000", body
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data="{\"name\": ")
-    assert code == 400 and "line 1" in body, body
-    # valid, but a field that can't change at run time: refused, named, not half-done
-    doc = json.loads(before)
-    doc["name"] = "renamed"
-    doc["cores"] = dict(doc.get("cores", {}), halt_after=12345)
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(doc))
-    assert code == 409, body
-    assert json.loads(body)["error"].startswith("cores.halt_after: can't change at run time"), body
-    _, after = curl(srv, pki, "/v1/config")
-    assert json.loads(after) == json.loads(before)
-    # the name can: applied, the running config is the new document
-    good = json.loads(before)
-    good["name"] = "renamed"
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(good))
-    assert code == 200, body
-    _, after = curl(srv, pki, "/v1/config")
-    assert json.loads(after) == good
-    # and back, for the tests that follow
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data=before)
-    assert code == 200, body
-
-
-def s_client(px, *args):
-    return sh("openssl", "s_client", "-connect", "%s:%d" % (HOST, px.port), *args, timeout=30, inp="")
-
-
-def test_tls_policy(srv, pki):
-    _, m0 = curl(srv, pki, "/metrics")
-    # SECLEVEL=0 lets the client offer TLS 1.0/1.1 at all: the server says no
-    for ver in ("-tls1_1", "-tls1"):
-        rc, out = s_client(srv, ver, "-cipher", "DEFAULT@SECLEVEL=0")
-        assert rc != 0 and "alert protocol version" in out, out
-    rc, out = s_client(srv, "-tls1_2", "-cipher", "AES128-SHA256")      # RSA key exchange, CBC
-    assert rc != 0, out
-    rc, out = s_client(srv, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256")     # CBC
-    assert rc != 0, out
-    rc, out = s_client(srv, "-tls1_3")     # offers only TLS 1.3 suites: none shared
-    assert rc != 0, out
-    rc, out = s_client(srv, "-tls1_2", "-CAfile", pki("ca.crt"), "-verify_return_error")
-    assert rc == 0 and "Protocol  : TLSv1.2" in out, out
-    assert re.search(r"Cipher\s*: ECDHE-ECDSA-(AES(128|256)-GCM|CHACHA20-POLY1305)", out), out
-    _, m1 = curl(srv, pki, "/metrics")
-    name = "pollux_api_tls_handshake_failures_total"
-    assert metric(m1, name, reason="version") - metric(m0, name, reason="version") == 2
-    assert metric(m1, name, reason="cipher") - metric(m0, name, reason="cipher") == 3
-
-
-def test_plain_http_is_not_served(srv):
-    s = socket.create_connection((HOST, srv.port), timeout=10)
-    s.sendall(b"GET /v1/system HTTP/1.1\r\nHost: x\r\n\r\n")
-    data = b""
-    try:
-        while len(data) < 4096:
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
-    except ConnectionResetError:
-        pass
-    s.close()
-    assert b"HTTP/" not in data and b"version" not in data, data
-
-
-def client_hello_prefix():
-    """The first bytes of a real ClientHello, to stall mid-handshake."""
-    ctx = ssl.create_default_context()
-    inc, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, outb, server_hostname="localhost")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = outb.read()
-    return hello[: len(hello) // 2]
-
-
-def test_fifty_keepalive_clients_and_a_staller(srv, pki):
-    staller = socket.create_connection((HOST, srv.port), timeout=30)
-    staller.sendall(client_hello_prefix())
-    ctx = ssl.create_default_context(cafile=pki("ca.crt"))
-    results, errors = [], []
-    start = threading.Barrier(50, timeout=120)
-
-    def client(i):
-        try:
-            import http.client
-            c = http.client.HTTPSConnection(HOST, srv.port, context=ctx, timeout=120)
-            c.connect()
-            start.wait()        # all 50 connected at once, then requests
-            for _ in range(5):
-                c.request("GET", "/v1/system", headers={"Authorization": "Bearer " + TOKEN})
-                r = c.getresponse()
-                body = r.read()
-                results.append((r.status, json.loads(body)["cores"]))
-            c.close()
-        except Exception as e:      # noqa: BLE001 - report every failure
-            errors.append("client %d: %r" % (i, e))
-
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(50)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(180)
-    assert not errors, errors[:5]
-    assert len(results) == 250 and all(r == (200, 2) for r in results), results[:5]
-    _, m = curl(srv, pki, "/metrics")
-    assert metric(m, "pollux_api_connections_refused_total") == 0
-    # the staller is still there, waiting for its handshake to time out
-    staller.setblocking(False)
-    with pytest.raises(BlockingIOError):
-        staller.recv(1)
-    staller.close()
-
-
-def test_stalled_handshake_times_out(srv, pki):
-    """A handshake has 10 s; a stalled one is closed, and counted."""
-    _, m0 = curl(srv, pki, "/metrics")
-    s = socket.create_connection((HOST, srv.port), timeout=30)
-    s.sendall(client_hello_prefix())
-    t0 = time.time()
-    s.settimeout(30)
-    try:
-        assert s.recv(1) == b""
-    except ConnectionResetError:
-        pass
-    took = time.time() - t0
-    s.close()
-    assert 5 < took < 30, took
-    _, m1 = curl(srv, pki, "/metrics")
-    name = "pollux_api_connections_timed_out_total"
-    assert metric(m1, name) - metric(m0, name) >= 1
 
 
 def test_generated_certificate(tmp_path):
@@ -350,8 +152,9 @@ def test_generated_certificate(tmp_path):
     px = Pollux({"name": "gen", "cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port()}})
     try:
         px.wait_ready()
-        m = re.search(r"api: certificate sha256 Fingerprint=([0-9A-F:]{95})", px.out())
+        m = FPR_RE.search(px.out())
         assert m, px.out()
+        hosted_target(px, None)
         rc, out = s_client(px, "-showcerts")
         assert rc == 0, out
         pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", out, re.S).group(0)
@@ -368,15 +171,16 @@ def test_generated_certificate(tmp_path):
         px.stop()
 
 
-def test_shutdown():
+def test_shutdown(tmp_path):
+    """POST /v1/system/shutdown: the process exits 0, saying why."""
     px = Pollux({"name": "bye", "cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port()}})
     try:
         px.wait_ready()
-        rc, out = sh("curl", "-sS", "-k", "--max-time", "30", "-X", "POST", "-H",
-                     "Authorization: Bearer " + TOKEN, "https://127.0.0.1:%d/v1/system/shutdown" % px.port)
-        assert rc == 0 and json.loads(out) == {"status": "shutting down"}, out
+        hosted_target(px, str(tmp_path / "pollux.pem"))
+        fetch_cert(px, px.cacert, FPR_RE.search(px.out()).group(1))
+        shutdown(px)
         assert px.p.wait(30) == 0, px.out()
-        assert "pollux: powering off (API)" in px.out(), px.out()
+        assert "api: shutdown requested" in px.out() and "pollux: powering off (API)" in px.out(), px.out()
     finally:
         px.stop()
 
@@ -402,13 +206,12 @@ def test_bad_api_config_stops_boot():
         px.stop()
 
 
-
-def test_bad_config_same_message_at_boot_and_put(srv, pki):
+def test_bad_config_same_message_at_boot_and_put(api):
     """The whole document is checked before anything starts: a bad field
     stops the boot (35) with the path and reason that PUT /v1/config
     answers with 400; so does an address the old parser let through."""
     bad = {"cores": {"idle": "halt"}, "tcp": {"max_conns_per_core": -1}}
-    code, body = curl(srv, pki, "/v1/config", method="PUT", data=json.dumps(bad))
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(bad))
     assert code == 400, body
     msg = json.loads(body)["error"]
     assert msg == "tcp.max_conns_per_core: must be 4..1000000", body

@@ -4,13 +4,13 @@
 
 testpmd serves two vhost-user ports with N queues each and forwards port 0
 queue i <-> port 1 queue i. Pollux (configs/l2fwd.json) connects to B with
-N queue pairs, one data core each. The generator (test/hosted/l2fwd_gen.c,
-Pollux's own vhost-user frontend and virtqueues) connects to A and sends
-L2FWD_FRAMES numbered, checksummed frames of mixed sizes (60..1514 bytes)
-split over the N pairs, plus per pair RUNTS frames under 14 bytes and LONGS
-over 1518 bytes, and checks that every numbered frame comes back once, in
-order, on its pair, MACs swapped and otherwise intact, and that nothing
-else comes back.
+N queue pairs, one data core each. The generator (test/hosted/l2fwd_gen.c
+on test/lib/vu_frontend.c: Pollux's own vhost-user transport and
+virtqueues) connects to A and sends L2FWD_FRAMES numbered, checksummed
+frames of mixed sizes (60..1514 bytes) split over the N pairs, plus per
+pair RUNTS frames under 14 bytes and LONGS over 1518 bytes, and checks
+that every numbered frame comes back once, in order, on its pair, MACs
+swapped and otherwise intact, and that nothing else comes back.
 
 Pollux's data cores halt when idle (config below): on a 2-CPU machine five
 spinning Pollux threads plus testpmd's lcores starved testpmd's vhost-user
@@ -48,9 +48,10 @@ CFG = os.path.join(ROOT, "configs", "l2fwd.json")
 IDLE = {"idle": "halt", "halt_after": 256, "halt_max_us": 100}
 GEN = os.path.join(ROOT, "build", "l2fwd_gen")
 GEN_SRC = os.path.join(ROOT, "test", "hosted", "l2fwd_gen.c")
-GEN_DEPS = [os.path.join(ROOT, "src", "drivers", f) for f in ("vhost_user.c", "virtio.c", "virtq.c")]
+GEN_DEPS = [os.path.join(ROOT, "test", "lib", "vu_frontend.c")] + \
+    [os.path.join(ROOT, "src", "drivers", f) for f in ("vhost_user.c", "virtio.c", "virtq.c")]
 GEN_CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
-              "-Isrc", "-D_GNU_SOURCE", "-DPOLLUX_HOSTED"]
+              "-Isrc", "-Itest/lib", "-D_GNU_SOURCE", "-DPOLLUX_HOSTED"]
 
 TESTPMD = shutil.which("dpdk-testpmd")
 FRAMES = int(os.environ.get("L2FWD_FRAMES", "1000000"))
@@ -139,7 +140,8 @@ def wait_for(what, cond, proc, deadline_s):
 def gen_bin():
     """build/l2fwd_gen, rebuilt here when missing or older than its sources."""
     srcs = [GEN_SRC] + GEN_DEPS + [os.path.join(ROOT, "src", "drivers", h) for h in os.listdir(
-        os.path.join(ROOT, "src", "drivers")) if h.endswith(".h")] + [os.path.join(ROOT, "src", "core", "core.h")]
+        os.path.join(ROOT, "src", "drivers")) if h.endswith(".h")] + \
+        [os.path.join(ROOT, "src", "core", "core.h"), os.path.join(ROOT, "test", "lib", "vu_frontend.h")]
     newest = max(os.path.getmtime(s) for s in srcs)
     if not os.path.exists(GEN) or os.path.getmtime(GEN) < newest:
         tmp = "%s.%d.tmp" % (GEN, os.getpid())

@@ -1,5 +1,7 @@
 """Helpers for the VM tests: boot build/pollux.elf under QEMU through
-tools/pollux-vm and capture the serial console.
+tools/pollux-vm and capture the serial console. The tests' code shared
+with test/hosted (the API's contract suite, api_contract.py) is in
+test/lib, put on the import path here, with pytest's assertion rewriting.
 
 Exit statuses (isa-debug-exit gives (code << 1) | 1): 1 ok, 33 fault or
 panic, 35 bad config, 37 self-test failed, 39 bad command line. A triple
@@ -8,11 +10,14 @@ the console."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
+pytest.register_assert_rewrite("api_contract")
 VM = os.path.join(ROOT, "tools", "pollux-vm")
 
 EXIT_OK, EXIT_PANIC, EXIT_BAD_CONFIG, EXIT_TEST_FAILED, EXIT_BAD_CMDLINE = 1, 33, 35, 37, 39

@@ -72,6 +72,82 @@ Test(metrics, samples_and_labels)
 	cr_assert(strstr(text, "pollux_pktbuf_buffers 1024\n"));
 }
 
+/* Every queue counter and gauge of NETDEV_QUEUE_STATS_FIELDS that names
+ * a metric is in /metrics with its value, on every queue, under its
+ * family's HELP and TYPE; the console-only ones are not. */
+Test(metrics, every_declared_queue_counter_is_rendered)
+{
+	fake_reset();
+	memset(&st, 0, sizeof st);
+	fake_stats(NULL, &st);
+	struct api_iface_stats *f = &st.ifs[0];
+	uint64_t v = 0;
+	for (uint16_t q = 0; q < f->nqueues; q++) {
+		v = 1000000007ull * (q + 1);
+#define SET(field, ...) f->q[q].field = v++;
+		NETDEV_QUEUE_STATS_FIELDS(SET)
+#undef SET
+	}
+	free(text);
+	text = api_metrics_render(&st, &len);
+	cr_assert_not_null(text);
+	char want[256];
+	int exported = 0, console = 0;
+	for (uint16_t q = 0; q < f->nqueues; q++) {
+#define CHECK(field, side, kind, metric, reason, help) do { \
+		const char *m_ = metric, *r_ = reason, *h_ = help; \
+		unsigned long long x_ = (unsigned long long)f->q[q].field; \
+		cr_assert_neq(x_, 0); \
+		if (!m_) { \
+			snprintf(want, sizeof want, " %llu\n", x_); \
+			cr_assert_null(strstr(text, want), "%s (console only) is in /metrics", #field); \
+			console++; \
+			break; \
+		} \
+		int n_ = snprintf(want, sizeof want, "%s{core=\"%u\",iface=\"eth0\",queue=\"%u\"", \
+				  m_, f->q[q].core, q); \
+		if (r_) \
+			n_ += snprintf(want + n_, sizeof want - (size_t)n_, ",reason=\"%s\"", r_); \
+		snprintf(want + n_, sizeof want - (size_t)n_, "} %llu\n", x_); \
+		cr_assert_not_null(strstr(text, want), "no sample for %s: %s", #field, want); \
+		if (h_) { \
+			snprintf(want, sizeof want, "# HELP %s %s\n# TYPE %s %s\n", m_, h_, m_, #kind); \
+			cr_assert_not_null(strstr(text, want), "no family head for %s: %s", #field, want); \
+		} \
+		exported++; \
+	} while (0);
+		NETDEV_QUEUE_STATS_FIELDS(CHECK)
+#undef CHECK
+	}
+	cr_assert_eq(exported, 12 * f->nqueues, "the queue samples users scrape today");
+	cr_assert_eq(console, 3 * f->nqueues);
+}
+
+/* The queue families users scrape, by name: renaming one breaks them. */
+Test(metrics, queue_family_names_stay)
+{
+	static const char *const want[] = {
+		"pollux_rx_packets_total", "pollux_rx_bytes_total", "pollux_tx_packets_total",
+		"pollux_tx_bytes_total", "pollux_rx_dropped_packets_total", "pollux_rx_dropped_packets_total",
+		"pollux_rx_dropped_packets_total", "pollux_tx_dropped_packets_total",
+		"pollux_tx_ring_full_total", "pollux_tx_kicks_total", "pollux_rx_posted_buffers",
+		"pollux_tx_held_buffers",
+	};
+	const char *names[] = {
+#define NAME(field, side, kind, metric, ...) metric,
+		NETDEV_QUEUE_STATS_FIELDS(NAME)
+#undef NAME
+	};
+	size_t k = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i]) {
+			cr_assert_lt(k, sizeof want / sizeof want[0]);
+			cr_assert_str_eq(names[i], want[k], "row %zu", i);
+			k++;
+		}
+	cr_assert_eq(k, sizeof want / sizeof want[0]);
+}
+
 /* Each family: HELP then TYPE exactly once, before its first sample;
  * counters end in _total, nothing else does; names are legal. */
 Test(metrics, families_are_well_formed)

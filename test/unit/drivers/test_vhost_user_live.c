@@ -11,44 +11,33 @@
  * runtime folder. Prints one line per failure and "N passed, M failed";
  * exit status 0 only if nothing failed, 77 if dpdk-testpmd is missing.
  *
+ * The frontend is test/lib/vu_frontend.c (shared with the hosted l2fwd
+ * generator, test/hosted/l2fwd_gen.c); the transport's own calls (connect,
+ * features, config, queue_enable, status, reset) are made here directly.
+ *
  * Memory: one 64 MiB memfd (rings and buffers), on huge pages where the
  * host has them, as the hosted platform does. testpmd runs on 2 MiB huge pages when at least 128 are free
  * (--in-memory --single-file-segments), else with --no-huge.
  *
  * Build (from the repository root):
- *   gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
+ *   gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -Itest/lib -D_GNU_SOURCE \
  *       -DPOLLUX_HOSTED -o build/unit/drivers/test_vhost_user_live \
- *       test/unit/drivers/test_vhost_user_live.c src/drivers/vhost_user.c \
+ *       test/unit/drivers/test_vhost_user_live.c test/lib/vu_frontend.c src/drivers/vhost_user.c \
  *       src/drivers/virtio.c src/drivers/virtq.c
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "core/core.h"
 #include "drivers/vhost_user.h"
-#include "drivers/virtio.h"
-#include "drivers/virtq.h"
-
-/* ---- the one core.h function the sources under test call */
-void klog(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("  klog: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-}
+#include "vu_frontend.h"
 
 /* ---- checks */
 static int passed, failed;
@@ -59,7 +48,7 @@ static int passed, failed;
 
 #define MEM_SIZE (64u << 20)
 #define RING 1024
-#define RX_BUF (sizeof(struct virtio_net_hdr) + 2048)
+#define RX_BUF (VU_HDR + 2048)
 #define RX_SLOT 2304                    /* RX_BUF rounded up */
 #define TX_SLOT 128
 #define FRAME_LEN 64
@@ -263,92 +252,58 @@ static void make_frame(uint8_t *f, uint32_t seq, uint16_t pair)
 		f[i] = (uint8_t)(seq * 7u + (uint32_t)i);
 }
 
-/* ---- memory from the memfd, bump-allocated */
-static uint8_t *mem;
-static size_t mem_used;
-
-static void *mem_take(size_t n, size_t align)
-{
-	mem_used = (mem_used + align - 1) & ~(align - 1);
-	void *p = mem + mem_used;
-	mem_used += n;
-	if (mem_used > MEM_SIZE) {
-		printf("FAIL: test memory exhausted\n");
-		exit(1);
-	}
-	return p;
-}
+static struct vu_mem mem;
 
 /* ---- one queue pair's traffic */
 struct pair {
-	struct virtq rx, tx;
-	uint8_t *rxbuf, *txbuf;
-	uint16_t tx_free[RING], ntx_free;
+	struct vu_pair vq;              /* rings, buffers, free TX slots, kicks */
+	uint16_t index;
 	uint8_t seen[NFRAMES];
-	uint32_t sent, tx_done, got, bad_bytes, bad_len, dup, wrong_pair, out_of_order, next_seq, kicks;
+	uint32_t sent, got, bad_bytes, bad_len, dup, wrong_pair, out_of_order, next_seq;
 };
+
+/* vu_pair_rx_poll's callback: one frame back, checked byte for byte */
+static void on_rx(void *ctx, const uint8_t *buf, uint32_t used)
+{
+	struct pair *q = ctx;
+	const uint8_t *fr = buf + VU_HDR;
+	uint8_t expect[FRAME_LEN];
+	if (used != VU_HDR + FRAME_LEN) {
+		q->bad_len++;
+		return;
+	}
+	uint32_t seq = (uint32_t)fr[14] << 24 | (uint32_t)fr[15] << 16 | (uint32_t)fr[16] << 8 | fr[17];
+	make_frame(expect, seq, q->index);
+	if (fr[18] != q->index)
+		q->wrong_pair++;
+	else if (seq >= NFRAMES || memcmp(fr, expect, FRAME_LEN))
+		q->bad_bytes++;
+	else if (q->seen[seq]++)
+		q->dup++;
+	else
+		q->got++;
+	if (seq != q->next_seq)
+		q->out_of_order++;
+	q->next_seq = seq + 1;
+}
 
 /* One round: reclaim TX, send a burst of up to 32, receive and check,
  * re-post RX. Returns whether anything moved. */
-static int pair_poll(struct virtio_dev *d, struct pair *q, uint16_t p)
+static int pair_poll(struct virtio_dev *d, struct pair *q)
 {
-	void *ck[32];
-	uint32_t lens[32];
-	uint8_t expect[FRAME_LEN];
-	uint16_t n = virtq_get_used(&q->tx, ck, lens, 32);
-	for (uint16_t i = 0; i < n; i++)
-		q->tx_free[q->ntx_free++] = (uint16_t)((uintptr_t)ck[i] - 1);
-	q->tx_done += n;
+	uint16_t n = vu_pair_tx_reclaim(&q->vq);
 	uint32_t burst = 0;
-	while (burst < 32 && q->sent < NFRAMES && q->sent - q->got < MAX_AHEAD && q->ntx_free) {
-		uint16_t slot = q->tx_free[--q->ntx_free];
-		uint8_t *b = q->txbuf + (size_t)slot * TX_SLOT;
-		memset(b, 0, sizeof(struct virtio_net_hdr));
-		make_frame(b + sizeof(struct virtio_net_hdr), q->sent, p);
-		if (virtq_add1(&q->tx, (uint64_t)(uintptr_t)b, sizeof(struct virtio_net_hdr) + FRAME_LEN, 0,
-			       (void *)(uintptr_t)(slot + 1))) {
-			q->tx_free[q->ntx_free++] = slot;
+	uint8_t *f;
+	while (burst < 32 && q->sent < NFRAMES && q->sent - q->got < MAX_AHEAD && (f = vu_pair_tx_frame(&q->vq))) {
+		make_frame(f, q->sent, q->index);
+		if (vu_pair_tx_post(&q->vq, FRAME_LEN))
 			break;
-		}
 		q->sent++;
 		burst++;
 	}
-	if (burst) {
-		virtq_publish(&q->tx);
-		if (virtq_kick_prepare(&q->tx)) {
-			d->ops->notify(d, &q->tx);
-			q->kicks++;
-		}
-	}
-	uint16_t m = virtq_get_used(&q->rx, ck, lens, 32);
-	for (uint16_t i = 0; i < m; i++) {
-		uint32_t id = (uint32_t)((uintptr_t)ck[i] - 1);
-		uint8_t *b = q->rxbuf + (size_t)id * RX_SLOT, *fr = b + sizeof(struct virtio_net_hdr);
-		if (lens[i] != sizeof(struct virtio_net_hdr) + FRAME_LEN) {
-			q->bad_len++;
-		} else {
-			uint32_t seq = (uint32_t)fr[14] << 24 | (uint32_t)fr[15] << 16 | (uint32_t)fr[16] << 8 | fr[17];
-			make_frame(expect, seq, p);
-			if (fr[18] != p)
-				q->wrong_pair++;
-			else if (seq >= NFRAMES || memcmp(fr, expect, FRAME_LEN))
-				q->bad_bytes++;
-			else if (q->seen[seq]++)
-				q->dup++;
-			else
-				q->got++;
-			if (seq != q->next_seq)
-				q->out_of_order++;
-			q->next_seq = seq + 1;
-		}
-		memset(b, 0xee, RX_BUF);        /* stale bytes can't pass the next check */
-		virtq_add1(&q->rx, (uint64_t)(uintptr_t)b, RX_BUF, 1, ck[i]);
-	}
-	if (m) {
-		virtq_publish(&q->rx);
-		if (virtq_kick_prepare(&q->rx))
-			d->ops->notify(d, &q->rx);
-	}
+	if (burst)
+		vu_pair_tx_flush(d, &q->vq);
+	uint16_t m = vu_pair_rx_poll(d, &q->vq, 32, on_rx, q);
 	return n || burst || m;
 }
 
@@ -358,7 +313,7 @@ static void error_paths_before_backend(int mem_fd)
 	/* no backend at all: bounded retry, a message naming the path */
 	int fds = count_fds();
 	double t0 = now_s();
-	struct virtio_dev *d = vhost_user_connect("/tmp/pollux-vu-nobody.sock", 1, mem_fd, mem, MEM_SIZE, our_mac,
+	struct virtio_dev *d = vhost_user_connect("/tmp/pollux-vu-nobody.sock", 1, mem_fd, mem.base, MEM_SIZE, our_mac,
 						  300, err, sizeof err);
 	double dt = now_s() - t0;
 	CHECK(d == NULL, "connect to a missing socket returned a device");
@@ -368,7 +323,7 @@ static void error_paths_before_backend(int mem_fd)
 	CHECK(count_fds() == fds, "no descriptor leaked (%d -> %d)", fds, count_fds());
 	printf("# no backend: %s\n", err);
 	/* bad arguments */
-	d = vhost_user_connect("/tmp/x.sock", 0, mem_fd, mem, MEM_SIZE, our_mac, 0, err, sizeof err);
+	d = vhost_user_connect("/tmp/x.sock", 0, mem_fd, mem.base, MEM_SIZE, our_mac, 0, err, sizeof err);
 	CHECK(d == NULL && strstr(err, "queue pairs"), "0 queue pairs refused: '%s'", err);
 }
 
@@ -387,27 +342,13 @@ int main(void)
 	alarm(DEADLINE_S);
 
 	/* as the hosted platform does: huge pages where they are, else 4 KiB */
-	int mem_huge = 1, mem_fd = memfd_create("pollux-vu-test", MFD_CLOEXEC | MFD_HUGETLB);
-	mem = MAP_FAILED;
-	if (mem_fd >= 0 && ftruncate(mem_fd, MEM_SIZE) == 0)
-		mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
-	if (mem == MAP_FAILED) {
-		if (mem_fd >= 0)
-			close(mem_fd);
-		mem_huge = 0;
-		mem_fd = memfd_create("pollux-vu-test", MFD_CLOEXEC);
-		if (mem_fd < 0 || ftruncate(mem_fd, MEM_SIZE)) {
-			printf("FAIL: memfd: %s\n", strerror(errno));
-			return 1;
-		}
-		mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
-	}
-	if (mem == MAP_FAILED) {
-		printf("FAIL: mmap: %s\n", strerror(errno));
+	char err[256] = "";
+	if (vu_mem_open(&mem, "pollux-vu-test", MEM_SIZE, err, sizeof err)) {
+		printf("FAIL: %s\n", err);
 		return 1;
 	}
-	printf("# memory: %u MiB memfd on %s pages\n", MEM_SIZE >> 20, mem_huge ? "2 MiB huge" : "4 KiB");
-	error_paths_before_backend(mem_fd);
+	printf("# memory: %u MiB memfd on %s pages\n", MEM_SIZE >> 20, mem.huge ? "2 MiB huge" : "4 KiB");
+	error_paths_before_backend(mem.fd);
 
 	long huge_free = meminfo("HugePages_Free"), huge_size = meminfo("Hugepagesize");
 	int huge = huge_size == 2048 && huge_free >= 128 && !getenv("VU_NO_HUGE");
@@ -421,9 +362,8 @@ int main(void)
 		goto out;
 
 	/* ---- connect and negotiate */
-	char err[256] = "";
 	double t0 = now_s();
-	struct virtio_dev *d = vhost_user_connect(sock_path, PAIRS, mem_fd, mem, MEM_SIZE, our_mac, 30000, err,
+	struct virtio_dev *d = vhost_user_connect(sock_path, PAIRS, mem.fd, mem.base, MEM_SIZE, our_mac, 30000, err,
 						  sizeof err);
 	CHECK(d != NULL, "vhost_user_connect: %s", err);
 	if (!d)
@@ -437,9 +377,7 @@ int main(void)
 	CHECK((f & VIRTIO_F_BIT(VIRTIO_NET_F_MAC)) && (f & VIRTIO_F_BIT(VIRTIO_NET_F_STATUS)), "MAC, STATUS");
 	CHECK(!(f & (VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_F_BIT(VIRTIO_NET_F_MQ) | (1ull << 30))),
 	      "no CTRL_VQ, MQ or protocol bit");
-	uint64_t wanted = VIRTIO_F_BIT(VIRTIO_F_VERSION_1) | VIRTIO_F_BIT(VIRTIO_NET_F_MAC) |
-			  VIRTIO_F_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_F_BIT(VIRTIO_RING_F_EVENT_IDX);
-	int rc = virtio_negotiate(d, wanted, VIRTIO_F_BIT(VIRTIO_F_VERSION_1), err, sizeof err);
+	int rc = vu_negotiate(d, err, sizeof err);
 	CHECK(rc == 0, "virtio_negotiate: %d %s", rc, err);
 	if (rc)
 		goto stop;
@@ -458,46 +396,32 @@ int main(void)
 	static struct pair pr[PAIRS];
 	for (uint16_t p = 0; p < PAIRS; p++) {
 		struct pair *q = &pr[p];
-		CHECK(virtq_init(&q->rx, (uint16_t)(2 * p), RING, mem_take(virtq_memsize(RING), 4096), eidx) == 0 &&
-		      virtq_init(&q->tx, (uint16_t)(2 * p + 1), RING, mem_take(virtq_memsize(RING), 4096), eidx) == 0,
-		      "virtq_init pair %u", p);
-		virtq_disable_interrupts(&q->rx);
-		virtq_disable_interrupts(&q->tx);
-		q->rxbuf = mem_take((size_t)RING * RX_SLOT, 4096);
-		q->txbuf = mem_take((size_t)RING * TX_SLOT, 4096);
-		CHECK(d->ops->queue_enable(d, &q->rx) == 0, "rx queue_enable, pair %u", p);
-		CHECK(d->ops->queue_enable(d, &q->tx) == 0, "tx queue_enable, pair %u", p);
+		q->index = p;
+		CHECK(vu_pair_init(&q->vq, &mem, p, RING, RX_SLOT, RX_BUF, TX_SLOT, eidx) == 0, "virtq_init pair %u", p);
+		CHECK(d->ops->queue_enable(d, &q->vq.rx) == 0, "rx queue_enable, pair %u", p);
+		CHECK(d->ops->queue_enable(d, &q->vq.tx) == 0, "tx queue_enable, pair %u", p);
 	}
 	struct virtq bad;
-	CHECK(d->ops->queue_enable(d, &pr[0].rx) == -EBUSY, "a ring is enabled once");
+	CHECK(d->ops->queue_enable(d, &pr[0].vq.rx) == -EBUSY, "a ring is enabled once");
 	static uint8_t outside[65536] __attribute__((aligned(4096)));
 	virtq_init(&bad, 2 * PAIRS, 64, outside, 0);
 	CHECK(d->ops->queue_enable(d, &bad) == -EINVAL, "no ring %u (no control queue)", 2 * PAIRS);
 	CHECK(!(d->ops->get_status(d) & VIRTIO_STATUS_NEEDS_RESET), "still healthy after refused calls");
-	for (uint16_t p = 0; p < PAIRS; p++) {
-		struct pair *q = &pr[p];
-		for (uint32_t i = 0; i < RX_POSTED; i++)
-			virtq_add1(&q->rx, (uint64_t)(uintptr_t)(q->rxbuf + (size_t)i * RX_SLOT), RX_BUF, 1,
-				   (void *)(uintptr_t)(i + 1));
-		virtq_publish(&q->rx);
-		if (virtq_kick_prepare(&q->rx))
-			d->ops->notify(d, &q->rx);
-		for (uint16_t i = 0; i < RING; i++)
-			q->tx_free[q->ntx_free++] = i;
-	}
+	for (uint16_t p = 0; p < PAIRS; p++)
+		vu_pair_post_rx(d, &pr[p].vq, RX_POSTED);
 	d->ops->set_status(d, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 			   VIRTIO_STATUS_DRIVER_OK);
 	CHECK(d->ops->get_status(d) & VIRTIO_STATUS_DRIVER_OK, "DRIVER_OK");
 
 	/* ---- traffic: NFRAMES per pair out on TX, back on the same pair's RX */
 	double start = now_s(), deadline = start + 30;
-	d->ops->notify(d, &pr[0].tx);   /* one unconditional kick: the eventfd path works */
+	d->ops->notify(d, &pr[0].vq.tx);        /* one unconditional kick: the eventfd path works */
 	uint32_t done = 0;
 	while (done < PAIRS && now_s() < deadline) {
 		int idle = 1;
 		done = 0;
 		for (uint16_t p = 0; p < PAIRS; p++) {
-			idle &= !pair_poll(d, &pr[p], p);
+			idle &= !pair_poll(d, &pr[p]);
 			done += pr[p].got == NFRAMES;
 		}
 		if (idle)
@@ -507,9 +431,8 @@ int main(void)
 	for (double t = now_s(); now_s() < t + 2;) {
 		uint32_t left = 0;
 		for (uint16_t p = 0; p < PAIRS; p++) {
-			void *ck[32];
-			pr[p].tx_done += virtq_get_used(&pr[p].tx, ck, NULL, 32);
-			left += pr[p].sent - pr[p].tx_done;
+			vu_pair_tx_reclaim(&pr[p].vq);
+			left += pr[p].sent - pr[p].vq.tx_done;
 		}
 		if (!left)
 			break;
@@ -518,14 +441,15 @@ int main(void)
 	for (uint16_t p = 0; p < PAIRS; p++) {
 		struct pair *q = &pr[p];
 		printf("# pair %u: sent %u, tx completed %u, received %u intact in %.4f s (%u kicks, %u out of "
-		       "order)\n", p, q->sent, q->tx_done, q->got, dt, q->kicks, q->out_of_order);
+		       "order)\n", p, q->sent, q->vq.tx_done, q->got, dt, q->vq.kicks, q->out_of_order);
 		CHECK(q->sent == NFRAMES, "pair %u: sent all %u frames (%u)", p, NFRAMES, q->sent);
-		CHECK(q->tx_done == q->sent, "pair %u: every TX buffer came back (%u of %u)", p, q->tx_done, q->sent);
+		CHECK(q->vq.tx_done == q->sent, "pair %u: every TX buffer came back (%u of %u)", p, q->vq.tx_done,
+		      q->sent);
 		CHECK(q->got == NFRAMES, "pair %u: received all %u frames back (%u)", p, NFRAMES, q->got);
 		CHECK(q->bad_bytes == 0 && q->bad_len == 0 && q->dup == 0 && q->wrong_pair == 0,
 		      "pair %u: frames intact (%u bad bytes, %u bad lengths, %u dups, %u from another pair)", p,
 		      q->bad_bytes, q->bad_len, q->dup, q->wrong_pair);
-		CHECK(!virtq_broken(&q->rx) && !virtq_broken(&q->tx), "pair %u: no queue broken", p);
+		CHECK(!virtq_broken(&q->vq.rx) && !virtq_broken(&q->vq.tx), "pair %u: no queue broken", p);
 	}
 
 	/* ---- reset stops the rings (GET_VRING_BASE) and keeps the connection */
