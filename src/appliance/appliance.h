@@ -57,11 +57,12 @@ void appliance_telemetry_snapshot(struct api_stats *out);
  * a telemetry snapshot. */
 void appliance_netstat_start(uint64_t period_ms);
 
-/* backend.c: the running appliance as the API sees it (control core).
- * appliance_backend_init hands it the running config (borrowed from
- * main.c, and its document config_root()) before the API starts. */
+/* backend.c: the running appliance as the API sees it (control core);
+ * the running config is the document config_root(). appliance_backend_init
+ * reads what may change at run time from the schema (SF_RUNTIME rows),
+ * once, before the API starts. */
 extern const struct api_backend api_runtime_backend;
-void appliance_backend_init(const struct appliance_config *running);
+void appliance_backend_init(void);
 int api_runtime_shutdown_asked(void);   /* POST /v1/system/shutdown was answered */
 
 /* Starts the API's listener (main.c, core 0, after net_init and

@@ -66,7 +66,7 @@ static char runtime_paths[RT_MAX_RUNTIME][SCHEMA_PATH_MAX];
 static const char *runtime_list[RT_MAX_RUNTIME + 1];
 static char runtime_words[RT_MAX_RUNTIME * (SCHEMA_PATH_MAX + 2)];
 
-void appliance_backend_init(const struct appliance_config *running)
+void appliance_backend_init(void)
 {
 	size_t n = schema_runtime_paths(&appliance_schema, runtime_paths, RT_MAX_RUNTIME), off = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -75,7 +75,6 @@ void appliance_backend_init(const struct appliance_config *running)
 					i ? ", " : "", runtime_paths[i]);
 	}
 	runtime_list[n] = NULL;
-	(void)running;
 }
 
 static int rt_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)

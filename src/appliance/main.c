@@ -112,7 +112,7 @@ static int devices_init(json_t **cfgp, struct appliance_config *c, int *bad_conf
 		config_prefix(err, errlen);
 		return rc;
 	}
-	appliance_backend_init(c);
+	appliance_backend_init();
 	rc = api_start(c, err, errlen);         /* its config errors say "config: api...." */
 	*bad_config = rc == -EINVAL;
 	return rc;

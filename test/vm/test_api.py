@@ -197,17 +197,6 @@ def test_pipelined_client_that_reads_late(api):
     assert metric(m1, name) - metric(m0, name) >= 1, "the window never closed"
 
 
-def test_shutdown_powers_off(api):
-    """Last: the VM goes away."""
-    shutdown(api)
-    rc = api.p.wait(timeout=120)
-    api.t.join(10)
-    out = api.out()
-    assert "api: shutdown requested" in out and "pollux: powering off (API)" in out, out[-3000:]
-    assert rc == 0, (rc, out[-3000:])   # ACPI power-off: QEMU exits 0 (with the line above)
-
-
-
 @pytest.mark.parametrize("doc,want", [
     ({"name": "x", "tcp": {"max_conns_per_core": -1}}, "tcp.max_conns_per_core: must be 4..1000000"),
     ({"name": "x", "interfaces": [{"address": "10.0.0.1x"}]}, "interfaces[0].address: must be "),
@@ -224,6 +213,17 @@ def test_bad_config_stops_the_boot_as_put_refuses_it(api, tmp_path, doc, want):
     assert b.rc == 35, b
     assert "config: " + json.loads(body)["error"] in b.out, b
     assert "pollux ready" not in b.out, b
+
+
+def test_shutdown_powers_off(api):
+    """Last: the VM goes away."""
+    shutdown(api)
+    rc = api.p.wait(timeout=120)
+    api.t.join(10)
+    out = api.out()
+    assert "api: shutdown requested" in out and "pollux: powering off (API)" in out, out[-3000:]
+    assert rc == 0, (rc, out[-3000:])   # ACPI power-off: QEMU exits 0 (with the line above)
+
 
 
 def test_without_its_nic_the_api_is_off():
