@@ -108,7 +108,7 @@ static int devices_init(json_t **cfgp, struct appliance_config *c, int *bad_conf
 	*bad_config = 1;
 	/* the stack runs on the devices when the config gives them addresses
 	 * (l2fwd, without "interfaces", uses the devices raw) */
-	if ((c->net.on && (rc = net_init(*cfgp, err, errlen))) || (rc = apps_init(&c->apps, err, errlen))) {
+	if ((c->net.on && (rc = net_init(&c->net, err, errlen))) || (rc = apps_init(&c->apps, err, errlen))) {
 		config_prefix(err, errlen);
 		return rc;
 	}

@@ -59,7 +59,12 @@ struct net_config {
 extern const struct schema_node net_schema[];
 
 /* ---- set-up (core 0, start-up, after netdev_init_all) */
-int net_init(const void *cfg, char *err, size_t errlen);
+/* Runs the stack on the devices: cfg's interfaces (cfg filled from a
+ * validated document, borrowed) on devices 0.., and the TCP limits.
+ * Returns 0, or -errno with the reason in err: what only this machine can
+ * refuse, e.g. "interfaces[1]: no network device for it (have 1)", or
+ * memory for the connections. */
+int net_init(const struct net_config *cfg, char *err, size_t errlen);
 int net_if_count(void);
 /* address/prefix in host byte order, for logs and telemetry (addr 0:
  * not configured yet, e.g. no DHCP lease) */

@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 #include "net/net_priv.h"
 #include "sched/sched.h"
 
@@ -810,18 +809,6 @@ static unsigned rx_poll(void *arg)
 }
 
 /* ---- configuration */
-static int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
-{
-	unsigned a, b, c, d, p = 32;
-	char tail;
-	int n = sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &tail);
-	if ((n != 5 && n != 4) || a > 255 || b > 255 || c > 255 || d > 255 || p > 32)
-		return -1;
-	*addr = htonl(a << 24 | b << 16 | c << 8 | d);
-	*prefix = (uint8_t)p;
-	return 0;
-}
-
 static unsigned idle_poll(void *arg) { return 0; }
 
 static void gratuitous(void *arg)
@@ -829,141 +816,49 @@ static void gratuitous(void *arg)
 	net_arp_announce(arg);
 }
 
-/* interfaces[i] of the config into ifc (vlan, dhcp, base_mtu) and *ifa
- * (a static address); errors name the field */
-static int parse_if(const json_t *e, size_t i, struct net_if *ifc, struct net_ifaddr *ifa,
+/* interfaces[i] of the config (validated and filled by the schema engine:
+ * src/net/config.c) into ifc (vlan, dhcp, base_mtu, routes) and *ifa (a
+ * static address), in network byte order. What is left to refuse depends
+ * on the machine: a device for the interface. */
+static int if_setup(const struct net_if_config *e, size_t i, struct net_if *ifc, struct net_ifaddr *ifa,
 		    char *err, size_t errlen)
 {
 	if ((int)i >= netdev_count() || i >= NET_MAX_IFS) {
 		snprintf(err, errlen, "interfaces[%zu]: no network device for it (have %d)", i, netdev_count());
 		return -EINVAL;
 	}
-	if (!json_is_object(e)) {
-		snprintf(err, errlen, "interfaces[%zu]: must be an object", i);
-		return -EINVAL;
-	}
-	const char *addr = json_string_value(json_object_get(e, "address"));
-	const json_t *gw = json_object_get(e, "gateway");
-	if (addr && !strcmp(addr, "dhcp")) {
-		ifc->dhcp = 1;
-		if (gw) {
-			snprintf(err, errlen, "interfaces[%zu].gateway: not with \"address\": \"dhcp\" "
-				 "(the server names the router)", i);
-			return -EINVAL;
-		}
-	} else if (!addr || parse_cidr(addr, &ifa->addr, &ifa->prefix) || ifa->prefix < 1 || !ifa->addr) {
-		snprintf(err, errlen, "interfaces[%zu].address: must be \"a.b.c.d/prefix\" or \"dhcp\"", i);
-		return -EINVAL;
+	ifc->dhcp = e->address.dhcp;
+	if (!ifc->dhcp) {
+		ifa->addr = htonl(e->address.addr);
+		ifa->prefix = e->address.prefix;
 	}
 	ifa->mask = ifa->prefix ? htonl(~0u << (32 - ifa->prefix)) : 0;
-	if (gw) {
-		uint8_t p;
-		if (!json_is_string(gw) || parse_cidr(json_string_value(gw), &ifa->gw, &p) || p != 32 ||
-		    (ifa->gw & ifa->mask) != (ifa->addr & ifa->mask)) {
-			snprintf(err, errlen, "interfaces[%zu].gateway: must be an address on the interface's subnet", i);
-			return -EINVAL;
-		}
-	}
-	const json_t *mtu = json_object_get(e, "mtu");
+	ifa->gw = htonl(e->gateway);
 	ifc->base_mtu = netdev_mtu(netdev_get((int)i));
-	if (mtu) {
-		if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 || json_integer_value(mtu) > 9000) {
-			snprintf(err, errlen, "interfaces[%zu].mtu: must be 68..9000", i);
-			return -EINVAL;
-		}
-		if (json_integer_value(mtu) < ifc->base_mtu)
-			ifc->base_mtu = (uint16_t)json_integer_value(mtu);
-	}
-	const json_t *routes = json_object_get(e, "routes"), *r;
-	size_t ri;
-	if (routes && (!json_is_array(routes) || json_array_size(routes) > NET_MAX_ROUTES)) {
-		snprintf(err, errlen, "interfaces[%zu].routes: must be a list of at most %d routes", i, NET_MAX_ROUTES);
-		return -EINVAL;
-	}
-	json_array_foreach(routes, ri, r) {
-		struct net_route *rt = &ifc->routes[ri];
-		const char *to = json_string_value(json_object_get(r, "to"));
-		const char *via = json_string_value(json_object_get(r, "via"));
-		uint8_t p;
-		if (!json_is_object(r) || !to || parse_cidr(to, &rt->net, &rt->prefix)) {
-			snprintf(err, errlen, "interfaces[%zu].routes[%zu].to: must be \"a.b.c.d/prefix\"", i, ri);
-			return -EINVAL;
-		}
+	if (e->mtu && e->mtu < ifc->base_mtu)
+		ifc->base_mtu = e->mtu;
+	for (uint32_t r = 0; r < e->nroutes && r < NET_MAX_ROUTES; r++) {
+		struct net_route *rt = &ifc->routes[r];
+		rt->net = htonl(e->routes[r].to.addr);
+		rt->prefix = e->routes[r].to.prefix;
 		rt->mask = rt->prefix ? htonl(~0u << (32 - rt->prefix)) : 0;
-		if (rt->net & ~rt->mask) {
-			snprintf(err, errlen, "interfaces[%zu].routes[%zu].to: host bits set (the network is %u.%u.%u.%u/%u)",
-				 i, ri, ntohl(rt->net & rt->mask) >> 24, (ntohl(rt->net & rt->mask) >> 16) & 255,
-				 (ntohl(rt->net & rt->mask) >> 8) & 255, ntohl(rt->net & rt->mask) & 255, rt->prefix);
-			return -EINVAL;
-		}
-		if (!via || parse_cidr(via, &rt->via, &p) || p != 32 ||
-		    (!ifc->dhcp && (rt->via & ifa->mask) != (ifa->addr & ifa->mask))) {
-			snprintf(err, errlen, "interfaces[%zu].routes[%zu].via: must be an address on the interface's subnet",
-				 i, ri);
-			return -EINVAL;
-		}
-		ifc->nroutes = (uint8_t)(ri + 1);
+		rt->via = htonl(e->routes[r].via);
+		ifc->nroutes = (uint8_t)(r + 1);
 	}
-	const json_t *vlan = json_object_get(e, "vlan");
-	if (vlan) {
-		if (!json_is_integer(vlan) || json_integer_value(vlan) < 1 || json_integer_value(vlan) > 4094) {
-			snprintf(err, errlen, "interfaces[%zu].vlan: must be a VLAN id, 1..4094", i);
-			return -EINVAL;
-		}
-		ifc->vlan = (uint16_t)json_integer_value(vlan);
-	}
+	ifc->vlan = e->vlan;
 	return 0;
 }
 
-int net_init(const void *cfg, char *err, size_t errlen)
+int net_init(const struct net_config *cfg, char *err, size_t errlen)
 {
-	const json_t *ifs = json_object_get(cfg, "interfaces");
-	const json_t *tcpc = json_object_get(cfg, "tcp");
-	long max_conns = 1024, sndbuf = 65536, nbufs = -1, tso_max = 65536;
-	if (ifs && !json_is_array(ifs)) {
-		snprintf(err, errlen, "interfaces: must be a list");
-		return -EINVAL;
-	}
-	if (tcpc) {
-		const json_t *v;
-		if ((v = json_object_get(tcpc, "max_conns_per_core"))) {
-			if (!json_is_integer(v) || json_integer_value(v) < 4 || json_integer_value(v) > 1000000) {
-				snprintf(err, errlen, "tcp.max_conns_per_core: must be 4..1000000");
-				return -EINVAL;
-			}
-			max_conns = (long)json_integer_value(v);
-		}
-		if ((v = json_object_get(tcpc, "send_buffer"))) {
-			json_int_t x = json_is_integer(v) ? json_integer_value(v) : 0;
-			if (x < 4096 || x > (16 << 20) || (x & (x - 1))) {
-				snprintf(err, errlen, "tcp.send_buffer: must be a power of two, 4096..16777216");
-				return -EINVAL;
-			}
-			sndbuf = (long)x;
-		}
-		if ((v = json_object_get(tcpc, "send_buffers"))) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000) {
-				snprintf(err, errlen, "tcp.send_buffers: must be 1..1000000");
-				return -EINVAL;
-			}
-			nbufs = (long)json_integer_value(v);
-		}
-		if ((v = json_object_get(tcpc, "tso_max"))) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65536) {
-				snprintf(err, errlen, "tcp.tso_max: must be 0..65536");
-				return -EINVAL;
-			}
-			tso_max = (long)json_integer_value(v);
-		}
-	}
-	tcp_set_tso_max((uint32_t)tso_max);
-	if (nbufs < 0)                          /* shared by the connections of a core */
+	uint32_t max_conns = cfg->tcp.max_conns_per_core, sndbuf = cfg->tcp.send_buffer;
+	uint32_t nbufs = cfg->tcp.send_buffers;
+	tcp_set_tso_max(cfg->tcp.tso_max);
+	if (!nbufs)                             /* shared by the connections of a core */
 		nbufs = max_conns < 256 ? max_conns : 256;
-	size_t i;
-	const json_t *e;
 	struct net_ifaddr ifa[NET_MAX_IFS] = { { 0 } };
-	json_array_foreach(ifs, i, e) {
-		int rc = parse_if(e, i, &net_ifs[i], &ifa[i], err, errlen);
+	for (uint32_t i = 0; i < cfg->nifs; i++) {
+		int rc = if_setup(&cfg->ifs[i], i, &net_ifs[i], &ifa[i], err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -1005,8 +900,8 @@ int net_init(const void *cfg, char *err, size_t errlen)
 	if (cores_count() > 1)
 		sched_poller_add(0, "net core0", idle_poll, tx_flush, NULL);
 	for (uint32_t c = 0; c < cores_count(); c++)
-		if (tcp_core_init(c, (uint32_t)max_conns, (uint32_t)sndbuf, (uint32_t)nbufs)) {
-			snprintf(err, errlen, "tcp: no memory for %ld connections and %ld send buffers of %ld bytes on core %u",
+		if (tcp_core_init(c, max_conns, sndbuf, nbufs)) {
+			snprintf(err, errlen, "tcp: no memory for %u connections and %u send buffers of %u bytes on core %u",
 				 max_conns, nbufs, sndbuf, c);
 			return -ENOMEM;
 		}

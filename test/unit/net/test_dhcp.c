@@ -646,12 +646,11 @@ Test(dhcp, replies_to_port_68_on_a_static_interface_are_plain_udp)
 static const char *init_error(const char *json)
 {
 	static char err[200];
-	json_error_t je;
-	json_t *cfg = json_loads(json, 0, &je);
-	cr_assert_not_null(cfg, "%s", je.text);
+	static struct net_config cfg;
 	err[0] = 0;
-	int rc = net_init(cfg, err, sizeof err);
-	json_decref(cfg);
+	int rc = h_net_config(json, &cfg, err, sizeof err);
+	if (!rc)
+		rc = net_init(&cfg, err, sizeof err);
 	cr_assert_lt(rc, 0, "accepted %s", json);
 	return err;
 }
@@ -661,11 +660,11 @@ Test(dhcp, config_errors_name_the_field)
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"gateway\": \"10.0.0.1\"}]}"),
 			 "interfaces[0].gateway: not with \"address\": \"dhcp\" (the server names the router)");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcpx\"}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: required");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"0.0.0.0/8\"}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": 4095}]}"),
 			 "interfaces[0].vlan: must be a VLAN id, 1..4094");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": \"7\"}]}"),
