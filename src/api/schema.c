@@ -11,7 +11,7 @@
  * cannot drift apart.
  *
  * The bounds repeat what the subsystems check when they apply a config
- * (src/sched/loop.c, src/net/stack.c, src/apps/, src/core/main.c); this
+ * (src/sched/loop.c, src/net/iface.c, src/apps/, src/core/main.c); this
  * file is the one place that refuses a document before any of it is used.
  * What depends on the machine (how many devices, cores) is left to them.
  */
@@ -66,7 +66,7 @@ static const char *check_cidr(const json_t *v, const json_t *parent, const json_
 		? "must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"" : NULL;
 }
 
-/* The gateway must be on the interface's subnet (stack.c needs it to be
+/* The gateway must be on the interface's subnet (ip.c needs it to be
  * reachable); the address is checked first, as it comes first in the table. */
 static const char *check_gateway(const json_t *v, const json_t *parent, const json_t *root)
 {
