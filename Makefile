@@ -50,7 +50,7 @@ DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 PKT_SRC := src/pkt/pktbuf.c src/pkt/rss.c
 NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.c \
-	src/net/tcp.c src/net/dhcp.c
+	src/net/tcp.c src/net/tcp_in.c src/net/tcp_out.c src/net/tcp_timer.c src/net/dhcp.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \

@@ -3,10 +3,10 @@
  *
  * The stack's files, from the wire up: eth.c (frames in and out, 802.1Q,
  * the transmit batch), arp.c (the ARP table), ip.c (checksums, steering,
- * routes, IPv4 in and out, ICMP echo), udp.c, tcp.c (TCP), dhcp.c (the
- * DHCP client) and iface.c (the interfaces: net_init, addresses,
- * telemetry). What one of them exports to the others is declared here,
- * by file.
+ * routes, IPv4 in and out, ICMP echo), udp.c, TCP (tcp.c, tcp_in.c,
+ * tcp_out.c and tcp_timer.c, which share tcp_priv.h), dhcp.c (the DHCP
+ * client) and iface.c (the interfaces: net_init, addresses, telemetry).
+ * What one of them exports to the others is declared here, by file.
  */
 #ifndef POLLUX_NET_PRIV_H
 #define POLLUX_NET_PRIV_H
