@@ -1,11 +1,12 @@
 /*
- * tcp_in.c — TCP segments in: tcp_input (from ip.c, on the flow's owner
- * core) checks a segment, finds its connection or listener and runs the
- * state machine: the listener's side (SYN, SYN cookies), ACK processing
- * (RTT samples, NewReno) and the receive side. In-order data goes to the
- * app straight from the packet (zero-copy), so the receive window only
- * has to cover reordering; out-of-order segments wait in a bounded queue
- * per connection.
+ * tcp_in.c — TCP segments in. tcp_input (from ip.c, on the flow's owner
+ * core) runs a segment through one function per stage, in the order of
+ * RFC 9293 3.10.7: validation and demultiplexing; CLOSED, LISTEN (with
+ * SYN cookies) or SYN-SENT; then the acceptability, RST and SYN checks,
+ * ACK processing (RTT samples, NewReno), the data and the FIN. In-order
+ * data goes to the app straight from the packet (zero-copy), so the
+ * receive window only has to cover reordering; out-of-order segments
+ * wait in a bounded queue per connection.
  *
  * Every segment is counted (tcp_in, or its drop_* reason); a malformed
  * one is dropped without an answer. tcp_input consumes the buffer, or
@@ -277,11 +278,123 @@ static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint3
 	c->nooo++;
 }
 
-/* ---- segments in */
-static void handle_listen(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip,
-			  const struct tcp_hdr *h, const struct tcp_opts *o, struct listener *l,
-			  uint32_t seglen)
+/* ---- segments in, stage by stage (RFC 9293 3.10.7, "SEGMENT ARRIVES")
+ *
+ * tcp_input runs a segment through the stages below in the RFC's order;
+ * a stage that has dealt with the segment (answered, dropped or kept it)
+ * returns SEG_DONE and the later ones don't run. All run on the flow's
+ * owner core. An app callback a stage makes (accept, recv, writable,
+ * peer_closed) may close or abort the connection, which frees its slot
+ * (state TCP_CLOSED): seg_data checks for that after recv, seg_answer
+ * before it sends. */
+
+/* One segment on its way through the stages. */
+struct tcp_seg {
+	/* set by tcp_input */
+	struct net_if *ifc;
+	struct pktbuf *b;               /* the segment; NULL once a stage keeps it */
+	const struct ipv4_hdr *ip;      /* a copy of its IP header */
+	/* set by seg_validate */
+	const struct tcp_hdr *h;
+	struct tcp_opts o;
+	uint32_t hl;                    /* TCP header bytes, options included */
+	uint32_t seq, ack;              /* host order */
+	const uint8_t *data;
+	uint32_t seglen;                /* payload bytes; seg_data trims it to what the app took */
+	uint8_t fl;                     /* the flags; seg_data drops FIN with a trimmed payload */
+	/* set by seg_ack and seg_data */
+	int fin_acked;                  /* our FIN is acknowledged */
+	int ack_now;                    /* an ACK goes now, not delayed */
+};
+
+/* what a stage tells tcp_input */
+enum seg_next { SEG_CONTINUE, SEG_DONE };
+
+/* Validation: the header's length against the segment, the checksum
+ * (unless the device vouched for it), the flags and the options. Fills
+ * in s's header fields and counts tcp_in; SEG_DONE: malformed (counted by
+ * reason and dropped, with no answer). */
+static enum seg_next seg_validate(struct tcp_seg *s)
 {
+	struct pktbuf *b = s->b;
+	const struct ipv4_hdr *ip = s->ip;
+	const struct tcp_hdr *h = (const void *)pktbuf_data(b);
+	uint32_t tl = b->len;
+	if (tl < sizeof *h) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	uint32_t hl = (uint32_t)(h->off >> 4) * 4;
+	if (hl < sizeof *h || hl > tl) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	/* the device checked it, or (NEEDS_CSUM) it came from a local peer
+	 * that left it to be filled in: either way the data is intact */
+	if (!(b->flags & (PKTBUF_F_CSUM_VALID | PKTBUF_F_CSUM_NEEDED)) &&
+	    net_csum(h, tl, net_pseudo_sum(ip->src, ip->dst, IP_PROTO_TCP, (uint16_t)tl)) != 0) {
+		NSTAT(drop_bad_tcp_csum);
+		return SEG_DONE;
+	}
+	uint8_t fl = h->flags;
+	if (((fl & TCP_SYN) && (fl & TCP_FIN)) || ((fl & TCP_SYN) && (fl & TCP_RST)) || fl == 0) {
+		NSTAT(drop_bad_tcp);                    /* nonsense flags */
+		return SEG_DONE;
+	}
+	if (parse_opts(h, hl, &s->o)) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	NSTAT(tcp_in);
+	s->h = h;
+	s->hl = hl;
+	s->seq = ntohl(h->seq);
+	s->ack = ntohl(h->ack);
+	s->data = (const uint8_t *)h + hl;
+	s->seglen = tl - hl;
+	s->fl = fl;
+	return SEG_CONTINUE;
+}
+
+/* Demultiplexing: the connection of s's 4-tuple, its last_rx_ns noted
+ * (keepalive, FIN_WAIT_2's bound); NULL when there is none, with *l the
+ * listener on the destination port (NULL: none either). */
+static struct tcp_conn *seg_demux(const struct tcp_seg *s, struct listener **l)
+{
+	uint16_t rp = ntohs(s->h->sport), lp = ntohs(s->h->dport);
+	struct tcp_conn *c = tcp_conn_lookup(s->ip->src, rp, lp);
+	if (!c) {
+		*l = tcp_listener_of(lp);
+		return NULL;
+	}
+	c->last_rx_ns = time_ns();
+	return c;
+}
+
+/* CLOSED (3.10.7.1): no connection and no listener. Counted; anything but
+ * a RST is answered with one. */
+static void seg_closed(const struct tcp_seg *s)
+{
+	uint8_t fl = s->fl;
+	NSTAT(drop_tcp_no_conn);
+	if (!(fl & TCP_RST))
+		tcp_send_reset(s->ifc, s->ip->src, s->h,
+			       s->seglen + ((fl & TCP_SYN) ? 1 : 0) + ((fl & TCP_FIN) ? 1 : 0));
+}
+
+/* LISTEN (3.10.7.2), for listener l: a SYN takes a slot in SYN_RCVD and
+ * is answered with SYN-ACK, or with a SYN cookie when the half-open
+ * budget (half the slots) or the slots run out; an ACK that returns a
+ * valid cookie makes the connection (established at once, the app asked
+ * to accept it, its data delivered); any other ACK is answered with RST,
+ * a RST is ignored. Counted: tcp_syncookies, drop_tcp_conns_full. */
+static void seg_listen(const struct tcp_seg *s, struct listener *l)
+{
+	struct net_if *ifc = s->ifc;
+	const struct ipv4_hdr *ip = s->ip;
+	const struct tcp_hdr *h = s->h;
+	const struct tcp_opts *o = &s->o;
+	uint32_t seglen = s->seglen;
 	uint16_t rp = ntohs(h->sport), lp = ntohs(h->dport);
 	uint32_t seq = ntohl(h->seq);
 	struct tcp_core *t = tc();
@@ -358,93 +471,65 @@ static void handle_listen(struct net_if *ifc, struct pktbuf *b, const struct ipv
 	tcp_rtx_arm(c);
 }
 
-void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
+
+/* SYN-SENT (3.10.7.3), after our SYN: an ACK must be for it (else RST,
+ * unless the segment is one); a RST with it refuses the connection
+ * (`gone`, ECONNREFUSED); a SYN with the ACK establishes it (the app hears
+ * `connected`) and is acknowledged, a SYN without one is a simultaneous
+ * open (SYN_RCVD, our SYN-ACK). The segment ends here. */
+static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 {
-	const struct tcp_hdr *h = (const void *)pktbuf_data(b);
-	uint32_t tl = b->len;
-	if (tl < sizeof *h) {
-		NSTAT(drop_bad_tcp);
-		goto out;
+	const struct tcp_hdr *h = s->h;
+	const struct tcp_opts *o = &s->o;
+	uint32_t seq = s->seq, ack = s->ack;
+	uint8_t fl = s->fl;
+	if ((fl & TCP_ACK) && (SEQ_LEQ(ack, c->iss) || SEQ_GT(ack, c->snd_max))) {
+		if (!(fl & TCP_RST))
+			tcp_send_reset(s->ifc, s->ip->src, h, s->seglen);
+		return;
 	}
-	uint32_t hl = (uint32_t)(h->off >> 4) * 4;
-	if (hl < sizeof *h || hl > tl) {
-		NSTAT(drop_bad_tcp);
-		goto out;
+	if (fl & TCP_RST) {
+		if (fl & TCP_ACK)
+			tcp_conn_gone(c, ECONNREFUSED);
+		return;
 	}
-	/* the device checked it, or (NEEDS_CSUM) it came from a local peer
-	 * that left it to be filled in: either way the data is intact */
-	if (!(b->flags & (PKTBUF_F_CSUM_VALID | PKTBUF_F_CSUM_NEEDED)) &&
-	    net_csum(h, tl, net_pseudo_sum(ip->src, ip->dst, IP_PROTO_TCP, (uint16_t)tl)) != 0) {
-		NSTAT(drop_bad_tcp_csum);
-		goto out;
+	if (!(fl & TCP_SYN))
+		return;
+	c->irs = seq;
+	c->rcv_nxt = seq + 1;
+	c->ws_ok = o->ws;
+	c->snd_wscale = o->ws ? o->wscale : 0;
+	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
+	c->ts_ok = o->ts;
+	c->ts_recent = o->tsval;
+	if (o->mss && o->mss < c->mss)
+		c->mss = o->mss;
+	c->snd_wnd = ntohs(h->win);
+	c->snd_wl1 = seq;
+	c->snd_wl2 = ack;
+	if (fl & TCP_ACK) {
+		c->snd_una = ack;
+		sched_timer_cancel(&c->rtx);
+		become_established(c, NULL);
+		tcp_output(c, 1);
+	} else {                                /* simultaneous open */
+		c->state = TCP_SYN_RCVD;
+		tc()->half_open++;
+		tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
 	}
-	uint8_t fl = h->flags;
-	if (((fl & TCP_SYN) && (fl & TCP_FIN)) || ((fl & TCP_SYN) && (fl & TCP_RST)) || fl == 0) {
-		NSTAT(drop_bad_tcp);                    /* nonsense flags */
-		goto out;
-	}
-	struct tcp_opts o;
-	if (parse_opts(h, hl, &o)) {
-		NSTAT(drop_bad_tcp);
-		goto out;
-	}
-	NSTAT(tcp_in);
-	uint32_t seglen = tl - hl;
-	const uint8_t *data = (const uint8_t *)h + hl;
-	uint16_t rp = ntohs(h->sport), lp = ntohs(h->dport);
-	struct tcp_conn *c = tcp_conn_lookup(ip->src, rp, lp);
-	if (!c) {
-		struct listener *l = tcp_listener_of(lp);
-		if (l) {
-			handle_listen(ifc, b, ip, h, &o, l, seglen);
-		} else {
-			NSTAT(drop_tcp_no_conn);
-			if (!(fl & TCP_RST))
-				tcp_send_reset(ifc, ip->src, h, seglen + ((fl & TCP_SYN) ? 1 : 0) + ((fl & TCP_FIN) ? 1 : 0));
-		}
-		goto out;
-	}
-	uint32_t seq = ntohl(h->seq), ack = ntohl(h->ack);
-	c->last_rx_ns = time_ns();
+}
 
-	if (c->state == TCP_SYN_SENT) {
-		if ((fl & TCP_ACK) && (SEQ_LEQ(ack, c->iss) || SEQ_GT(ack, c->snd_max))) {
-			if (!(fl & TCP_RST))
-				tcp_send_reset(ifc, ip->src, h, seglen);
-			goto out;
-		}
-		if (fl & TCP_RST) {
-			if (fl & TCP_ACK)
-				tcp_conn_gone(c, ECONNREFUSED);
-			goto out;
-		}
-		if (!(fl & TCP_SYN))
-			goto out;
-		c->irs = seq;
-		c->rcv_nxt = seq + 1;
-		c->ws_ok = o.ws;
-		c->snd_wscale = o.ws ? o.wscale : 0;
-		c->rcv_wscale = o.ws ? RCV_WSCALE : 0;
-		c->ts_ok = o.ts;
-		c->ts_recent = o.tsval;
-		if (o.mss && o.mss < c->mss)
-			c->mss = o.mss;
-		c->snd_wnd = ntohs(h->win);
-		c->snd_wl1 = seq;
-		c->snd_wl2 = ack;
-		if (fl & TCP_ACK) {
-			c->snd_una = ack;
-			sched_timer_cancel(&c->rtx);
-			become_established(c, NULL);
-			tcp_output(c, 1);
-		} else {                                /* simultaneous open */
-			c->state = TCP_SYN_RCVD;
-			tc()->half_open++;
-			tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
-		}
-		goto out;
-	}
-
+/* The other states (3.10.7.4), first to fourth check: is the segment in
+ * the receive window (else an ACK answers it); a RST in it closes the
+ * connection (`gone`: ECONNRESET, or ECONNREFUSED in SYN_RCVD) when it
+ * is exactly at rcv_nxt, else a challenge ACK (RFC 5961) answers it; a
+ * SYN gets a challenge ACK too, except a retransmitted SYN in SYN_RCVD
+ * (our SYN-ACK again); a segment without ACK is dropped. What passes
+ * updates the timestamp to echo (RFC 7323) and goes on. */
+static enum seg_next seg_check(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	uint32_t seq = s->seq, seglen = s->seglen;
+	uint8_t fl = s->fl;
 	/* sequence acceptability (RFC 9293 3.10.7.4) */
 	uint32_t wnd = RCV_WND;
 	int ok;
@@ -463,32 +548,48 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	if (!ok) {
 		if (!(fl & TCP_RST))
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
-		goto out;
+		return SEG_DONE;
 	}
 	if (fl & TCP_RST) {
 		if (seq == c->rcv_nxt || c->state == TCP_SYN_RCVD)
 			tcp_conn_gone(c, c->state == TCP_SYN_RCVD ? ECONNREFUSED : ECONNRESET);
 		else
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);   /* challenge ACK (RFC 5961) */
-		goto out;
+		return SEG_DONE;
 	}
 	if (fl & TCP_SYN) {
 		if (c->state == TCP_SYN_RCVD && seq == c->irs) {  /* a retransmitted SYN */
 			tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
-			goto out;
+			return SEG_DONE;
 		}
 		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);       /* challenge ACK */
-		goto out;
+		return SEG_DONE;
 	}
 	if (!(fl & TCP_ACK))
-		goto out;
-	if (c->ts_ok && o.ts && SEQ_LEQ(seq, c->rcv_nxt))
-		c->ts_recent = o.tsval;
+		return SEG_DONE;
+	if (c->ts_ok && s->o.ts && SEQ_LEQ(seq, c->rcv_nxt))
+		c->ts_recent = s->o.tsval;
+	return SEG_CONTINUE;
+}
 
+/* The fifth check, ACK (3.10.7.4): in SYN_RCVD an ACK of our SYN
+ * establishes the connection (the app is asked to accept it; a bad ACK
+ * gets a RST); then an ACK past what we sent is answered and dropped, a
+ * new one advances snd_una (ack_advance: RTT, congestion window, the
+ * app's writable), a third duplicate starts fast retransmit (NewReno); the
+ * send window is updated; our FIN acknowledged moves FIN_WAIT_1 to
+ * FIN_WAIT_2, CLOSING to TIME_WAIT, and ends LAST_ACK (`gone`). Sets
+ * s->fin_acked. SEG_DONE: nothing more to do with the segment (TIME_WAIT
+ * only acknowledges a FIN again). */
+static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
+{
+	const struct tcp_hdr *h = s->h;
+	uint32_t seq = s->seq, ack = s->ack, seglen = s->seglen;
+	uint8_t fl = s->fl;
 	if (c->state == TCP_SYN_RCVD) {
 		if (SEQ_LEQ(ack, c->snd_una) || SEQ_GT(ack, c->snd_max)) {
-			tcp_send_reset(ifc, ip->src, h, seglen);
-			goto out;
+			tcp_send_reset(s->ifc, s->ip->src, h, seglen);
+			return SEG_DONE;
 		}
 		tc()->half_open--;
 		c->snd_una = ack;
@@ -499,17 +600,17 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 		c->retries = 0;
 		become_established(c, tcp_listener_of(c->lport));
 		if (c->state != TCP_ESTABLISHED)
-			goto out;
+			return SEG_DONE;                /* the app refused it */
 	}
 
 	/* ACK processing */
 	if (SEQ_GT(ack, c->snd_max)) {
 		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
-		goto out;
+		return SEG_DONE;
 	}
 	uint32_t win = (uint32_t)ntohs(h->win) << c->snd_wscale;
 	if (SEQ_GT(ack, c->snd_una)) {
-		ack_advance(c, ack, &o);
+		ack_advance(c, ack, &s->o);
 	} else if (ack == c->snd_una && seglen == 0 && win == c->snd_wnd && flight(c) &&
 		   !(fl & TCP_FIN)) {
 		/* a duplicate ACK */
@@ -536,6 +637,7 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	if (c->snd_wnd == 0)
 		c->retries = 0;                 /* it answers the probes: keep probing */
 	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
+	s->fin_acked = fin_acked;
 	switch (c->state) {
 	case TCP_FIN_WAIT_1:
 		if (fin_acked) {
@@ -548,68 +650,90 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 	case TCP_CLOSING:
 		if (fin_acked) {
 			tcp_timewait_enter(c);
-			goto out;
+			return SEG_DONE;
 		}
 		break;
 	case TCP_LAST_ACK:
 		if (fin_acked) {
 			tcp_conn_gone(c, 0);
-			goto out;
+			return SEG_DONE;
 		}
 		break;
 	case TCP_TIME_WAIT:
 		if (fl & TCP_FIN)
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
-		goto out;
+		return SEG_DONE;
 	default:
 		break;
 	}
+	return SEG_CONTINUE;
+}
 
-	/* data */
-	int ack_now = 0;
-	fl = h->flags;
-	if (seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
+/* The seventh step, segment text (3.10.7.4), in ESTABLISHED, FIN_WAIT_1
+ * and FIN_WAIT_2: data at rcv_nxt goes to the app, as much as it has room
+ * for (the rest, and a FIN behind it, are left for the peer to send
+ * again); data partly old gives its new part; data beyond rcv_nxt waits
+ * on the out-of-order queue (which keeps the buffer: s->b becomes NULL).
+ * Sets s->ack_now where the ACK must not wait (RFC 5681 4.2: every
+ * second segment, data while out-of-order data waits, old or
+ * out-of-order data, an app without room). SEG_DONE: the app closed or
+ * aborted the connection from recv. */
+static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
+{
+	uint32_t seq = s->seq;
+	s->ack_now = 0;
+	if (s->seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
 		if (seq == c->rcv_nxt) {
 			uint32_t room = tcp_rcv_space(c), had_ooo = c->nooo;
-			if (seglen > room) {            /* the app is full: hold back the rest */
-				seglen = room;
-				fl &= (uint8_t)~TCP_FIN;
-				ack_now = 1;
+			if (s->seglen > room) {         /* the app is full: hold back the rest */
+				s->seglen = room;
+				s->fl &= (uint8_t)~TCP_FIN;
+				s->ack_now = 1;
 			}
-			tcp_rcv_data(c, data, seglen);
+			tcp_rcv_data(c, s->data, s->seglen);
 			if (c->state == TCP_CLOSED)
-				goto out;
+				return SEG_DONE;
 			c->acks_owed++;
-			ack_now = ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
+			s->ack_now = s->ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
 		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
 			uint32_t skip = c->rcv_nxt - seq;
-			if (skip < seglen) {            /* as much as the app has room for */
-				uint32_t n = seglen - skip, room = tcp_rcv_space(c);
+			if (skip < s->seglen) {         /* as much as the app has room for */
+				uint32_t n = s->seglen - skip, room = tcp_rcv_space(c);
 				if (n > room) {
 					n = room;
-					fl &= (uint8_t)~TCP_FIN;
+					s->fl &= (uint8_t)~TCP_FIN;
 				}
-				tcp_rcv_data(c, data + skip, n);
+				tcp_rcv_data(c, s->data + skip, n);
 				if (c->state == TCP_CLOSED)
-					goto out;
+					return SEG_DONE;
 			}
-			ack_now = 1;
+			s->ack_now = 1;
 		} else {
-			uint32_t off = hl;
-			ooo_insert(c, b, seq, off, seglen);
-			b = NULL;
-			ack_now = 1;                    /* a dup ACK tells the peer */
+			ooo_insert(c, s->b, seq, s->hl, s->seglen);
+			s->b = NULL;
+			s->ack_now = 1;                 /* a dup ACK tells the peer */
 		}
 	}
-	if ((fl & TCP_FIN) && SEQ_LEQ(seq + seglen, c->rcv_nxt) && seq + seglen == c->rcv_nxt) {
+	return SEG_CONTINUE;
+}
+
+/* The eighth step, FIN (3.10.7.4): a FIN right at rcv_nxt (all data
+ * before it taken) is acknowledged now and moves ESTABLISHED to
+ * CLOSE_WAIT, FIN_WAIT_1 to CLOSING (or to TIME_WAIT when our FIN is
+ * acknowledged too), FIN_WAIT_2 to TIME_WAIT; the app hears peer_closed.
+ * SEG_DONE: the connection is in TIME_WAIT (the ACK went already). */
+static enum seg_next seg_fin(struct tcp_conn *c, struct tcp_seg *s)
+{
+	uint32_t seq = s->seq, seglen = s->seglen;
+	if ((s->fl & TCP_FIN) && SEQ_LEQ(seq + seglen, c->rcv_nxt) && seq + seglen == c->rcv_nxt) {
 		c->rcv_nxt++;
-		ack_now = 1;
+		s->ack_now = 1;
 		switch (c->state) {
 		case TCP_ESTABLISHED:
 			c->state = TCP_CLOSE_WAIT;
 			break;
 		case TCP_FIN_WAIT_1:
-			c->state = fin_acked ? TCP_TIME_WAIT : TCP_CLOSING;
+			c->state = s->fin_acked ? TCP_TIME_WAIT : TCP_CLOSING;
 			break;
 		case TCP_FIN_WAIT_2:
 			c->state = TCP_TIME_WAIT;
@@ -622,15 +746,52 @@ void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
 		if (c->state == TCP_TIME_WAIT) {
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
 			tcp_timewait_enter(c);
-			goto out;
+			return SEG_DONE;
 		}
 	}
+	return SEG_CONTINUE;
+}
+
+/* The answer, unless the connection is gone meanwhile (the app closed or
+ * aborted it from a callback): what the windows now let out, with an ACK
+ * if s->ack_now and nothing else carries one; an ACK owed otherwise
+ * waits for the delayed-ACK timer (DELACK_MS). */
+static void seg_answer(struct tcp_conn *c, const struct tcp_seg *s)
+{
 	if (c->state == TCP_CLOSED)
-		goto out;
-	tcp_output(c, ack_now);
+		return;
+	tcp_output(c, s->ack_now);
 	if (c->acks_owed && !timer_armed(&c->delack))
 		sched_timer_arm(&c->delack, time_ns() + DELACK_MS * 1000000ull, 0);
-out:
-	if (b)
-		pktbuf_free(b);
+}
+
+/* A segment for us, on the flow's owner core, TCP header at
+ * pktbuf_data(b) with b->len bytes; ip is a copy of its IP header.
+ * Consumes b (or keeps it on a connection's out-of-order queue). */
+void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
+{
+	struct tcp_seg s = { .ifc = ifc, .b = b, .ip = ip };
+	struct listener *l = NULL;
+	struct tcp_conn *c;
+	if (seg_validate(&s) == SEG_DONE)
+		goto done;
+	c = seg_demux(&s, &l);
+	if (!c) {
+		if (l)
+			seg_listen(&s, l);
+		else
+			seg_closed(&s);
+		goto done;
+	}
+	if (c->state == TCP_SYN_SENT) {
+		seg_syn_sent(c, &s);
+		goto done;
+	}
+	if (seg_check(c, &s) == SEG_DONE || seg_ack(c, &s) == SEG_DONE ||
+	    seg_data(c, &s) == SEG_DONE || seg_fin(c, &s) == SEG_DONE)
+		goto done;
+	seg_answer(c, &s);
+done:
+	if (s.b)
+		pktbuf_free(s.b);
 }
