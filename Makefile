@@ -49,7 +49,9 @@ DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_ne
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
 PKT_SRC := src/pkt/pktbuf.c src/pkt/rss.c src/pkt/config.c
-NET_SRC := src/net/stack.c src/net/tcp.c src/net/dhcp.c src/net/config.c
+NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.c \
+	src/net/tcp.c src/net/tcp_in.c src/net/tcp_out.c src/net/tcp_timer.c src/net/dhcp.c \
+	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \

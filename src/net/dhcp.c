@@ -2,7 +2,7 @@
  * dhcp.c — the DHCPv4 client (RFC 2131, options RFC 2132) of interfaces
  * configured "address": "dhcp". Core 0 only: its state, its timer, what
  * it sends (udp_send from core 0; eth_tx hands the frame to the queue's
- * owner) and what it receives (stack.c hands every UDP 67 -> 68 datagram
+ * owner) and what it receives (ip.c hands every UDP 67 -> 68 datagram
  * of a DHCP interface to core 0, whatever its destination address).
  *
  * States (RFC 2131 figure 5, without INIT-REBOOT):
