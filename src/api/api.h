@@ -188,7 +188,8 @@ void api_conn_eof(struct api_conn *c);
 #define API_REQUEST_TIMEOUT_NS (30 * 1000000000ull)
 enum api_req_state { API_REQ_IDLE, API_REQ_HEADERS, API_REQ_BODY };
 /* Where the request on its way is, and (*seq) how many came complete
- * before it: a new seq with a request under way is a new request. */
+ * before it: a new seq with a request under way is a new request. Idle
+ * while the output is above API_OUT_HIGH_WATER: we are not reading. */
 enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq);
 /* Applies the deadlines with the transport's clock: call it after every
  * feed and now and then (a sweep); the first call that sees a request

@@ -378,7 +378,9 @@ void api_conn_set_peer_verified(struct api_conn *c, int yes)
 enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq)
 {
 	*seq = c->done;
-	if (c->closing || !c->since_done)
+	/* above the high-water mark we are not reading: the client is not
+	 * late (its reading is the transport's idle timeout's business) */
+	if (c->closing || !c->since_done || c->out.len - c->out.off > API_OUT_HIGH_WATER)
 		return API_REQ_IDLE;
 	return c->in_body ? API_REQ_BODY : API_REQ_HEADERS;
 }

@@ -433,8 +433,11 @@ int api_tls_conn_overdue(struct api_tls_conn *c, uint64_t now_ns)
 		return 0;
 	uint64_t seq;
 	enum api_req_state st = api_conn_request_state(c->http, &seq);
-	if (st == API_REQ_IDLE && (c->rec_hdr_got || c->rec_left))
-		st = API_REQ_HEADERS;           /* a record under way: the next request's */
+	/* a record under way is the next request's, if all that came is
+	 * read (else we hold input back: back-pressure, not a late client) */
+	if (st == API_REQ_IDLE && (c->rec_hdr_got || c->rec_left) && c->in.len == c->in.off &&
+	    c->plain.len == c->plain.off)
+		st = API_REQ_HEADERS;
 	return api_req_clock_check(&c->clock, st, seq, now_ns);
 }
 

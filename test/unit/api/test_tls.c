@@ -589,3 +589,22 @@ Test(tls, a_record_on_its_way_counts_as_a_request)
 	cr_assert(api_tls_conn_overdue(c->srv, T0 + 200 * S_NS + API_HEADER_TIMEOUT_NS + 1));
 	client_free(c);
 }
+
+Test(tls, a_client_held_back_by_its_unread_answers_is_not_late)
+{
+	struct client *c = client_new(&(struct client_opts){ 0 });
+	cr_assert_eq(handshake(c), 0);
+	/* pipelined requests, never reading, fed in pieces that cut records */
+	for (int i = 0; i < 5000 && api_tls_conn_room(c->srv) > 0; i++) {
+		client_write(c, get_system);
+		size_t n = c->out_len > 100 ? c->out_len - 100 : c->out_len;
+		size_t took = api_tls_conn_feed(c->srv, c->out, n);
+		memmove(c->out, c->out + took, c->out_len - took);
+		c->out_len -= took;
+		cr_assert_not(api_tls_conn_overdue(c->srv, T0));
+	}
+	cr_assert_eq(api_tls_conn_room(c->srv), 0);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 100 * S_NS),
+		      "a request we are not reading was charged the deadline");
+	client_free(c);
+}
