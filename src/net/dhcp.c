@@ -54,7 +54,7 @@
  *    sent from another address) is stray, dhcp_wrong_server. RFC 2131
  *    4.4.5 sends the renewing REQUEST to the server that granted the
  *    lease, and in REQUESTING the others read our REQUEST as a refusal
- *    of their offers (4.3.2): neither can answer it. (REBINDING asks
+ *    of their offers (3.1, step 3): neither can answer it. (REBINDING asks
  *    every server, so any may answer.) Without this any host on the
  *    segment that saw the xid could NAK the lease away.
  *  - the router list: the first entry that is unicast, on the offered
@@ -62,7 +62,7 @@
  *    address itself; a skipped entry counts dhcp_bad_router once per
  *    ACK, and with none left the interface has no gateway;
  *  - the interface MTU: below DHCP_MIN_MTU (576) it is ignored and counts
- *    dhcp_small_mtu. RFC 2132 9.1 allows down to 68, but a DHCP message
+ *    dhcp_small_mtu. RFC 2132 5.1 allows down to 68, but a DHCP message
  *    is up to 576 bytes (RFC 2131 2) and we send 576-byte datagrams: an
  *    MTU under 328 made every renewal fail to send. systemd-networkd
  *    does the same (sd-dhcp-lease.c: "MTU value of N too small", below
@@ -128,7 +128,7 @@ struct dhcp_msg {
 	uint8_t ndns, nrouters;
 	uint32_t lease, t1, t2;         /* 0: absent */
 	uint16_t mtu;
-	uint8_t has_mtu;
+	uint8_t has_mtu, has_mask;
 };
 
 struct dhcp_if {
@@ -361,7 +361,12 @@ static int dhcp_opt(struct dhcp_msg *m, uint8_t code, const uint8_t *v, uint8_t 
 			return -1;
 		m->type = v[0];
 		return 0;
-	case OPT_MASK:   if (l != 4) return -1; memcpy(&m->mask, v, 4); return 0;
+	case OPT_MASK:
+		if (l != 4)
+			return -1;
+		memcpy(&m->mask, v, 4);
+		m->has_mask = 1;
+		return 0;
 	case OPT_SERVER: if (l != 4) return -1; memcpy(&m->server, v, 4); return 0;
 	case OPT_ROUTER:                        /* in order of preference */
 		if (l < 4 || l % 4)
@@ -436,7 +441,7 @@ static uint8_t classful_prefix(uint32_t a_net)
  * without one); -1 when the mask is not contiguous. */
 static int dhcp_msg_prefix(const struct dhcp_msg *m)
 {
-	return m->mask ? mask_prefix(m->mask) : classful_prefix(m->yiaddr);
+	return m->has_mask ? mask_prefix(m->mask) : classful_prefix(m->yiaddr);
 }
 
 /* a usable unicast address that is not the network or broadcast address

@@ -59,6 +59,7 @@ struct reply {
 	int wrong_chaddr, bad_csum, bad_optlen;
 	size_t cut;                     /* send only this many BOOTP bytes (0: all) */
 	uint32_t mask;                  /* host order; 0: 255.255.255.0 (no_mask: none) */
+	int zero_mask;                  /* the mask option says 0.0.0.0 */
 	uint32_t server_id;             /* host order; 0: S_IP (no_server: none) */
 	uint32_t ip_src;                /* host order; 0: S_IP */
 	uint32_t routers[4];            /* host order */
@@ -103,7 +104,7 @@ static void server_send(const struct reply *r)
 		o = put_opt(o, 54, 4, r->server_id ? r->server_id : S_IP);
 	if (r->type != 6) {
 		if (!r->no_mask)
-			o = put_opt(o, 1, 4, r->mask ? r->mask : 0xffffff00u);
+			o = put_opt(o, 1, 4, r->zero_mask ? 0 : r->mask ? r->mask : 0xffffff00u);
 		if (!r->nrouters) {
 			o = put_opt(o, 3, 4, S_IP);
 		} else {
@@ -792,15 +793,17 @@ Test(dhcp, bad_masks_are_counted_and_ignored_in_offer_and_ack)
 	cr_assert_geq(wait_dhcp(&s, 500), 0);
 	struct reply holes = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .mask = 0xff00ff00u };
 	server_send(&holes);
-	cr_assert_eq(H_STAT(dhcp_bad_mask), 1);
+	struct reply zero = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .zero_mask = 1 };
+	server_send(&zero);
+	cr_assert_eq(H_STAT(dhcp_bad_mask), 2);
 	cr_assert_not(next_dhcp(&s));
 	struct reply ok = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP };
 	server_send(&ok);
 	cr_assert(next_dhcp(&s));
 	struct reply ack = { .type = 5, .xid = s.xid, .yiaddr = H_OUR_IP, .mask = 0xfffffeffu };
 	server_send(&ack);
-	cr_assert_eq(H_STAT(dhcp_bad_mask), 2);
-	cr_assert_eq(H_STAT(drop_bad_dhcp), 2);
+	cr_assert_eq(H_STAT(dhcp_bad_mask), 3);
+	cr_assert_eq(H_STAT(drop_bad_dhcp), 3);
 	cr_assert_eq(our_addr(), 0, "bound with a mask that has a hole");
 	ack.mask = 0;
 	server_send(&ack);
