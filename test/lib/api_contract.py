@@ -395,6 +395,7 @@ def test_one_source_holds_its_share_of_the_slots(api):
     they are gone the next client is served."""
     _, m0 = curl(api, "/metrics")
     socks = []
+    t0 = time.monotonic()
     try:
         for _ in range(api.per_source + 1):
             socks.append(socket.create_connection((HOST, api.port), timeout=api.slow))
@@ -410,8 +411,11 @@ def test_one_source_holds_its_share_of_the_slots(api):
                 if not refused:             # another second for a second one
                     end = min(end, time.monotonic() + 1)
                 refused.add(x)
-        # leftovers of earlier tests may hold a slot a moment longer
-        assert 1 <= len(refused) <= 2, len(refused)
+        assert refused, "none of %d refused" % len(socks)
+        if time.monotonic() - t0 < api.handshake_s[0]:
+            # the others are kept (until their handshake times out);
+            # leftovers of earlier tests may hold a slot a moment longer
+            assert len(refused) <= 2, len(refused)
     finally:
         for x in socks:
             x.close()
