@@ -239,6 +239,12 @@ $(BUILD)/fuzz/fuzz_net_rx: test/fuzz/fuzz_net_rx.c $(FUZZ_NET_SRC) $(BUILD)/fuzz
 	@mkdir -p $(dir $@)
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+# The DHCP client at every stage of its exchange (about 20 s).
+FUZZ_DHCP_TIME ?= 20
+$(BUILD)/fuzz/fuzz_dhcp: test/fuzz/fuzz_dhcp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
 # The API's request path and config validator (about 20 s each).
 FUZZ_API_TIME ?= 20
@@ -248,11 +254,14 @@ $(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) te
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
 
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config \
-	$(BUILD)/fuzz/fuzz_api_tls
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_api_http \
+	$(BUILD)/fuzz/fuzz_api_config $(BUILD)/fuzz/fuzz_api_tls
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
+	@mkdir -p $(BUILD)/fuzz/corpus/dhcp
+	$(BUILD)/fuzz/fuzz_dhcp -max_total_time=$(FUZZ_DHCP_TIME) -max_len=4096 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/dhcp test/fuzz/corpus/dhcp
 	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
 	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http

@@ -145,6 +145,8 @@ char *api_metrics_render(const struct api_stats *st, size_t *len);
 /* What the transport counts (a listener), shown in /metrics. */
 struct api_transport_stats {
 	uint64_t accepted, refused, timed_out;
+	uint64_t request_timeouts;      /* a request not whole in time (API_*_TIMEOUT_NS) */
+	uint64_t source_limited;        /* refused (counted in refused too): the source held its share */
 	uint64_t read_stalls;           /* a connection stopped being read: its answers were not taken */
 	uint32_t open;
 };
@@ -192,6 +194,26 @@ int api_conn_closing(const struct api_conn *c);
 /* The transport saw the peer close its side. A request cut short gets no
  * answer; afterwards api_conn_closing() is true. */
 void api_conn_eof(struct api_conn *c);
+
+/* Deadlines for a request on its way (slowloris: one byte a minute kept
+ * a slot for ever): from the first byte of a request (anything after the
+ * previous one, blank lines included), its request line and headers must
+ * be in within API_HEADER_TIMEOUT_NS and the whole of it, body included,
+ * within API_REQUEST_TIMEOUT_NS (a 64 KiB body at 2.2 KB/s at least).
+ * The transport closes a connection that misses one and counts it
+ * (request_timeouts). Apache's mod_reqtimeout defaults to 20-40 s for
+ * headers; an API client sends its whole request at once. */
+#define API_HEADER_TIMEOUT_NS (10 * 1000000000ull)
+#define API_REQUEST_TIMEOUT_NS (30 * 1000000000ull)
+enum api_req_state { API_REQ_IDLE, API_REQ_HEADERS, API_REQ_BODY };
+/* Where the request on its way is, and (*seq) how many came complete
+ * before it: a new seq with a request under way is a new request. Idle
+ * while the output is above API_OUT_HIGH_WATER: we are not reading. */
+enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq);
+/* Applies the deadlines with the transport's clock: call it after every
+ * feed and now and then (a sweep); the first call that sees a request
+ * starts its clock. 1: overdue, close the connection. */
+int api_conn_overdue(struct api_conn *c, uint64_t now_ns);
 
 /* The request was made over a TLS connection whose client certificate
  * verified against api.client_ca: it is authenticated without a token. */
@@ -262,6 +284,10 @@ void api_tls_conn_output_done(struct api_tls_conn *c, size_t n);
 int api_tls_conn_closing(const struct api_tls_conn *c);
 /* True until the handshake has completed (for handshake timeouts). */
 int api_tls_conn_handshaking(const struct api_tls_conn *c);
+/* api_conn_overdue for the connection inside, where a record that has
+ * begun to arrive (not yet readable) counts as a request on its way too.
+ * 0 while handshaking (its own timeout is the transport's). */
+int api_tls_conn_overdue(struct api_tls_conn *c, uint64_t now_ns);
 /* The transport saw the peer close its side. */
 void api_tls_conn_eof(struct api_tls_conn *c);
 

@@ -21,6 +21,14 @@ int api_buf_put(struct api_buf *b, const void *data, size_t n);
 int api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void api_buf_consume(struct api_buf *b, size_t n);
 
+/* ---- a request's deadline clock (http.c): api_conn_overdue's, shared
+ * with tls.c, which adds records on their way */
+struct api_req_clock {
+	uint64_t since_ns, seq;
+	int running;
+};
+int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns);
+
 /* ---- requests and responses (http.c, router.c, routes.c) */
 #define API_MAX_PARAMS 4
 enum api_method { API_GET = 1, API_PUT = 2, API_POST = 4, API_DELETE = 8, API_OTHER = 16 };

@@ -146,6 +146,8 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len);
 	X(arp_refresh) X(arp_expired) X(drop_vlan_untagged) X(drop_unbound) \
 	X(dhcp_discover) X(dhcp_request) X(dhcp_offer) X(dhcp_ack) X(dhcp_nak) \
 	X(drop_bad_dhcp) X(drop_dhcp_stray) \
+	X(dhcp_bad_addr) X(dhcp_bad_mask) X(dhcp_bad_server) X(dhcp_wrong_server) \
+	X(dhcp_bad_router) X(dhcp_small_mtu) \
 	X(drop_vlan) X(drop_not_ipv4) X(drop_short) X(drop_bad_ip_hdr) X(drop_bad_ip_csum) \
 	X(drop_ip_frag) X(drop_not_ours) X(drop_ttl) X(drop_proto) \
 	X(icmp_echo) X(drop_bad_icmp) \

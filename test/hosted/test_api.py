@@ -22,7 +22,9 @@ from api_contract import (curl, fetch_cert, free_port, metric, s_client, sh, shu
                           FPR_RE, test_auth, test_fifty_keepalive_clients_and_a_staller,
                           test_metrics_parse, test_other_resources, test_plain_http_is_not_served,
                           test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
-                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy)
+                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy,
+                          test_a_slow_request_is_cut_at_the_deadline,
+                          test_one_source_holds_its_share_of_the_slots)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "pollux-hosted")
@@ -108,6 +110,7 @@ def hosted_target(px, cacert):
     px.min_memory, px.wall_clock, px.slow = 0, True, 30
     px.handshake_s = (5, 30)            # 10 s on the hosted platform
     px.keepalive_requests, px.staller_survives = 5, True
+    px.per_source = 64                  # LST_MAX_PER_SOURCE
     return px
 
 
