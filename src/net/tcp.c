@@ -231,6 +231,7 @@ void tcp_set_tso_max(uint32_t bytes) { tcp_tso_max = bytes; }
 
 void tcp_recv_update(struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT)
 		return;
 	if (c->ooo)
@@ -243,6 +244,7 @@ void tcp_recv_update(struct tcp_conn *c)
 
 void tcp_want_writable(struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->fin_queued || c->state < TCP_ESTABLISHED)
 		return;
 	c->want_writable = 1;
@@ -252,6 +254,7 @@ void tcp_want_writable(struct tcp_conn *c)
 
 size_t tcp_send_space(const struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->fin_queued)
 		return 0;
 	if (c->sb)
@@ -261,6 +264,7 @@ size_t tcp_send_space(const struct tcp_conn *c)
 
 size_t tcp_send(struct tcp_conn *c, const void *data, size_t len)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->fin_queued || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT) || !len)
 		return 0;
 	if (!sb_get(c)) {                       /* the core's buffers are all busy */
@@ -285,6 +289,7 @@ size_t tcp_send(struct tcp_conn *c, const void *data, size_t len)
 
 void tcp_close(struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->fin_queued)
 		return;
 	c->fin_queued = 1;
@@ -297,6 +302,7 @@ void tcp_close(struct tcp_conn *c)
 
 void tcp_abort(struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	if (c->state >= TCP_SYN_RCVD)
 		tcp_send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
 	tcp_conn_gone(c, ECONNABORTED);
@@ -304,12 +310,14 @@ void tcp_abort(struct tcp_conn *c)
 
 void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 {
+	ASSERT(tcp_conn_mine(c));
 	*addr = ntohl(c->raddr);
 	*port = c->rport;
 }
 
 int tcp_conn_ifindex(const struct tcp_conn *c)
 {
+	ASSERT(tcp_conn_mine(c));
 	return c->ifc->index;
 }
 

@@ -130,6 +130,15 @@ static inline uint32_t hash3(uint32_t a, uint16_t rp, uint16_t lp)
 /* this core's TCP */
 static inline struct tcp_core *tc(void) { return net_me()->tcp; }
 
+/* c is one of this core's connection slots. The app entry points assert
+ * it: a connection is used only on its owner core (the app got it from a
+ * callback there), so a call from any other core is our own bug. */
+static inline int tcp_conn_mine(const struct tcp_conn *c)
+{
+	const struct tcp_core *t = tc();
+	return t && c >= t->conns && c < t->conns + t->max;
+}
+
 /* sequence space sent and not yet acknowledged */
 static inline uint32_t flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }
 
