@@ -34,7 +34,7 @@ BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
-	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c
+	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c src/core/schema.c
 CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/trap.c src/core/metal/paging.c src/core/metal/acpi.c \
 	src/core/metal/apic.c src/core/metal/smp.c src/core/metal/syscall.c \
@@ -42,23 +42,25 @@ CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/selftest.c
 CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
 	src/core/metal/entry.S
-SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c
+SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c src/sched/config.c
 
 DRIVERS_SHARED := src/drivers/virtio.c src/drivers/virtq.c src/drivers/virtio_net.c \
-	src/drivers/virtio_net_rxtx.c src/drivers/virtio_rng.c
+	src/drivers/virtio_net_rxtx.c src/drivers/virtio_rng.c src/drivers/config.c
 DRIVERS_METAL := src/drivers/pci.c src/drivers/virtio_pci.c
 DRIVERS_HOSTED := src/drivers/vhost_user.c
-PKT_SRC := src/pkt/pktbuf.c src/pkt/rss.c
-NET_SRC := src/net/stack.c src/net/tcp.c src/net/dhcp.c
+PKT_SRC := src/pkt/pktbuf.c src/pkt/rss.c src/pkt/config.c
+NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.c \
+	src/net/tcp.c src/net/tcp_in.c src/net/tcp_out.c src/net/tcp_timer.c src/net/dhcp.c \
+	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
-	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c
+	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c src/api/config.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 # the composition root: boot order, the API's backend, self-tests, netstat;
 # each platform adds its device probing and its API listener
 APPLIANCE_SRC := src/appliance/main.c src/appliance/backend.c src/appliance/selftest.c \
-	src/appliance/netstat.c src/appliance/telemetry.c
+	src/appliance/netstat.c src/appliance/telemetry.c src/appliance/config.c
 SHARED_SRC := $(CORE_PURE) $(SCHED_SRC) $(PKT_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC) \
 	$(APPLIANCE_SRC)
 
@@ -164,15 +166,20 @@ UNIT_CORE := $(wildcard test/unit/core/test_*.c)
 UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
 UNIT_CORE_SRC := $(CORE_PURE)
-UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c
-UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h test/unit/*/stubs.h test/unit/net/*.h)
+UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c src/sched/config.c
+UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h src/apps/*.h src/appliance/*.h test/unit/*/stubs.h test/unit/net/*.h)
 UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
-UNIT_API_SRC := $(API_SRC) src/core/config.c
 UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
-	src/sched/timer.c src/core/log.c src/core/config.c
+	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c
+# The config schema as the appliance assembles it: every subsystem's table
+# and the appliance table (whose rows link the appliances, so they come
+# with the stack and the net tests' stub platform).
+CONFIG_SCHEMA_SRC := src/appliance/config.c src/sched/config.c src/drivers/config.c \
+	$(APPS_SRC) $(UNIT_NET_SRC)
+UNIT_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.
 TSANFLAGS := -fsanitize=thread -O1 -Wno-tsan
@@ -232,10 +239,16 @@ $(BUILD)/fuzz/fuzz_net_rx: test/fuzz/fuzz_net_rx.c $(FUZZ_NET_SRC) $(BUILD)/fuzz
 	@mkdir -p $(dir $@)
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+# The DHCP client at every stage of its exchange (about 20 s).
+FUZZ_DHCP_TIME ?= 20
+$(BUILD)/fuzz/fuzz_dhcp: test/fuzz/fuzz_dhcp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
 # The API's request path and config validator (about 20 s each).
 FUZZ_API_TIME ?= 20
-FUZZ_API_SRC := $(API_SRC) src/core/config.c
+FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
 $(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) test/unit/api/fake.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
@@ -257,11 +270,15 @@ $(BUILD)/fuzz/fuzz_vhost_user: test/fuzz/fuzz_vhost_user.c src/drivers/vhost_use
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c -lpthread
 
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_api_http $(BUILD)/fuzz/fuzz_api_config \
-	$(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq $(BUILD)/fuzz/fuzz_vhost_user
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_api_http \
+	$(BUILD)/fuzz/fuzz_api_config $(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq \
+	$(BUILD)/fuzz/fuzz_vhost_user
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
+	@mkdir -p $(BUILD)/fuzz/corpus/dhcp
+	$(BUILD)/fuzz/fuzz_dhcp -max_total_time=$(FUZZ_DHCP_TIME) -max_len=4096 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/dhcp test/fuzz/corpus/dhcp
 	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
 	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http

@@ -11,9 +11,10 @@
  *  - The running appliance is reached only through struct api_backend,
  *    which the caller fills; the API never reads other subsystems itself,
  *    so all of it is testable on the host with a fake backend.
- *  - A config document is validated as a whole (api_config_validate)
- *    before anything of it is applied; the backend's config_apply sees
- *    only documents that passed.
+ *  - A config document is validated as a whole (api_config_validate,
+ *    against the root schema handed over by api_config_use) before
+ *    anything of it is applied; the backend's config_apply sees only
+ *    documents that passed.
  */
 #ifndef POLLUX_API_H
 #define POLLUX_API_H
@@ -22,8 +23,15 @@
 #include <jansson.h>
 #include "drivers/netdev.h"
 #include "net/net.h"
+#include "core/schema.h"
 
 /* ---- config schema */
+
+/* The root of the config schema (the appliance's, assembled from every
+ * subsystem's table: src/appliance/config.c), used by api_config_validate,
+ * api_config_schema and the OpenAPI document from now on. Call once, on
+ * core 0, before the server takes requests (borrowed; must outlive it). */
+void api_config_use(const struct schema_node *root);
 
 /* Checks the whole document against the config schema (the files in
  * configs/, the body of PUT /v1/config). Returns 0, or -EINVAL with the
@@ -34,6 +42,17 @@ int api_config_validate(const json_t *doc, char *err, size_t errlen);
 /* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
  * from the same table the validator walks. New reference. */
 json_t *api_config_schema(void);
+
+/* The "api" section of the config (table: api_schema, src/api/config.c). */
+struct api_config {
+	uint8_t on;                     /* the config has "api": serve it */
+	const char *token;              /* NULL: none (strings borrowed from the document) */
+	uint16_t port;                  /* 0: the listener's default */
+	uint32_t interface;             /* index in "interfaces" of the management interface */
+	const char *cert, *key, *client_ca;     /* PEM, or NULL */
+};
+extern const struct schema_node api_schema[];
+
 /* The first field (its path: "interfaces[0].mtu") where `next` differs
  * from `running` outside the `mutable` paths (NULL-terminated, exact);
  * returns 1 with it in path, or 0. *changed: a mutable field differs. */
@@ -126,6 +145,8 @@ char *api_metrics_render(const struct api_stats *st, size_t *len);
 /* What the transport counts (a listener), shown in /metrics. */
 struct api_transport_stats {
 	uint64_t accepted, refused, timed_out;
+	uint64_t request_timeouts;      /* a request not whole in time (API_*_TIMEOUT_NS) */
+	uint64_t source_limited;        /* refused (counted in refused too): the source held its share */
 	uint64_t read_stalls;           /* a connection stopped being read: its answers were not taken */
 	uint32_t open;
 };
@@ -174,6 +195,26 @@ int api_conn_closing(const struct api_conn *c);
  * answer; afterwards api_conn_closing() is true. */
 void api_conn_eof(struct api_conn *c);
 
+/* Deadlines for a request on its way (slowloris: one byte a minute kept
+ * a slot for ever): from the first byte of a request (anything after the
+ * previous one, blank lines included), its request line and headers must
+ * be in within API_HEADER_TIMEOUT_NS and the whole of it, body included,
+ * within API_REQUEST_TIMEOUT_NS (a 64 KiB body at 2.2 KB/s at least).
+ * The transport closes a connection that misses one and counts it
+ * (request_timeouts). Apache's mod_reqtimeout defaults to 20-40 s for
+ * headers; an API client sends its whole request at once. */
+#define API_HEADER_TIMEOUT_NS (10 * 1000000000ull)
+#define API_REQUEST_TIMEOUT_NS (30 * 1000000000ull)
+enum api_req_state { API_REQ_IDLE, API_REQ_HEADERS, API_REQ_BODY };
+/* Where the request on its way is, and (*seq) how many came complete
+ * before it: a new seq with a request under way is a new request. Idle
+ * while the output is above API_OUT_HIGH_WATER: we are not reading. */
+enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq);
+/* Applies the deadlines with the transport's clock: call it after every
+ * feed and now and then (a sweep); the first call that sees a request
+ * starts its clock. 1: overdue, close the connection. */
+int api_conn_overdue(struct api_conn *c, uint64_t now_ns);
+
 /* The request was made over a TLS connection whose client certificate
  * verified against api.client_ca: it is authenticated without a token. */
 void api_conn_set_peer_verified(struct api_conn *c, int yes);
@@ -203,8 +244,10 @@ struct api_tls_stats {
 };
 
 struct api_tls;
-/* Returns 0 and a new context in *out, or -errno with a reason in err
- * (bad PEM, key not matching the certificate, no entropy). */
+/* Returns 0 and a new context in *out, or -errno with a reason in err:
+ * -EINVAL when the options are at fault ("config: api.cert: ...": bad
+ * PEM, a key not matching the certificate), another -errno when this
+ * machine is (no entropy, no memory). */
 int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, size_t errlen);
 void api_tls_free(struct api_tls *t);
 /* The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint
@@ -241,6 +284,10 @@ void api_tls_conn_output_done(struct api_tls_conn *c, size_t n);
 int api_tls_conn_closing(const struct api_tls_conn *c);
 /* True until the handshake has completed (for handshake timeouts). */
 int api_tls_conn_handshaking(const struct api_tls_conn *c);
+/* api_conn_overdue for the connection inside, where a record that has
+ * begun to arrive (not yet readable) counts as a request on its way too.
+ * 0 while handshaking (its own timeout is the transport's). */
+int api_tls_conn_overdue(struct api_tls_conn *c, uint64_t now_ns);
 /* The transport saw the peer close its side. */
 void api_tls_conn_eof(struct api_tls_conn *c);
 

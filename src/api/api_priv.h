@@ -1,6 +1,6 @@
 /*
- * api_priv.h — shared inside src/api/ only: the schema table's node, the
- * growable byte buffer, requests, responses and the route table.
+ * api_priv.h — shared inside src/api/ only: the growable byte buffer,
+ * requests, responses and the route table.
  */
 #ifndef POLLUX_API_PRIV_H
 #define POLLUX_API_PRIV_H
@@ -8,30 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "api/api.h"
-
-/* ---- schema (schema.c) */
-enum schema_kind { SK_END = 0, SK_OBJECT, SK_ARRAY, SK_STRING, SK_INTEGER, SK_BOOLEAN,
-		   SK_ENUM, SK_ONE_OF };
-#define SF_REQUIRED 1u
-#define SF_POW2 2u
-
-/* One field of the schema. Lists of nodes (an object's fields, an array's
- * item, a ONE_OF's alternatives) end with a node of kind SK_END. */
-struct schema_node {
-	const char *key;                /* in the parent object; NULL otherwise */
-	enum schema_kind kind;
-	unsigned flags;
-	long long min, max;             /* integer value, string length, list length (max 0: any) */
-	const struct schema_node *sub;
-	const char *const *choices;     /* SK_ENUM: NULL-terminated */
-	const char *msg;                /* the reason when the value is bad; NULL: derived */
-	const char *format;             /* SK_STRING: a regular expression, for the OpenAPI document */
-	/* a rule beyond the bounds: NULL if v is fine, else the reason.
-	 * parent is the enclosing object or list, root the document */
-	const char *(*check)(const json_t *v, const json_t *parent, const json_t *root);
-	const char *doc;
-};
-extern const struct schema_node api_config_root;
 
 /* ---- growable byte buffer (buf.c). Any failed append sets oom and
  * leaves the contents as they were before it. */
@@ -44,6 +20,14 @@ void api_buf_free(struct api_buf *b);
 int api_buf_put(struct api_buf *b, const void *data, size_t n);
 int api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void api_buf_consume(struct api_buf *b, size_t n);
+
+/* ---- a request's deadline clock (http.c): api_conn_overdue's, shared
+ * with tls.c, which adds records on their way */
+struct api_req_clock {
+	uint64_t since_ns, seq;
+	int running;
+};
+int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns);
 
 /* ---- requests and responses (http.c, router.c, routes.c) */
 #define API_MAX_PARAMS 4

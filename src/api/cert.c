@@ -23,14 +23,14 @@
 #include <mbedtls/x509_crt.h>
 #include "api/tls_priv.h"
 
-/* what: "config: api.cert" for what the config got wrong, "api: ..."
- * for what failed here */
+/* what: "config: api.cert" for what the config got wrong (returns
+ * -EINVAL), "api: ..." for what failed here (-EIO) */
 static int fail(char *err, size_t errlen, const char *what, int rc)
 {
 	char m[100];
 	mbedtls_strerror(rc, m, sizeof m);
 	snprintf(err, errlen, "%s: %s", what, m);
-	return -EINVAL;
+	return what[0] == 'c' ? -EINVAL : -EIO;
 }
 
 /* SubjectAltName: dNSName "localhost" ([2]) and iPAddress 127.0.0.1 ([7]) */

@@ -15,6 +15,12 @@
  * Bounds: request line plus headers at most API_MAX_HEADER_BYTES (else
  * 431), a body at most API_MAX_BODY_BYTES (else 413), malformed input 400;
  * each of these answers once and closes the connection.
+ *
+ * Time: nothing here reads a clock. api_conn_request_state says whether
+ * a request is on its way (bytes taken since the last complete one, even
+ * the empty lines before a request line, which the parser skips), in its
+ * headers or its body, and api_conn_overdue applies the deadlines with
+ * the transport's clock (API_HEADER_TIMEOUT_NS, API_REQUEST_TIMEOUT_NS).
  */
 #include <errno.h>
 #include <limits.h>
@@ -46,6 +52,12 @@ struct api_conn {
 	int auth_seen, auth_long, expect_continue;
 	int fail;                       /* status to answer with when parsing stops */
 	int complete;                   /* a whole message is in */
+
+	/* the request on its way, for the transport's deadlines */
+	size_t since_done;              /* bytes taken since the last complete request */
+	int in_body;                    /* its headers are complete */
+	uint64_t done;                  /* requests complete so far */
+	struct api_req_clock clock;
 };
 
 /* ---- parser callbacks: gather one request, within the bounds */
@@ -73,6 +85,7 @@ static int on_message_begin(http_parser *p)
 	c->auth_len = 0;
 	c->auth_seen = c->auth_long = c->expect_continue = 0;
 	c->complete = 0;
+	c->in_body = 0;
 	return 0;
 }
 
@@ -134,6 +147,7 @@ static int on_headers_complete(http_parser *p)
 		c->fail = 413;
 		return -1;
 	}
+	c->in_body = 1;
 	/* curl asks before sending a large PUT body */
 	if (c->expect_continue && p->http_major == 1 && p->http_minor >= 1)
 		api_buf_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -154,6 +168,7 @@ static int on_message_complete(http_parser *p)
 {
 	struct api_conn *c = conn_of(p);
 	c->complete = 1;
+	c->in_body = 0;
 	http_parser_pause(p, 1);        /* answer this one before parsing on */
 	return 0;
 }
@@ -307,9 +322,13 @@ size_t api_conn_feed(struct api_conn *c, const void *in, size_t len)
 		size_t n = http_parser_execute(&c->parser, &settings, data + off, len - off);
 		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 		off += n;
+		c->since_done += n;
 		if (e == HPE_PAUSED && c->complete) {
 			http_parser_pause(&c->parser, 0);
 			c->complete = 0;
+			/* the pause came at the message's last byte */
+			c->since_done = 0;
+			c->done++;
 			answer(c);
 			continue;
 		}
@@ -354,4 +373,36 @@ void api_conn_eof(struct api_conn *c)
 void api_conn_set_peer_verified(struct api_conn *c, int yes)
 {
 	c->peer_verified = yes;
+}
+
+enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq)
+{
+	*seq = c->done;
+	/* above the high-water mark we are not reading: the client is not
+	 * late (its reading is the transport's idle timeout's business) */
+	if (c->closing || !c->since_done || c->out.len - c->out.off > API_OUT_HIGH_WATER)
+		return API_REQ_IDLE;
+	return c->in_body ? API_REQ_BODY : API_REQ_HEADERS;
+}
+
+int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns)
+{
+	if (st == API_REQ_IDLE) {
+		k->running = 0;
+		return 0;
+	}
+	if (!k->running || k->seq != seq) {     /* this request's first sight */
+		k->running = 1;
+		k->seq = seq;
+		k->since_ns = now_ns;
+	}
+	uint64_t age = now_ns - k->since_ns;
+	return age > API_REQUEST_TIMEOUT_NS || (st == API_REQ_HEADERS && age > API_HEADER_TIMEOUT_NS);
+}
+
+int api_conn_overdue(struct api_conn *c, uint64_t now_ns)
+{
+	uint64_t seq;
+	enum api_req_state st = api_conn_request_state(c, &seq);
+	return api_req_clock_check(&c->clock, st, seq, now_ns);
 }

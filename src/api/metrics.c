@@ -236,6 +236,12 @@ void api_metrics_server(struct api_buf *b, const struct api_server *s)
 		    x->refused);
 		one(b, "pollux_api_connections_timed_out_total", "counter",
 		    "API connections closed for a slow handshake or silence.", x->timed_out);
+		one(b, "pollux_api_request_timeouts_total", "counter",
+		    "API connections closed because a request did not arrive whole in time "
+		    "(headers 10 s, all of it 30 s from its first byte).", x->request_timeouts);
+		one(b, "pollux_api_connections_source_limited_total", "counter",
+		    "API connections refused because their source address held its share of the slots "
+		    "(counted in refused too).", x->source_limited);
 		one(b, "pollux_api_read_stalls_total", "counter",
 		    "Times a connection stopped being read because its answers were not being taken.",
 		    x->read_stalls);

@@ -1,8 +1,9 @@
 /*
  * openapi.c — the OpenAPI 3.0 document served at /v1/openapi.json,
- * generated from the route table (routes.c) and the config schema table
- * (schema.c): a route or a config field added there appears here without
- * another edit. Only the shapes of the read-only responses are written
+ * generated from the route table (routes.c) and the config schema
+ * (schema.c: the root handed to api_config_use, every subsystem's table):
+ * a route or a config field added there appears here without another
+ * edit. Only the shapes of the read-only responses are written
  * out below, as JSON Schema text.
  */
 #include <stdio.h>

@@ -148,7 +148,7 @@ int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, 
 					      MBEDTLS_SSL_PRESET_DEFAULT)) ||
 	    (rc = mbedtls_ssl_conf_own_cert(c, &t->crt, &t->key))) {
 		snprintf(err, errlen, "api: TLS config (-0x%04x)", (unsigned)-rc);
-		rc = -EINVAL;
+		rc = -EIO;
 		goto fail;
 	}
 	mbedtls_ssl_conf_min_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
@@ -202,7 +202,34 @@ struct api_tls_conn {
 	struct api_buf plain;           /* decrypted, not yet taken by http */
 	enum tls_state state;
 	int eof;                        /* the peer closed its side */
+	/* the record framing of what was fed (5-byte header, then its
+	 * length), to tell a record that has begun to arrive: mbedTLS keeps
+	 * a partial record to itself */
+	uint8_t rec_hdr[5];
+	uint8_t rec_hdr_got;
+	size_t rec_left;
+	struct api_req_clock clock;
 };
+
+/* Follows the record boundaries over n more fed bytes. */
+static void rec_track(struct api_tls_conn *c, const uint8_t *p, size_t n)
+{
+	while (n) {
+		if (c->rec_left) {
+			size_t k = n < c->rec_left ? n : c->rec_left;
+			c->rec_left -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		c->rec_hdr[c->rec_hdr_got++] = *p++;
+		n--;
+		if (c->rec_hdr_got == sizeof c->rec_hdr) {
+			c->rec_hdr_got = 0;
+			c->rec_left = (size_t)c->rec_hdr[3] << 8 | c->rec_hdr[4];
+		}
+	}
+}
 
 static int bio_send(void *arg, const unsigned char *p, size_t n)
 {
@@ -372,6 +399,7 @@ size_t api_tls_conn_feed(struct api_tls_conn *c, const void *in, size_t len)
 		c->state = TLS_CLOSING;
 		return len;
 	}
+	rec_track(c, in, n);
 	progress(c);
 	return c->state == TLS_CLOSING ? len : n;
 }
@@ -397,6 +425,20 @@ int api_tls_conn_closing(const struct api_tls_conn *c)
 int api_tls_conn_handshaking(const struct api_tls_conn *c)
 {
 	return c->state == TLS_HANDSHAKE;
+}
+
+int api_tls_conn_overdue(struct api_tls_conn *c, uint64_t now_ns)
+{
+	if (c->state != TLS_OPEN)
+		return 0;
+	uint64_t seq;
+	enum api_req_state st = api_conn_request_state(c->http, &seq);
+	/* a record under way is the next request's, if all that came is
+	 * read (else we hold input back: back-pressure, not a late client) */
+	if (st == API_REQ_IDLE && (c->rec_hdr_got || c->rec_left) && c->in.len == c->in.off &&
+	    c->plain.len == c->plain.off)
+		st = API_REQ_HEADERS;
+	return api_req_clock_check(&c->clock, st, seq, now_ns);
 }
 
 void api_tls_conn_eof(struct api_tls_conn *c)

@@ -12,6 +12,30 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "api/api.h"
+#include "apps/apps.h"
+#include "drivers/netdev.h"
+#include "net/net.h"
+#include "pkt/pktbuf.h"
+#include "sched/sched.h"
+#include "core/schema.h"
+
+/* config.c: the whole config, typed: each subsystem's struct, filled by
+ * the schema engine from the root table appliance_schema (which assembles
+ * every subsystem's own table). Strings are borrowed from the document. */
+struct appliance_config {
+	const char *name;               /* NULL: none */
+	struct apps_config apps;        /* "app", "l2fwd", "web", "proxy" */
+	struct sched_config sched;      /* "cores" */
+	struct net_config net;          /* "interfaces", "tcp" */
+	struct pkt_config pool;         /* "pool" */
+	struct netdev_config nic;       /* "nic" */
+	struct api_config api;          /* "api" */
+};
+extern const struct schema_node appliance_schema;
+/* Validates the whole document and fills c from it (defaults where
+ * absent). Returns 0, or -EINVAL with "path: reason" in err (the message
+ * PUT /v1/config answers with 400) and c untouched. */
+int appliance_config_read(const json_t *doc, struct appliance_config *c, char *err, size_t errlen);
 
 /* probe_metal.c / probe_hosted.c (the Makefile picks one): finds the
  * platform's devices and registers them with their transports. Returns
@@ -33,18 +57,13 @@ void appliance_telemetry_snapshot(struct api_stats *out);
  * a telemetry snapshot. */
 void appliance_netstat_start(uint64_t period_ms);
 
-/* backend.c: the running appliance as the API sees it (control core). */
+/* backend.c: the running appliance as the API sees it (control core);
+ * the running config is the document config_root(). appliance_backend_init
+ * reads what may change at run time from the schema (SF_RUNTIME rows),
+ * once, before the API starts. */
 extern const struct api_backend api_runtime_backend;
+void appliance_backend_init(void);
 int api_runtime_shutdown_asked(void);   /* POST /v1/system/shutdown was answered */
-struct api_runtime_opts {
-	const char *token;              /* NULL: only client certificates */
-	uint16_t port;
-	struct api_tls_opts tls;
-};
-/* Reads the config's "api" object (strings borrowed from cfg): 1 when
- * present, 0 when absent (no API), -EINVAL with the field in err. */
-int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtime_opts *o,
-		     char *err, size_t errlen);
 
 /* Starts the API's listener (main.c, core 0, after net_init and
  * apps_init, before the other cores run), one per platform (the Makefile
@@ -56,7 +75,8 @@ int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtim
  *    and printed;
  *  - hosted (hosted_listener.c): a host socket on 127.0.0.1:api.port
  *    (default 8443) served from a poller on core 0.
- * Returns 0 (also without "api"), or -errno with a reason in err
- * ("config: ..." for a bad api section). */
-int api_start(const json_t *cfg, char *err, size_t errlen);
+ * Returns 0 (also without "api"), -EINVAL with "config: api...." in err
+ * when the config is at fault for this machine (a port taken, a
+ * certificate that doesn't parse), or another -errno when the machine is. */
+int api_start(const struct appliance_config *cfg, char *err, size_t errlen);
 #endif

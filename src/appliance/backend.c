@@ -6,8 +6,9 @@
  *
  * Everything here runs on the control core. The stats are one telemetry
  * snapshot (telemetry.c: relaxed loads, so a scrape never stops a data
- * core). config_apply applies the fields that may change at run time and
- * refuses any other difference with 409 naming the field (docs/api.md).
+ * core). config_apply applies the fields that may change at run time (the
+ * schema's SF_RUNTIME rows) and refuses any other difference with 409
+ * naming the field (docs/api.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "apps/apps.h"
 #include "core/config.h"
 #include "core/core.h"
+#include "core/schema.h"
 #include "drivers/netdev.h"
 #include "net/net.h"
 #include "pkt/pktbuf.h"
@@ -54,34 +56,51 @@ static json_t *rt_config_get(void *arg)
 	return root ? json_incref(root) : json_object();
 }
 
-/* What can change at run time, and how; every other field must equal the
- * running config's, or the document is refused naming the first that
- * differs (nothing applied). The running config is then the new one. */
-static const char *const mutable_paths[] = { "name", "web.body", NULL };
+/* What can change at run time: the rows of the schema flagged SF_RUNTIME
+ * (their paths, from the table, at appliance_backend_init); every other
+ * field must equal the running config's, or the document is refused
+ * naming the first that differs (nothing applied). The running config is
+ * then the new one, and the appliance takes its run-time settings. */
+#define RT_MAX_RUNTIME 16
+static char runtime_paths[RT_MAX_RUNTIME][SCHEMA_PATH_MAX];
+static const char *runtime_list[RT_MAX_RUNTIME + 1];
+static char runtime_words[RT_MAX_RUNTIME * (SCHEMA_PATH_MAX + 2)];
+
+void appliance_backend_init(void)
+{
+	size_t n = schema_runtime_paths(&appliance_schema, runtime_paths, RT_MAX_RUNTIME), off = 0;
+	for (size_t i = 0; i < n; i++) {
+		runtime_list[i] = runtime_paths[i];
+		off += (size_t)snprintf(runtime_words + off, sizeof runtime_words - off, "%s%s",
+					i ? ", " : "", runtime_paths[i]);
+	}
+	runtime_list[n] = NULL;
+}
 
 static int rt_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)
 {
 	char path[200];
 	int changed = 0;
 	json_t *running = config_root();
-	if (api_config_diff(running, doc, mutable_paths, path, sizeof path, &changed)) {
+	if (api_config_diff(running, doc, runtime_list, path, sizeof path, &changed)) {
 		snprintf(err, errlen, "%s: can't change at run time (restart the appliance with the new config); "
-			 "what can: name, web.body", path);
+			 "what can: %s", path, runtime_words);
 		return -EBUSY;
 	}
 	if (!changed)
 		return 0;
-	const json_t *nb = json_object_get(json_object_get(doc, "web"), "body");
-	const json_t *ob = json_object_get(json_object_get(running, "web"), "body");
-	if (web_is_running() && (nb || ob) && !json_equal((json_t *)nb, (json_t *)ob)) {
-		int rc = web_set_body(nb ? json_string_value(nb) : NULL, err, errlen);
-		if (rc)
-			return rc;
-	}
 	json_t *copy = json_deep_copy(doc);
+	static struct appliance_config next;    /* its strings point into the running document */
 	if (!copy) {
 		snprintf(err, errlen, "no memory for the new config");
 		return -ENOMEM;
+	}
+	int rc = appliance_config_read(copy, &next, err, errlen);
+	if (!rc)
+		rc = apps_apply(&next.apps, err, errlen);
+	if (rc) {
+		json_decref(copy);
+		return rc;
 	}
 	config_set_root(copy);
 	klog("config: applied at run time");
@@ -113,46 +132,3 @@ const struct api_backend api_runtime_backend = {
 	.system = rt_system, .stats = rt_stats, .config_get = rt_config_get,
 	.config_apply = rt_config_apply, .log_lines = rt_log_lines, .shutdown = rt_shutdown,
 };
-
-/* Reads the config's "api" object into o (strings borrowed from cfg).
- * Returns 1 when there is one, 0 when there is none (no API), -EINVAL
- * with the field's path in err when a field has the wrong type. */
-int api_runtime_opts(const json_t *cfg, uint16_t default_port, struct api_runtime_opts *o,
-		     char *err, size_t errlen)
-{
-	const json_t *api = json_object_get(cfg, "api");
-	static const char *const pem_keys[] = { "cert", "key", "client_ca" };
-	const char **pems[] = { &o->tls.cert_pem, &o->tls.key_pem, &o->tls.client_ca_pem };
-	memset(o, 0, sizeof *o);
-	o->port = default_port;
-	if (!api)
-		return 0;
-	if (!json_is_object(api)) {
-		snprintf(err, errlen, "config: api: must be an object");
-		return -EINVAL;
-	}
-	const json_t *v = json_object_get(api, "token");
-	if (v && (!(o->token = json_string_value(v)) || strlen(o->token) < API_TOKEN_MIN ||
-		  strlen(o->token) > API_TOKEN_MAX || strpbrk(o->token, " \t\r\n"))) {
-		/* the same words as the schema's (schema.c) */
-		snprintf(err, errlen, "config: api.token: must be %d..%d visible ASCII characters, no spaces",
-			 API_TOKEN_MIN, API_TOKEN_MAX);
-		return -EINVAL;
-	}
-	v = json_object_get(api, "port");
-	if (v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
-			snprintf(err, errlen, "config: api.port: must be 1..65535");
-			return -EINVAL;
-		}
-		o->port = (uint16_t)json_integer_value(v);
-	}
-	for (int i = 0; i < 3; i++) {
-		v = json_object_get(api, pem_keys[i]);
-		if (v && !(*pems[i] = json_string_value(v))) {
-			snprintf(err, errlen, "config: api.%s: must be PEM text", pem_keys[i]);
-			return -EINVAL;
-		}
-	}
-	return 1;
-}

@@ -9,14 +9,19 @@
  * timeout, then for each ready socket a bounded read into the TLS
  * connection and a non-blocking send of what it produced. Nothing
  * blocks, so a slow client costs only its own buffers:
- *  - at most LST_MAX_CONNS connections; further ones are accepted and
- *    closed at once (counted);
+ *  - at most LST_MAX_CONNS connections, and at most LST_MAX_PER_SOURCE
+ *    from one address; further ones are accepted and closed at once
+ *    (counted);
  *  - reading stops while a connection's TLS input is full (its output
  *    is not being read by the client), so memory per connection is
  *    bounded by API_TLS_IN_MAX plus about twice API_OUT_HIGH_WATER;
  *  - a handshake must finish within LST_HANDSHAKE_NS, and a connection
  *    that moves no byte either way for LST_IDLE_NS is closed (half-open
- *    and stalled clients included).
+ *    and stalled clients included);
+ *  - a request must arrive whole in time from its first byte (headers
+ *    API_HEADER_TIMEOUT_NS, all of it API_REQUEST_TIMEOUT_NS: see
+ *    api_tls_conn_overdue), checked after every read and by the sweep,
+ *    else the connection is closed (request_timeouts).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,6 +39,12 @@
 #include "sched/sched.h"
 
 #define LST_MAX_CONNS 256
+/* Every client of this listener comes from 127.0.0.1, so a per-source
+ * limit only bounds what one client program can hold: a quarter of the
+ * slots, above the 51 connections the API contract holds at once
+ * (test/lib/api_contract.py). A constant until the config grows an
+ * api.max_conns_per_source key. */
+#define LST_MAX_PER_SOURCE 64
 #define LST_HANDSHAKE_NS (10 * 1000000000ull)
 #define LST_IDLE_NS (60 * 1000000000ull)
 #define LST_SHUTDOWN_GRACE_NS (1000000000ull)
@@ -42,6 +53,7 @@
 struct lconn {
 	int fd;                         /* -1: free slot */
 	struct api_tls_conn *tls;
+	uint32_t peer;                  /* its source address */
 	uint64_t since, last;           /* accepted, last byte moved */
 	uint32_t events;                /* what epoll watches now */
 	int peer_eof;
@@ -114,6 +126,10 @@ static int conn_read(struct lconn *c, uint64_t now)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 		c->last = now;
 		api_tls_conn_feed(c->tls, buf, (size_t)n);
+		if (api_tls_conn_overdue(c->tls, now)) {
+			L.x.request_timeouts++;
+			return -1;
+		}
 		if (conn_flush(c, now))
 			return -1;
 	}
@@ -143,12 +159,25 @@ static unsigned accept_some(uint64_t now)
 {
 	unsigned n = 0;
 	for (; n < 16; n++) {
-		int fd = accept4(L.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_in from;
+		socklen_t fromlen = sizeof from;
+		int fd = accept4(L.lfd, (struct sockaddr *)&from, &fromlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			break;
-		uint32_t id = 0;
-		while (id < LST_MAX_CONNS && L.conns[id].fd >= 0)
-			id++;
+		uint32_t peer = fromlen >= sizeof from ? from.sin_addr.s_addr : 0;
+		uint32_t id = LST_MAX_CONNS, from_peer = 0;
+		for (uint32_t i = 0; i < LST_MAX_CONNS; i++) {
+			if (L.conns[i].fd < 0 && id == LST_MAX_CONNS)
+				id = i;
+			else if (L.conns[i].fd >= 0 && L.conns[i].peer == peer)
+				from_peer++;
+		}
+		if (from_peer >= LST_MAX_PER_SOURCE) {
+			L.x.source_limited++;
+			L.x.refused++;
+			close(fd);
+			continue;
+		}
 		struct api_tls_conn *t = id < LST_MAX_CONNS ? api_tls_conn_new(L.tls, &L.srv) : NULL;
 		if (!t) {
 			L.x.refused++;
@@ -158,7 +187,7 @@ static unsigned accept_some(uint64_t now)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct lconn *c = &L.conns[id];
-		*c = (struct lconn){ .fd = fd, .tls = t, .since = now, .last = now,
+		*c = (struct lconn){ .fd = fd, .tls = t, .peer = peer, .since = now, .last = now,
 				     .events = EPOLLIN | EPOLLRDHUP };
 		struct epoll_event e = { .events = c->events, .data.u32 = id };
 		if (epoll_ctl(L.ep, EPOLL_CTL_ADD, fd, &e)) {
@@ -174,7 +203,8 @@ static unsigned accept_some(uint64_t now)
 	return n;
 }
 
-/* Handshakes that take too long and connections silent too long. */
+/* Handshakes that take too long, connections silent too long and
+ * requests that take too long to arrive. */
 static void sweep(uint64_t now)
 {
 	for (uint32_t i = 0; i < LST_MAX_CONNS; i++) {
@@ -184,6 +214,9 @@ static void sweep(uint64_t now)
 		if ((api_tls_conn_handshaking(c->tls) && now - c->since > LST_HANDSHAKE_NS) ||
 		    now - c->last > LST_IDLE_NS) {
 			L.x.timed_out++;
+			conn_close(c);
+		} else if (api_tls_conn_overdue(c->tls, now)) {
+			L.x.request_timeouts++;
 			conn_close(c);
 		}
 	}
@@ -239,34 +272,37 @@ static int listen_on(uint16_t port, char *err, size_t errlen)
 	if (L.lfd < 0 || setsockopt(L.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
 	    bind(L.lfd, (struct sockaddr *)&a, sizeof a) || listen(L.lfd, 128)) {
 		snprintf(err, errlen, "api: cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
-		return -errno;
+		return errno == EINVAL ? -EIO : -errno;     /* -EINVAL: the config's fault */
 	}
 	L.ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event e = { .events = EPOLLIN, .data.u32 = LST_LISTEN_ID };
 	if (L.ep < 0 || epoll_ctl(L.ep, EPOLL_CTL_ADD, L.lfd, &e)) {
 		snprintf(err, errlen, "api: epoll: %s", strerror(errno));
-		return -errno;
+		return errno == EINVAL ? -EIO : -errno;
 	}
 	return 0;
 }
 
-int api_start(const json_t *cfg, char *err, size_t errlen)
+int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	struct api_runtime_opts o;
-	int rc = api_runtime_opts(cfg, 8443, &o, err, errlen);
-	if (rc <= 0)
-		return rc;
-	if (api_server_init(&L.srv, o.token, &api_runtime_backend)) {
+	if (!cfg->api.on)
+		return 0;
+	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
+				    .client_ca_pem = cfg->api.client_ca };
+	const char *token = cfg->api.token;
+	uint16_t port = cfg->api.port ? cfg->api.port : 8443;
+	int rc;
+	if (api_server_init(&L.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
-	if ((rc = api_tls_init(&L.tls, &o.tls, err, errlen)))
+	if ((rc = api_tls_init(&L.tls, &tls, err, errlen)))
 		return rc;
 	L.srv.tls_stats = api_tls_stats(L.tls);
 	L.srv.transport = &L.x;
 	for (uint32_t i = 0; i < LST_MAX_CONNS; i++)
 		L.conns[i].fd = -1;
-	if ((rc = listen_on(o.port, err, errlen)))
+	if ((rc = listen_on(port, err, errlen)))
 		return rc;
 	/* a halting core 0 wakes when a client knocks, not 1 ms later */
 	if ((rc = platform_idle_fd(L.ep)))
@@ -276,9 +312,9 @@ int api_start(const json_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "api: no poller slot on core 0");
 		return rc;
 	}
-	if (!o.token && !o.tls.client_ca_pem)
+	if (!token && !tls.client_ca_pem)
 		klog("api: no api.token and no api.client_ca: every request will get 401");
-	klog("api: https://127.0.0.1:%u/ (TLS 1.2, %s certificate)", o.port,
+	klog("api: https://127.0.0.1:%u/ (TLS 1.2, %s certificate)", port,
 	     api_tls_generated(L.tls) ? "generated self-signed" : "configured");
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(L.tls));
 	return 0;

@@ -32,106 +32,99 @@ static void *core_thread(void *arg)
 	sched_loop_run(c);
 }
 
-/* Reads an optional integer at obj.key within [lo, hi]; -EINVAL with the
- * field's path in err otherwise. */
-static int cfg_uint(const json_t *cfg, const char *obj, const char *key, long lo, long hi,
-		    long *out, char *err, size_t errlen)
-{
-	const json_t *o = json_object_get(cfg, obj);
-	if (!o)
-		return 0;
-	if (!json_is_object(o)) {
-		snprintf(err, errlen, "config: %s: must be an object", obj);
-		return -EINVAL;
-	}
-	const json_t *v = json_object_get(o, key);
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		snprintf(err, errlen, "config: %s.%s: must be an integer %ld..%ld", obj, key, lo, hi);
-		return -EINVAL;
-	}
-	*out = (long)json_integer_value(v);
-	return 0;
-}
-
 /* The management interface: api.interface (default 0) of a config with
  * "api" and "interfaces". Its device gets one queue pair, owned by core 0
  * (the API runs there). Without a device for it, when it is the last one
  * listed, the appliance boots unmanaged: the interface and "api" leave
- * the running config (*cfgp is replaced) and the console says so (a bare
- * boot of configs/default.json without its NIC); any other interface
- * without a device stays an error (net_init). */
-static void mgmt_setup(json_t **cfgp, int ndevs)
+ * the running config (*cfgp is replaced, c follows) and the console says
+ * so (a bare boot of configs/default.json without its NIC); any other
+ * interface without a device stays an error (net_init). */
+static void mgmt_setup(json_t **cfgp, struct appliance_config *c, int ndevs)
 {
-	const json_t *api = json_object_get(*cfgp, "api");
-	const json_t *ifs = json_object_get(*cfgp, "interfaces");
-	if (!json_is_object(api) || !json_is_array(ifs))
-		return;
-	const json_t *v = json_object_get(api, "interface");
-	json_int_t i = v ? json_integer_value(v) : 0;
-	if (i < 0 || (size_t)i >= json_array_size(ifs))
+	uint32_t i = c->api.interface;
+	if (!c->api.on || !c->net.on || i >= c->net.nifs)
 		return;                         /* api_start names the error */
-	if (i < ndevs) {
+	if ((int)i < ndevs) {
 		netdev_set_control((int)i);
 		return;
 	}
-	if ((size_t)i != json_array_size(ifs) - 1)
+	if (i != c->net.nifs - 1)
 		return;
 	json_t *cfg = json_deep_copy(*cfgp);
 	if (!cfg)
 		panic("config: out of memory");
-	json_array_remove(json_object_get(cfg, "interfaces"), (size_t)i);
+	json_array_remove(json_object_get(cfg, "interfaces"), i);
 	if (!json_array_size(json_object_get(cfg, "interfaces")))
 		json_object_del(cfg, "interfaces");
 	json_object_del(cfg, "api");
 	config_set_root(cfg);
 	*cfgp = cfg;
+	c->net.nifs--;
+	c->net.on = c->net.nifs > 0;
+	c->api.on = 0;
 	klog("api: no network device for the management interface eth%d: the API is off", (int)i);
 }
 
-/* Devices, packet pools, NIC queues, the appliance and the API's
- * listener, in that order. */
-static int devices_init(json_t **cfgp, char *err, size_t errlen)
+/* "config: " before the reason in err, as the console shows a config error */
+static void config_prefix(char *err, size_t errlen)
 {
+	if (errlen <= 9)
+		return;
+	memmove(err + 8, err, strnlen(err, errlen - 9) + 1);
+	memcpy(err, "config: ", 8);
+	err[errlen - 1] = 0;
+}
+
+/* Devices, packet pools, NIC queues, the appliance and the API's
+ * listener, in that order. Returns 0 or -errno with the reason in err;
+ * *bad_config says whose fault it is: the config's (for this machine:
+ * an interface without a device, a port taken) or the machine's. */
+static int devices_init(json_t **cfgp, struct appliance_config *c, int *bad_config, char *err, size_t errlen)
+{
+	*bad_config = 0;
 	int rc = appliance_probe_devices(err, errlen);
 	if (rc < 0)
 		return rc;
-	mgmt_setup(cfgp, rc);
-	const json_t *cfg = *cfgp;
-	long per_core = rc > 0 ? 4096 : 256, rx_ring = 0;
-	if ((rc = cfg_uint(cfg, "pool", "buffers_per_core", 64, 1 << 20, &per_core, err, errlen)) ||
-	    (rc = cfg_uint(cfg, "nic", "rx_ring", 0, 32768, &rx_ring, err, errlen)))
-		return rc;
+	mgmt_setup(cfgp, c, rc);
+	uint32_t per_core = c->pool.buffers_per_core ? c->pool.buffers_per_core : rc > 0 ? 4096 : 256;
 	/* leave at least half the memory for everything else */
 	uint64_t fit = mem_total_bytes() / 2 / cores_count() / PKTBUF_BYTES;
-	if ((uint64_t)per_core > fit) {
-		klog("pool: %ld buffers per core do not fit in %llu MiB: using %llu", per_core,
+	if (per_core > fit) {
+		klog("pool: %u buffers per core do not fit in %llu MiB: using %llu", per_core,
 		     (unsigned long long)(mem_total_bytes() >> 20), (unsigned long long)fit);
-		per_core = (long)fit;
+		per_core = (uint32_t)fit;
 	}
-	if (pktbuf_pools_init((uint32_t)per_core)) {
-		snprintf(err, errlen, "pool: no memory for %ld buffers on each of %u cores", per_core, cores_count());
+	if (pktbuf_pools_init(per_core)) {
+		snprintf(err, errlen, "pool: no memory for %u buffers on each of %u cores", per_core, cores_count());
 		return -ENOMEM;
 	}
-	klog("pool: %ld buffers of %d bytes on each of %u cores", per_core, PKTBUF_BYTES, cores_count());
-	if ((rc = netdev_init_all((uint32_t)rx_ring, err, errlen)) < 0)
+	klog("pool: %u buffers of %d bytes on each of %u cores", per_core, PKTBUF_BYTES, cores_count());
+	if ((rc = netdev_init_all(c->nic.rx_ring, err, errlen)) < 0)
 		return rc;
 	if ((rc = virtio_rng_init(err, errlen)) < 0)
 		return rc;
+	/* what is left to refuse depends on this machine (a device for each
+	 * interface, a device index, a port): the config's fault */
+	*bad_config = 1;
 	/* the stack runs on the devices when the config gives them addresses
 	 * (l2fwd, without "interfaces", uses the devices raw) */
-	if (json_object_get(cfg, "interfaces") && (rc = net_init(cfg, err, errlen)))
+	if ((c->net.on && (rc = net_init(&c->net, err, errlen))) || (rc = apps_init(&c->apps, err, errlen))) {
+		config_prefix(err, errlen);
 		return rc;
-	rc = apps_init(cfg, err, errlen);
-	if (!rc)
-		rc = api_start(cfg, err, errlen);
-	if (rc && strncmp(err, "config", 6) && strncmp(err, "api", 3) && errlen > 8) {
-		memmove(err + 8, err, strnlen(err, errlen - 9) + 1);
-		memcpy(err, "config: ", 8);
-		err[errlen - 1] = 0;
 	}
+	appliance_backend_init();
+	rc = api_start(c, err, errlen);         /* its config errors say "config: api...." */
+	*bad_config = rc == -EINVAL;
 	return rc;
+}
+
+/* A bad config stops the boot: the reason (the same "path: reason" that
+ * PUT /v1/config answers with 400) and EXIT_BAD_CONFIG. */
+static _Noreturn void config_refused(const char *err)
+{
+	klog("config: %s", err);
+	klog("pollux: boot stopped: the configuration is not valid");
+	platform_exit(EXIT_BAD_CONFIG);
 }
 
 int pollux_main(void)
@@ -153,35 +146,29 @@ int pollux_main(void)
 		klog("pollux: boot stopped: the configuration is not valid JSON");
 		platform_exit(EXIT_BAD_CONFIG);
 	}
-	config_set_root(cfg);
-	struct sched_config sc;
-	if (sched_config_parse(json_object_get(cfg, "cores"), cores_count(), &sc, err, sizeof err)) {
-		klog("config: %s", err);
-		klog("pollux: boot stopped: the configuration is not valid");
-		platform_exit(EXIT_BAD_CONFIG);
-	}
-	if (sched_init(&sc))
+	/* the whole document is checked before anything starts */
+	static struct appliance_config c;       /* strings point into cfg, kept below */
+	api_config_use(&appliance_schema);
+	if (appliance_config_read(cfg, &c, err, sizeof err))
+		config_refused(err);
+	config_set_root(json_incref(cfg));      /* mgmt_setup may replace the root: cfg stays */
+	if (sched_init(&c.sched))
 		panic("sched_init: out of memory for %u cores", cores_count());
-	if (devices_init(&cfg, err, sizeof err)) {
+	int bad_config;
+	if (devices_init(&cfg, &c, &bad_config, err, sizeof err)) {
 		klog("%s", err);
-		klog("pollux: boot stopped: %s", strncmp(err, "config", 6) ? "a device could not be set up"
-									: "the configuration is not valid");
-		platform_exit(strncmp(err, "config", 6) ? EXIT_DEVICE : EXIT_BAD_CONFIG);
+		klog("pollux: boot stopped: %s", bad_config ? "the configuration is not valid"
+							: "a device could not be set up");
+		platform_exit(bad_config ? EXIT_BAD_CONFIG : EXIT_DEVICE);
 	}
-	const char *name = json_string_value(json_object_get(cfg, "name"));
-	klog("config: %zu bytes%s%s", len, name ? ", appliance " : "", name ? name : "");
+	klog("config: %zu bytes%s%s", len, c.name ? ", appliance " : "", c.name ? c.name : "");
 
 	/* every core's arena for its start-up allocations (cores.arena_kib) */
-	long arena_kib = 1024;
-	if (cfg_uint(cfg, "cores", "arena_kib", 64, 1 << 20, &arena_kib, err, sizeof err)) {
-		klog("%s", err);
-		platform_exit(EXIT_BAD_CONFIG);
-	}
 	for (uint32_t i = 0; i < cores_count(); i++) {
-		void *m = frame_alloc_pages((size_t)arena_kib / 4);
+		void *m = frame_alloc_pages((size_t)c.sched.arena_kib / 4);
 		if (!m)
-			panic("no memory for core %u's arena (%ld KiB)", i, arena_kib);
-		arena_init(&core_get(i)->arena, m, (size_t)arena_kib * 1024);
+			panic("no memory for core %u's arena (%u KiB)", i, c.sched.arena_kib);
+		arena_init(&core_get(i)->arena, m, (size_t)c.sched.arena_kib * 1024);
 	}
 
 	pthread_attr_t attr;

@@ -15,7 +15,8 @@
  * everything, a data interface's flow to the API port).
  *
  * Nothing blocks core 0, and a slow client costs only its own buffers:
- *  - at most SL_MAX_CONNS connections; further ones are refused (reset);
+ *  - at most SL_MAX_CONNS connections, and at most SL_MAX_PER_SOURCE from
+ *    one address; further ones are refused (reset, counted);
  *  - received ciphertext goes straight into the TLS connection, and the
  *    window we advertise is what it can take (recv_space), so a client
  *    whose answers are not read stops being read (TCP back-pressure);
@@ -23,7 +24,11 @@
  *    rest waits in TLS for `writable`;
  *  - a sweep on core 0's timer wheel aborts a handshake older than
  *    SL_HANDSHAKE_NS and a connection that moved no byte for SL_IDLE_NS
- *    (half-open and stalled clients included).
+ *    (half-open and stalled clients included);
+ *  - a request must arrive whole in time from its first byte (headers
+ *    API_HEADER_TIMEOUT_NS, all of it API_REQUEST_TIMEOUT_NS: see
+ *    api_tls_conn_overdue), checked after every read and by the sweep:
+ *    else it is aborted (request_timeouts), however often bytes come.
  * All of it runs in the stack's callbacks on core 0 and in one poller on
  * core 0 (window updates after back-pressure, shutdown).
  */
@@ -39,6 +44,12 @@
 #include "sched/sched.h"
 
 #define SL_MAX_CONNS 64
+/* One address may hold all but 8 slots, so a host that floods the API
+ * (slowloris) leaves 8 for operators elsewhere. Not lower: every client
+ * of QEMU's user networking comes from one address (10.0.2.2), and the
+ * API contract holds 51 connections at once (test/lib/api_contract.py).
+ * A constant until the config grows an api.max_conns_per_source key. */
+#define SL_MAX_PER_SOURCE (SL_MAX_CONNS - 8)
 #define SL_HANDSHAKE_NS (20 * 1000000000ull)    /* TCG on a loaded host is slow */
 #define SL_IDLE_NS (60 * 1000000000ull)
 #define SL_SWEEP_NS (250 * 1000000ull)
@@ -48,6 +59,7 @@
 struct sconn {
 	struct tcp_conn *tc;            /* NULL: free slot */
 	struct api_tls_conn *tls;
+	uint32_t peer;                  /* its source address */
 	uint64_t since, last;           /* accepted, last byte moved */
 	uint8_t peer_eof;               /* the peer sent FIN */
 	uint8_t fin;                    /* tcp_close called */
@@ -116,9 +128,21 @@ static void *sl_accept(struct tcp_conn *tc, void *arg)
 		return NULL;
 	}
 	struct sconn *c = NULL;
-	for (uint32_t i = 0; i < SL_MAX_CONNS && !c; i++)
-		if (!S.conns[i].tc)
+	uint32_t peer;
+	uint16_t port;
+	unsigned from_peer = 0;
+	tcp_conn_peer(tc, &peer, &port);
+	for (uint32_t i = 0; i < SL_MAX_CONNS; i++) {
+		if (!S.conns[i].tc && !c)
 			c = &S.conns[i];
+		else if (S.conns[i].tc && S.conns[i].peer == peer)
+			from_peer++;
+	}
+	if (from_peer >= SL_MAX_PER_SOURCE) {
+		S.x.source_limited++;
+		S.refused0++;
+		return NULL;
+	}
 	struct api_tls_conn *t = NULL;
 	if (tcp_conn_ifindex(tc) != S.ifindex || !c || S.shutdown_at ||
 	    !(t = api_tls_conn_new(S.tls, &S.srv))) {
@@ -126,7 +150,7 @@ static void *sl_accept(struct tcp_conn *tc, void *arg)
 		return NULL;
 	}
 	uint64_t now = time_ns();
-	*c = (struct sconn){ .tc = tc, .tls = t, .since = now, .last = now };
+	*c = (struct sconn){ .tc = tc, .tls = t, .peer = peer, .since = now, .last = now };
 	S.x.accepted++;
 	S.x.open++;
 	return c;
@@ -141,6 +165,11 @@ static void sl_recv(struct tcp_conn *tc, void *ctx, const uint8_t *data, size_t 
 		/* recv_space promised room: only a stack bug gets here */
 		klog("api: more data than the window allowed: connection reset");
 		tcp_abort(tc);          /* `gone` frees c */
+		return;
+	}
+	if (api_tls_conn_overdue(c->tls, c->last)) {
+		S.x.request_timeouts++;
+		tcp_abort(tc);
 		return;
 	}
 	conn_flush(c);
@@ -184,7 +213,8 @@ static const struct tcp_ops sl_ops = {
 	.gone = sl_gone, .recv_space = sl_recv_space,
 };
 
-/* Handshakes that take too long and connections silent too long. */
+/* Handshakes that take too long, connections silent too long and
+ * requests that take too long to arrive. */
 static void sl_sweep(struct timer *t, void *arg)
 {
 	uint64_t now = time_ns();
@@ -196,6 +226,9 @@ static void sl_sweep(struct timer *t, void *arg)
 		    now - c->last > SL_IDLE_NS) {
 			S.x.timed_out++;
 			tcp_abort(c->tc);       /* `gone` frees the slot */
+		} else if (api_tls_conn_overdue(c->tls, now)) {
+			S.x.request_timeouts++;
+			tcp_abort(c->tc);
 		}
 	}
 }
@@ -241,19 +274,14 @@ static unsigned sl_poll(void *arg)
 	return work;
 }
 
-/* api.interface: the index in "interfaces" (default 0) */
-static int mgmt_index(const json_t *cfg, char *err, size_t errlen)
+/* api.interface: the index in "interfaces" (default 0), which must have
+ * a device */
+static int mgmt_index(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(json_object_get(cfg, "api"), "interface");
-	json_int_t i = v ? (json_is_integer(v) ? json_integer_value(v) : -1) : 0;
-	size_t n = json_array_size(json_object_get(cfg, "interfaces"));
-	if (i < 0 || i >= API_MAX_IFS) {
-		snprintf(err, errlen, "config: api.interface: must be 0..%d", API_MAX_IFS - 1);
-		return -EINVAL;
-	}
-	if ((size_t)i >= n || i >= net_if_count()) {
-		snprintf(err, errlen, "config: api.interface: no interface %d (\"interfaces\" lists %zu)",
-			 (int)i, n);
+	uint32_t i = cfg->api.interface;
+	if (i >= cfg->net.nifs || (int)i >= net_if_count()) {
+		snprintf(err, errlen, "config: api.interface: no interface %u (\"interfaces\" lists %u)",
+			 i, cfg->net.nifs);
 		return -EINVAL;
 	}
 	return (int)i;
@@ -272,7 +300,7 @@ static const char *token_generate(char *err, size_t errlen)
 	return S.token;
 }
 
-static void announce(const struct api_runtime_opts *o, int generated_token)
+static void announce(const char *token, int generated_token)
 {
 	const char *url = cmdline_get("api_url");
 	uint32_t a = 0, gw;
@@ -289,7 +317,7 @@ static void announce(const struct api_runtime_opts *o, int generated_token)
 	if (url && *url)
 		klog("api: %s", url);
 	if (generated_token)
-		klog("api: token %s (generated: the config has no api.token)", o->token);
+		klog("api: token %s (generated: the config has no api.token)", token);
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(S.tls));
 }
 
@@ -312,34 +340,37 @@ static int rng_entropy(void *arg, unsigned char *out, size_t len)
 	return 0;
 }
 
-int api_start(const json_t *cfg, char *err, size_t errlen)
+int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 {
-	struct api_runtime_opts o;
-	int rc = api_runtime_opts(cfg, SL_DEFAULT_PORT, &o, err, errlen);
-	if (rc <= 0)
+	if (!cfg->api.on)
+		return 0;
+	int rc = mgmt_index(cfg, err, errlen);
+	if (rc < 0)
 		return rc;
-	if ((rc = mgmt_index(cfg, err, errlen)) < 0)
-		return rc;
+	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
+				    .client_ca_pem = cfg->api.client_ca };
+	const char *token = cfg->api.token;
+	uint16_t port = cfg->api.port ? cfg->api.port : SL_DEFAULT_PORT;
 	S.ifindex = rc;
-	S.port = o.port;
-	int generated_token = !o.token && !o.tls.client_ca_pem;
-	if (generated_token && !(o.token = token_generate(err, errlen)))
+	S.port = port;
+	int generated_token = !token && !tls.client_ca_pem;
+	if (generated_token && !(token = token_generate(err, errlen)))
 		return -EIO;
-	if (api_server_init(&S.srv, o.token, &api_runtime_backend)) {
+	if (api_server_init(&S.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
 	if (virtio_rng_present()) {             /* the hypervisor's entropy, mixed in */
-		o.tls.entropy = rng_entropy;
-		o.tls.entropy_arg = NULL;
+		tls.entropy = rng_entropy;
+		tls.entropy_arg = NULL;
 	}
-	if ((rc = api_tls_init(&S.tls, &o.tls, err, errlen)))
+	if ((rc = api_tls_init(&S.tls, &tls, err, errlen)))
 		return rc;
 	S.srv.tls_stats = api_tls_stats(S.tls);
 	S.srv.transport = &S.x;
-	if ((rc = tcp_listen(o.port, &sl_ops, sl_accept, NULL))) {
-		snprintf(err, errlen, "config: api.port: %u is taken (%s)", o.port, strerror(-rc));
-		return rc;
+	if ((rc = tcp_listen(port, &sl_ops, sl_accept, NULL))) {
+		snprintf(err, errlen, "config: api.port: %u is taken (%s)", port, strerror(-rc));
+		return -EINVAL;
 	}
 	if ((rc = sched_poller_add(0, "api", sl_poll, NULL, NULL))) {
 		snprintf(err, errlen, "api: no poller slot on core 0");
@@ -347,6 +378,6 @@ int api_start(const json_t *cfg, char *err, size_t errlen)
 	}
 	timer_init(&S.sweep, sl_sweep, NULL);
 	sched_timer_arm(&S.sweep, time_ns() + SL_SWEEP_NS, SL_SWEEP_NS);
-	announce(&o, generated_token);
+	announce(token, generated_token);
 	return 0;
 }

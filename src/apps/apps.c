@@ -1,31 +1,69 @@
 /*
- * apps.c — choosing the appliance named by the config's "app".
+ * apps.c — the appliance table: the config's "app" names one row; the
+ * names, the rule that some need "interfaces", and each appliance's
+ * settings in the config schema all come from it. Adding an appliance is
+ * its own file plus one row here.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
 #include "apps/apps.h"
 #include "core/core.h"
+#include "core/schema.h"
+#include "net/net.h"
 
-int apps_init(const void *cfg, char *err, size_t errlen)
+const struct app apps_table[] = {
+	{ .name = "l2fwd", .schema = &l2fwd_schema, .init = l2fwd_init },
+	{ .name = "echo", .needs_net = 1, .init = echo_init },
+	{ .name = "iperf", .needs_net = 1, .init = iperf_init },
+	{ .name = "web", .schema = &web_schema, .needs_net = 1, .init = web_init, .apply = web_apply },
+	{ .name = "proxy", .schema = &proxy_schema, .needs_net = 1, .init = proxy_init },
+	{ .name = NULL }
+};
+#define APPS_N (sizeof apps_table / sizeof apps_table[0] - 1)
+
+/* An appliance that runs on the stack needs interfaces to run it on. */
+static const char *check_app(const struct schema_val *v, const struct schema_val *parent,
+			     const struct schema_val *root)
 {
-	const json_t *app = json_object_get(cfg, "app");
-	if (!app)
+	static char why[96];
+	const char *name = schema_val_str(v);
+	if (schema_val_len(schema_val_get(root, "interfaces")))
+		return NULL;
+	for (size_t i = 0; i < APPS_N; i++)
+		if (apps_table[i].needs_net && !strcmp(name, apps_table[i].name)) {
+			snprintf(why, sizeof why, "\"%s\" needs \"interfaces\" with an address", name);
+			return why;
+		}
+	return NULL;
+}
+
+const struct schema_node apps_schema[] = {
+	{ .key = "app", .kind = SK_ENUM, .choices = &apps_table[0].name, .stride = sizeof(struct app),
+	  .check = check_app, .type = ST_INT, .off = offsetof(struct apps_config, app), .def = -1,
+	  .doc = "The appliance to run (none: just the runtime)." },
+	{ .kind = SK_INCLUDE, .parts = &apps_table[0].schema, .stride = sizeof(struct app), .max = APPS_N },
+	{ .kind = SK_END }
+};
+
+int apps_init(const struct apps_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->app < 0)
 		return 0;                       /* no appliance: just the runtime */
-	const char *name = json_string_value(app);
-	if (name && !strcmp(name, "l2fwd"))
-		return l2fwd_init(cfg, err, errlen);
-	if (name && !strcmp(name, "echo"))
-		return echo_init(cfg, err, errlen);
-	if (name && !strcmp(name, "iperf"))
-		return iperf_init(cfg, err, errlen);
-	if (name && !strcmp(name, "web"))
-		return web_init(cfg, err, errlen);
-	if (name && !strcmp(name, "proxy"))
-		return proxy_init(cfg, err, errlen);
-	snprintf(err, errlen, "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\"");
-	return -EINVAL;
+	const struct app *a = &apps_table[cfg->app];
+	if (a->needs_net && net_if_count() == 0) {
+		snprintf(err, errlen, "%s: needs \"interfaces\" with an address", a->name);
+		return -EINVAL;
+	}
+	return a->init(cfg, err, errlen);
+}
+
+int apps_apply(const struct apps_config *next, char *err, size_t errlen)
+{
+	if (next->app < 0 || !apps_table[next->app].apply)
+		return 0;
+	return apps_table[next->app].apply(next, err, errlen);
 }
 
 void *apps_free_list(size_t size, unsigned n)

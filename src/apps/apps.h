@@ -1,25 +1,101 @@
 /*
- * apps.h — the appliances. The config's "app" names one; apps_init sets it
- * up on core 0 at start-up (pollers on the data cores) before any core
- * enters its loop.
+ * apps.h — the appliances. The config's "app" names one row of the
+ * appliance table (apps.c); apps_init sets it up on core 0 at start-up
+ * (pollers on the data cores) before any core enters its loop.
+ *
+ * Adding an appliance: its own file (its settings' schema table and its
+ * init, apply and stats functions) plus one row in apps_table; an
+ * appliance with settings also declares its struct below and a member of
+ * struct apps_config for it.
+ *
+ * Configuration reaches the appliances as typed structs filled by the
+ * schema engine (core/schema.h) from a document that passed validation:
+ * what is left for init to refuse depends on the machine (a device index
+ * beyond the devices present) and is reported as "l2fwd.pairs[0][1]: no
+ * device 3 (have 1)", the bad field's path first.
  */
 #ifndef POLLUX_APPS_H
 #define POLLUX_APPS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/schema.h"
 
-/* cfg: the whole config document (json_t *). Returns 0, or -EINVAL with
- * "l2fwd.pairs[0][1]: no such device" style text (the bad field's path). */
-int apps_init(const void *cfg, char *err, size_t errlen);
-int l2fwd_init(const void *cfg, char *err, size_t errlen);
-int echo_init(const void *cfg, char *err, size_t errlen);
-int iperf_init(const void *cfg, char *err, size_t errlen);
-int web_init(const void *cfg, char *err, size_t errlen);
-/* Core 0, any time: the web app's body from now on (NULL: the default);
- * published to the data cores, the old one freed after they moved on. */
-int web_set_body(const char *txt, char *err, size_t errlen);
-int web_is_running(void);
-int proxy_init(const void *cfg, char *err, size_t errlen);
+#define APPS_MAX_PAIRS 8
+
+/* "l2fwd": devices not in any pair forward to themselves */
+struct l2fwd_config {
+	uint32_t mode;                  /* 0: macswap, 1: io */
+	uint32_t burst;
+	struct l2fwd_pairs {
+		uint32_t n;
+		uint8_t dev[APPS_MAX_PAIRS][2];
+	} pairs;
+};
+
+/* "web" */
+struct web_config {
+	uint16_t port;
+	const char *body;               /* NULL: the default body */
+};
+
+/* "proxy" */
+struct proxy_config {
+	uint16_t listen;
+	struct proxy_backend {
+		uint32_t addr;          /* host byte order */
+		uint16_t port;
+	} backend;
+};
+
+/* "app" and each appliance's own section */
+struct apps_config {
+	int app;                        /* index in apps_table; -1: none (just the runtime) */
+	struct l2fwd_config l2fwd;
+	struct web_config web;
+	struct proxy_config proxy;
+};
+
+
+/* One appliance. */
+struct app {
+	const char *name;               /* the value of "app" */
+	/* its settings: an object row keyed by its name whose offset is the
+	 * member of struct apps_config (NULL: it has none) */
+	const struct schema_node *schema;
+	int needs_net;                  /* needs "interfaces" (the TCP/IP stack) */
+	/* core 0, start-up: returns 0, or -errno with the bad field's path
+	 * (or the failing resource) in err */
+	int (*init)(const struct apps_config *cfg, char *err, size_t errlen);
+	/* core 0, run time: the running appliance takes what may change at
+	 * run time (rows flagged SF_RUNTIME) from next; NULL: nothing can */
+	int (*apply)(const struct apps_config *next, char *err, size_t errlen);
+	/* counters for telemetry; NULL: none beyond the stack's */
+	void (*stats)(void *out);
+};
+
+/* The appliance table, ending with a row whose name is NULL. */
+extern const struct app apps_table[];
+
+/* The rows of the config's root object that belong to the appliances
+ * ("app" and every appliance's section), offsets from struct apps_config. */
+extern const struct schema_node apps_schema[];
+
+/* Sets up cfg->app's appliance (none: returns 0). Returns 0 or -errno with
+ * the reason in err; an error is the config's (for this machine). */
+int apps_init(const struct apps_config *cfg, char *err, size_t errlen);
+/* Core 0, run time: hands next's run-time settings to the running
+ * appliance. 0 or -errno with the reason in err. */
+int apps_apply(const struct apps_config *next, char *err, size_t errlen);
+
+/* each appliance's entry points (its row in apps_table) */
+extern const struct schema_node l2fwd_schema, web_schema, proxy_schema;
+int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen);
+int echo_init(const struct apps_config *cfg, char *err, size_t errlen);
+int iperf_init(const struct apps_config *cfg, char *err, size_t errlen);
+int web_init(const struct apps_config *cfg, char *err, size_t errlen);
+int web_apply(const struct apps_config *next, char *err, size_t errlen);
+int proxy_init(const struct apps_config *cfg, char *err, size_t errlen);
+
 /* Per-core free lists of an app's connection contexts, made at start-up:
  * n objects of `size` bytes from frame memory, chained through their
  * first member (a pointer). NULL when memory runs out. */

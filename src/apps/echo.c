@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
 #include "apps/apps.h"
 #include "core/core.h"
 #include "net/net.h"
@@ -124,12 +123,8 @@ static void on_udp(void *arg, const struct udp_meta *m, const uint8_t *data, siz
 		counter_add(&cores[core_self()->id].udp_echoed, 1);
 }
 
-int echo_init(const void *cfg, char *err, size_t errlen)
+int echo_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
-	if (net_if_count() == 0) {
-		snprintf(err, errlen, "echo: needs \"interfaces\" with an address");
-		return -EINVAL;
-	}
 	for (uint32_t i = 0; i < cores_count(); i++)
 		if (!(cores[i].free = apps_free_list(sizeof(struct echo_conn), ECHO_CONNS))) {
 			snprintf(err, errlen, "echo: no memory for %d connections on core %u", ECHO_CONNS, i);

@@ -423,12 +423,8 @@ static const struct tcp_ops iperf_ops = {
 	.recv = on_recv, .peer_closed = on_peer_closed, .writable = on_writable, .gone = on_gone,
 };
 
-int iperf_init(const void *cfg, char *err, size_t errlen)
+int iperf_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
-	if (net_if_count() == 0) {
-		snprintf(err, errlen, "iperf: needs \"interfaces\" with an address");
-		return -EINVAL;
-	}
 	for (size_t i = 0; i < sizeof pattern; i++)
 		pattern[i] = (uint8_t)(i * 7);
 	int rc = tcp_listen(IPERF_PORT, &iperf_ops, on_accept, NULL);

@@ -5,15 +5,16 @@
  * the core that owns it; a frame the TX ring can't take is freed and
  * counted.
  *
- * Config:
+ * Config (its schema table below, struct l2fwd_config in apps.h):
  *   "l2fwd": { "mode": "macswap" | "io", "pairs": [[0, 1]], "burst": 32 }
  * Devices not in any pair forward to themselves.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
+#include <stddef.h>
 #include "apps/apps.h"
+#include "core/schema.h"
 #include "drivers/netdev.h"
 #include "sched/sched.h"
 
@@ -57,62 +58,67 @@ static unsigned l2fwd_poll(void *arg)
 	return n;
 }
 
-int l2fwd_init(const void *cfg, char *err, size_t errlen)
+/* ---- settings */
+static const char *const modes[] = { "macswap", "io", NULL };
+
+static const struct schema_node pair_item[] = {
+	{ .kind = SK_INTEGER, .min = 0, .max = APPS_MAX_PAIRS - 1, .doc = "A device index." },
+	{ .kind = SK_END }
+};
+
+static const struct schema_node pairs_item[] = {
+	{ .kind = SK_ARRAY, .min = 2, .max = 2, .sub = pair_item,
+	  .msg = "must be [a, b] device indices",
+	  .doc = "Two devices that forward to each other." },
+	{ .kind = SK_END }
+};
+
+/* l2fwd.pairs: [[a, b], ...] into n pairs of device indices */
+static void pairs_fill(void *field, const struct schema_val *v)
 {
-	const json_t *c = json_object_get(cfg, "l2fwd");
+	struct l2fwd_pairs *p = field;
+	p->n = (uint32_t)schema_val_len(v);
+	for (uint32_t i = 0; i < p->n; i++)
+		for (int k = 0; k < 2; k++)
+			p->dev[i][k] = (uint8_t)schema_val_int(schema_val_at(schema_val_at(v, i), (size_t)k));
+}
+
+#define F(x) .off = offsetof(struct l2fwd_config, x)
+static const struct schema_node fields[] = {
+	{ .key = "mode", .kind = SK_ENUM, .choices = modes, .type = ST_U32, F(mode), .def = 0,
+	  .doc = "Swap MAC addresses (macswap, default) or forward as is (io)." },
+	{ .key = "burst", .kind = SK_INTEGER, .min = 1, .max = 64, .type = ST_U32, F(burst), .def = 32,
+	  .doc = "Packets per receive burst (default 32)." },
+	{ .key = "pairs", .kind = SK_ARRAY, .max = APPS_MAX_PAIRS, .sub = pairs_item,
+	  .fill = pairs_fill, F(pairs),
+	  .doc = "Device pairs (default: each device back to itself)." },
+	{ .kind = SK_END }
+};
+
+const struct schema_node l2fwd_schema = {
+	.key = "l2fwd", .kind = SK_OBJECT, .sub = fields, .off = offsetof(struct apps_config, l2fwd),
+	.doc = "The l2fwd appliance."
+};
+
+/* ---- start-up */
+int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen)
+{
+	const struct l2fwd_config *c = &cfg->l2fwd;
 	int peer[NETDEV_MAX];
-	int macswap = 1;
-	uint16_t burst = 32;
+	int macswap = c->mode == 0;
+	uint16_t burst = (uint16_t)c->burst;
 	for (int i = 0; i < NETDEV_MAX; i++)
 		peer[i] = i;
-	if (c && !json_is_object(c)) {
-		snprintf(err, errlen, "l2fwd: must be an object");
-		return -EINVAL;
-	}
-	const json_t *mode = json_object_get(c, "mode");
-	if (mode) {
-		const char *m = json_string_value(mode);
-		if (!m || (strcmp(m, "macswap") && strcmp(m, "io"))) {
-			snprintf(err, errlen, "l2fwd.mode: must be \"macswap\" or \"io\"");
-			return -EINVAL;
-		}
-		macswap = !strcmp(m, "macswap");
-	}
-	const json_t *b = json_object_get(c, "burst");
-	if (b) {
-		if (!json_is_integer(b) || json_integer_value(b) < 1 || json_integer_value(b) > 64) {
-			snprintf(err, errlen, "l2fwd.burst: must be 1..64");
-			return -EINVAL;
-		}
-		burst = (uint16_t)json_integer_value(b);
-	}
-	const json_t *pairs = json_object_get(c, "pairs");
-	if (pairs) {
-		size_t i;
-		const json_t *p;
-		if (!json_is_array(pairs)) {
-			snprintf(err, errlen, "l2fwd.pairs: must be a list of [a, b] device indices");
-			return -EINVAL;
-		}
-		json_array_foreach(pairs, i, p) {
-			json_int_t a = json_integer_value(json_array_get(p, 0));
-			json_int_t z = json_integer_value(json_array_get(p, 1));
-			if (!json_is_array(p) || json_array_size(p) != 2 ||
-			    !json_is_integer(json_array_get(p, 0)) || !json_is_integer(json_array_get(p, 1))) {
-				snprintf(err, errlen, "l2fwd.pairs[%zu]: must be [a, b] device indices", i);
+	for (uint32_t i = 0; i < c->pairs.n; i++) {
+		int a = c->pairs.dev[i][0], z = c->pairs.dev[i][1];
+		for (int k = 0; k < 2; k++)
+			if (c->pairs.dev[i][k] >= netdev_count()) {
+				snprintf(err, errlen, "l2fwd.pairs[%u][%d]: no device %d (have %d)", i, k,
+					 c->pairs.dev[i][k], netdev_count());
 				return -EINVAL;
 			}
-			if (a < 0 || a >= netdev_count()) {
-				snprintf(err, errlen, "l2fwd.pairs[%zu][0]: no device %lld (have %d)", i, (long long)a, netdev_count());
-				return -EINVAL;
-			}
-			if (z < 0 || z >= netdev_count()) {
-				snprintf(err, errlen, "l2fwd.pairs[%zu][1]: no device %lld (have %d)", i, (long long)z, netdev_count());
-				return -EINVAL;
-			}
-			peer[a] = (int)z;
-			peer[z] = (int)a;
-		}
+		peer[a] = z;
+		peer[z] = a;
 	}
 	if (netdev_count() == 0)
 		klog("l2fwd: no network devices: nothing to forward");

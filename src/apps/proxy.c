@@ -28,8 +28,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <jansson.h>
+#include <stddef.h>
 #include "apps/apps.h"
+#include "core/schema.h"
 #include "core/core.h"
 #include "net/net.h"
 
@@ -172,11 +173,12 @@ static void *p_accept(struct tcp_conn *c, void *arg)
 	return p;
 }
 
+/* ---- settings (struct proxy_config, apps.h) */
 static int parse_backend(const char *s, uint32_t *addr, uint16_t *port)
 {
 	unsigned a, b, c, d, pt;
 	char tail;
-	if (sscanf(s, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &pt, &tail) != 5 ||
+	if (!s || sscanf(s, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &pt, &tail) != 5 ||
 	    a > 255 || b > 255 || c > 255 || d > 255 || pt == 0 || pt > 65535)
 		return -EINVAL;
 	*addr = a << 24 | b << 16 | c << 8 | d;
@@ -184,27 +186,48 @@ static int parse_backend(const char *s, uint32_t *addr, uint16_t *port)
 	return 0;
 }
 
-int proxy_init(const void *cfg, char *err, size_t errlen)
+static const char *check_backend(const struct schema_val *v, const struct schema_val *parent,
+				 const struct schema_val *root)
 {
-	const json_t *p = json_object_get(cfg, "proxy");
-	if (net_if_count() == 0) {
-		snprintf(err, errlen, "proxy: needs \"interfaces\" with an address");
-		return -EINVAL;
-	}
-	if (!json_is_object(p)) {
+	uint32_t a;
+	uint16_t p;
+	return parse_backend(schema_val_str(v), &a, &p) ? "must be \"a.b.c.d:port\"" : NULL;
+}
+
+static void backend_fill(void *field, const struct schema_val *v)
+{
+	struct proxy_backend *b = field;
+	if (!v || parse_backend(schema_val_str(v), &b->addr, &b->port))
+		b->addr = b->port = 0;
+}
+
+#define F(x) .off = offsetof(struct proxy_config, x)
+static const struct schema_node fields[] = {
+	{ .key = "listen", .kind = SK_INTEGER, .flags = SF_REQUIRED, .min = 1, .max = 65535,
+	  .type = ST_U16, F(listen),
+	  .doc = "TCP port the proxy accepts on." },
+	{ .key = "backend", .kind = SK_STRING, .flags = SF_REQUIRED, .min = 9, .max = 21,
+	  .check = check_backend, .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}:[0-9]{1,5}$",
+	  .fill = backend_fill, F(backend),
+	  .doc = "Where each accepted connection is relayed to, \"a.b.c.d:port\"." },
+	{ .kind = SK_END }
+};
+
+const struct schema_node proxy_schema = {
+	.key = "proxy", .kind = SK_OBJECT, .sub = fields, .off = offsetof(struct apps_config, proxy),
+	.doc = "The TCP proxy appliance."
+};
+
+/* ---- start-up */
+int proxy_init(const struct apps_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->proxy.listen) {
 		snprintf(err, errlen, "proxy: must be an object with \"listen\" and \"backend\"");
 		return -EINVAL;
 	}
-	const json_t *l = json_object_get(p, "listen"), *b = json_object_get(p, "backend");
-	if (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > 65535) {
-		snprintf(err, errlen, "proxy.listen: must be a port, 1..65535");
-		return -EINVAL;
-	}
-	if (!json_is_string(b) || parse_backend(json_string_value(b), &backend_addr, &backend_port)) {
-		snprintf(err, errlen, "proxy.backend: must be \"a.b.c.d:port\"");
-		return -EINVAL;
-	}
-	listen_port = (uint16_t)json_integer_value(l);
+	listen_port = cfg->proxy.listen;
+	backend_addr = cfg->proxy.backend.addr;
+	backend_port = cfg->proxy.backend.port;
 	for (uint32_t c = 0; c < cores_count(); c++)
 		if (!(cores[c].free = apps_free_list(sizeof(struct pair), PROXY_PAIRS))) {
 			snprintf(err, errlen, "proxy: no memory for %d pairs on core %u", PROXY_PAIRS, c);

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <http_parser.h>
-#include <jansson.h>
 #include "apps/apps.h"
+#include "core/schema.h"
 #include "core/core.h"
 #include "net/net.h"
 #include "sched/sched.h"
@@ -255,7 +255,7 @@ static const struct tcp_ops web_ops = {
 	.gone = web_gone, .recv_space = web_recv_space,
 };
 
-int web_set_body(const char *txt, char *err, size_t errlen)
+static int web_set_body(const char *txt, char *err, size_t errlen)
 {
 	if (!txt)
 		txt = WEB_DEFAULT_BODY;
@@ -283,35 +283,37 @@ int web_set_body(const char *txt, char *err, size_t errlen)
 	return 0;
 }
 
-int web_is_running(void) { return web_running; }
+/* ---- settings (struct web_config, apps.h) */
+#define F(x) .off = offsetof(struct web_config, x)
+static const struct schema_node fields[] = {
+	{ .key = "port", .kind = SK_INTEGER, .min = 1, .max = 65535, .type = ST_U16, F(port), .def = 80,
+	  .doc = "TCP port the web appliance answers on (default 80)." },
+	{ .key = "body", .kind = SK_STRING, .flags = SF_RUNTIME, .min = 0, .max = WEB_BODY_MAX,
+	  .type = ST_STR, F(body),
+	  .doc = "The body every GET gets (default \"hello from pollux\\n\")." },
+	{ .kind = SK_END }
+};
 
-int web_init(const void *cfg, char *err, size_t errlen)
+const struct schema_node web_schema = {
+	.key = "web", .kind = SK_OBJECT, .sub = fields, .off = offsetof(struct apps_config, web),
+	.doc = "The web appliance."
+};
+
+/* Core 0, run time (PUT /v1/config): a new body is published to the data
+ * cores; the old one is freed once they have moved on. */
+int web_apply(const struct apps_config *next, char *err, size_t errlen)
 {
-	const json_t *w = json_object_get(cfg, "web");
-	const char *txt = WEB_DEFAULT_BODY;
-	if (net_if_count() == 0) {
-		snprintf(err, errlen, "web: needs \"interfaces\" with an address");
-		return -EINVAL;
-	}
-	if (w && !json_is_object(w)) {
-		snprintf(err, errlen, "web: must be an object");
-		return -EINVAL;
-	}
-	const json_t *v;
-	if (w && (v = json_object_get(w, "port"))) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
-			snprintf(err, errlen, "web.port: must be 1..65535");
-			return -EINVAL;
-		}
-		web_port = (uint16_t)json_integer_value(v);
-	}
-	if (w && (v = json_object_get(w, "body"))) {
-		if (!json_is_string(v) || json_string_length(v) > WEB_BODY_MAX) {
-			snprintf(err, errlen, "web.body: must be a string of at most %d bytes", WEB_BODY_MAX);
-			return -EINVAL;
-		}
-		txt = json_string_value(v);
-	}
+	const char *nb = next->web.body ? next->web.body : WEB_DEFAULT_BODY;
+	const struct web_body *cur = sched_deref(&body_pub);
+	if (!web_running || (cur && cur->len == strlen(nb) && !memcmp(cur->text, nb, cur->len)))
+		return 0;
+	return web_set_body(nb, err, errlen);
+}
+
+int web_init(const struct apps_config *cfg, char *err, size_t errlen)
+{
+	const char *txt = cfg->web.body ? cfg->web.body : WEB_DEFAULT_BODY;
+	web_port = cfg->web.port;
 	int rc0 = web_set_body(txt, err, errlen);
 	if (rc0)
 		return rc0;

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include "pkt/pktbuf.h"
 #include "pkt/rss.h"
+#include "core/schema.h"
 
 #define NETDEV_MAX 8
 #define NETDEV_MAX_QUEUES 16
@@ -86,6 +87,12 @@ struct netdev_queue_stats {
 	int broken;                     /* the device misbehaved: the queue stopped */
 	uint64_t bad_id, bad_len;       /* used-ring entries refused, by cause */
 };
+
+/* The "nic" section of the config (table: netdev_schema, src/drivers/config.c). */
+struct netdev_config {
+	uint32_t rx_ring;               /* RX buffers posted per queue; 0: the ring's size */
+};
+extern const struct schema_node netdev_schema[];
 
 /* Core 0, start-up, after pktbuf_pools_init: brings up every virtio-net
  * device registered by a transport, with min(device's, data cores) queue

@@ -2,7 +2,7 @@
  * dhcp.c — the DHCPv4 client (RFC 2131, options RFC 2132) of interfaces
  * configured "address": "dhcp". Core 0 only: its state, its timer, what
  * it sends (udp_send from core 0; eth_tx hands the frame to the queue's
- * owner) and what it receives (stack.c hands every UDP 67 -> 68 datagram
+ * owner) and what it receives (ip.c hands every UDP 67 -> 68 datagram
  * of a DHCP interface to core 0, whatever its destination address).
  *
  * States (RFC 2131 figure 5, without INIT-REBOOT):
@@ -38,6 +38,35 @@
  * drop_dhcp_stray. Neither changes anything. Messages sent and replies
  * acted on are counted by kind (dhcp_discover, dhcp_request, dhcp_offer,
  * dhcp_ack, dhcp_nak).
+ *
+ * What a server offers is checked before it is used (a server is
+ * untrusted input too), each refusal counted by reason on top of the
+ * drop counters:
+ *  - the address: unicast (not 0, broadcast, multicast, loopback, class
+ *    E or 0/8), and not the network or broadcast address of its subnet
+ *    (prefix <= 30; a /31 has neither, RFC 3021) -> the reply is dropped
+ *    as bad, dhcp_bad_addr;
+ *  - the mask: contiguous and not 0 -> dropped as bad, dhcp_bad_mask;
+ *  - the server identifier: unicast, as the address; an OFFER must carry
+ *    one -> dropped as bad, dhcp_bad_server;
+ *  - while REQUESTING or RENEWING only the server we asked may answer: an
+ *    ACK or NAK naming another server identifier (or, without the option,
+ *    sent from another address) is stray, dhcp_wrong_server. RFC 2131
+ *    4.4.5 sends the renewing REQUEST to the server that granted the
+ *    lease, and in REQUESTING the others read our REQUEST as a refusal
+ *    of their offers (3.1, step 3): neither can answer it. (REBINDING asks
+ *    every server, so any may answer.) Without this any host on the
+ *    segment that saw the xid could NAK the lease away.
+ *  - the router list: the first entry that is unicast, on the offered
+ *    subnet, neither its network nor broadcast address nor the offered
+ *    address itself; a skipped entry counts dhcp_bad_router once per
+ *    ACK, and with none left the interface has no gateway;
+ *  - the interface MTU: below DHCP_MIN_MTU (576) it is ignored and counts
+ *    dhcp_small_mtu. RFC 2132 5.1 allows down to 68, but a DHCP message
+ *    is up to 576 bytes (RFC 2131 2) and we send 576-byte datagrams: an
+ *    MTU under 328 made every renewal fail to send. systemd-networkd
+ *    does the same (sd-dhcp-lease.c: "MTU value of N too small", below
+ *    576); Debian's dhclient-script drops 576 too, we keep 576 itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +112,10 @@ static const char *const dhcp_state_names[] = {
 #define DHCP_ARP_RETRY_NS SEC          /* a renew that waited for ARP */
 #define DHCP_NAK_WAIT_NS SEC           /* a NAKing server can't make us spin */
 #define DHCP_MIN_LEASE_S 10
+/* the smallest interface MTU an offer may set: one of our messages fits */
+#define DHCP_MIN_MTU 576
+_Static_assert(DHCP_MIN_MTU >= 20 + 8 + DHCP_MSG_LEN, "a renewal must fit the MTU an offer sets");
+#define DHCP_MAX_ROUTERS 4              /* router entries looked at, in order */
 #define DHCP_INFINITE 0xffffffffu
 
 /* A reply, decoded. Addresses in network order, times in seconds. */
@@ -90,10 +123,12 @@ struct dhcp_msg {
 	uint8_t type;
 	uint32_t xid, yiaddr;
 	uint8_t chaddr[ETH_ALEN];
-	uint32_t server, mask, router, dns[3];
-	uint8_t ndns;
+	uint32_t server, mask, dns[3];
+	uint32_t routers[DHCP_MAX_ROUTERS];
+	uint8_t ndns, nrouters;
 	uint32_t lease, t1, t2;         /* 0: absent */
-	uint16_t mtu;                   /* 0: absent */
+	uint16_t mtu;
+	uint8_t has_mtu, has_mask;
 };
 
 struct dhcp_if {
@@ -326,12 +361,18 @@ static int dhcp_opt(struct dhcp_msg *m, uint8_t code, const uint8_t *v, uint8_t 
 			return -1;
 		m->type = v[0];
 		return 0;
-	case OPT_MASK:   if (l != 4) return -1; memcpy(&m->mask, v, 4); return 0;
+	case OPT_MASK:
+		if (l != 4)
+			return -1;
+		memcpy(&m->mask, v, 4);
+		m->has_mask = 1;
+		return 0;
 	case OPT_SERVER: if (l != 4) return -1; memcpy(&m->server, v, 4); return 0;
-	case OPT_ROUTER:
+	case OPT_ROUTER:                        /* in order of preference */
 		if (l < 4 || l % 4)
 			return -1;
-		memcpy(&m->router, v, 4);       /* the first is the one we use */
+		for (m->nrouters = 0; m->nrouters < DHCP_MAX_ROUTERS && m->nrouters * 4 < l; m->nrouters++)
+			memcpy(&m->routers[m->nrouters], v + 4 * m->nrouters, 4);
 		return 0;
 	case OPT_DNS:
 		if (l < 4 || l % 4)
@@ -354,6 +395,7 @@ static int dhcp_opt(struct dhcp_msg *m, uint8_t code, const uint8_t *v, uint8_t 
 		if (l != 2)
 			return -1;
 		m->mtu = (uint16_t)(v[0] << 8 | v[1]);
+		m->has_mtu = 1;
 		return 0;
 	default:
 		return 0;                       /* not ours to use */
@@ -389,17 +431,74 @@ static int dhcp_parse(const uint8_t *p, size_t len, struct dhcp_msg *m)
 	return -1;                              /* no END: truncated */
 }
 
-/* An OFFER or ACK carries an address we can use; an OFFER names its
- * server; an ACK gives a lease; a mask is contiguous. */
+static uint8_t classful_prefix(uint32_t a_net)
+{
+	uint32_t a = ntohl(a_net);
+	return a < 0x80000000u ? 8 : a < 0xc0000000u ? 16 : 24;
+}
+
+/* The prefix an OFFER or ACK's address takes (its mask, or its class
+ * without one); -1 when the mask is not contiguous. */
+static int dhcp_msg_prefix(const struct dhcp_msg *m)
+{
+	return m->has_mask ? mask_prefix(m->mask) : classful_prefix(m->yiaddr);
+}
+
+/* a usable unicast address that is not the network or broadcast address
+ * of the subnet a_net/prefix (prefix <= 30: a /31 or /32 has neither) */
+static int host_addr(uint32_t a_net, int prefix)
+{
+	if (!usable_addr(a_net))
+		return 0;
+	if (prefix > 30)
+		return 1;
+	uint32_t host = ntohl(a_net) & (~0u >> prefix);
+	return host && host != ~0u >> prefix;
+}
+
+/* An OFFER or ACK carries an address we can use with a contiguous mask;
+ * an OFFER names its server; an ACK gives a lease; any reply's server
+ * identifier is unicast. Returns 1, or 0 with the reason counted. */
 static int dhcp_msg_ok(const struct dhcp_msg *m)
 {
+	if (m->server && !usable_addr(m->server)) {
+		NSTAT(dhcp_bad_server);
+		return 0;
+	}
 	if (m->type != DHCPOFFER && m->type != DHCPACK)
 		return 1;
-	if (!usable_addr(m->yiaddr) || (m->mask && mask_prefix(m->mask) < 0))
+	int prefix = dhcp_msg_prefix(m);
+	if (prefix < 0) {
+		NSTAT(dhcp_bad_mask);
 		return 0;
-	if (m->type == DHCPOFFER && !m->server)
+	}
+	if (!host_addr(m->yiaddr, prefix)) {
+		NSTAT(dhcp_bad_addr);
 		return 0;
+	}
+	if (m->type == DHCPOFFER && !m->server) {
+		NSTAT(dhcp_bad_server);
+		return 0;
+	}
 	return m->type != DHCPACK || m->lease;
+}
+
+/* The first router of an ACK we can use on addr/prefix (see the top of
+ * the file), or 0; a skipped entry counts dhcp_bad_router once. */
+static uint32_t dhcp_pick_router(const struct dhcp_msg *m, uint32_t addr, int prefix)
+{
+	uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+	for (int i = 0; i < m->nrouters; i++) {
+		uint32_t r = m->routers[i];
+		if (host_addr(r, prefix) && (r & mask) == (addr & mask) && r != addr) {
+			if (i)
+				NSTAT(dhcp_bad_router);
+			return r;
+		}
+	}
+	if (m->nrouters)
+		NSTAT(dhcp_bad_router);
+	return 0;
 }
 
 static void dhcp_take_offer(struct dhcp_if *d, const struct dhcp_msg *m)
@@ -415,12 +514,6 @@ static void dhcp_take_offer(struct dhcp_if *d, const struct dhcp_msg *m)
 	sched_timer_cancel(&d->tmr);
 	dhcp_send(d, DHCPREQUEST);
 	arm_backoff(d);
-}
-
-static uint8_t classful_prefix(uint32_t a_net)
-{
-	uint32_t a = ntohl(a_net);
-	return a < 0x80000000u ? 8 : a < 0xc0000000u ? 16 : 24;
 }
 
 static void dhcp_log_bound(struct dhcp_if *d)
@@ -444,15 +537,18 @@ static void dhcp_log_bound(struct dhcp_if *d)
 static void dhcp_bind(struct dhcp_if *d, const struct dhcp_msg *m, uint32_t ip_src)
 {
 	NSTAT(dhcp_ack);
-	int prefix = m->mask ? mask_prefix(m->mask) : classful_prefix(m->yiaddr);
-	uint16_t mtu = m->mtu >= 68 ? m->mtu : 0;
+	int prefix = dhcp_msg_prefix(m);        /* contiguous: dhcp_msg_ok */
+	uint32_t router = dhcp_pick_router(m, m->yiaddr, prefix);
+	uint16_t mtu = m->has_mtu && m->mtu >= DHCP_MIN_MTU ? m->mtu : 0;
+	if (m->has_mtu && !mtu)
+		NSTAT(dhcp_small_mtu);
 	const struct net_ifaddr *now_ifa = net_ifa(d->ifc);
-	int changed = now_ifa->addr != m->yiaddr || now_ifa->prefix != prefix || now_ifa->gw != m->router ||
+	int changed = now_ifa->addr != m->yiaddr || now_ifa->prefix != prefix || now_ifa->gw != router ||
 		      (mtu && mtu < d->ifc->base_mtu ? mtu : d->ifc->base_mtu) != now_ifa->mtu;
 	d->addr = m->yiaddr;
 	d->prefix = (uint8_t)prefix;
 	d->mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
-	d->router = m->router;
+	d->router = router;
 	d->mtu = mtu;
 	d->ndns = m->ndns;
 	memcpy(d->dns, m->dns, sizeof d->dns);
@@ -490,6 +586,16 @@ static int dhcp_requesting(const struct dhcp_if *d)
 	return d->state == DHCP_REQUESTING || d->state == DHCP_RENEWING || d->state == DHCP_REBINDING;
 }
 
+/* An ACK or NAK from a server other than the one we asked, where only
+ * that one may answer (REQUESTING, RENEWING: see the top of the file).
+ * The server identifier names it, else the datagram's source. */
+static int dhcp_wrong_server(const struct dhcp_if *d, const struct dhcp_msg *m, uint32_t ip_src)
+{
+	if (d->state != DHCP_REQUESTING && d->state != DHCP_RENEWING)
+		return 0;
+	return (m->server ? m->server : ip_src) != d->server;
+}
+
 /* b: at the IP header of a UDP datagram 67 -> 68; validated IP. */
 void dhcp_input(struct net_if *ifc, struct pktbuf *b)
 {
@@ -514,6 +620,11 @@ void dhcp_input(struct net_if *ifc, struct pktbuf *b)
 		return;
 	}
 	char a[16];
+	if ((m.type == DHCPACK || m.type == DHCPNAK) && dhcp_requesting(d) && dhcp_wrong_server(d, &m, src)) {
+		NSTAT(dhcp_wrong_server);
+		NSTAT(drop_dhcp_stray);         /* not the server we asked */
+		return;
+	}
 	if (m.type == DHCPOFFER && d->state == DHCP_SELECTING) {
 		dhcp_take_offer(d, &m);
 	} else if (m.type == DHCPACK && dhcp_requesting(d)) {

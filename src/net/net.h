@@ -20,11 +20,51 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "core/schema.h"
 
 #define NET_MAX_IFS 8
 
+/* ---- configuration: "interfaces" and "tcp", filled by the schema engine
+ * (core/schema.h) from net_schema (src/net/config.c). Addresses in host
+ * byte order. */
+#define NET_MAX_IF_ROUTES 16
+struct net_if_config {
+	struct net_cidr {
+		uint32_t addr;
+		uint8_t prefix;
+		uint8_t dhcp;           /* "address": "dhcp" */
+	} address;
+	uint32_t gateway;               /* 0: none */
+	uint16_t mtu;                   /* 0: the device's */
+	uint16_t vlan;                  /* 802.1Q id; 0: untagged */
+	uint32_t nroutes;
+	struct net_route_config {
+		struct net_cidr to;
+		uint32_t via;
+	} routes[NET_MAX_IF_ROUTES];
+};
+struct net_config {
+	uint8_t on;                     /* the config has "interfaces": run the stack */
+	uint32_t nifs;
+	struct net_if_config ifs[NET_MAX_IFS];
+	struct net_tcp_config {
+		uint32_t max_conns_per_core;
+		uint32_t send_buffer;
+		uint32_t send_buffers;  /* 0: the connection slots, at most 256 */
+		uint32_t tso_max;
+	} tcp;
+};
+/* The root object's rows that belong to the stack ("interfaces", "tcp"),
+ * offsets from struct net_config. */
+extern const struct schema_node net_schema[];
+
 /* ---- set-up (core 0, start-up, after netdev_init_all) */
-int net_init(const void *cfg, char *err, size_t errlen);
+/* Runs the stack on the devices: cfg's interfaces (cfg filled from a
+ * validated document, borrowed) on devices 0.., and the TCP limits.
+ * Returns 0, or -errno with the reason in err: what only this machine can
+ * refuse, e.g. "interfaces[1]: no network device for it (have 1)", or
+ * memory for the connections. */
+int net_init(const struct net_config *cfg, char *err, size_t errlen);
 int net_if_count(void);
 /* address/prefix in host byte order, for logs and telemetry (addr 0:
  * not configured yet, e.g. no DHCP lease) */
@@ -106,6 +146,8 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len);
 	X(arp_refresh) X(arp_expired) X(drop_vlan_untagged) X(drop_unbound) \
 	X(dhcp_discover) X(dhcp_request) X(dhcp_offer) X(dhcp_ack) X(dhcp_nak) \
 	X(drop_bad_dhcp) X(drop_dhcp_stray) \
+	X(dhcp_bad_addr) X(dhcp_bad_mask) X(dhcp_bad_server) X(dhcp_wrong_server) \
+	X(dhcp_bad_router) X(dhcp_small_mtu) \
 	X(drop_vlan) X(drop_not_ipv4) X(drop_short) X(drop_bad_ip_hdr) X(drop_bad_ip_csum) \
 	X(drop_ip_frag) X(drop_not_ours) X(drop_ttl) X(drop_proto) \
 	X(icmp_echo) X(drop_bad_icmp) \

@@ -1,5 +1,12 @@
 /*
  * net_priv.h — state shared by the files of src/net/ only.
+ *
+ * The stack's files, from the wire up: eth.c (frames in and out, 802.1Q,
+ * the transmit batch), arp.c (the ARP table), ip.c (checksums, steering,
+ * routes, IPv4 in and out, ICMP echo), udp.c, TCP (tcp.c, tcp_in.c,
+ * tcp_out.c and tcp_timer.c, which share tcp_priv.h), dhcp.c (the DHCP
+ * client) and iface.c (the interfaces: net_init, addresses, telemetry).
+ * What one of them exports to the others is declared here, by file.
  */
 #ifndef POLLUX_NET_PRIV_H
 #define POLLUX_NET_PRIV_H
@@ -50,7 +57,7 @@ struct net_if {
 	struct net_ifaddr ifa_bufs[2];  /* core 0 only */
 	uint8_t ifa_cur;                /* core 0 only: the one published */
 	/* Single-value mirrors of ifa->addr and ifa->mtu for code that needs
-	 * only one of them (tcp.c): stored by core 0 after the publish, read
+	 * only one of them (TCP): stored by core 0 after the publish, read
 	 * anywhere as plain (seq_cst, on x86 a mov) atomic loads; whole
 	 * values, the old or the new one. */
 	_Atomic uint32_t addr;
@@ -128,6 +135,43 @@ void net_if_set_addr(struct net_if *ifc, uint32_t addr, uint8_t prefix, uint32_t
 void net_arp_announce(struct net_if *ifc);
 /* live entries in the published ARP table (tests, telemetry) */
 uint32_t net_arp_entries(void);
+
+/* ---- eth.c */
+/* A received frame (b->len bytes from its Ethernet header) on the core
+ * that polled it: to ARP or IPv4, or counted and dropped. Consumes b. */
+void eth_input(struct net_if *ifc, struct pktbuf *b);
+/* Queues a complete frame (Ethernet header, untagged) on this core's
+ * batch for ifc. Consumes b; -ENOBUFS: dropped and counted. */
+int eth_tx(struct net_if *ifc, struct pktbuf *b);
+/* The end of a loop turn: hands nc's (this core's) batch for interface
+ * i to the device; what its ring can't take waits for the next turn. */
+void eth_tx_flush(struct net_core *nc, int i);
+
+/* ---- arp.c: core 0 writes the table, every core reads it */
+#define ARP_REFRESH_NS (60ull * 1000000000ull)  /* re-request an entry in use this long before it expires */
+#define ARP_SWEEP_NS (60ull * 1000000000ull)    /* how often core 0 drops expired entries */
+struct arp_entry { uint32_t ip; uint8_t mac[ETH_ALEN]; uint8_t ifindex; uint64_t expires; };
+/* any core: the live entry for ip (network order), valid until the end
+ * of the caller's loop turn; NULL: none */
+const struct arp_entry *arp_lookup(uint32_t ip);
+/* any core: have core 0 ask for ip (at most once per second per core) */
+void arp_ask(struct net_if *ifc, uint32_t ip);
+/* any core: an ARP frame received on ifc, at its Ethernet header; it goes
+ * to core 0. Consumes b. */
+void arp_input(struct net_if *ifc, struct pktbuf *b);
+/* core 0, the timer net_init arms every ARP_SWEEP_NS: drops expired entries */
+struct timer;
+void arp_sweep(struct timer *t, void *arg);
+
+/* ---- ip.c */
+/* An IPv4 frame received on ifc, at its Ethernet header: validated,
+ * steered to the flow's owner core and dispatched. Consumes b. */
+void ip_input(struct net_if *ifc, struct pktbuf *b);
+
+/* ---- udp.c */
+/* On the flow's owner: a datagram for us, UDP header at pktbuf_data(b),
+ * l4len bytes; ip is a copy of its IP header. Consumes b. */
+void udp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip, uint16_t l4len);
 
 /* ---- dhcp.c: the DHCPv4 client of "address": "dhcp" interfaces, core 0 */
 #define DHCP_SERVER_PORT 67

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "core/core.h"
+#include "core/schema.h"
 
 #define PKTBUF_HEADROOM 128
 #define PKTBUF_DATA 2048
@@ -98,6 +99,12 @@ struct pktbuf_pool {
  * (frame_alloc_dma_pages). Returns 0 or -ENOMEM. */
 int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count);
 struct pktbuf_pool *pktbuf_pool_of(uint16_t core);
+/* The "pool" section of the config (table: pkt_schema, src/pkt/config.c). */
+struct pkt_config {
+	uint32_t buffers_per_core;      /* 0: the default, 4096 with devices, else 256 */
+};
+extern const struct schema_node pkt_schema[];
+
 /* Core 0 at start-up: a pool of per_core buffers for every core, and on
  * each core a poller that sends home buffers whose channel was full. */
 int pktbuf_pools_init(uint32_t per_core);

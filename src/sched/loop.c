@@ -5,84 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <jansson.h>
 #include "sched/sched_priv.h"
 
 struct sched_core sched_cores[POLLUX_MAX_CORES];
-
-int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_config *cfg,
-		       char *err, size_t errlen)
-{
-	const json_t *j = cores_json;
-	cfg->chan_slots = 256;
-	cfg->halt_after = 64;
-	cfg->halt_max_us = 1000;
-	for (uint32_t i = 0; i < POLLUX_MAX_CORES; i++)
-		cfg->idle[i] = i == 0 ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
-	if (!j)
-		return 0;
-	if (!json_is_object(j)) {
-		snprintf(err, errlen, "cores: must be an object");
-		return -EINVAL;
-	}
-	const json_t *idle = json_object_get(j, "idle");
-	if (json_is_string(idle)) {
-		const char *v = json_string_value(idle);
-		if (strcmp(v, "poll") && strcmp(v, "halt")) {
-			snprintf(err, errlen, "cores.idle: must be \"poll\" or \"halt\"");
-			return -EINVAL;
-		}
-		for (uint32_t i = 0; i < POLLUX_MAX_CORES; i++)
-			cfg->idle[i] = !strcmp(v, "halt") ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
-	} else if (json_is_array(idle)) {
-		size_t k;
-		const json_t *e;
-		json_array_foreach(idle, k, e) {
-			const char *v = json_string_value(e);
-			if (!v || (strcmp(v, "poll") && strcmp(v, "halt"))) {
-				snprintf(err, errlen, "cores.idle[%zu]: must be \"poll\" or \"halt\"", k);
-				return -EINVAL;
-			}
-			if (k < POLLUX_MAX_CORES)
-				cfg->idle[k] = !strcmp(v, "halt") ? SCHED_IDLE_HALT : SCHED_IDLE_POLL;
-		}
-	} else if (idle) {
-		snprintf(err, errlen, "cores.idle: must be \"poll\", \"halt\" or a list of them");
-		return -EINVAL;
-	}
-	const json_t *ha = json_object_get(j, "halt_after");
-	if (ha) {
-		if (!json_is_integer(ha) || json_integer_value(ha) < 1 || json_integer_value(ha) > 1000000) {
-			snprintf(err, errlen, "cores.halt_after: must be 1..1000000 idle turns");
-			return -EINVAL;
-		}
-		cfg->halt_after = (uint32_t)json_integer_value(ha);
-	}
-	const json_t *hm = json_object_get(j, "halt_max_us");
-	if (hm) {
-		if (!json_is_integer(hm) || json_integer_value(hm) < 10 || json_integer_value(hm) > 1000000) {
-			snprintf(err, errlen, "cores.halt_max_us: must be 10..1000000");
-			return -EINVAL;
-		}
-		cfg->halt_max_us = (uint32_t)json_integer_value(hm);
-	}
-	const json_t *ak = json_object_get(j, "arena_kib");
-	if (ak && (!json_is_integer(ak) || json_integer_value(ak) < 64 || json_integer_value(ak) > (1 << 20))) {
-		snprintf(err, errlen, "cores.arena_kib: must be 64..1048576");
-		return -EINVAL;
-	}
-	const json_t *cs = json_object_get(j, "channel_slots");
-	if (cs) {
-		json_int_t v = json_is_integer(cs) ? json_integer_value(cs) : 0;
-		if (v < 4 || v > 65536 || (v & (v - 1))) {
-			snprintf(err, errlen, "cores.channel_slots: must be a power of two, 4..65536");
-			return -EINVAL;
-		}
-		cfg->chan_slots = (uint32_t)v;
-	}
-	(void)ncores;
-	return 0;
-}
 
 int sched_poller_remove(sched_poll_fn fn, void *arg)
 {

@@ -25,25 +25,25 @@
 #include "core/core.h"
 #include "sched/timer.h"
 #include "sched/ring.h"
+#include "core/schema.h"
 
 #define SCHED_MAX_POLLERS 16
 #define SCHED_BURST 32                  /* messages per channel per turn */
 
 enum sched_idle { SCHED_IDLE_POLL = 0, SCHED_IDLE_HALT = 1 };
 
+/* The "cores" section of the config, filled by the schema engine from
+ * sched_schema (src/sched/config.c, core/schema.h). */
 struct sched_config {
 	uint32_t chan_slots;            /* per ordered pair, power of two */
 	enum sched_idle idle[POLLUX_MAX_CORES];
 	uint32_t halt_after;            /* idle turns before sleeping */
 	uint32_t halt_max_us;           /* longest sleep of a core with pollers */
+	uint32_t arena_kib;             /* each core's start-up arena (main.c sets them up) */
 };
+/* The fields of "cores" (their keys, bounds, defaults and docs). */
+extern const struct schema_node sched_schema[];
 
-/* Fills cfg from the config document's "cores" object. On a bad value
- * returns -EINVAL with "cores.idle[1]: must be \"poll\" or \"halt\"" style
- * text in err (the path of the bad field). */
-struct json_t;
-int sched_config_parse(const void *cores_json, uint32_t ncores, struct sched_config *cfg,
-		       char *err, size_t errlen);
 /* Core 0, before any core runs its loop: allocates the channel mesh and
  * per-core state. Returns 0 or -ENOMEM. */
 int sched_init(const struct sched_config *cfg);

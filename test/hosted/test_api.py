@@ -22,7 +22,9 @@ from api_contract import (curl, fetch_cert, free_port, metric, s_client, sh, shu
                           FPR_RE, test_auth, test_fifty_keepalive_clients_and_a_staller,
                           test_metrics_parse, test_other_resources, test_plain_http_is_not_served,
                           test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
-                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy)
+                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy,
+                          test_a_slow_request_is_cut_at_the_deadline,
+                          test_one_source_holds_its_share_of_the_slots)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "pollux-hosted")
@@ -108,6 +110,7 @@ def hosted_target(px, cacert):
     px.min_memory, px.wall_clock, px.slow = 0, True, 30
     px.handshake_s = (5, 30)            # 10 s on the hosted platform
     px.keepalive_requests, px.staller_survives = 5, True
+    px.per_source = 64                  # LST_MAX_PER_SOURCE
     return px
 
 
@@ -195,13 +198,37 @@ def test_bad_api_config_stops_boot():
     px = Pollux({"cores": {"idle": "halt"}, "api": {"token": "short", "port": free_port()}})
     try:
         assert px.p.wait(60) == 35, px.out()
-        assert "config: api.token: must be 16..256" in px.out(), px.out()
+        assert "config: api.token: must be a string of 16..256 characters" in px.out(), px.out()
     finally:
         px.stop()
     px = Pollux({"cores": {"idle": "halt"}, "api": {"token": TOKEN, "port": free_port(), "cert": "not pem", "key": "no"}})
     try:
         assert px.p.wait(60) == 35, px.out()
         assert "config: api.cert:" in px.out(), px.out()
+    finally:
+        px.stop()
+
+
+def test_bad_config_same_message_at_boot_and_put(api):
+    """The whole document is checked before anything starts: a bad field
+    stops the boot (35) with the path and reason that PUT /v1/config
+    answers with 400; so does an address the old parser let through."""
+    bad = {"cores": {"idle": "halt"}, "tcp": {"max_conns_per_core": -1}}
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(bad))
+    assert code == 400, body
+    msg = json.loads(body)["error"]
+    assert msg == "tcp.max_conns_per_core: must be 4..1000000", body
+    px = Pollux(bad)
+    try:
+        assert px.p.wait(60) == 35, px.out()
+        assert "config: " + msg in px.out(), px.out()
+        assert "pollux ready" not in px.out(), px.out()
+    finally:
+        px.stop()
+    px = Pollux({"cores": {"idle": "halt"}, "interfaces": [{"address": "10.0.0.1x"}]})
+    try:
+        assert px.p.wait(60) == 35, px.out()
+        assert "config: interfaces[0].address: must be" in px.out(), px.out()
     finally:
         px.stop()
 

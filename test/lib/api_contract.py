@@ -18,6 +18,8 @@ the server is ready and its certificate is trusted):
   keepalive_requests  requests per client of the 50 keep-alive clients
   staller_survives    True where the 50 clients are done well within the
                       handshake time, so the stalled one must still be open
+  per_source    connections one address may hold (all test clients come
+                from one address)
 The suite changes the running config only for a moment and puts it back;
 it never shuts the server down (each file does that itself, last). Only
 127.0.0.1 is ever contacted. Time limits are safety nets for a loaded host,
@@ -25,6 +27,7 @@ never performance assertions."""
 import http.client
 import json
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -343,4 +346,85 @@ def test_stalled_handshake_times_out(api):
     assert lo < took < hi, took
     _, m1 = curl(api, "/metrics")
     name = "pollux_api_connections_timed_out_total"
+    assert metric(m1, name) - metric(m0, name) >= 1
+
+
+def test_a_slow_request_is_cut_at_the_deadline(api):
+    """Slowloris: a request that trickles in (a byte every 2 s, so never
+    silent) is closed 10 s after its first byte and counted, while a
+    normal client is served meanwhile."""
+    _, m0 = curl(api, "/metrics")
+    ctx = ssl.create_default_context(cafile=api.cacert)
+    raw = socket.create_connection((HOST, api.port), timeout=api.slow)
+    s = ctx.wrap_socket(raw, server_hostname=HOST)     # the handshake, whole
+    s.sendall(b"GET /v1/system HTTP/1.1\r\nHost: x\r\n")
+    t0 = time.monotonic()
+    s.settimeout(2)
+    cut, served = None, False
+    for i in range(int(api.slow)):          # a safety net: the deadline is 10 s
+        try:
+            if s.recv(1) == b"":
+                cut = time.monotonic() - t0
+                break
+        except socket.timeout:
+            pass
+        except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+            cut = time.monotonic() - t0
+            break
+        if not served:
+            code, _ = curl(api, "/v1/system")
+            assert code == 200
+            served = True
+        try:
+            s.sendall(b"X")
+        except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+            cut = time.monotonic() - t0
+            break
+    s.close()
+    assert served
+    assert cut is not None, "still open after %d s" % api.slow
+    assert 9 < cut < api.handshake_s[1], cut
+    _, m1 = curl(api, "/metrics")
+    name = "pollux_api_request_timeouts_total"
+    assert metric(m1, name) - metric(m0, name) >= 1
+
+
+def test_one_source_holds_its_share_of_the_slots(api):
+    """api.per_source connections from 127.0.0.1 are kept; one more is
+    refused at once (closed or reset, before any TLS) and counted; once
+    they are gone the next client is served."""
+    _, m0 = curl(api, "/metrics")
+    socks = []
+    t0 = time.monotonic()
+    try:
+        for _ in range(api.per_source + 1):
+            socks.append(socket.create_connection((HOST, api.port), timeout=api.slow))
+        refused, end = set(), time.monotonic() + min(api.slow, 8)
+        while time.monotonic() < end:
+            ready, _, _ = select.select([x for x in socks if x not in refused], [], [], 0.5)
+            for x in ready:
+                try:
+                    data = x.recv(1)
+                except ConnectionResetError:
+                    data = b""
+                assert data == b"", data
+                if not refused:             # another second for a second one
+                    end = min(end, time.monotonic() + 1)
+                refused.add(x)
+        assert refused, "none of %d refused" % len(socks)
+        if time.monotonic() - t0 < api.handshake_s[0]:
+            # the others are kept (until their handshake times out);
+            # leftovers of earlier tests may hold a slot a moment longer
+            assert len(refused) <= 2, len(refused)
+    finally:
+        for x in socks:
+            x.close()
+    end = time.monotonic() + api.slow
+    while True:                             # the server sees the closes
+        code, m1 = curl(api, "/metrics")
+        if metric(m1, "pollux_api_connections") <= 2 or time.monotonic() > end:
+            break
+        time.sleep(0.5)
+    assert code == 200
+    name = "pollux_api_connections_source_limited_total"
     assert metric(m1, name) - metric(m0, name) >= 1

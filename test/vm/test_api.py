@@ -13,9 +13,10 @@ boots once for all of the API's contract, test/lib/api_contract.py
 (shared with test/hosted: every resource, 401, 400/409 naming the field
 with the running config unchanged after, the TLS policy, /metrics through
 prometheus_client's parser, 50 concurrent keep-alive clients beside one
-stalled mid-handshake, handshake timeouts), then for this platform's own
-checks: the console, the management interface and its counters, a
-pipelined client that reads late, and shutdown (the VM powers off). A
+stalled mid-handshake, handshake timeouts, a request trickling in cut at
+its deadline, one source held to its share of the slots), then for this
+platform's own checks: the console, the management interface and its
+counters, a pipelined client that reads late, and shutdown (the VM powers off). A
 bare boot shows the API off without its NIC; a second VM with a data
 interface beside the management one checks the queue mapping and that
 the API's port on the data interface is refused and counted; a third
@@ -41,7 +42,9 @@ from api_contract import (curl, fetch_cert, free_port, metric, sh, shutdown,  # 
                           FPR_RE, test_auth, test_fifty_keepalive_clients_and_a_staller,
                           test_metrics_parse, test_other_resources, test_plain_http_is_not_served,
                           test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
-                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy)
+                          test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy,
+                          test_a_slow_request_is_cut_at_the_deadline,
+                          test_one_source_holds_its_share_of_the_slots)
 
 HOST = "127.0.0.1"
 TOKEN_RE = re.compile(r"api: token ([0-9a-f]{48}) \(generated")
@@ -54,6 +57,7 @@ class ApiVM:
     cores, min_memory, wall_clock, slow = 2, 200 << 20, False, 120
     handshake_s = (15, 120)             # 20 s on the VM
     keepalive_requests, staller_survives = 3, False
+    per_source = 56                     # SL_MAX_PER_SOURCE: all clients come from 10.0.2.2
 
     def __init__(self, config, extra=(), smp=2):
         self.port = free_port()
@@ -197,6 +201,24 @@ def test_pipelined_client_that_reads_late(api):
     assert metric(m1, name) - metric(m0, name) >= 1, "the window never closed"
 
 
+@pytest.mark.parametrize("doc,want", [
+    ({"name": "x", "tcp": {"max_conns_per_core": -1}}, "tcp.max_conns_per_core: must be 4..1000000"),
+    ({"name": "x", "interfaces": [{"address": "10.0.0.1x"}]}, "interfaces[0].address: must be "),
+])
+def test_bad_config_stops_the_boot_as_put_refuses_it(api, tmp_path, doc, want):
+    """The whole document is checked before anything starts: the boot stops
+    (35) with the path and reason PUT /v1/config answers with 400 (the
+    second an address the old parser let through)."""
+    code, body = curl(api, "/v1/config", method="PUT", data=json.dumps(doc))
+    assert code == 400 and json.loads(body)["error"].startswith(want), body
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    b = boot(smp=1, config=str(path))
+    assert b.rc == 35, b
+    assert "config: " + json.loads(body)["error"] in b.out, b
+    assert "pollux ready" not in b.out, b
+
+
 def test_shutdown_powers_off(api):
     """Last: the VM goes away."""
     shutdown(api)
@@ -205,6 +227,7 @@ def test_shutdown_powers_off(api):
     out = api.out()
     assert "api: shutdown requested" in out and "pollux: powering off (API)" in out, out[-3000:]
     assert rc == 0, (rc, out[-3000:])   # ACPI power-off: QEMU exits 0 (with the line above)
+
 
 
 def test_without_its_nic_the_api_is_off():

@@ -516,3 +516,86 @@ Test(http, auth_compare_is_exact)
 	cr_assert(!api_auth_ok(&srv, NULL, 0));
 	cr_assert(!api_auth_ok(&srv, "Bearer", 6));
 }
+
+/* ---- the request deadlines (slowloris): what the transports apply */
+#define S_NS 1000000000ull
+#define T0 (1000 * S_NS)
+
+static void feed_str(const char *s)
+{
+	cr_assert_eq(api_conn_feed(conn, s, strlen(s)), strlen(s));
+}
+
+static enum api_req_state req_state(uint64_t *seq)
+{
+	return api_conn_request_state(conn, seq);
+}
+
+Test(http, headers_must_arrive_within_the_header_deadline)
+{
+	uint64_t seq;
+	cr_assert_eq(req_state(&seq), API_REQ_IDLE);
+	cr_assert_eq(seq, 0);
+	cr_assert_not(api_conn_overdue(conn, T0), "an idle connection is never overdue");
+	cr_assert_not(api_conn_overdue(conn, T0 + 3600 * S_NS));
+	feed_str("GET /v1/sys");
+	cr_assert_eq(req_state(&seq), API_REQ_HEADERS);
+	cr_assert_not(api_conn_overdue(conn, T0), "the first sight starts the clock");
+	feed_str("tem HTTP/1.1\r\n");           /* a byte now and then changes nothing */
+	cr_assert_not(api_conn_overdue(conn, T0 + API_HEADER_TIMEOUT_NS - 1));
+	cr_assert(api_conn_overdue(conn, T0 + API_HEADER_TIMEOUT_NS + 1));
+}
+
+Test(http, blank_lines_before_a_request_start_its_clock)
+{
+	feed_str("\r\n");
+	uint64_t seq;
+	cr_assert_eq(req_state(&seq), API_REQ_HEADERS, "CRLFs kept a slot for ever");
+	cr_assert_not(api_conn_overdue(conn, T0));
+	cr_assert(api_conn_overdue(conn, T0 + API_HEADER_TIMEOUT_NS + 1));
+}
+
+Test(http, a_body_has_until_the_request_deadline)
+{
+	feed_str("PUT /v1/config HTTP/1.1\r\nContent-Length: 10\r\n\r\nab");
+	uint64_t seq;
+	cr_assert_eq(req_state(&seq), API_REQ_BODY);
+	cr_assert_not(api_conn_overdue(conn, T0));
+	cr_assert_not(api_conn_overdue(conn, T0 + API_HEADER_TIMEOUT_NS + S_NS), "headers were in time");
+	cr_assert_not(api_conn_overdue(conn, T0 + API_REQUEST_TIMEOUT_NS - 1));
+	cr_assert(api_conn_overdue(conn, T0 + API_REQUEST_TIMEOUT_NS + 1));
+}
+
+Test(http, a_complete_request_stops_the_clock_and_the_next_starts_its_own)
+{
+	feed_str("GET /v1/system HTTP/1.1\r\n");
+	cr_assert_not(api_conn_overdue(conn, T0));
+	feed_str("\r\n");
+	uint64_t seq;
+	cr_assert_eq(req_state(&seq), API_REQ_IDLE);
+	cr_assert_eq(seq, 1);
+	cr_assert_not(api_conn_overdue(conn, T0 + 9 * S_NS));
+	cr_assert_not(api_conn_overdue(conn, T0 + 100 * S_NS), "a kept-alive idle connection timed out");
+	/* pipelined: the second request's first bytes come with the first's
+	 * end, its clock starts when they are seen */
+	feed_str("GET /v1/system HTTP/1.1\r\n\r\nGET /v1/sy");
+	cr_assert_eq(req_state(&seq), API_REQ_HEADERS);
+	cr_assert_eq(seq, 2);
+	cr_assert_not(api_conn_overdue(conn, T0 + 200 * S_NS));
+	feed_str("stem HTTP/1.1\r\n\r\nGET /");
+	cr_assert_eq(req_state(&seq), API_REQ_HEADERS);
+	cr_assert_eq(seq, 3);
+	cr_assert_not(api_conn_overdue(conn, T0 + 205 * S_NS), "a new request, a new clock");
+	cr_assert_not(api_conn_overdue(conn, T0 + 205 * S_NS + API_HEADER_TIMEOUT_NS - 1));
+	cr_assert(api_conn_overdue(conn, T0 + 205 * S_NS + API_HEADER_TIMEOUT_NS + 1));
+}
+
+Test(http, a_closing_connection_is_not_overdue)
+{
+	feed_str("GET /v1/sys");
+	cr_assert_not(api_conn_overdue(conn, T0));
+	api_conn_eof(conn);
+	uint64_t seq;
+	cr_assert_eq(req_state(&seq), API_REQ_IDLE);
+	cr_assert_not(api_conn_overdue(conn, T0 + API_REQUEST_TIMEOUT_NS + 1));
+}

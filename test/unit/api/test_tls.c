@@ -548,3 +548,63 @@ Test(tls, counters_in_the_metrics_text)
 	cr_assert(strstr(buf, "\npollux_api_requests_total 1\n"), "%s", buf);
 	client_free(c);
 }
+
+/* Part of what the client has written reaches the server (n bytes). */
+static void feed_part(struct client *c, size_t n)
+{
+	cr_assert_leq(n, c->out_len);
+	cr_assert_eq(api_tls_conn_feed(c->srv, c->out, n), n);
+	memmove(c->out, c->out + n, c->out_len - n);
+	c->out_len -= n;
+}
+
+#define S_NS 1000000000ull
+#define T0 (1000 * S_NS)
+
+Test(tls, a_record_on_its_way_counts_as_a_request)
+{
+	struct client *c = client_new(&(struct client_opts){ .ca_pem = api_tls_cert_pem(tls) });
+	feed_part(c, 0);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0), "the handshake has its own timeout");
+	cr_assert_eq(handshake(c), 0);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0));
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 3600 * S_NS), "an idle connection is never overdue");
+	/* a record's header, then a little of it: HTTP has seen nothing */
+	client_write(c, get_system);
+	feed_part(c, 3);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0));
+	feed_part(c, 20);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 5 * S_NS));
+	/* the rest: answered, the clock stops */
+	pump(c);
+	char buf[8192];
+	client_read(c, buf, sizeof buf);
+	cr_assert(!strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), "%s", buf);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 100 * S_NS));
+	/* the next request, cut in its record: overdue after the deadline */
+	client_write(c, get_system);
+	feed_part(c, 7);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 200 * S_NS));
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 200 * S_NS + API_HEADER_TIMEOUT_NS - 1));
+	cr_assert(api_tls_conn_overdue(c->srv, T0 + 200 * S_NS + API_HEADER_TIMEOUT_NS + 1));
+	client_free(c);
+}
+
+Test(tls, a_client_held_back_by_its_unread_answers_is_not_late)
+{
+	struct client *c = client_new(&(struct client_opts){ 0 });
+	cr_assert_eq(handshake(c), 0);
+	/* pipelined requests, never reading, fed in pieces that cut records */
+	for (int i = 0; i < 5000 && api_tls_conn_room(c->srv) > 0; i++) {
+		client_write(c, get_system);
+		size_t n = c->out_len > 100 ? c->out_len - 100 : c->out_len;
+		size_t took = api_tls_conn_feed(c->srv, c->out, n);
+		memmove(c->out, c->out + took, c->out_len - took);
+		c->out_len -= took;
+		cr_assert_not(api_tls_conn_overdue(c->srv, T0));
+	}
+	cr_assert_eq(api_tls_conn_room(c->srv), 0);
+	cr_assert_not(api_tls_conn_overdue(c->srv, T0 + 100 * S_NS),
+		      "a request we are not reading was charged the deadline");
+	client_free(c);
+}

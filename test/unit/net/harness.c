@@ -21,6 +21,7 @@
 #include "net/net_priv.h"
 #include "sched/sched.h"
 #include "core/config.h"
+#include "core/schema.h"
 #include "harness.h"
 
 void net_input(int ifindex, struct pktbuf *b);  /* stack.c, for tests */
@@ -1006,6 +1007,23 @@ int h_peer_connect(struct h_peer *p)
 
 /* ---------------------------------------------------------------- set-up */
 static json_t *h_cfg;
+static struct net_config h_net;
+
+int h_net_config(const char *config_json, struct net_config *out, char *err, size_t errlen)
+{
+	static const struct schema_node root = { .kind = SK_OBJECT, .sub = net_schema };
+	json_t *j;
+	int rc = config_parse(config_json, strlen(config_json), &j, err, errlen);
+	if (rc)
+		return rc;
+	rc = schema_validate(&root, j, err, errlen);
+	if (!rc) {
+		memset(out, 0, sizeof *out);
+		schema_fill(&root, j, out);
+	}
+	json_decref(j);                 /* the stack's config holds no strings */
+	return rc;
+}
 
 int h_init(const char *config_json)
 {
@@ -1019,13 +1037,15 @@ int h_init(const char *config_json)
 	else if (off && !strcmp(off, "tso"))
 		h_dev_offloads = NETDEV_TX_CSUM | NETDEV_TX_TSO4;
 	int rc = config_parse(txt, strlen(txt), &h_cfg, err, sizeof err);
+	if (!rc)
+		rc = h_net_config(txt, &h_net, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "h_init: %s\n", err);
 		return rc;
 	}
 	rc = pktbuf_pools_init(H_POOL);
 	if (!rc)
-		rc = net_init(h_cfg, err, sizeof err);
+		rc = net_init(&h_net, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "h_init: %s (%d)\n", err, rc);
 		return rc;

@@ -70,6 +70,11 @@ extern const uint8_t H_OUR_MAC[6], H_PEER_MAC[6];
  * and drops what was sent so far (the gratuitous ARP and the reply).
  * Returns 0, or -errno with a message on stderr. */
 int h_init(const char *config_json);
+/* What the appliance does before net_init: the document validated against
+ * the stack's part of the schema (net_schema: "interfaces", "tcp") and
+ * filled into *out. 0, or -EINVAL with "path: reason" in err. */
+struct net_config;
+int h_net_config(const char *config_json, struct net_config *out, char *err, size_t errlen);
 /* Frees everything h_init made (the fuzzer re-initialises per input; a
  * Criterion test runs in its own process and need not call it). */
 void h_fini(void);

@@ -5,7 +5,10 @@
  * and REQUEST with backoff, NAK, renewing at T1 (unicast), rebinding at
  * T2 (broadcast), expiry, the options honoured (mask, router, DNS, lease,
  * T1/T2, MTU), malformed and stray replies counted and ignored, IP
- * traffic dropped while unbound, and the config's errors.
+ * traffic dropped while unbound, and the config's errors. Then what a
+ * server may not make us do: take an MTU too small for renewals, an
+ * unusable address, mask, server identifier or router, or an answer
+ * from a server we did not ask.
  */
 #include <errno.h>
 #include <string.h>
@@ -55,6 +58,12 @@ struct reply {
 	uint32_t magic;                 /* 0: the right one */
 	int wrong_chaddr, bad_csum, bad_optlen;
 	size_t cut;                     /* send only this many BOOTP bytes (0: all) */
+	uint32_t mask;                  /* host order; 0: 255.255.255.0 (no_mask: none) */
+	int zero_mask;                  /* the mask option says 0.0.0.0 */
+	uint32_t server_id;             /* host order; 0: S_IP (no_server: none) */
+	uint32_t ip_src;                /* host order; 0: S_IP */
+	uint32_t routers[4];            /* host order */
+	int nrouters;                   /* 0: one, S_IP */
 };
 
 static uint8_t *put_opt(uint8_t *o, uint8_t code, uint8_t len, uint32_t v_host)
@@ -74,6 +83,7 @@ static void server_send(const struct reply *r)
 	struct udp_hdr *u = (void *)(ip + 1);
 	uint8_t *bp = (uint8_t *)(u + 1);
 	uint32_t dst = r->ip_dst ? r->ip_dst : 0xffffffffu;
+	uint32_t src = r->ip_src ? r->ip_src : S_IP;
 	/* BOOTP */
 	bp[0] = r->op ? r->op : 2;
 	bp[1] = 1;
@@ -91,11 +101,21 @@ static void server_send(const struct reply *r)
 	if (r->type)
 		o = put_opt(o, 53, 1, r->type);
 	if (!r->no_server)
-		o = put_opt(o, 54, 4, S_IP);
+		o = put_opt(o, 54, 4, r->server_id ? r->server_id : S_IP);
 	if (r->type != 6) {
 		if (!r->no_mask)
-			o = put_opt(o, 1, 4, 0xffffff00u);
-		o = put_opt(o, 3, 4, S_IP);
+			o = put_opt(o, 1, 4, r->zero_mask ? 0 : r->mask ? r->mask : 0xffffff00u);
+		if (!r->nrouters) {
+			o = put_opt(o, 3, 4, S_IP);
+		} else {
+			*o++ = 3;
+			*o++ = (uint8_t)(4 * r->nrouters);
+			for (int i = 0; i < r->nrouters; i++) {
+				uint32_t v = htonl(r->routers[i]);
+				memcpy(o, &v, 4);
+				o += 4;
+			}
+		}
 		o = put_opt(o, 6, 4, DNS_IP);
 		if (!r->no_lease)
 			o = put_opt(o, 51, 4, r->lease ? r->lease : LEASE);
@@ -131,10 +151,10 @@ static void server_send(const struct reply *r)
 	ip->len = htons((uint16_t)(20 + 8 + blen));
 	ip->ttl = 64;
 	ip->proto = IP_PROTO_UDP;
-	ip->src = htonl(S_IP);
+	ip->src = htonl(src);
 	ip->dst = htonl(dst);
 	ip->csum = csum(ip, 20, 0);
-	uint32_t ps = (S_IP >> 16) + (S_IP & 0xffff) + (dst >> 16) + (dst & 0xffff) + 17 + 8 + (uint32_t)blen;
+	uint32_t ps = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 17 + 8 + (uint32_t)blen;
 	u->csum = csum(u, 8 + blen, ps);
 	if (r->bad_csum)
 		u->csum ^= 0x1234;
@@ -646,12 +666,11 @@ Test(dhcp, replies_to_port_68_on_a_static_interface_are_plain_udp)
 static const char *init_error(const char *json)
 {
 	static char err[200];
-	json_error_t je;
-	json_t *cfg = json_loads(json, 0, &je);
-	cr_assert_not_null(cfg, "%s", je.text);
+	static struct net_config cfg;
 	err[0] = 0;
-	int rc = net_init(cfg, err, sizeof err);
-	json_decref(cfg);
+	int rc = h_net_config(json, &cfg, err, sizeof err);
+	if (!rc)
+		rc = net_init(&cfg, err, sizeof err);
 	cr_assert_lt(rc, 0, "accepted %s", json);
 	return err;
 }
@@ -661,13 +680,245 @@ Test(dhcp, config_errors_name_the_field)
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"gateway\": \"10.0.0.1\"}]}"),
 			 "interfaces[0].gateway: not with \"address\": \"dhcp\" (the server names the router)");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcpx\"}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: required");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"0.0.0.0/8\"}]}"),
-			 "interfaces[0].address: must be \"a.b.c.d/prefix\" or \"dhcp\"");
+			 "interfaces[0].address: must be \"a.b.c.d/prefix\" (prefix 1..32) or \"dhcp\"");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": 4095}]}"),
 			 "interfaces[0].vlan: must be a VLAN id, 1..4094");
 	cr_assert_str_eq(init_error("{\"interfaces\": [{\"address\": \"dhcp\", \"vlan\": \"7\"}]}"),
 			 "interfaces[0].vlan: must be a VLAN id, 1..4094");
+}
+
+/* ---------------------------------------------------------------- what a server may not do */
+static uint16_t our_mtu(void)
+{
+	uint32_t a, gw;
+	uint8_t p;
+	uint16_t mtu;
+	net_if_info(0, &a, &p, &gw, &mtu);
+	return mtu;
+}
+
+static uint32_t our_gw(void)
+{
+	uint32_t a, gw;
+	uint8_t p;
+	uint16_t mtu;
+	net_if_info(0, &a, &p, &gw, &mtu);
+	return gw;
+}
+
+/* to REQUESTING: DISCOVER, OFFER; returns the xid */
+static uint32_t to_requesting(void)
+{
+	struct sent s;
+	cr_assert_geq(wait_dhcp(&s, 500), 0, "no DISCOVER");
+	struct reply r = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP };
+	server_send(&r);
+	cr_assert(next_dhcp(&s), "no REQUEST after the OFFER");
+	cr_assert_eq(s.type, 3);
+	return s.xid;
+}
+
+/* bound, then T1: the renewing REQUEST; returns its xid */
+static uint32_t to_renewing(const struct reply *ack_opts)
+{
+	acquire(ack_opts);
+	h_tx_drop_all();
+	h_advance_ms(1800 * SEC + 2 * SEC);     /* T1, and the ARP for the server */
+	struct sent s;
+	cr_assert(next_dhcp(&s), "no renewal REQUEST");
+	cr_assert_eq(s.ip_dst, S_IP);
+	return s.xid;
+}
+
+Test(dhcp, an_mtu_below_576_is_ignored_and_renewals_still_go_out)
+{
+	/* 300 would have left no room for a 328-byte renewal */
+	struct reply opts = { .mtu = 300 };
+	to_renewing(&opts);                     /* the renewal went out */
+	cr_assert_eq(our_mtu(), 1500, "an MTU of 300 was taken");
+	cr_assert_eq(H_STAT(dhcp_small_mtu), 1);
+}
+
+Test(dhcp, an_mtu_of_576_is_taken_and_renewals_fit_it)
+{
+	struct reply opts = { .mtu = 576 };
+	acquire(&opts);
+	cr_assert_eq(our_mtu(), 576);
+	cr_assert_eq(H_STAT(dhcp_small_mtu), 0);
+	h_tx_drop_all();
+	h_advance_ms(1800 * SEC + 2 * SEC);
+	struct sent s;
+	cr_assert(next_dhcp(&s), "no renewal REQUEST within an MTU of 576");
+	cr_assert_eq(s.blen, 548, "a whole 576-byte datagram");
+}
+
+Test(dhcp, unusable_offered_addresses_are_counted_and_ignored)
+{
+	struct sent s;
+	cr_assert_geq(wait_dhcp(&s, 500), 0);
+	static const uint32_t bad[] = {
+		0xc6120000u,                    /* 198.18.0.0: the /24's network address */
+		0xc61200ffu,                    /* 198.18.0.255: its broadcast address */
+		0x7f000001u,                    /* loopback */
+		0xffffffffu,                    /* limited broadcast */
+		0xf0000001u,                    /* class E */
+		0x00000005u,                    /* 0/8 */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct reply r = { .type = 2, .xid = s.xid, .yiaddr = bad[i] };
+		server_send(&r);
+	}
+	/* a /16's network and broadcast addresses, by its own mask */
+	struct reply r16 = { .type = 2, .xid = s.xid, .yiaddr = 0xc612ffffu, .mask = 0xffff0000u };
+	server_send(&r16);
+	cr_assert_eq(H_STAT(dhcp_bad_addr), sizeof bad / sizeof bad[0] + 1);
+	cr_assert_eq(H_STAT(drop_bad_dhcp), sizeof bad / sizeof bad[0] + 1);
+	cr_assert_eq(H_STAT(dhcp_offer), 0);
+	cr_assert_not(next_dhcp(&s), "answered an unusable offer");
+	/* on a /31 (RFC 3021) both addresses are hosts */
+	struct reply r31 = { .type = 2, .xid = s.xid, .yiaddr = 0xc6120002u, .mask = 0xfffffffeu };
+	server_send(&r31);
+	cr_assert(next_dhcp(&s), "refused a /31 offer");
+	cr_assert_eq(s.type, 3);
+}
+
+Test(dhcp, bad_masks_are_counted_and_ignored_in_offer_and_ack)
+{
+	struct sent s;
+	cr_assert_geq(wait_dhcp(&s, 500), 0);
+	struct reply holes = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .mask = 0xff00ff00u };
+	server_send(&holes);
+	struct reply zero = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .zero_mask = 1 };
+	server_send(&zero);
+	cr_assert_eq(H_STAT(dhcp_bad_mask), 2);
+	cr_assert_not(next_dhcp(&s));
+	struct reply ok = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP };
+	server_send(&ok);
+	cr_assert(next_dhcp(&s));
+	struct reply ack = { .type = 5, .xid = s.xid, .yiaddr = H_OUR_IP, .mask = 0xfffffeffu };
+	server_send(&ack);
+	cr_assert_eq(H_STAT(dhcp_bad_mask), 3);
+	cr_assert_eq(H_STAT(drop_bad_dhcp), 3);
+	cr_assert_eq(our_addr(), 0, "bound with a mask that has a hole");
+	ack.mask = 0;
+	server_send(&ack);
+	cr_assert_eq(our_addr(), H_OUR_IP);
+}
+
+Test(dhcp, server_identifiers_that_are_not_unicast_are_refused)
+{
+	struct sent s;
+	cr_assert_geq(wait_dhcp(&s, 500), 0);
+	static const uint32_t bad[] = { 0xffffffffu, 0xe0000001u, 0x7f000001u };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct reply r = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .server_id = bad[i] };
+		server_send(&r);
+	}
+	struct reply none = { .type = 2, .xid = s.xid, .yiaddr = H_OUR_IP, .no_server = 1 };
+	server_send(&none);
+	cr_assert_eq(H_STAT(dhcp_bad_server), 4);
+	cr_assert_eq(H_STAT(drop_bad_dhcp), 4);
+	cr_assert_not(next_dhcp(&s), "requested from a server that is not unicast");
+	/* a NAK naming a broadcast server is bad too: still requesting */
+	uint32_t xid = s.xid;
+	struct reply ok = { .type = 2, .xid = xid, .yiaddr = H_OUR_IP };
+	server_send(&ok);
+	cr_assert(next_dhcp(&s));
+	struct reply nak = { .type = 6, .xid = xid, .server_id = 0xffffffffu };
+	server_send(&nak);
+	cr_assert_eq(H_STAT(dhcp_bad_server), 5);
+	cr_assert_eq(H_STAT(dhcp_nak), 0);
+	struct net_dhcp_info di;
+	net_dhcp_info(0, &di);
+	cr_assert_str_eq(di.state, "requesting");
+}
+
+Test(dhcp, routers_off_the_subnet_or_not_unicast_are_skipped)
+{
+	/* every entry unusable: bound, without a gateway */
+	struct reply opts = { .nrouters = 4, .routers = {
+		0xc61200ffu,                    /* the subnet's broadcast address */
+		H_OUR_IP,                       /* the offered address itself */
+		0x0a000001u,                    /* 10.0.0.1: off the subnet */
+		0xe0000001u,                    /* multicast */
+	} };
+	acquire(&opts);
+	cr_assert_eq(our_gw(), 0, "took an unusable router");
+	cr_assert_eq(H_STAT(dhcp_bad_router), 1, "counted once per ACK");
+}
+
+Test(dhcp, the_first_usable_router_is_taken)
+{
+	struct reply opts = { .nrouters = 3, .routers = { 0, 0xc6120000u, 0xc6120009u } };
+	acquire(&opts);
+	cr_assert_eq(our_gw(), 0xc6120009u);
+	cr_assert_eq(H_STAT(dhcp_bad_router), 1);
+	h_fini();
+	cr_assert_eq(h_init(DHCP_CONFIG), 0);
+	acquire(NULL);
+	cr_assert_eq(our_gw(), S_IP);
+	cr_assert_eq(H_STAT(dhcp_bad_router), 0);
+}
+
+Test(dhcp, while_renewing_only_the_leases_server_may_answer)
+{
+	uint32_t xid = to_renewing(NULL);
+	/* another server's NAK and ACK, by identifier or (without one) by source */
+	struct reply nak = { .type = 6, .xid = xid, .ip_dst = H_OUR_IP, .server_id = H_OTHER_IP };
+	server_send(&nak);
+	struct reply nak_src = { .type = 6, .xid = xid, .ip_dst = H_OUR_IP, .no_server = 1,
+				 .ip_src = H_OTHER_IP };
+	server_send(&nak_src);
+	struct reply ack = { .type = 5, .xid = xid, .yiaddr = 0xc6120042u, .ip_dst = H_OUR_IP,
+			     .server_id = H_OTHER_IP };
+	server_send(&ack);
+	cr_assert_eq(H_STAT(dhcp_wrong_server), 3);
+	cr_assert_eq(H_STAT(drop_dhcp_stray), 3);
+	cr_assert_eq(H_STAT(dhcp_nak), 0);
+	cr_assert_eq(our_addr(), H_OUR_IP, "another server changed the lease");
+	struct net_dhcp_info di;
+	net_dhcp_info(0, &di);
+	cr_assert_str_eq(di.state, "renewing");
+	/* ours still renews */
+	struct reply good = { .type = 5, .xid = xid, .yiaddr = H_OUR_IP, .ip_dst = H_OUR_IP };
+	server_send(&good);
+	net_dhcp_info(0, &di);
+	cr_assert_str_eq(di.state, "bound");
+	cr_assert_eq(H_STAT(dhcp_ack), 2);
+}
+
+Test(dhcp, while_requesting_another_servers_nak_is_ignored)
+{
+	uint32_t xid = to_requesting();
+	struct reply nak = { .type = 6, .xid = xid, .server_id = H_OTHER_IP };
+	server_send(&nak);
+	cr_assert_eq(H_STAT(dhcp_wrong_server), 1);
+	cr_assert_eq(H_STAT(dhcp_nak), 0);
+	struct reply ack = { .type = 5, .xid = xid, .yiaddr = H_OUR_IP };
+	server_send(&ack);
+	cr_assert_eq(our_addr(), H_OUR_IP);
+}
+
+Test(dhcp, while_rebinding_any_server_may_answer)
+{
+	acquire(NULL);
+	h_peer_answers_arp = 1;
+	h_advance_ms(3152 * SEC);               /* past T2 */
+	struct sent s;
+	int rebinding = 0;
+	while (!rebinding && next_dhcp(&s))
+		rebinding = s.ip_dst == 0xffffffffu;
+	cr_assert(rebinding, "no rebinding REQUEST");
+	struct reply ack = { .type = 5, .xid = s.xid, .yiaddr = H_OUR_IP, .ip_dst = H_OUR_IP,
+			     .server_id = H_OTHER_IP, .ip_src = H_OTHER_IP };
+	server_send(&ack);
+	cr_assert_eq(H_STAT(dhcp_wrong_server), 0);
+	struct net_dhcp_info di;
+	net_dhcp_info(0, &di);
+	cr_assert_str_eq(di.state, "bound");
+	cr_assert_eq(di.server, H_OTHER_IP, "the new lease's server");
 }

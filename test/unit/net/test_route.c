@@ -98,14 +98,14 @@ Test(route, active_opens_follow_the_routes)
 	h_turn();
 }
 
-/* net_init refuses cfg, naming the field */
+/* the schema (or net_init after it) refuses cfg, naming the field */
 static void bad(const char *cfg, const char *want)
 {
-	json_t *j = NULL;
+	static struct net_config c;
 	char err[256] = "";
-	cr_assert_eq(config_parse(cfg, strlen(cfg), &j, err, sizeof err), 0, "%s", err);
-	int rc = net_init(j, err, sizeof err);
-	json_decref(j);
+	int rc = h_net_config(cfg, &c, err, sizeof err);
+	if (!rc)
+		rc = net_init(&c, err, sizeof err);
 	cr_assert_neq(rc, 0, "accepted: %s", cfg);
 	cr_assert(strstr(err, want), "error \"%s\" does not say \"%s\"", err, want);
 }
@@ -116,10 +116,10 @@ Test(route, bad_routes_are_refused)
 	bad("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": {}}]}",
 	    "interfaces[0].routes: must be a list");
 	bad("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.0/8\"}]}]}",
-	    "interfaces[0].routes[0].via: must be an address on the interface's subnet");
+	    "interfaces[0].routes[0].via: required");
 	bad("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.9.0.0/16\","
 	    " \"via\": \"198.18.0.1\"}, {\"to\": \"10.0.0.1/8\", \"via\": \"198.18.0.1\"}]}]}",
-	    "interfaces[0].routes[1].to: host bits set (the network is 10.0.0.0/8)");
+	    "interfaces[0].routes[1].to: host bits set");
 	bad("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.0/8\","
 	    " \"via\": \"10.0.0.1\"}]}]}", "interfaces[0].routes[0].via: must be an address on the interface's subnet");
 	bad("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"routes\": [{\"to\": \"10.0.0.0/33\","

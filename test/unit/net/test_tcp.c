@@ -15,6 +15,7 @@
  * wheel tick (65.5 us) after its deadline.
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include "check.h"
 
@@ -1069,4 +1070,31 @@ Test(tcp, bad_segments_on_a_connection_are_dropped)
 	cr_assert_not(a->gone);
 	h_peer_send(&p, TCP_ACK, "ok", 2);
 	cr_assert_eq(a->rxlen, 2);
+}
+
+/* The app entry points belong to the connection's owner core: a
+ * connection that is not one of this core's slots (another core's, or
+ * none at all) is our own bug and stops the core before it is touched. */
+static struct tcp_conn *not_a_slot(void)
+{
+	static uint64_t fake[1024];             /* outside every core's table */
+	return (struct tcp_conn *)fake;
+}
+
+Test(tcp, send_on_a_foreign_connection_stops_the_core, .signal = SIGABRT)
+{
+	tcp_send(not_a_slot(), "x", 1);
+	cr_assert_fail("tcp_send came back");
+}
+
+Test(tcp, close_on_a_foreign_connection_stops_the_core, .signal = SIGABRT)
+{
+	tcp_close(not_a_slot());
+	cr_assert_fail("tcp_close came back");
+}
+
+Test(tcp, abort_on_a_foreign_connection_stops_the_core, .signal = SIGABRT)
+{
+	tcp_abort(not_a_slot());
+	cr_assert_fail("tcp_abort came back");
 }

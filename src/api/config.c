@@ -1,0 +1,50 @@
+/*
+ * config.c — the "api" section of the config: its schema table, bound to
+ * struct api_config (api.h). The schema engine (core/schema.h)
+ * validates, fills and documents it; the listeners (src/appliance/) act
+ * on the struct.
+ */
+#include <stddef.h>
+#include <string.h>
+#include "api/api.h"
+#include "core/schema.h"
+
+/* A bearer token travels in an HTTP header: visible ASCII, no spaces. */
+static const char *check_token(const struct schema_val *v, const struct schema_val *parent,
+			       const struct schema_val *root)
+{
+	for (const char *s = schema_val_str(v); *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return "must be visible ASCII characters, no spaces";
+	return NULL;
+}
+
+static const char *check_pem(const struct schema_val *v, const struct schema_val *parent,
+			     const struct schema_val *root)
+{
+	if (strncmp(schema_val_str(v), "-----BEGIN ", 11))
+		return "must be PEM text (\"-----BEGIN ...\")";
+	return NULL;
+}
+
+#define F(x) .off = offsetof(struct api_config, x)
+const struct schema_node api_schema[] = {
+	{ .key = "token", .kind = SK_STRING, .min = API_TOKEN_MIN, .max = API_TOKEN_MAX,
+	  .check = check_token, .type = ST_STR, F(token),
+	  .doc = "Bearer token every request must carry (Authorization: Bearer <token>)." },
+	{ .key = "port", .kind = SK_INTEGER, .min = 1, .max = 65535, .type = ST_U16, F(port), .def = 0,
+	  .doc = "TCP port of the HTTPS server (default 443)." },
+	{ .key = "interface", .kind = SK_INTEGER, .min = 0, .max = API_MAX_IFS - 1,
+	  .type = ST_U32, F(interface), .def = 0,
+	  .doc = "Index in \"interfaces\" of the management interface (default 0)." },
+	{ .key = "cert", .kind = SK_STRING, .min = 1, .max = 16384, .check = check_pem,
+	  .type = ST_STR, F(cert),
+	  .doc = "Server certificate chain, PEM (default: a self-signed ECDSA P-256 one)." },
+	{ .key = "key", .kind = SK_STRING, .min = 1, .max = 16384, .check = check_pem,
+	  .type = ST_STR, F(key),
+	  .doc = "The certificate's private key, PEM." },
+	{ .key = "client_ca", .kind = SK_STRING, .min = 1, .max = 65536, .check = check_pem,
+	  .type = ST_STR, F(client_ca),
+	  .doc = "CA certificates, PEM: a client certificate they signed stands in for the token." },
+	{ .kind = SK_END }
+};

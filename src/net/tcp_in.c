@@ -1,0 +1,797 @@
+/*
+ * tcp_in.c — TCP segments in. tcp_input (from ip.c, on the flow's owner
+ * core) runs a segment through one function per stage, in the order of
+ * RFC 9293 3.10.7: validation and demultiplexing; CLOSED, LISTEN (with
+ * SYN cookies) or SYN-SENT; then the acceptability, RST and SYN checks,
+ * ACK processing (RTT samples, NewReno), the data and the FIN. In-order
+ * data goes to the app straight from the packet (zero-copy), so the
+ * receive window only has to cover reordering; out-of-order segments
+ * wait in a bounded queue per connection.
+ *
+ * Every segment is counted (tcp_in, or its drop_* reason); a malformed
+ * one is dropped without an answer. tcp_input consumes the buffer, or
+ * keeps it on the out-of-order queue.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include "net/tcp_priv.h"
+
+/* ---- options */
+struct tcp_opts { uint16_t mss; int ws; uint8_t wscale; int ts; uint32_t tsval, tsecr; };
+
+static int parse_opts(const struct tcp_hdr *h, uint32_t hl, struct tcp_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	const uint8_t *p = (const uint8_t *)(h + 1), *end = (const uint8_t *)h + hl;
+	while (p < end) {
+		if (*p == TCPOPT_EOL)
+			break;
+		if (*p == TCPOPT_NOP) {
+			p++;
+			continue;
+		}
+		if (p + 2 > end || p[1] < 2 || p + p[1] > end)
+			return -1;                      /* a malformed option list */
+		if (p[0] == TCPOPT_MSS && p[1] == 4)
+			o->mss = (uint16_t)(p[2] << 8 | p[3]);
+		else if (p[0] == TCPOPT_WSCALE && p[1] == 3) {
+			o->ws = 1;
+			o->wscale = p[2] > 14 ? 14 : p[2];
+		} else if (p[0] == TCPOPT_TS && p[1] == 10) {
+			o->ts = 1;
+			o->tsval = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5];
+			o->tsecr = (uint32_t)p[6] << 24 | (uint32_t)p[7] << 16 | (uint32_t)p[8] << 8 | p[9];
+		}
+		p += p[1];
+	}
+	return 0;
+}
+
+/* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index */
+static uint64_t cookie_secret;
+
+/* start-up, core 0 (tcp_core_init, for each core): the secret, drawn once */
+void tcp_cookie_init(void)
+{
+	if (!cookie_secret && getentropy(&cookie_secret, sizeof cookie_secret))
+		cookie_secret = cycles_now() * 0x9e3779b97f4a7c15ull;
+}
+
+static const uint16_t cookie_mss[4] = { 536, 1220, 1440, 1460 };
+
+static uint32_t cookie_hash(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint32_t slot)
+{
+	uint64_t h = cookie_secret ^ ((uint64_t)a << 32 | (uint64_t)rp << 16 | lp);
+	h ^= (uint64_t)irs * 0x9e3779b97f4a7c15ull ^ slot;
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+static uint32_t cookie_make(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint16_t mss)
+{
+	uint32_t slot = (uint32_t)(time_ns() >> 36) & 63;       /* ~69 s slots */
+	uint32_t mi = 0;
+	for (uint32_t i = 0; i < 4; i++)
+		if (cookie_mss[i] <= mss)
+			mi = i;
+	return (cookie_hash(a, rp, lp, irs, slot) & 0xffffff00u) | slot << 2 | mi;
+}
+
+static int cookie_check(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint32_t cookie, uint16_t *mss)
+{
+	uint32_t slot = (cookie >> 2) & 63, now = (uint32_t)(time_ns() >> 36) & 63;
+	if (((now - slot) & 63) > 1)
+		return 0;
+	if ((cookie_hash(a, rp, lp, irs, slot) & 0xffffff00u) != (cookie & 0xffffff00u))
+		return 0;
+	*mss = cookie_mss[cookie & 3];
+	return 1;
+}
+
+static void become_established(struct tcp_conn *c, struct listener *l)
+{
+	c->state = TCP_ESTABLISHED;
+	c->cwnd = 10u * c->mss;                 /* RFC 6928 initial window */
+	c->ssthresh = 0xffffffffu;
+	NSTAT(tcp_accepts);
+	if (l) {
+		c->ops = l->ops;
+		c->ctx = l->accept ? l->accept(c, l->arg) : NULL;
+		if (l->accept && !c->ctx) {         /* the app refused it */
+			c->app_gone = 1;                /* first: nothing may call the app now */
+			tcp_send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
+			tcp_conn_free(c);
+			return;
+		}
+	}
+	if (tcp_keepalive_ms)
+		sched_timer_arm(&c->keep, time_ns() + (uint64_t)tcp_keepalive_ms * 1000000ull, 0);
+	if (!l && c->ops && c->ops->connected && !c->app_gone)
+		c->ops->connected(c, c->ctx);   /* an active open */
+}
+
+/* ---- ACKs */
+static void rtt_sample(struct tcp_conn *c, int32_t r)
+{
+	if (r < 0 || r > RTO_MAX_MS)            /* a bogus echo (TSecr is the peer's word) */
+		return;
+	if (!c->srtt) {
+		c->srtt = r ? r : 1;
+		c->rttvar = r / 2;
+	} else {
+		int32_t d = c->srtt - r;
+		c->rttvar = (3 * c->rttvar + (d < 0 ? -d : d)) / 4;
+		c->srtt = (7 * c->srtt + r) / 8;
+	}
+	uint32_t rto = (uint32_t)(c->srtt + (4 * c->rttvar > 1 ? 4 * c->rttvar : 1));
+	c->rto = rto < RTO_MIN_MS ? RTO_MIN_MS : rto > RTO_MAX_MS ? RTO_MAX_MS : rto;
+}
+
+static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts *o)
+{
+	uint32_t acked = ack - c->snd_una;
+	int fin_acked = c->fin_sent && ack == c->snd_max;
+	uint32_t data = acked - (fin_acked ? 1 : 0);
+	if (data > c->sb_len)
+		data = c->sb_len;
+	c->sb_head = (c->sb_head + data) & (c->sb_size - 1);
+	c->sb_len -= data;
+	if (!c->sb_len)
+		tcp_sb_put(c);                      /* all acknowledged: back to the pool */
+	c->snd_una = ack;
+	if (SEQ_LT(c->snd_nxt, c->snd_una))
+		c->snd_nxt = c->snd_una;
+	c->retries = 0;
+	/* RTT: timestamps (RFC 7323) or one timed segment (Karn) */
+	if (c->ts_ok && o->ts && o->tsecr)
+		rtt_sample(c, (int32_t)(ts_now() - o->tsecr));
+	else if (c->rtt_timing && SEQ_GT(ack, c->rtt_seq)) {
+		rtt_sample(c, (int32_t)((time_ns() - c->rtt_start) / 1000000ull));
+		c->rtt_timing = 0;
+	}
+	/* congestion control: NewReno */
+	if (c->in_recovery) {
+		if (SEQ_GEQ(ack, c->recover)) {
+			c->cwnd = c->ssthresh;
+			c->in_recovery = 0;
+		} else {                                /* partial ack: next hole */
+			uint32_t len = c->sb_len < tcp_seg_payload_max(c) ? c->sb_len : tcp_seg_payload_max(c);
+			if (len)
+				tcp_send_segment(c, TCP_ACK, c->snd_una, 0, len);
+			c->cwnd = c->cwnd > acked ? c->cwnd - acked + c->mss : c->mss;
+		}
+	} else if (c->cwnd < c->ssthresh) {
+		/* slow start by bytes acknowledged (RFC 3465, as Linux: no
+		 * per-ACK limit, since one ACK may cover a whole TSO frame or a
+		 * peer's GRO batch), not past ssthresh */
+		uint32_t grow = acked, room = c->ssthresh - c->cwnd;
+		c->cwnd += grow < room ? grow : room;
+	} else {
+		c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1;
+	}
+	c->dupacks = 0;
+	sched_timer_cancel(&c->rtx);
+	if (flight(c))
+		tcp_rtx_arm(c);
+	if (data && c->want_writable && c->ops && c->ops->writable) {
+		c->want_writable = 0;
+		c->ops->writable(c, c->ctx);
+	}
+	/* the app's room may depend on our send buffer (an echo): a peer
+	 * stopped by our window must hear that it opened */
+	if (data && c->ops && c->ops->recv_space)
+		tcp_recv_update(c);
+}
+
+/* ---- data */
+/* bytes we can take now: the reorder budget, and the app's room */
+uint32_t tcp_rcv_space(struct tcp_conn *c)
+{
+	uint32_t w = RCV_WND - c->nooo * 1500u;
+	if (c->ops && c->ops->recv_space && !c->app_gone) {
+		size_t a = c->ops->recv_space(c, c->ctx);
+		if (a < w)
+			w = (uint32_t)a;
+	}
+	return w;
+}
+
+static void deliver(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+	if (len && c->ops && c->ops->recv && !c->app_gone)
+		c->ops->recv(c, c->ctx, data, len);
+}
+
+/* puts back, in seq order, a segment tcp_rcv_data took off the queue */
+static void ooo_requeue(struct tcp_conn *c, struct pktbuf *b)
+{
+	struct pktbuf **p = &c->ooo;
+	while (*p && SEQ_LT((*p)->rss, b->rss))
+		p = &(*p)->next;
+	b->next = *p;
+	*p = b;
+	c->nooo++;
+}
+
+/* in-order data at rcv_nxt, then whatever the OOO queue now continues,
+ * never more than the app has room for (the rest stays queued) */
+void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+	c->rcv_nxt += len;
+	deliver(c, data, len);
+	while (c->ooo && !c->app_gone) {
+		struct pktbuf *b = c->ooo;
+		uint32_t seq = b->rss, end = seq + b->len;
+		if (SEQ_GT(seq, c->rcv_nxt))
+			break;
+		if (SEQ_LEQ(end, c->rcv_nxt)) {         /* wholly old */
+			c->ooo = b->next;
+			c->nooo--;
+			pktbuf_free(b);
+			continue;
+		}
+		uint32_t skip = c->rcv_nxt - seq, avail = b->len - skip, room = tcp_rcv_space(c);
+		if (room == 0)
+			break;
+		uint32_t take = avail < room ? avail : room;
+		/* off the queue while the app looks at it: from recv it may
+		 * abort (freeing the queue) or call tcp_recv_update (which
+		 * runs this loop again) */
+		c->ooo = b->next;
+		c->nooo--;
+		c->rcv_nxt += take;
+		deliver(c, pktbuf_data(b) + skip, take);
+		if (take < avail && !c->app_gone) {     /* keep the rest queued */
+			b->off = (uint16_t)(b->off + skip + take);
+			b->len = (uint16_t)(avail - take);
+			b->rss = seq + skip + take;
+			ooo_requeue(c, b);
+			break;
+		}
+		pktbuf_free(b);
+	}
+}
+
+static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint32_t off, uint32_t len)
+{
+	if (c->nooo >= OOO_MAX) {
+		NSTAT(drop_tcp_ooo_full);
+		pktbuf_free(b);
+		return;
+	}
+	NSTAT(tcp_ooo);
+	b->off = (uint16_t)(b->off + off);
+	b->len = (uint16_t)len;
+	b->rss = seq;
+	struct pktbuf **p = &c->ooo;
+	while (*p && SEQ_LT((*p)->rss, seq))
+		p = &(*p)->next;
+	if (*p && (*p)->rss == seq && (*p)->len >= len) {     /* duplicate */
+		pktbuf_free(b);
+		return;
+	}
+	b->next = *p;
+	*p = b;
+	c->nooo++;
+}
+
+/* ---- segments in, stage by stage (RFC 9293 3.10.7, "SEGMENT ARRIVES")
+ *
+ * tcp_input runs a segment through the stages below in the RFC's order;
+ * a stage that has dealt with the segment (answered, dropped or kept it)
+ * returns SEG_DONE and the later ones don't run. All run on the flow's
+ * owner core. An app callback a stage makes (accept, recv, writable,
+ * peer_closed) may close or abort the connection, which frees its slot
+ * (state TCP_CLOSED): seg_data checks for that after recv, seg_answer
+ * before it sends. */
+
+/* One segment on its way through the stages. */
+struct tcp_seg {
+	/* set by tcp_input */
+	struct net_if *ifc;
+	struct pktbuf *b;               /* the segment; NULL once a stage keeps it */
+	const struct ipv4_hdr *ip;      /* a copy of its IP header */
+	/* set by seg_validate */
+	const struct tcp_hdr *h;
+	struct tcp_opts o;
+	uint32_t hl;                    /* TCP header bytes, options included */
+	uint32_t seq, ack;              /* host order */
+	const uint8_t *data;
+	uint32_t seglen;                /* payload bytes; seg_data trims it to what the app took */
+	uint8_t fl;                     /* the flags; seg_data drops FIN with a trimmed payload */
+	/* set by seg_ack and seg_data */
+	int fin_acked;                  /* our FIN is acknowledged */
+	int ack_now;                    /* an ACK goes now, not delayed */
+};
+
+/* what a stage tells tcp_input */
+enum seg_next { SEG_CONTINUE, SEG_DONE };
+
+/* Validation: the header's length against the segment, the checksum
+ * (unless the device vouched for it), the flags and the options. Fills
+ * in s's header fields and counts tcp_in; SEG_DONE: malformed (counted by
+ * reason and dropped, with no answer). */
+static enum seg_next seg_validate(struct tcp_seg *s)
+{
+	struct pktbuf *b = s->b;
+	const struct ipv4_hdr *ip = s->ip;
+	const struct tcp_hdr *h = (const void *)pktbuf_data(b);
+	uint32_t tl = b->len;
+	if (tl < sizeof *h) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	uint32_t hl = (uint32_t)(h->off >> 4) * 4;
+	if (hl < sizeof *h || hl > tl) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	/* the device checked it, or (NEEDS_CSUM) it came from a local peer
+	 * that left it to be filled in: either way the data is intact */
+	if (!(b->flags & (PKTBUF_F_CSUM_VALID | PKTBUF_F_CSUM_NEEDED)) &&
+	    net_csum(h, tl, net_pseudo_sum(ip->src, ip->dst, IP_PROTO_TCP, (uint16_t)tl)) != 0) {
+		NSTAT(drop_bad_tcp_csum);
+		return SEG_DONE;
+	}
+	uint8_t fl = h->flags;
+	if (((fl & TCP_SYN) && (fl & TCP_FIN)) || ((fl & TCP_SYN) && (fl & TCP_RST)) || fl == 0) {
+		NSTAT(drop_bad_tcp);                    /* nonsense flags */
+		return SEG_DONE;
+	}
+	if (parse_opts(h, hl, &s->o)) {
+		NSTAT(drop_bad_tcp);
+		return SEG_DONE;
+	}
+	NSTAT(tcp_in);
+	s->h = h;
+	s->hl = hl;
+	s->seq = ntohl(h->seq);
+	s->ack = ntohl(h->ack);
+	s->data = (const uint8_t *)h + hl;
+	s->seglen = tl - hl;
+	s->fl = fl;
+	return SEG_CONTINUE;
+}
+
+/* Demultiplexing: the connection of s's 4-tuple, its last_rx_ns noted
+ * (keepalive, FIN_WAIT_2's bound); NULL when there is none, with *l the
+ * listener on the destination port (NULL: none either). */
+static struct tcp_conn *seg_demux(const struct tcp_seg *s, struct listener **l)
+{
+	uint16_t rp = ntohs(s->h->sport), lp = ntohs(s->h->dport);
+	struct tcp_conn *c = tcp_conn_lookup(s->ip->src, rp, lp);
+	if (!c) {
+		*l = tcp_listener_of(lp);
+		return NULL;
+	}
+	c->last_rx_ns = time_ns();
+	return c;
+}
+
+/* CLOSED (3.10.7.1): no connection and no listener. Counted; anything but
+ * a RST is answered with one. */
+static void seg_closed(const struct tcp_seg *s)
+{
+	uint8_t fl = s->fl;
+	NSTAT(drop_tcp_no_conn);
+	if (!(fl & TCP_RST))
+		tcp_send_reset(s->ifc, s->ip->src, s->h,
+			       s->seglen + ((fl & TCP_SYN) ? 1 : 0) + ((fl & TCP_FIN) ? 1 : 0));
+}
+
+/* LISTEN (3.10.7.2), for listener l: a SYN takes a slot in SYN_RCVD and
+ * is answered with SYN-ACK, or with a SYN cookie when the half-open
+ * budget (half the slots) or the slots run out; an ACK that returns a
+ * valid cookie makes the connection (established at once, the app asked
+ * to accept it, its data delivered); any other ACK is answered with RST,
+ * a RST is ignored. Counted: tcp_syncookies, drop_tcp_conns_full. */
+static void seg_listen(const struct tcp_seg *s, struct listener *l)
+{
+	struct net_if *ifc = s->ifc;
+	const struct ipv4_hdr *ip = s->ip;
+	const struct tcp_hdr *h = s->h;
+	const struct tcp_opts *o = &s->o;
+	uint32_t seglen = s->seglen;
+	uint16_t rp = ntohs(h->sport), lp = ntohs(h->dport);
+	uint32_t seq = ntohl(h->seq);
+	struct tcp_core *t = tc();
+	if (h->flags & TCP_RST)
+		return;
+	if (h->flags & TCP_ACK) {
+		/* maybe the third step of a cookie handshake */
+		uint16_t mss;
+		if (!(h->flags & TCP_SYN) && cookie_check(ip->src, rp, lp, seq - 1, ntohl(h->ack) - 1, &mss)) {
+			struct tcp_conn *c = tcp_conn_new(ifc, ip->src, rp, lp);
+			if (!c) {
+				NSTAT(drop_tcp_conns_full);
+				return;
+			}
+			NSTAT(tcp_syncookies);
+			c->irs = seq - 1;
+			c->rcv_nxt = seq;
+			c->iss = ntohl(h->ack) - 1;
+			c->snd_una = c->snd_nxt = c->snd_max = ntohl(h->ack);
+			c->mss = mss;
+			c->snd_wnd = ntohs(h->win);
+			c->snd_wl1 = seq;
+			c->snd_wl2 = c->snd_una;
+			become_established(c, l);
+			if (c->state == TCP_ESTABLISHED) {
+				uint32_t hl = (uint32_t)(h->off >> 4) * 4;
+				if (seglen)
+					tcp_rcv_data(c, (const uint8_t *)h + hl, seglen);
+				tcp_output(c, seglen != 0);
+			}
+			return;
+		}
+		tcp_send_reset(ifc, ip->src, h, seglen);
+		return;
+	}
+	if (!(h->flags & TCP_SYN))
+		return;
+	uint16_t peer_mss = o->mss ? o->mss : DEFAULT_MSS;
+	struct tcp_conn *c = NULL;
+	if (t->half_open < t->max / 2)
+		c = tcp_conn_new(ifc, ip->src, rp, lp);
+	if (!c) {                                   /* backlog full: a cookie */
+		struct tcp_conn tmp;
+		memset(&tmp, 0, sizeof tmp);
+		tmp.ifc = ifc;
+		tmp.raddr = ip->src;
+		tmp.rport = rp;
+		tmp.lport = lp;
+		tmp.rcv_nxt = seq + 1;
+		tmp.state = TCP_SYN_RCVD;
+		uint32_t isn = cookie_make(ip->src, rp, lp, seq, peer_mss);
+		NSTAT(tcp_syncookies);
+		tcp_send_segment(&tmp, TCP_SYN | TCP_ACK, isn, 0, 0);
+		return;
+	}
+	t->half_open++;
+	c->state = TCP_SYN_RCVD;
+	c->irs = seq;
+	c->rcv_nxt = seq + 1;
+	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(ip->src, rp, lp);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->mss = peer_mss < (uint16_t)(ifc->mtu - 40) ? peer_mss : (uint16_t)(ifc->mtu - 40);
+	c->ws_ok = o->ws;
+	c->snd_wscale = o->ws ? o->wscale : 0;
+	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
+	c->ts_ok = o->ts;
+	c->ts_recent = o->tsval;
+	c->snd_wnd = ntohs(h->win);                 /* never scaled in a SYN */
+	c->snd_wl1 = seq;
+	/* no ops until accept (become_established): the app has no ctx for
+	 * a half-open connection, so it must hear nothing of it */
+	tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
+	tcp_rtx_arm(c);
+}
+
+
+/* SYN-SENT (3.10.7.3), after our SYN: an ACK must be for it (else RST,
+ * unless the segment is one); a RST with it refuses the connection
+ * (`gone`, ECONNREFUSED); a SYN with the ACK establishes it (the app hears
+ * `connected`) and is acknowledged, a SYN without one is a simultaneous
+ * open (SYN_RCVD, our SYN-ACK). The segment ends here. */
+static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	const struct tcp_hdr *h = s->h;
+	const struct tcp_opts *o = &s->o;
+	uint32_t seq = s->seq, ack = s->ack;
+	uint8_t fl = s->fl;
+	if ((fl & TCP_ACK) && (SEQ_LEQ(ack, c->iss) || SEQ_GT(ack, c->snd_max))) {
+		if (!(fl & TCP_RST))
+			tcp_send_reset(s->ifc, s->ip->src, h, s->seglen);
+		return;
+	}
+	if (fl & TCP_RST) {
+		if (fl & TCP_ACK)
+			tcp_conn_gone(c, ECONNREFUSED);
+		return;
+	}
+	if (!(fl & TCP_SYN))
+		return;
+	c->irs = seq;
+	c->rcv_nxt = seq + 1;
+	c->ws_ok = o->ws;
+	c->snd_wscale = o->ws ? o->wscale : 0;
+	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
+	c->ts_ok = o->ts;
+	c->ts_recent = o->tsval;
+	if (o->mss && o->mss < c->mss)
+		c->mss = o->mss;
+	c->snd_wnd = ntohs(h->win);
+	c->snd_wl1 = seq;
+	c->snd_wl2 = ack;
+	if (fl & TCP_ACK) {
+		c->snd_una = ack;
+		sched_timer_cancel(&c->rtx);
+		become_established(c, NULL);
+		tcp_output(c, 1);
+	} else {                                /* simultaneous open */
+		c->state = TCP_SYN_RCVD;
+		tc()->half_open++;
+		tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
+	}
+}
+
+/* The other states (3.10.7.4), first to fourth check: is the segment in
+ * the receive window (else an ACK answers it); a RST in it closes the
+ * connection (`gone`: ECONNRESET, or ECONNREFUSED in SYN_RCVD) when it
+ * is exactly at rcv_nxt, else a challenge ACK (RFC 5961) answers it; a
+ * SYN gets a challenge ACK too, except a retransmitted SYN in SYN_RCVD
+ * (our SYN-ACK again); a segment without ACK is dropped. What passes
+ * updates the timestamp to echo (RFC 7323) and goes on. */
+static enum seg_next seg_check(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	uint32_t seq = s->seq, seglen = s->seglen;
+	uint8_t fl = s->fl;
+	/* sequence acceptability (RFC 9293 3.10.7.4) */
+	uint32_t wnd = RCV_WND;
+	int ok;
+	if (seglen == 0)
+		ok = SEQ_GEQ(seq, c->rcv_nxt) && SEQ_LT(seq, c->rcv_nxt + wnd + 1);
+	else
+		ok = (SEQ_GEQ(seq, c->rcv_nxt) && SEQ_LT(seq, c->rcv_nxt + wnd)) ||
+		     (SEQ_GEQ(seq + seglen - 1, c->rcv_nxt) && SEQ_LT(seq + seglen - 1, c->rcv_nxt + wnd));
+	/* A keepalive or zero-window probe (Linux sends both one byte before
+	 * rcv_nxt, no data) is unacceptable: the ACK below answers it, and that
+	 * ACK carries our window. Taking it as acceptable left a peer probing
+	 * our closed window unanswered, and stuck, when the window update that
+	 * reopened it was lost. */
+	if (c->state == TCP_SYN_RCVD && (fl & TCP_SYN) && seq == c->irs)
+		ok = 1;                                 /* the SYN again: below */
+	if (!ok) {
+		if (!(fl & TCP_RST))
+			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+		return SEG_DONE;
+	}
+	if (fl & TCP_RST) {
+		if (seq == c->rcv_nxt || c->state == TCP_SYN_RCVD)
+			tcp_conn_gone(c, c->state == TCP_SYN_RCVD ? ECONNREFUSED : ECONNRESET);
+		else
+			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);   /* challenge ACK (RFC 5961) */
+		return SEG_DONE;
+	}
+	if (fl & TCP_SYN) {
+		if (c->state == TCP_SYN_RCVD && seq == c->irs) {  /* a retransmitted SYN */
+			tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
+			return SEG_DONE;
+		}
+		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);       /* challenge ACK */
+		return SEG_DONE;
+	}
+	if (!(fl & TCP_ACK))
+		return SEG_DONE;
+	if (c->ts_ok && s->o.ts && SEQ_LEQ(seq, c->rcv_nxt))
+		c->ts_recent = s->o.tsval;
+	return SEG_CONTINUE;
+}
+
+/* The fifth check, ACK (3.10.7.4): in SYN_RCVD an ACK of our SYN
+ * establishes the connection (the app is asked to accept it; a bad ACK
+ * gets a RST); then an ACK past what we sent is answered and dropped, a
+ * new one advances snd_una (ack_advance: RTT, congestion window, the
+ * app's writable), a third duplicate starts fast retransmit (NewReno); the
+ * send window is updated; our FIN acknowledged moves FIN_WAIT_1 to
+ * FIN_WAIT_2, CLOSING to TIME_WAIT, and ends LAST_ACK (`gone`). Sets
+ * s->fin_acked. SEG_DONE: nothing more to do with the segment (TIME_WAIT
+ * only acknowledges a FIN again). */
+static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
+{
+	const struct tcp_hdr *h = s->h;
+	uint32_t seq = s->seq, ack = s->ack, seglen = s->seglen;
+	uint8_t fl = s->fl;
+	if (c->state == TCP_SYN_RCVD) {
+		if (SEQ_LEQ(ack, c->snd_una) || SEQ_GT(ack, c->snd_max)) {
+			tcp_send_reset(s->ifc, s->ip->src, h, seglen);
+			return SEG_DONE;
+		}
+		tc()->half_open--;
+		c->snd_una = ack;
+		c->snd_wnd = (uint32_t)ntohs(h->win) << c->snd_wscale;
+		c->snd_wl1 = seq;
+		c->snd_wl2 = ack;
+		sched_timer_cancel(&c->rtx);
+		c->retries = 0;
+		become_established(c, tcp_listener_of(c->lport));
+		if (c->state != TCP_ESTABLISHED)
+			return SEG_DONE;                /* the app refused it */
+	}
+
+	/* ACK processing */
+	if (SEQ_GT(ack, c->snd_max)) {
+		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+		return SEG_DONE;
+	}
+	uint32_t win = (uint32_t)ntohs(h->win) << c->snd_wscale;
+	if (SEQ_GT(ack, c->snd_una)) {
+		ack_advance(c, ack, &s->o);
+	} else if (ack == c->snd_una && seglen == 0 && win == c->snd_wnd && flight(c) &&
+		   !(fl & TCP_FIN)) {
+		/* a duplicate ACK */
+		if (++c->dupacks == 3 && !c->in_recovery) {
+			uint32_t fl2 = flight(c);
+			c->ssthresh = fl2 / 2 > 2u * c->mss ? fl2 / 2 : 2u * c->mss;
+			c->cwnd = c->ssthresh + 3u * c->mss;
+			c->recover = c->snd_max;
+			c->in_recovery = 1;
+			uint32_t len = c->sb_len < tcp_seg_payload_max(c) ? c->sb_len : tcp_seg_payload_max(c);
+			NSTAT(tcp_retrans);
+			if (len)
+				tcp_send_segment(c, TCP_ACK, c->snd_una, 0, len);
+			c->rtt_timing = 0;
+		} else if (c->in_recovery) {
+			c->cwnd += c->mss;
+		}
+	}
+	if (SEQ_LT(c->snd_wl1, seq) || (c->snd_wl1 == seq && SEQ_LEQ(c->snd_wl2, ack))) {
+		c->snd_wnd = win;
+		c->snd_wl1 = seq;
+		c->snd_wl2 = ack;
+	}
+	if (c->snd_wnd == 0)
+		c->retries = 0;                 /* it answers the probes: keep probing */
+	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
+	s->fin_acked = fin_acked;
+	switch (c->state) {
+	case TCP_FIN_WAIT_1:
+		if (fin_acked) {
+			/* bounded: a peer that never closes its side loses the
+			 * connection after FIN_WAIT2_MS without a segment */
+			c->state = TCP_FIN_WAIT_2;
+			sched_timer_arm(&c->tw, time_ns() + FIN_WAIT2_MS * 1000000ull, 0);
+		}
+		break;
+	case TCP_CLOSING:
+		if (fin_acked) {
+			tcp_timewait_enter(c);
+			return SEG_DONE;
+		}
+		break;
+	case TCP_LAST_ACK:
+		if (fin_acked) {
+			tcp_conn_gone(c, 0);
+			return SEG_DONE;
+		}
+		break;
+	case TCP_TIME_WAIT:
+		if (fl & TCP_FIN)
+			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+		return SEG_DONE;
+	default:
+		break;
+	}
+	return SEG_CONTINUE;
+}
+
+/* The seventh step, segment text (3.10.7.4), in ESTABLISHED, FIN_WAIT_1
+ * and FIN_WAIT_2: data at rcv_nxt goes to the app, as much as it has room
+ * for (the rest, and a FIN behind it, are left for the peer to send
+ * again); data partly old gives its new part; data beyond rcv_nxt waits
+ * on the out-of-order queue (which keeps the buffer: s->b becomes NULL).
+ * Sets s->ack_now where the ACK must not wait (RFC 5681 4.2: every
+ * second segment, data while out-of-order data waits, old or
+ * out-of-order data, an app without room). SEG_DONE: the app closed or
+ * aborted the connection from recv. */
+static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
+{
+	uint32_t seq = s->seq;
+	s->ack_now = 0;
+	if (s->seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
+		if (seq == c->rcv_nxt) {
+			uint32_t room = tcp_rcv_space(c), had_ooo = c->nooo;
+			if (s->seglen > room) {         /* the app is full: hold back the rest */
+				s->seglen = room;
+				s->fl &= (uint8_t)~TCP_FIN;
+				s->ack_now = 1;
+			}
+			tcp_rcv_data(c, s->data, s->seglen);
+			if (c->state == TCP_CLOSED)
+				return SEG_DONE;
+			c->acks_owed++;
+			s->ack_now = s->ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
+		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
+			uint32_t skip = c->rcv_nxt - seq;
+			if (skip < s->seglen) {         /* as much as the app has room for */
+				uint32_t n = s->seglen - skip, room = tcp_rcv_space(c);
+				if (n > room) {
+					n = room;
+					s->fl &= (uint8_t)~TCP_FIN;
+				}
+				tcp_rcv_data(c, s->data + skip, n);
+				if (c->state == TCP_CLOSED)
+					return SEG_DONE;
+			}
+			s->ack_now = 1;
+		} else {
+			ooo_insert(c, s->b, seq, s->hl, s->seglen);
+			s->b = NULL;
+			s->ack_now = 1;                 /* a dup ACK tells the peer */
+		}
+	}
+	return SEG_CONTINUE;
+}
+
+/* The eighth step, FIN (3.10.7.4): a FIN right at rcv_nxt (all data
+ * before it taken) is acknowledged now and moves ESTABLISHED to
+ * CLOSE_WAIT, FIN_WAIT_1 to CLOSING (or to TIME_WAIT when our FIN is
+ * acknowledged too), FIN_WAIT_2 to TIME_WAIT; the app hears peer_closed.
+ * SEG_DONE: the connection is in TIME_WAIT (the ACK went already). */
+static enum seg_next seg_fin(struct tcp_conn *c, struct tcp_seg *s)
+{
+	uint32_t seq = s->seq, seglen = s->seglen;
+	if ((s->fl & TCP_FIN) && SEQ_LEQ(seq + seglen, c->rcv_nxt) && seq + seglen == c->rcv_nxt) {
+		c->rcv_nxt++;
+		s->ack_now = 1;
+		switch (c->state) {
+		case TCP_ESTABLISHED:
+			c->state = TCP_CLOSE_WAIT;
+			break;
+		case TCP_FIN_WAIT_1:
+			c->state = s->fin_acked ? TCP_TIME_WAIT : TCP_CLOSING;
+			break;
+		case TCP_FIN_WAIT_2:
+			c->state = TCP_TIME_WAIT;
+			break;
+		default:
+			break;
+		}
+		if (c->ops && c->ops->peer_closed && !c->app_gone)
+			c->ops->peer_closed(c, c->ctx);
+		if (c->state == TCP_TIME_WAIT) {
+			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+			tcp_timewait_enter(c);
+			return SEG_DONE;
+		}
+	}
+	return SEG_CONTINUE;
+}
+
+/* The answer, unless the connection is gone meanwhile (the app closed or
+ * aborted it from a callback): what the windows now let out, with an ACK
+ * if s->ack_now and nothing else carries one; an ACK owed otherwise
+ * waits for the delayed-ACK timer (DELACK_MS). */
+static void seg_answer(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	if (c->state == TCP_CLOSED)
+		return;
+	tcp_output(c, s->ack_now);
+	if (c->acks_owed && !timer_armed(&c->delack))
+		sched_timer_arm(&c->delack, time_ns() + DELACK_MS * 1000000ull, 0);
+}
+
+/* A segment for us, on the flow's owner core, TCP header at
+ * pktbuf_data(b) with b->len bytes; ip is a copy of its IP header.
+ * Consumes b (or keeps it on a connection's out-of-order queue). */
+void tcp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip)
+{
+	struct tcp_seg s = { .ifc = ifc, .b = b, .ip = ip };
+	struct listener *l = NULL;
+	struct tcp_conn *c;
+	if (seg_validate(&s) == SEG_DONE)
+		goto done;
+	c = seg_demux(&s, &l);
+	if (!c) {
+		if (l)
+			seg_listen(&s, l);
+		else
+			seg_closed(&s);
+		goto done;
+	}
+	if (c->state == TCP_SYN_SENT) {
+		seg_syn_sent(c, &s);
+		goto done;
+	}
+	if (seg_check(c, &s) == SEG_DONE || seg_ack(c, &s) == SEG_DONE ||
+	    seg_data(c, &s) == SEG_DONE || seg_fin(c, &s) == SEG_DONE)
+		goto done;
+	seg_answer(c, &s);
+done:
+	if (s.b)
+		pktbuf_free(s.b);
+}

@@ -1,0 +1,308 @@
+/*
+ * tcp_out.c — TCP segments out, on the connection's owner core:
+ * tcp_output sends what the send and congestion windows allow (sender
+ * SWS avoidance, the FIN after the data, the persist timer while the
+ * peer's window is shut); tcp_send_segment builds one segment, with our
+ * options and the window we advertise; tcp_send_reset answers a segment
+ * that has no connection.
+ *
+ * Transmit offloads: where the device offers them (netdev_tx_offloads),
+ * segments leave with the pseudo-header sum in the checksum field for
+ * the device to complete (PKTBUF_F_TX_CSUM), and tcp_output builds TSO
+ * frames of up to tcp_tso_max payload bytes (PKTBUF_F_TX_TSO) that the
+ * device cuts into segments of tcp_seg_payload_max() bytes, each with our
+ * header and options (timestamps included), PSH on the last only. A TSO
+ * frame is a chain of pktbufs holding a copy of the send buffer's bytes
+ * (see tcp_send_segment for why a copy). Retransmissions (RTO, fast
+ * retransmit, NewReno's partial ACKs) and probes stay single segments.
+ *
+ * A segment that finds no buffer or a full transmit batch is not waited
+ * for: data and FIN go again by their own bookkeeping (tcp_poll, the
+ * retransmission timer), a pure ACK by tcp_poll (ack_lost).
+ */
+#include <errno.h>
+#include <string.h>
+#include "net/tcp_priv.h"
+
+static uint16_t rcv_window(struct tcp_conn *c)
+{
+	uint32_t w = tcp_rcv_space(c), sh = c->ws_ok ? c->rcv_wscale : 0;
+	w >>= sh;
+	if (w > 65535)
+		w = 65535;
+	c->rcv_adv = c->rcv_nxt + (w << sh);
+	return (uint16_t)w;
+}
+
+/* A pure ACK (or window update) that found no buffer or a full TX path
+ * is not lost for good: the connection waits on the core's list and
+ * tcp_poll sends an ACK again. (Data and FIN are resent by their own
+ * bookkeeping; a SYN or RST by its timer or the peer.) */
+static void ack_lost(struct tcp_conn *c, uint8_t flags, uint32_t len)
+{
+	if (len || (flags & (TCP_SYN | TCP_FIN | TCP_RST)) || !(flags & TCP_ACK) ||
+	    c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT || !net_me()->tcp)
+		return;
+	c->ack_pending = 1;
+	WAIT_ADD(tc(), c, txw);
+}
+
+/* Copies n bytes of the send buffer from offset off (bytes past
+ * snd_una) to dst, across the ring's wrap. */
+static void sb_copy(const struct tcp_conn *c, uint32_t off, uint8_t *dst, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; ) {
+		uint32_t at = (c->sb_head + off + i) & (c->sb_size - 1);
+		uint32_t chunk = c->sb_size - at < n - i ? c->sb_size - at : n - i;
+		memcpy(dst + i, c->sb + at, chunk);
+		i += chunk;
+	}
+}
+
+/* Chains buffers behind head b for `len` payload bytes that do not fit
+ * in it, copied from the send buffer at `off`. Returns 0, or -ENOBUFS
+ * (nothing chained: the caller frees b alone). */
+static int chain_payload(struct tcp_conn *c, struct pktbuf *b, uint32_t off, uint32_t len)
+{
+	struct pktbuf *frags[TSO_MAX_DEFAULT / PKTBUF_FRAG_ROOM + 2];
+	unsigned n = (len + PKTBUF_FRAG_ROOM - 1) / PKTBUF_FRAG_ROOM;
+	if (n > sizeof frags / sizeof frags[0] ||
+	    pktbuf_alloc_bulk(pktbuf_pool_of((uint16_t)core_self()->id), frags, n) != n) {
+		NSTAT(drop_no_buffer);
+		return -ENOBUFS;
+	}
+	struct pktbuf **link = &b->frag;
+	for (unsigned k = 0; k < n; k++) {
+		struct pktbuf *f = frags[k];
+		f->off = 0;
+		f->len = (uint16_t)(len - k * PKTBUF_FRAG_ROOM < PKTBUF_FRAG_ROOM ? len - k * PKTBUF_FRAG_ROOM
+										   : PKTBUF_FRAG_ROOM);
+		sb_copy(c, off + k * PKTBUF_FRAG_ROOM, f->buf, f->len);
+		*link = f;
+		link = &f->frag;
+	}
+	b->frag_len = len;
+	return 0;
+}
+
+/* Builds and sends one segment: flags, seq, payload from the send buffer
+ * at offset `off` (bytes past snd_una), `len` bytes. With the device's
+ * TSO, len may span many segments of tcp_seg_payload_max() bytes (tcp_output
+ * sizes it by frame_payload_max): one TSO frame.
+ *
+ * The payload is copied out of the send buffer, into the frame's own
+ * buffers, which the device reads until the driver reclaims the frame.
+ * Pointing the device at the send buffer itself would save that copy,
+ * but its bytes are not stable for as long: an ACK frees them (the ring
+ * moves on and tcp_send writes there, or the buffer goes back to the
+ * core's pool for another connection) while a retransmitted copy may
+ * still sit in the TX ring or the batch, and reclaim is lazy. A copy
+ * makes the frame's lifetime the frame's own business. */
+int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len)
+{
+	struct pktbuf *b = net_alloc();
+	if (!b) {
+		ack_lost(c, flags, len);
+		return -ENOBUFS;
+	}
+	b->off = PKTBUF_HEADROOM;
+	struct tcp_hdr *h = (void *)pktbuf_data(b);
+	uint8_t *o = (uint8_t *)(h + 1);
+	int optlen = 0;
+	if (flags & TCP_SYN) {
+		uint16_t mss = (uint16_t)(c->ifc->mtu - 40);
+		o[0] = TCPOPT_MSS; o[1] = 4; o[2] = (uint8_t)(mss >> 8); o[3] = (uint8_t)mss;
+		optlen = 4;
+		if (c->ws_ok || c->state == TCP_SYN_SENT) {
+			o[optlen++] = TCPOPT_NOP;
+			o[optlen++] = TCPOPT_WSCALE; o[optlen++] = 3; o[optlen++] = RCV_WSCALE;
+		}
+	}
+	if (c->ts_ok || ((flags & TCP_SYN) && c->state == TCP_SYN_SENT)) {
+		o[optlen++] = TCPOPT_NOP;
+		o[optlen++] = TCPOPT_NOP;
+		o[optlen++] = TCPOPT_TS;
+		o[optlen++] = 10;
+		uint32_t tsv = htonl(ts_now()), tse = htonl(c->ts_recent);
+		memcpy(o + optlen, &tsv, 4);
+		memcpy(o + optlen + 4, &tse, 4);
+		optlen += 8;
+	}
+	uint32_t hl = (uint32_t)sizeof *h + (uint32_t)optlen;
+	uint32_t in_head = len < PKTBUF_DATA - hl ? len : PKTBUF_DATA - hl;
+	sb_copy(c, off, o + optlen, in_head);
+	if (len > in_head && chain_payload(c, b, off + in_head, len - in_head)) {
+		pktbuf_free(b);
+		return -ENOBUFS;
+	}
+	h->sport = htons(c->lport);
+	h->dport = htons(c->rport);
+	h->seq = htonl(seq);
+	h->ack = (flags & TCP_ACK) ? htonl(c->rcv_nxt) : 0;
+	h->off = (uint8_t)((hl / 4) << 4);
+	h->flags = flags;
+	h->win = htons((flags & TCP_SYN) ? (uint16_t)(RCV_WND > 65535 ? 65535 : RCV_WND) : rcv_window(c));
+	h->urg = 0;
+	h->csum = 0;
+	uint16_t tl = (uint16_t)(hl + len);
+	uint32_t offl = netdev_tx_offloads(c->ifc->dev);
+	if (offl & NETDEV_TX_CSUM) {
+		/* the device sums header and payload onto the pseudo header */
+		h->csum = (uint16_t)net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl);
+		b->flags |= PKTBUF_F_TX_CSUM;
+		b->csum_start = b->off;
+		b->csum_offset = CSUM_OFFSET;
+	} else {
+		h->csum = net_csum(h, tl, net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl));
+	}
+	if (len > tcp_seg_payload_max(c)) {
+		b->flags |= PKTBUF_F_TX_TSO;
+		b->gso_size = (uint16_t)tcp_seg_payload_max(c);
+		b->hdr_end = (uint16_t)(b->off + hl);
+	}
+	b->len = (uint16_t)(hl + in_head);
+	if (flags & TCP_ACK) {
+		c->acks_owed = 0;
+		c->ack_pending = 0;
+		sched_timer_cancel(&c->delack);
+	}
+	NSTAT(tcp_out);
+	int rc = net_ip_output(c->ifc, b, c->raddr, IP_PROTO_TCP, 0);
+	if (rc)
+		ack_lost(c, flags, len);
+	return rc;
+}
+
+/* RST for a segment that has no connection (RFC 9293 3.10.7.1) */
+void tcp_send_reset(struct net_if *ifc, uint32_t raddr, const struct tcp_hdr *in, uint32_t seglen)
+{
+	struct pktbuf *b = net_alloc();
+	if (!b)
+		return;
+	b->off = PKTBUF_HEADROOM;
+	struct tcp_hdr *h = (void *)pktbuf_data(b);
+	memset(h, 0, sizeof *h);
+	h->sport = in->dport;
+	h->dport = in->sport;
+	if (in->flags & TCP_ACK) {
+		h->seq = in->ack;
+		h->flags = TCP_RST;
+	} else {
+		h->ack = htonl(ntohl(in->seq) + seglen);
+		h->flags = TCP_RST | TCP_ACK;
+	}
+	h->off = 5 << 4;
+	h->csum = net_csum(h, sizeof *h, net_pseudo_sum(ifc->addr, raddr, IP_PROTO_TCP, sizeof *h));
+	b->len = sizeof *h;
+	NSTAT(tcp_rst_out);
+	net_ip_output(ifc, b, raddr, IP_PROTO_TCP, 0);
+}
+
+/* payload per segment: the peer's MSS less the options we put in every
+ * segment (timestamps: 12 bytes), and never more than our MTU allows */
+uint32_t tcp_seg_payload_max(const struct tcp_conn *c)
+{
+	uint32_t m = c->mss, mtu_room = (uint32_t)c->ifc->mtu - 40;
+	if (m > mtu_room)
+		m = mtu_room;
+	return c->ts_ok ? m - 12 : m;
+}
+
+/* Payload bytes tcp_output may put in one frame: one segment, or with
+ * the device's TSO a whole number of segments up to the smallest of
+ * tcp_tso_max, what the device takes (netdev_tso_max, less our headers),
+ * half the send buffer (a frame as large as all of it would leave nothing
+ * to send while its one ACK is awaited: two keep the pipe busy) and what
+ * the core's pool can spare (a quarter stays for the RX rings). The
+ * windows bound it further in tcp_output. */
+static uint32_t frame_payload_max(const struct tcp_conn *c, uint32_t smss)
+{
+	const struct netdev *d = c->ifc->dev;
+	if (!tcp_tso_max || !(netdev_tx_offloads(d) & NETDEV_TX_TSO4))
+		return smss;
+	uint32_t hdrs = ETH_HLEN + 4 + 20 + 20 + 40;    /* Ethernet, VLAN, IP, TCP with options */
+	uint32_t m = tcp_tso_max, dev = netdev_tso_max(d);
+	if (dev < hdrs + smss)
+		return smss;
+	if (m > dev - hdrs)
+		m = dev - hdrs;
+	if (m > 65535 - 20 - 60)
+		m = 65535 - 20 - 60;
+	if (m > c->sb_size / 2)
+		m = c->sb_size / 2;
+	const struct pktbuf_pool *p = pktbuf_pool_of((uint16_t)core_self()->id);
+	uint32_t spare = pktbuf_pool_avail(p) > pktbuf_pool_size(p) / 4 ? pktbuf_pool_avail(p) - pktbuf_pool_size(p) / 4 : 0;
+	uint32_t room = spare > 1 ? PKTBUF_DATA - 60 + (spare - 1) * PKTBUF_FRAG_ROOM : 0;
+	if (m > room)
+		m = room;
+	m -= m % smss;
+	return m > smss ? m : smss;
+}
+
+/* Sends what the windows allow; ack_now forces an ACK if nothing else goes. */
+void tcp_output(struct tcp_conn *c, int ack_now)
+{
+	if (c->state < TCP_ESTABLISHED && c->state != TCP_SYN_RCVD)
+		return;
+	int sent = 0;
+	if (c->state != TCP_SYN_RCVD) {
+		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+		for (;;) {
+			uint32_t off = c->snd_nxt - c->snd_una;
+			uint32_t data_off = off - (c->fin_sent ? 1 : 0);
+			if (data_off >= c->sb_len || off >= wnd)
+				break;
+			uint32_t len = c->sb_len - data_off, smss = tcp_seg_payload_max(c);
+			uint32_t fmax = frame_payload_max(c, smss);
+			if (len > fmax)
+				len = fmax;
+			if (len > wnd - off)
+				len = wnd - off;
+			if (len < smss && data_off + len < c->sb_len && flight(c))
+				break;                  /* SWS avoidance: wait for a full one */
+			if (len > smss && data_off + len < c->sb_len)
+				len -= len % smss;      /* TSO: full segments; the tail goes with more */
+			uint8_t fl = TCP_ACK | (data_off + len == c->sb_len ? TCP_PSH : 0);
+			if (net_tx_busy(c->ifc) || tcp_send_segment(c, fl, c->snd_nxt, data_off, len)) {
+				/* the batch is full: tcp_poll goes again after the
+				 * flush; the timer is the safety net */
+				WAIT_ADD(tc(), c, txw);
+				tcp_rtx_arm(c);
+				break;
+			}
+			if (!c->rtt_timing && c->snd_nxt == c->snd_max && !c->ts_ok) {
+				c->rtt_timing = 1;
+				c->rtt_seq = c->snd_nxt;
+				c->rtt_start = time_ns();
+			}
+			c->snd_nxt += len;
+			if (SEQ_GT(c->snd_nxt, c->snd_max))
+				c->snd_max = c->snd_nxt;
+			sent = 1;
+			tcp_rtx_arm(c);
+		}
+		uint32_t data_off = c->snd_nxt - c->snd_una;
+		if (c->fin_queued && !c->fin_sent && data_off == c->sb_len &&
+		    (c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT || c->state == TCP_FIN_WAIT_1 ||
+		     c->state == TCP_LAST_ACK || c->state == TCP_CLOSING)) {
+			if (tcp_send_segment(c, TCP_FIN | TCP_ACK, c->snd_nxt, 0, 0) == 0) {
+				c->fin_sent = 1;
+				c->snd_nxt++;
+				if (SEQ_GT(c->snd_nxt, c->snd_max))
+					c->snd_max = c->snd_nxt;
+				if (c->state == TCP_ESTABLISHED)
+					c->state = TCP_FIN_WAIT_1;
+				else if (c->state == TCP_CLOSE_WAIT)
+					c->state = TCP_LAST_ACK;
+				sent = 1;
+				tcp_rtx_arm(c);
+			}
+		}
+		/* zero window with data waiting: the RTX timer doubles as the
+		 * persist timer (probe below) */
+		if (c->snd_wnd == 0 && c->sb_len > (c->snd_nxt - c->snd_una) && flight(c) == 0)
+			tcp_rtx_arm(c);
+	}
+	if (!sent && ack_now)
+		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+}

@@ -1,0 +1,217 @@
+/*
+ * tcp_priv.h — what the files of TCP share, and nothing else: the
+ * connection (struct tcp_conn) and a core's table of them (struct
+ * tcp_core), the tunables, sequence arithmetic, the waiting lists, and
+ * the functions one file calls in another. Included by tcp.c, tcp_in.c,
+ * tcp_out.c and tcp_timer.c only; everything not declared here is static
+ * to its file.
+ *
+ * Every function here runs on the connection's owner core (the core
+ * whose struct tcp_core holds it) unless its comment says otherwise.
+ */
+#ifndef POLLUX_NET_TCP_PRIV_H
+#define POLLUX_NET_TCP_PRIV_H
+#include "net/net_priv.h"
+#include "sched/sched.h"
+
+#define SEQ_LT(a, b)  ((int32_t)((a) - (b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b)  ((int32_t)((a) - (b)) > 0)
+#define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
+
+#define RCV_WND (256u * 1024)
+#define RCV_WSCALE 3
+#define DEFAULT_MSS 536
+#define RTO_MIN_MS 200
+#define RTO_MAX_MS 60000
+#define RTO_INIT_MS 1000
+#define MAX_RETRIES 12
+#define SYN_RETRIES 6                   /* Linux's tcp_syn_retries: ~127 s */
+#define SYNACK_RETRIES 5                /* tcp_synack_retries: a half-open slot lasts ~63 s */
+#define DELACK_MS 40
+#define TIMEWAIT_MS 2000
+#define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
+#define OOO_MAX 64
+#define KEEPALIVE_PROBES 5
+#define TSO_MAX_DEFAULT 65536
+#define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
+
+enum tcp_state {
+	TCP_CLOSED, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED, TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
+};
+
+struct tcp_conn {
+	/* owner core only */
+	enum tcp_state state;
+	struct net_if *ifc;
+	uint32_t raddr;                         /* network order */
+	uint16_t rport, lport;                  /* host order */
+	struct tcp_conn *hnext;                 /* hash chain / free list */
+	const struct tcp_ops *ops;
+	void *ctx;
+	int app_gone;                           /* `gone` delivered: no more callbacks */
+	/* send side */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+	uint16_t mss;
+	uint8_t snd_wscale, rcv_wscale;
+	int ws_ok, ts_ok;
+	uint32_t ts_recent;
+	uint8_t *sb;                            /* send buffer: bytes from snd_una;
+						 * NULL while empty (from the core's pool) */
+	uint32_t sb_size, sb_head, sb_len;
+	int fin_queued, fin_sent, want_writable;
+	int ack_pending;                        /* an ACK was dropped (full TX): tcp_poll resends */
+	uint32_t cwnd, ssthresh, recover;
+	int dupacks, in_recovery;
+	/* RTT (RFC 6298), ms */
+	int32_t srtt, rttvar;
+	uint32_t rto, retries;
+	uint32_t rtt_seq;
+	uint64_t rtt_start;
+	int rtt_timing;
+	/* receive side */
+	uint32_t irs, rcv_nxt;
+	uint32_t acks_owed;
+	uint32_t rcv_adv;                       /* right edge we advertised */
+	struct pktbuf *ooo;                     /* sorted by seq (in b->rss) */
+	uint32_t nooo;
+	/* timers */
+	struct timer rtx, delack, tw, keep;
+	uint64_t last_rx_ns;
+	uint32_t keep_probes;
+	/* waiting lists (kept across reuse of the slot: see tcp_poll) */
+	struct tcp_conn *txw_next, *sbw_next;
+	uint8_t txw_on, sbw_on;
+};
+
+/* fixed after start-up (tcp_listen, core 0): read on any core */
+struct listener {
+	uint16_t port;
+	const struct tcp_ops *ops;
+	tcp_accept_fn accept;
+	void *arg;
+};
+
+struct tcp_core {
+	struct tcp_conn *conns;
+	uint32_t max;
+	struct tcp_conn *free;
+	struct tcp_conn **hash;
+	uint32_t hmask;
+	uint32_t open, half_open;
+	uint16_t next_port;
+	/* send buffers: a free list linked through their first bytes */
+	void *sb_free;
+	uint32_t sb_size, sb_count, sb_avail;
+	/* connections held back by a full TX batch, and those waiting for a
+	 * send buffer; both served by tcp_poll */
+	struct tcp_conn *txw_head, *txw_tail, *sbw_head, *sbw_tail;
+};
+
+/* start-up settings (written on core 0 before the cores start, read anywhere) */
+extern uint32_t tcp_keepalive_ms;       /* 0: no keepalive */
+extern uint32_t tcp_tso_max;            /* payload bytes per TSO frame; 0: off */
+
+/* the clock in ms, and as our TCP timestamp value */
+static inline uint64_t now_ms(void) { return time_ns() / 1000000ull; }
+static inline uint32_t ts_now(void) { return (uint32_t)now_ms(); }
+
+/* the connection table's hash of a flow (also mixed into the ISS) */
+static inline uint32_t hash3(uint32_t a, uint16_t rp, uint16_t lp)
+{
+	uint64_t h = ((uint64_t)a << 32) ^ ((uint64_t)rp << 16) ^ lp;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+/* this core's TCP */
+static inline struct tcp_core *tc(void) { return net_me()->tcp; }
+
+/* c is one of this core's connection slots. The app entry points assert
+ * it: a connection is used only on its owner core (the app got it from a
+ * callback there), so a call from any other core is our own bug. */
+static inline int tcp_conn_mine(const struct tcp_conn *c)
+{
+	const struct tcp_core *t = tc();
+	return t && c >= t->conns && c < t->conns + t->max;
+}
+
+/* sequence space sent and not yet acknowledged */
+static inline uint32_t flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }
+
+/* c waits on a list (txw: output held back; sbw: no send buffer) */
+#define WAIT_ADD(t, c, l) do { \
+	if (!(c)->l##_on) { \
+		(c)->l##_on = 1; \
+		(c)->l##_next = NULL; \
+		if ((t)->l##_tail) (t)->l##_tail->l##_next = (c); else (t)->l##_head = (c); \
+		(t)->l##_tail = (c); \
+	} } while (0)
+
+/* the first connection waiting on list l, taken off it */
+#define WAIT_POP(t, l) ({ \
+	struct tcp_conn *c_ = (t)->l##_head; \
+	if (c_) { \
+		(t)->l##_head = c_->l##_next; \
+		if (!(t)->l##_head) (t)->l##_tail = NULL; \
+		c_->l##_on = 0; \
+	} \
+	c_; })
+
+/* ---- tcp.c: the connection table, send buffers, listeners */
+/* c's slot for (raddr, rport, lport) on this core: NULL when none */
+struct tcp_conn *tcp_conn_lookup(uint32_t a, uint16_t rp, uint16_t lp);
+/* A fresh slot for the flow, hashed and counted open, its timers ready
+ * (none armed); the oldest TIME_WAIT slot is recycled when none is free.
+ * NULL: every slot is in use and none is in TIME_WAIT. */
+struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint16_t lp);
+/* Frees c's slot at once: timers, queued segments, send buffer. The app
+ * hears nothing (see tcp_conn_gone). */
+void tcp_conn_free(struct tcp_conn *c);
+/* The app hears `gone` (reason: 0 or an errno) exactly once, then the
+ * slot is freed: c is invalid afterwards. */
+void tcp_conn_gone(struct tcp_conn *c, int reason);
+/* Gives c's send buffer, if it holds one, back to the core's pool; what
+ * was in it is forgotten (sb_len 0). */
+void tcp_sb_put(struct tcp_conn *c);
+/* the listener on port, NULL: none (any core: listeners are fixed after
+ * start-up) */
+struct listener *tcp_listener_of(uint16_t port);
+
+/* ---- tcp_in.c: segments received */
+/* Bytes c can take now: the reorder budget and the app's room. */
+uint32_t tcp_rcv_space(struct tcp_conn *c);
+/* In-order data at rcv_nxt to the app, then what the out-of-order queue
+ * now continues, within the app's room. The app may abort c from recv:
+ * callers check c->state (TCP_CLOSED) afterwards. */
+void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len);
+/* start-up (tcp_core_init): the SYN cookies' secret, once */
+void tcp_cookie_init(void);
+
+/* ---- tcp_out.c: segments sent */
+/* Payload bytes per segment: the peer's MSS less our options, within our MTU. */
+uint32_t tcp_seg_payload_max(const struct tcp_conn *c);
+/* One segment (with TSO, one frame of many): flags, seq, and len payload
+ * bytes copied from the send buffer at off (bytes past snd_una); an ACK
+ * in it settles the ACKs owed. 0, or -errno when it could not go (a pure
+ * ACK is then sent again by tcp_poll). */
+int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len);
+/* RST for segment `in` from raddr that has no connection (RFC 9293
+ * 3.10.7.1); without an ACK in `in`, the RST acknowledges its seq +
+ * seglen. Counted (tcp_rst_out); nothing happens when no buffer is free. */
+void tcp_send_reset(struct net_if *ifc, uint32_t raddr, const struct tcp_hdr *in, uint32_t seglen);
+/* Sends what the windows allow; ack_now forces an ACK if nothing else goes. */
+void tcp_output(struct tcp_conn *c, int ack_now);
+
+/* ---- tcp_timer.c: retransmission, delayed ACK, TIME_WAIT, keepalive */
+/* Arms the retransmission timer for c->rto unless it runs already. */
+void tcp_rtx_arm(struct tcp_conn *c);
+/* tcp_conn_new: c's four timers, unarmed. */
+void tcp_timers_init(struct tcp_conn *c);
+/* c enters TIME_WAIT: retransmission and keepalive stop, the tw timer
+ * frees the slot after TIMEWAIT_MS; the app hears `gone` now (once). */
+void tcp_timewait_enter(struct tcp_conn *c);
+#endif
