@@ -21,6 +21,7 @@
  * bit 4: enable only the first ring), then the backend's bytes.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -89,14 +90,20 @@ static void *backend(void *arg)
 		}
 		while (off < script_len) {
 			ssize_t n = send(c, script + off, script_len - off, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
 			if (n <= 0)
 				break;
 			off += (size_t)n;
 		}
 		shutdown(c, SHUT_WR);
 		char buf[4096];
-		while (read(c, buf, sizeof buf) > 0)
-			;
+		for (;;) {
+			ssize_t n = read(c, buf, sizeof buf);
+			if (n > 0 || (n < 0 && errno == EINTR))
+				continue;
+			break;
+		}
 		close(c);
 		sem_post(&done);
 	}
@@ -135,7 +142,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Sockets and eventfds this process holds: what the frontend opens. (A
  * plain descriptor count would race with libFuzzer's own thread, which
  * opens /proc files now and then.) */
-static int our_fds(void)
+static int our_fds(int print)
 {
 	DIR *d = opendir("/proc/self/fd");
 	int n = 0;
@@ -144,8 +151,11 @@ static int our_fds(void)
 		char l[300], t[64];
 		snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
 		ssize_t k = readlink(l, t, sizeof t - 1);
-		if (k > 0 && (!strncmp(t, "socket:", 7) || !strncmp(t, "anon_inode:[eventfd]", 20)))
+		if (k > 0 && (!strncmp(t, "socket:", 7) || !strncmp(t, "anon_inode:[eventfd]", 20))) {
 			n++;
+			if (print)
+				fprintf(stderr, "  fd %s: %.*s\n", e->d_name, (int)k, t);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -161,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	script_len = size - 1;
 	script_fd = setup & 1;
 	uint16_t pairs = (uint16_t)(1 + ((setup >> 1) & 3));
-	int fds_before = our_fds();
+	int fds_before = our_fds(0);
 
 	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
 	char err[256];
@@ -198,10 +208,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(v);
 		ndevs = 0;                      /* the registry, for the next input */
 	}
-	sem_wait(&done);                        /* the backend saw the hang-up */
-	int fds_after = our_fds();
+	/* the backend saw the hang-up. libFuzzer's SIGALRM (-timeout) ends a
+	 * sem_wait early, SA_RESTART or not: an early return here once read
+	 * as a descriptor leak */
+	while (sem_wait(&done) && errno == EINTR)
+		;
+	int fds_after = our_fds(0);
 	if (fds_after != fds_before) {
 		fprintf(stderr, "descriptor leak: %d sockets and eventfds before, %d after\n", fds_before, fds_after);
+		our_fds(1);
 		abort();
 	}
 	return 0;
