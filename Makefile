@@ -34,7 +34,8 @@ BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
-	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c src/core/schema.c
+	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c src/core/schema.c \
+	src/core/siphash.c
 CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/trap.c src/core/metal/paging.c src/core/metal/acpi.c \
 	src/core/metal/apic.c src/core/metal/smp.c src/core/metal/syscall.c \

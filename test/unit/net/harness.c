@@ -24,7 +24,7 @@
 #include "core/schema.h"
 #include "harness.h"
 
-void net_input(int ifindex, struct pktbuf *b);  /* stack.c, for tests */
+void net_input(int ifindex, struct pktbuf *b);  /* eth.c, for tests */
 
 const uint8_t H_OUR_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 const uint8_t H_PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };

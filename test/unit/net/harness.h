@@ -1,6 +1,6 @@
 /*
  * harness.h — the network stack on the host, packets in and packets out,
- * no VM: src/net/{stack,tcp,pktbuf}.c and src/sched/timer.c over the stub
+ * no VM: the files of src/net/ and src/pkt/ and src/sched/timer.c over the stub
  * platform in harness.c.
  *
  * The world: one core (core 0 owns queue 0 of the only device), a fake
