@@ -11,9 +11,12 @@
  * Input (ip_input, from eth.c): the header is checked against the frame;
  * UDP 67 -> 68 on a DHCP interface goes to core 0's client whatever its
  * destination address; other traffic for an interface without an address
- * (drop_unbound) or for another address is dropped; the rest goes to its
- * owner and then by protocol to tcp_input, udp_input or the ICMP echo
- * here. No reassembly: fragments are counted and dropped.
+ * (drop_unbound) or for another address is dropped; so is a packet whose
+ * source no host can send from or that is ours (drop_bad_src: see
+ * ip_src_bad), and anything but UDP sent to a broadcast address
+ * (drop_bcast_dst: no echo reply, SYN-ACK or RST to a broadcast); the rest
+ * goes to its owner and then by protocol to tcp_input, udp_input or the
+ * ICMP echo here. No reassembly: fragments are counted and dropped.
  *
  * Output (net_ip_output): the next hop from the routes, its MAC from the
  * ARP table (a miss drops the packet, counted, and asks core 0), then the
@@ -230,6 +233,29 @@ static void ip_deliver(struct net_if *ifc, struct pktbuf *b)
 	}
 }
 
+/* A source address no host sends from, or one of ours: 0.0.0.0/8 (a host
+ * without an address speaks only to DHCP, whose replies came in before
+ * this check), loopback (127/8), multicast (224/4), class E and the
+ * limited broadcast (240/4), our own addresses, and the directed
+ * broadcast of an attached subnet (prefixes up to /30; /31 and /32 have
+ * none). Whatever we answered to these would go to a broadcast or a
+ * group (an L2 broadcast: an amplifier for a spoofed packet), to
+ * ourselves, or nowhere. Any core: a few loads per interface. */
+static int ip_src_bad(uint32_t src)
+{
+	uint32_t s = ntohl(src);
+	if ((s >> 24) == 0 || (s >> 24) == 127 || (s >> 28) >= 14)
+		return 1;
+	for (int i = 0; i < net_nifs; i++) {
+		const struct net_ifaddr *fa = net_ifa(&net_ifs[i]);
+		if (!fa->addr)
+			continue;
+		if (src == fa->addr || (fa->prefix <= 30 && src == (fa->addr | ~fa->mask)))
+			return 1;
+	}
+	return 0;
+}
+
 /* UDP from the server port to the client port: for the DHCP client,
  * whatever the destination address (before a lease, a server may send
  * to the address it offers, or to 255.255.255.255) */
@@ -293,6 +319,17 @@ void ip_input(struct net_if *ifc, struct pktbuf *b)
 	}
 	if (ip->dst != ifa->addr && ip->dst != 0xffffffffu && ip->dst != (ifa->addr | ~ifa->mask)) {
 		NSTAT(drop_not_ours);
+		goto drop;
+	}
+	if (ip_src_bad(ip->src)) {
+		NSTAT(drop_bad_src);
+		goto drop;
+	}
+	/* to a broadcast: UDP only (DHCP, apps that want it). TCP must not
+	 * answer (RFC 1122 4.2.3.10) and an echo reply from every host of the
+	 * subnet is the smurf amplifier. */
+	if (ip->dst != ifa->addr && ip->proto != IP_PROTO_UDP) {
+		NSTAT(drop_bcast_dst);
 		goto drop;
 	}
 	/* the flow's owner: TCP and UDP by their ports, the rest here */
