@@ -138,7 +138,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 		return -EADDRNOTAVAIL;
 	}
 	uint32_t hop = net_next_hop(ifc, ifa, dst);
-	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(hop);
+	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(ifc, hop);
 	if (!ae && dst != 0xffffffffu) {
 		NSTAT(arp_miss_drop);
 		arp_ask(ifc, hop);

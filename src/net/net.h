@@ -150,7 +150,8 @@ int udp_may_answer(const struct udp_meta *m);
 /* ---- telemetry: per-core counters, by reason */
 #define NET_STATS_FIELDS(X) \
 	X(rx_frames) X(tx_frames) X(rx_arp) X(tx_arp) X(arp_miss_drop) \
-	X(arp_refresh) X(arp_expired) X(drop_vlan_untagged) X(drop_unbound) \
+	X(arp_refresh) X(arp_expired) X(drop_arp_bad) X(arp_conflict) X(arp_gw_kept) X(arp_learn_limited) \
+	X(drop_vlan_untagged) X(drop_unbound) \
 	X(dhcp_discover) X(dhcp_request) X(dhcp_offer) X(dhcp_ack) X(dhcp_nak) \
 	X(drop_bad_dhcp) X(drop_dhcp_stray) \
 	X(dhcp_bad_addr) X(dhcp_bad_mask) X(dhcp_bad_server) X(dhcp_wrong_server) \

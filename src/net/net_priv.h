@@ -88,7 +88,7 @@ struct net_core {
 	struct net_txq txq[NET_MAX_IFS];
 	/* ARP requests this core asked core 0 for lately (by address hash):
 	 * at most one per address per second, however busy the flow */
-	struct { uint32_t ip; uint64_t ns; } arp_asked[NET_ARP_ASKED];
+	struct { uint32_t ip; uint8_t ifindex; uint64_t ns; } arp_asked[NET_ARP_ASKED];
 	struct net_counters ctr;
 	struct tcp_core *tcp;
 } __attribute__((aligned(CACHE_LINE)));
@@ -151,9 +151,12 @@ void eth_tx_flush(struct net_core *nc, int i);
 #define ARP_REFRESH_NS (60ull * 1000000000ull)  /* re-request an entry in use this long before it expires */
 #define ARP_SWEEP_NS (60ull * 1000000000ull)    /* how often core 0 drops expired entries */
 struct arp_entry { uint32_t ip; uint8_t mac[ETH_ALEN]; uint8_t ifindex; uint64_t expires; };
-/* any core: the live entry for ip (network order), valid until the end
- * of the caller's loop turn; NULL: none */
-const struct arp_entry *arp_lookup(uint32_t ip);
+/* any core: the live entry for ip (network order) on ifc, valid until
+ * the end of the caller's loop turn; NULL: none */
+const struct arp_entry *arp_lookup(const struct net_if *ifc, uint32_t ip);
+/* core 0, net_init before anything else: an empty table, a full learning
+ * bucket */
+void arp_init(void);
 /* any core: have core 0 ask for ip (at most once per second per core) */
 void arp_ask(struct net_if *ifc, uint32_t ip);
 /* any core: an ARP frame received on ifc, at its Ethernet header; it goes

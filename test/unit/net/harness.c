@@ -631,9 +631,11 @@ static uint32_t h_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len
 
 static uint32_t h_rx_nobuf;
 
+int h_rx_dev;
+
 void h_rx_raw(const void *frame, size_t len)
 {
-	h_rx_raw_on(0, frame, len);
+	h_rx_raw_on(h_rx_dev, frame, len);
 }
 
 void h_rx_raw_on(int ifindex, const void *frame, size_t len)
@@ -653,7 +655,7 @@ void h_rx_raw_on(int ifindex, const void *frame, size_t len)
 
 void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa)
 {
-	h_rx_arp_on(0, op, sha, spa, tha, tpa);
+	h_rx_arp_on(h_rx_dev, op, sha, spa, tha, tpa);
 }
 
 void h_rx_arp_on(int ifindex, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa)
@@ -692,7 +694,7 @@ void h_rx_ip_to(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_
 	memset(f, 0, 60);
 	struct eth_hdr *e = (void *)f;
 	struct ipv4_hdr *ip = (void *)(e + 1);
-	memcpy(e->dst, H_OUR_MAC, 6);
+	memcpy(e->dst, h_eth[h_rx_dev].mac, 6);
 	memcpy(e->src, H_PEER_MAC, 6);
 	e->type = htons(ETHERTYPE_IPV4);
 	ip->ver_ihl = 0x45;
@@ -1122,6 +1124,7 @@ void h_fini(void)
 	h_tso_raw = 0;
 	h_dev_tso_frames = h_dev_bad_partial = 0;
 	h_ndevs = 1;
+	h_rx_dev = 0;
 	h_quiesces = 0;
 	if (h_cfg)
 		json_decref(h_cfg);

@@ -105,6 +105,8 @@ void h_turn(void);
 /* ---- frames in (each consumes nothing of the caller's; runs a turn) */
 void h_rx_raw(const void *frame, size_t len);
 void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa);
+/* the device the h_rx_* helpers (but the _on ones) feed: default 0 */
+extern int h_rx_dev;
 /* the same on device ifindex (0 or 1); a reply goes to that device's MAC */
 void h_rx_raw_on(int ifindex, const void *frame, size_t len);
 void h_rx_arp_on(int ifindex, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa);
