@@ -4,7 +4,10 @@
  *
  * Flow ownership: net_flow_core() hashes (remote address, remote port,
  * local port) over an interface's queue pairs; the core owning that pair
- * owns the flow. A packet received on another core goes to the owner by
+ * owns the flow. The hash is the device's RSS (Toeplitz, with the random
+ * key the driver gave it) where the device does RSS, else SipHash-2-4
+ * with a key drawn at net_init (net_flow_init): a peer that doesn't know
+ * the key can't aim its flows at one core. A packet received on another core goes to the owner by
  * call_on (the buffer travels with it). ICMP echo is answered where it
  * arrives.
  *
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <string.h>
 #include "net/net_priv.h"
+#include "core/siphash.h"
 #include "sched/sched.h"
 
 /* ---- checksums */
@@ -66,6 +70,20 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 }
 
 /* ---- flows */
+static struct siphash_key flow_key;    /* core 0 draws it (net_flow_init); immutable after */
+
+void net_flow_init(void)
+{
+	int rc = siphash_key_random(&flow_key);
+	if (rc) {
+		/* no entropy: the boot goes on, with a key an outsider can't
+		 * read off the wire but might guess; said on the console */
+		flow_key.k0 = time_ns() ^ 0x736f6d6570736575ull;
+		flow_key.k1 = (uint64_t)(uintptr_t)&flow_key ^ 0x646f72616e646f6dull;
+		klog("net: no entropy for the flow-steering key (%d): steering is keyed by the clock", rc);
+	}
+}
+
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
 	/* Device RSS: the pair the device itself picks, from the same key and
@@ -74,11 +92,9 @@ uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport,
 	const struct rss_conf *rss = netdev_rss(ifc->dev);
 	if (rss)
 		return netdev_queue_core(ifc->dev, rss_flow_queue(rss, raddr, ifc->addr, rport, lport));
-	/* software steering */
-	uint64_t h = ((uint64_t)raddr << 32) ^ ((uint64_t)rport << 16) ^ lport;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
+	/* software steering: keyed, so the owner of a flow can't be chosen
+	 * by whoever picks the addresses and ports */
+	uint64_t h = siphash24_2u64(&flow_key, raddr, (uint64_t)rport << 16 | lport);
 	/* multiply-shift instead of %: no division per packet */
 	return netdev_queue_core(ifc->dev, (uint16_t)(((h & 0xffffffffu) * ifc->nq) >> 32));
 }

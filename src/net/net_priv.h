@@ -108,8 +108,10 @@ uint32_t net_next_hop(const struct net_if *ifc, const struct net_ifaddr *ifa, ui
  * else the first with a default gateway; NULL: no route. */
 struct net_if *net_route_if(uint32_t dst);
 
-/* the owner core of a flow, from our side's view of it */
+/* the owner core of a flow, from our side's view of it (ip.c) */
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport);
+/* core 0, net_init before any flow: draws the software steering key */
+void net_flow_init(void);
 /* Sends an IPv4 packet whose payload (L4 header and data) starts at
  * pktbuf_data(b) with b->len bytes: prepends IP and Ethernet headers,
  * resolves the next hop, queues it on this core's TX batch. Consumes b. */

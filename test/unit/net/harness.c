@@ -192,7 +192,8 @@ void netdev_mac(const struct netdev *d, uint8_t mac[6]) { memcpy(mac, d->mac, 6)
 uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
 int netdev_link_up(const struct netdev *d) { (void)d; return 1; }
 uint16_t netdev_queues(const struct netdev *d) { (void)d; return 1; }
-uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; (void)q; return 0; }
+int h_queue_core_is_q;
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; return h_queue_core_is_q ? q : 0; }
 const struct rss_conf *netdev_rss(const struct netdev *d) { (void)d; return NULL; }  /* software steering */
 
 uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
@@ -1126,6 +1127,7 @@ void h_fini(void)
 	h_ndevs = 1;
 	h_rx_dev = 0;
 	h_quiesces = 0;
+	h_queue_core_is_q = 0;
 	if (h_cfg)
 		json_decref(h_cfg);
 	h_cfg = NULL;
