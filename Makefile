@@ -247,6 +247,14 @@ $(BUILD)/fuzz/fuzz_dhcp: test/fuzz/fuzz_dhcp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/tim
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
+# ARP across two interfaces: senders, conflicts, gateways, the learning
+# limit (about 20 s).
+FUZZ_ARP_TIME ?= 20
+$(BUILD)/fuzz/fuzz_arp: test/fuzz/fuzz_arp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+
 # The API's request path and config validator (about 20 s each).
 FUZZ_API_TIME ?= 20
 FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
@@ -255,7 +263,7 @@ $(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) te
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
 
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_api_http \
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_arp $(BUILD)/fuzz/fuzz_api_http \
 	$(BUILD)/fuzz/fuzz_api_config $(BUILD)/fuzz/fuzz_api_tls
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
 	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
@@ -263,6 +271,9 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_
 	@mkdir -p $(BUILD)/fuzz/corpus/dhcp
 	$(BUILD)/fuzz/fuzz_dhcp -max_total_time=$(FUZZ_DHCP_TIME) -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/dhcp test/fuzz/corpus/dhcp
+	@mkdir -p $(BUILD)/fuzz/corpus/arp
+	$(BUILD)/fuzz/fuzz_arp -max_total_time=$(FUZZ_ARP_TIME) -max_len=2048 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/arp
 	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
 	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http
