@@ -254,9 +254,11 @@ void arp_sweep(struct timer *t, void *arg)
 /* core 0: one of our addresses, on any interface? */
 static int arp_is_ours(uint32_t ip)
 {
-	for (int i = 0; i < net_nifs; i++)
-		if (net_ifa(&net_ifs[i])->addr == ip)
+	for (int i = 0; i < net_nifs; i++) {
+		const struct net_ifaddr *fa = net_ifa(&net_ifs[i]);
+		if (fa && fa->addr == ip)
 			return 1;
+	}
 	return 0;
 }
 

@@ -264,7 +264,7 @@ static int ip_src_bad(uint32_t src)
 		return 1;
 	for (int i = 0; i < net_nifs; i++) {
 		const struct net_ifaddr *fa = net_ifa(&net_ifs[i]);
-		if (!fa->addr)
+		if (!fa || !fa->addr)
 			continue;
 		if (src == fa->addr || (fa->prefix <= 30 && src == (fa->addr | ~fa->mask)))
 			return 1;
