@@ -174,7 +174,7 @@ UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_u
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
-	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c
+	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c
 # The config schema as the appliance assembles it: every subsystem's table
 # and the appliance table (whose rows link the appliances, so they come
 # with the stack and the net tests' stub platform).
@@ -247,6 +247,14 @@ $(BUILD)/fuzz/fuzz_dhcp: test/fuzz/fuzz_dhcp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/tim
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
+# ARP across two interfaces: senders, conflicts, gateways, the learning
+# limit (about 20 s).
+FUZZ_ARP_TIME ?= 20
+$(BUILD)/fuzz/fuzz_arp: test/fuzz/fuzz_arp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+
 # The API's request path and config validator (about 20 s each).
 FUZZ_API_TIME ?= 20
 FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
@@ -271,7 +279,7 @@ $(BUILD)/fuzz/fuzz_vhost_user: test/fuzz/fuzz_vhost_user.c src/drivers/vhost_use
 	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c -lpthread
 
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_api_http \
+test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_arp $(BUILD)/fuzz/fuzz_api_http \
 	$(BUILD)/fuzz/fuzz_api_config $(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq \
 	$(BUILD)/fuzz/fuzz_vhost_user
 	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
@@ -280,6 +288,9 @@ test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_
 	@mkdir -p $(BUILD)/fuzz/corpus/dhcp
 	$(BUILD)/fuzz/fuzz_dhcp -max_total_time=$(FUZZ_DHCP_TIME) -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/dhcp test/fuzz/corpus/dhcp
+	@mkdir -p $(BUILD)/fuzz/corpus/arp
+	$(BUILD)/fuzz/fuzz_arp -max_total_time=$(FUZZ_ARP_TIME) -max_len=2048 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/arp
 	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
 	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http

@@ -1,6 +1,8 @@
 /*
  * echo.c — the echo appliance (RFC 862): TCP and UDP port 7, every byte
  * straight back. On the flow's owner core, no allocation after start-up.
+ * A datagram from a port that answers too (7, 19, ...: udp_may_answer)
+ * or to a broadcast is not answered: a spoofed one would start a loop.
  *
  * TCP back-pressure: what tcp_send can't take waits in the connection's
  * pending buffer (ECHO_PENDING bytes) and goes out when the stack says
@@ -118,6 +120,8 @@ static void *on_accept(struct tcp_conn *c, void *arg)
 
 static void on_udp(void *arg, const struct udp_meta *m, const uint8_t *data, size_t len)
 {
+	if (!udp_may_answer(m))
+		return;                         /* another echo, chargen, ... or a broadcast: no loop */
 	struct udp_meta to = { m->dst, m->src, m->dport, m->sport, m->ifindex };
 	if (udp_send(&to, data, len) == 0)
 		counter_add(&cores[core_self()->id].udp_echoed, 1);

@@ -4,16 +4,22 @@
  *
  * Flow ownership: net_flow_core() hashes (remote address, remote port,
  * local port) over an interface's queue pairs; the core owning that pair
- * owns the flow. A packet received on another core goes to the owner by
+ * owns the flow. The hash is the device's RSS (Toeplitz, with the random
+ * key the driver gave it) where the device does RSS, else SipHash-2-4
+ * with a key drawn at net_init (net_flow_init): a peer that doesn't know
+ * the key can't aim its flows at one core. A packet received on another core goes to the owner by
  * call_on (the buffer travels with it). ICMP echo is answered where it
  * arrives.
  *
  * Input (ip_input, from eth.c): the header is checked against the frame;
  * UDP 67 -> 68 on a DHCP interface goes to core 0's client whatever its
  * destination address; other traffic for an interface without an address
- * (drop_unbound) or for another address is dropped; the rest goes to its
- * owner and then by protocol to tcp_input, udp_input or the ICMP echo
- * here. No reassembly: fragments are counted and dropped.
+ * (drop_unbound) or for another address is dropped; so is a packet whose
+ * source no host can send from or that is ours (drop_bad_src: see
+ * ip_src_bad), and anything but UDP sent to a broadcast address
+ * (drop_bcast_dst: no echo reply, SYN-ACK or RST to a broadcast); the rest
+ * goes to its owner and then by protocol to tcp_input, udp_input or the
+ * ICMP echo here. No reassembly: fragments are counted and dropped.
  *
  * Output (net_ip_output): the next hop from the routes, its MAC from the
  * ARP table (a miss drops the packet, counted, and asks core 0), then the
@@ -25,6 +31,7 @@
 #include <errno.h>
 #include <string.h>
 #include "net/net_priv.h"
+#include "core/siphash.h"
 #include "sched/sched.h"
 
 /* ---- checksums */
@@ -63,6 +70,20 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 }
 
 /* ---- flows */
+static struct siphash_key flow_key;    /* core 0 draws it (net_flow_init); immutable after */
+
+void net_flow_init(void)
+{
+	int rc = siphash_key_random(&flow_key);
+	if (rc) {
+		/* no entropy: the boot goes on, with a key an outsider can't
+		 * read off the wire but might guess; said on the console */
+		flow_key.k0 = time_ns() ^ 0x736f6d6570736575ull;
+		flow_key.k1 = (uint64_t)(uintptr_t)&flow_key ^ 0x646f72616e646f6dull;
+		klog("net: no entropy for the flow-steering key (%d): steering is keyed by the clock", rc);
+	}
+}
+
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
 	/* Device RSS: the pair the device itself picks, from the same key and
@@ -71,11 +92,9 @@ uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport,
 	const struct rss_conf *rss = netdev_rss(ifc->dev);
 	if (rss)
 		return netdev_queue_core(ifc->dev, rss_flow_queue(rss, raddr, ifc->addr, rport, lport));
-	/* software steering */
-	uint64_t h = ((uint64_t)raddr << 32) ^ ((uint64_t)rport << 16) ^ lport;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
+	/* software steering: keyed, so the owner of a flow can't be chosen
+	 * by whoever picks the addresses and ports */
+	uint64_t h = siphash24_2u64(&flow_key, raddr, (uint64_t)rport << 16 | lport);
 	/* multiply-shift instead of %: no division per packet */
 	return netdev_queue_core(ifc->dev, (uint16_t)(((h & 0xffffffffu) * ifc->nq) >> 32));
 }
@@ -135,7 +154,7 @@ int net_ip_output(struct net_if *ifc, struct pktbuf *b, uint32_t dst, uint8_t pr
 		return -EADDRNOTAVAIL;
 	}
 	uint32_t hop = net_next_hop(ifc, ifa, dst);
-	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(hop);
+	const struct arp_entry *ae = dst == 0xffffffffu ? NULL : arp_lookup(ifc, hop);
 	if (!ae && dst != 0xffffffffu) {
 		NSTAT(arp_miss_drop);
 		arp_ask(ifc, hop);
@@ -230,6 +249,29 @@ static void ip_deliver(struct net_if *ifc, struct pktbuf *b)
 	}
 }
 
+/* A source address no host sends from, or one of ours: 0.0.0.0/8 (a host
+ * without an address speaks only to DHCP, whose replies came in before
+ * this check), loopback (127/8), multicast (224/4), class E and the
+ * limited broadcast (240/4), our own addresses, and the directed
+ * broadcast of an attached subnet (prefixes up to /30; /31 and /32 have
+ * none). Whatever we answered to these would go to a broadcast or a
+ * group (an L2 broadcast: an amplifier for a spoofed packet), to
+ * ourselves, or nowhere. Any core: a few loads per interface. */
+static int ip_src_bad(uint32_t src)
+{
+	uint32_t s = ntohl(src);
+	if ((s >> 24) == 0 || (s >> 24) == 127 || (s >> 28) >= 14)
+		return 1;
+	for (int i = 0; i < net_nifs; i++) {
+		const struct net_ifaddr *fa = net_ifa(&net_ifs[i]);
+		if (!fa || !fa->addr)
+			continue;
+		if (src == fa->addr || (fa->prefix <= 30 && src == (fa->addr | ~fa->mask)))
+			return 1;
+	}
+	return 0;
+}
+
 /* UDP from the server port to the client port: for the DHCP client,
  * whatever the destination address (before a lease, a server may send
  * to the address it offers, or to 255.255.255.255) */
@@ -293,6 +335,17 @@ void ip_input(struct net_if *ifc, struct pktbuf *b)
 	}
 	if (ip->dst != ifa->addr && ip->dst != 0xffffffffu && ip->dst != (ifa->addr | ~ifa->mask)) {
 		NSTAT(drop_not_ours);
+		goto drop;
+	}
+	if (ip_src_bad(ip->src)) {
+		NSTAT(drop_bad_src);
+		goto drop;
+	}
+	/* to a broadcast: UDP only (DHCP, apps that want it). TCP must not
+	 * answer (RFC 1122 4.2.3.10) and an echo reply from every host of the
+	 * subnet is the smurf amplifier. */
+	if (ip->dst != ifa->addr && ip->proto != IP_PROTO_UDP) {
+		NSTAT(drop_bcast_dst);
 		goto drop;
 	}
 	/* the flow's owner: TCP and UDP by their ports, the rest here */

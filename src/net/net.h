@@ -139,19 +139,27 @@ int udp_bind(uint16_t port, udp_recv_fn fn, void *arg);       /* core 0, start-u
 /* Sends from the calling core (which must own a queue of the interface).
  * to->dst/dport are the destination, to->sport our port. */
 int udp_send(const struct udp_meta *to, const void *data, size_t len);
+/* For a service that answers every datagram it gets (echo), on the core
+ * of the receive callback: 1 when m may be answered; 0 (counted:
+ * drop_udp_loop) when it came from a port whose service answers anything
+ * too (0, 7 echo, 13 daytime, 17 qotd, 19 chargen, 37 time: with a
+ * spoofed source the two would answer each other forever) or was sent to
+ * a broadcast address (every host answering one spoofed victim). */
+int udp_may_answer(const struct udp_meta *m);
 
 /* ---- telemetry: per-core counters, by reason */
 #define NET_STATS_FIELDS(X) \
 	X(rx_frames) X(tx_frames) X(rx_arp) X(tx_arp) X(arp_miss_drop) \
-	X(arp_refresh) X(arp_expired) X(drop_vlan_untagged) X(drop_unbound) \
+	X(arp_refresh) X(arp_expired) X(drop_arp_bad) X(arp_conflict) X(arp_gw_kept) X(arp_learn_limited) \
+	X(drop_vlan_untagged) X(drop_unbound) \
 	X(dhcp_discover) X(dhcp_request) X(dhcp_offer) X(dhcp_ack) X(dhcp_nak) \
 	X(drop_bad_dhcp) X(drop_dhcp_stray) \
 	X(dhcp_bad_addr) X(dhcp_bad_mask) X(dhcp_bad_server) X(dhcp_wrong_server) \
 	X(dhcp_bad_router) X(dhcp_small_mtu) \
 	X(drop_vlan) X(drop_not_ipv4) X(drop_short) X(drop_bad_ip_hdr) X(drop_bad_ip_csum) \
-	X(drop_ip_frag) X(drop_not_ours) X(drop_ttl) X(drop_proto) \
+	X(drop_ip_frag) X(drop_not_ours) X(drop_bad_src) X(drop_bcast_dst) X(drop_ttl) X(drop_proto) \
 	X(icmp_echo) X(drop_bad_icmp) \
-	X(udp_in) X(udp_out) X(drop_bad_udp) X(drop_udp_no_port) \
+	X(udp_in) X(udp_out) X(drop_bad_udp) X(drop_udp_no_port) X(drop_udp_loop) \
 	X(tcp_in) X(tcp_out) X(drop_bad_tcp) X(drop_bad_tcp_csum) X(tcp_rst_out) X(tcp_retrans) \
 	X(tcp_accepts) X(tcp_connects) X(tcp_sndbuf_wait) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
 	X(drop_tcp_conns_full) X(tcp_timewait_recycled) X(tcp_timeouts) \

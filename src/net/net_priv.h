@@ -88,7 +88,7 @@ struct net_core {
 	struct net_txq txq[NET_MAX_IFS];
 	/* ARP requests this core asked core 0 for lately (by address hash):
 	 * at most one per address per second, however busy the flow */
-	struct { uint32_t ip; uint64_t ns; } arp_asked[NET_ARP_ASKED];
+	struct { uint32_t ip; uint8_t ifindex; uint64_t ns; } arp_asked[NET_ARP_ASKED];
 	struct net_counters ctr;
 	struct tcp_core *tcp;
 } __attribute__((aligned(CACHE_LINE)));
@@ -108,8 +108,10 @@ uint32_t net_next_hop(const struct net_if *ifc, const struct net_ifaddr *ifa, ui
  * else the first with a default gateway; NULL: no route. */
 struct net_if *net_route_if(uint32_t dst);
 
-/* the owner core of a flow, from our side's view of it */
+/* the owner core of a flow, from our side's view of it (ip.c) */
 uint32_t net_flow_core(const struct net_if *ifc, uint32_t raddr, uint16_t rport, uint16_t lport);
+/* core 0, net_init before any flow: draws the software steering key */
+void net_flow_init(void);
 /* Sends an IPv4 packet whose payload (L4 header and data) starts at
  * pktbuf_data(b) with b->len bytes: prepends IP and Ethernet headers,
  * resolves the next hop, queues it on this core's TX batch. Consumes b. */
@@ -151,9 +153,12 @@ void eth_tx_flush(struct net_core *nc, int i);
 #define ARP_REFRESH_NS (60ull * 1000000000ull)  /* re-request an entry in use this long before it expires */
 #define ARP_SWEEP_NS (60ull * 1000000000ull)    /* how often core 0 drops expired entries */
 struct arp_entry { uint32_t ip; uint8_t mac[ETH_ALEN]; uint8_t ifindex; uint64_t expires; };
-/* any core: the live entry for ip (network order), valid until the end
- * of the caller's loop turn; NULL: none */
-const struct arp_entry *arp_lookup(uint32_t ip);
+/* any core: the live entry for ip (network order) on ifc, valid until
+ * the end of the caller's loop turn; NULL: none */
+const struct arp_entry *arp_lookup(const struct net_if *ifc, uint32_t ip);
+/* core 0, net_init before anything else: an empty table, a full learning
+ * bucket */
+void arp_init(void);
 /* any core: have core 0 ask for ip (at most once per second per core) */
 void arp_ask(struct net_if *ifc, uint32_t ip);
 /* any core: an ARP frame received on ifc, at its Ethernet header; it goes

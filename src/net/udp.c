@@ -3,7 +3,8 @@
  * core (which must own a queue of the interface), and datagrams received
  * on the flow's owner (udp_input, from ip.c), handed to the bound
  * callback as a view valid during the call. A datagram for an unbound
- * port is counted (drop_udp_no_port) and dropped.
+ * port is counted (drop_udp_no_port) and dropped. udp_may_answer tells a
+ * service that answers anything (echo) what not to answer.
  */
 #include <errno.h>
 #include <string.h>
@@ -53,6 +54,20 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len)
 	b->len = (uint16_t)(len + sizeof *u);
 	NSTAT(udp_out);
 	return net_ip_output(ifc, b, to->dst, IP_PROTO_UDP, 0);
+}
+
+int udp_may_answer(const struct udp_meta *m)
+{
+	switch (m->sport) {
+	case 0: case 7: case 13: case 17: case 19: case 37:
+		NSTAT(drop_udp_loop);
+		return 0;
+	}
+	if (m->ifindex < 0 || m->ifindex >= net_nifs || m->dst != net_ifa(&net_ifs[m->ifindex])->addr) {
+		NSTAT(drop_udp_loop);
+		return 0;
+	}
+	return 1;
 }
 
 void udp_input(struct net_if *ifc, struct pktbuf *b, const struct ipv4_hdr *ip, uint16_t l4len)

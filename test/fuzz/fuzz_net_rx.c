@@ -7,8 +7,9 @@
  * app has aborted what it holds and TIME_WAIT has run out, every packet
  * buffer must be back in its pool.
  *
- * Each input gets a fresh world (h_fini/h_init; the ARP table, listeners
- * and binds are static in the stack and carry over, harmlessly). ISS and
+ * Each input gets a fresh world (h_fini/h_init; net_init empties the ARP
+ * table; listeners and binds are static in the stack and carry over,
+ * harmlessly). ISS and
  * the SYN-cookie secret are random per process, so the scripted peer
  * works in offsets from what the stack actually sent.
  *

@@ -28,6 +28,7 @@ void net_input(int ifindex, struct pktbuf *b);  /* eth.c, for tests */
 
 const uint8_t H_OUR_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 const uint8_t H_PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+const uint8_t H_OUR_MAC1[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 };
 
 /* ---------------------------------------------------------------- platform */
 static struct core h_core0 = { .self = &h_core0, .id = 0 };
@@ -167,9 +168,12 @@ void *sched_publish(void *_Atomic *slot, void *obj)
 	return atomic_exchange_explicit(slot, obj, memory_order_acq_rel);
 }
 
+uint32_t h_quiesces;
+
 int sched_quiesce_wait(uint64_t timeout_ns)
 {
 	(void)timeout_ns;
+	h_quiesces++;
 	return 0;
 }
 
@@ -179,16 +183,21 @@ struct netdev {
 	uint8_t mac[6];
 	uint16_t mtu;
 };
-static struct netdev h_eth0 = { "eth0", { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 1500 };
+static struct netdev h_eth[H_MAX_DEVS] = {
+	{ "eth0", { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, 1500 },
+	{ "eth1", { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 }, 1500 },
+};
+int h_ndevs = 1;
 
-int netdev_count(void) { return 1; }
-struct netdev *netdev_get(int i) { return i == 0 ? &h_eth0 : NULL; }
+int netdev_count(void) { return h_ndevs; }
+struct netdev *netdev_get(int i) { return i >= 0 && i < h_ndevs ? &h_eth[i] : NULL; }
 const char *netdev_name(const struct netdev *d) { return d->name; }
 void netdev_mac(const struct netdev *d, uint8_t mac[6]) { memcpy(mac, d->mac, 6); }
 uint16_t netdev_mtu(const struct netdev *d) { return d->mtu; }
 int netdev_link_up(const struct netdev *d) { (void)d; return 1; }
 uint16_t netdev_queues(const struct netdev *d) { (void)d; return 1; }
-uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; (void)q; return 0; }
+int h_queue_core_is_q;
+uint16_t netdev_queue_core(const struct netdev *d, uint16_t q) { (void)d; return h_queue_core_is_q ? q : 0; }
 const struct rss_conf *netdev_rss(const struct netdev *d) { (void)d; return NULL; }  /* software steering */
 
 uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
@@ -204,6 +213,7 @@ static int h_arp_owed;
 /* a captured frame: the stack's buffer (until h_next), or a segment the
  * device cut from a TSO frame (a copy; the frame's buffers are freed) */
 struct h_txe {
+	int dev;                        /* the device that sent it */
 	struct pktbuf *b;
 	uint8_t *seg;
 	uint32_t seglen;
@@ -281,7 +291,7 @@ static int h_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t of
 /* The device's side of GSO_TCPV4: cuts the frame (f, len) into segments
  * of gso bytes after hdr bytes of headers, queued as copies. Returns 0,
  * or -1 when the queue has no room for them all. */
-static int h_tso_cut(const uint8_t *f, uint32_t len, uint32_t hdr, uint32_t gso)
+static int h_tso_cut(int dev, const uint8_t *f, uint32_t len, uint32_t hdr, uint32_t gso)
 {
 	uint32_t ipat = h_ip_at(f, len);
 	const struct ipv4_hdr *ip = (const void *)(f + ipat);
@@ -312,6 +322,7 @@ static int h_tso_cut(const uint8_t *f, uint32_t len, uint32_t hdr, uint32_t gso)
 		th->csum = 0;
 		th->csum = h_csum(th, sl - l4at, h_pseudo(sip->src, sip->dst, IP_PROTO_TCP, (uint16_t)(sl - l4at)));
 		struct h_txe *e = &h_tx[(h_tx_head + h_tx_n) % H_TX_MAX];
+		e->dev = dev;
 		e->b = NULL;
 		e->seg = g;
 		e->seglen = sl;
@@ -338,7 +349,7 @@ static void h_check_offloads(const struct pktbuf *b)
 
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n)
 {
-	(void)d;
+	int dev = (int)(d - h_eth);
 	if (q != 0)
 		panic("tx_burst on queue %u", q);
 	uint16_t k;
@@ -353,13 +364,14 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 			uint32_t len = h_flatten(b, h_cut_buf, &nb);
 			if (!h_csum_complete(h_cut_buf, len, b->csum_start - b->off, b->csum_offset))
 				panic("tx_burst: a TSO frame without the pseudo-header sum");
-			if (h_tso_cut(h_cut_buf, len, b->hdr_end - b->off, b->gso_size))
+			if (h_tso_cut(dev, h_cut_buf, len, b->hdr_end - b->off, b->gso_size))
 				break;                  /* no room for its segments: the caller keeps it */
 			h_dev_tso_frames++;
 			pktbuf_free(b);         /* a device done with it */
 			continue;
 		}
 		struct h_txe *e = &h_tx[(h_tx_head + h_tx_n) % H_TX_MAX];
+		e->dev = dev;
 		e->b = b;
 		e->seg = NULL;
 		h_tx_n++;
@@ -367,7 +379,7 @@ uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 		/* the peer answers ARP for itself (after this turn) */
 		const struct eth_hdr *e2 = (const void *)pktbuf_data(b);
 		const struct arp_hdr *a = (const void *)(e2 + 1);
-		if (h_peer_answers_arp && b->len >= ETH_HLEN + sizeof *a && e2->type == htons(ETHERTYPE_ARP) &&
+		if (h_peer_answers_arp && dev == 0 && b->len >= ETH_HLEN + sizeof *a && e2->type == htons(ETHERTYPE_ARP) &&
 		    a->op == htons(ARP_REQUEST) && a->tpa == htonl(H_PEER_IP))
 			h_arp_owed++;
 	}
@@ -596,6 +608,8 @@ static void udp_echo(void *arg, const struct udp_meta *m, const uint8_t *data, s
 {
 	(void)arg;
 	h_udp_seen++;
+	if (!udp_may_answer(m))                 /* as the echo appliance does */
+		return;
 	struct udp_meta to = { .dst = m->src, .sport = m->dport, .dport = m->sport, .ifindex = m->ifindex };
 	udp_send(&to, data, len);
 }
@@ -622,7 +636,14 @@ static uint32_t h_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len
 
 static uint32_t h_rx_nobuf;
 
+int h_rx_dev;
+
 void h_rx_raw(const void *frame, size_t len)
+{
+	h_rx_raw_on(h_rx_dev, frame, len);
+}
+
+void h_rx_raw_on(int ifindex, const void *frame, size_t len)
 {
 	struct pktbuf *b = pktbuf_alloc(pktbuf_pool_of(0));
 	if (!b) {
@@ -633,16 +654,21 @@ void h_rx_raw(const void *frame, size_t len)
 		len = PKTBUF_DATA;
 	memcpy(pktbuf_data(b), frame, len);
 	b->len = (uint16_t)len;
-	net_input(0, b);
+	net_input(ifindex, b);
 	h_turn();
 }
 
 void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa)
 {
+	h_rx_arp_on(h_rx_dev, op, sha, spa, tha, tpa);
+}
+
+void h_rx_arp_on(int ifindex, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa)
+{
 	uint8_t f[60] = { 0 };
 	struct eth_hdr *e = (void *)f;
 	struct arp_hdr *a = (void *)(e + 1);
-	memcpy(e->dst, op == ARP_REQUEST ? (const uint8_t *)"\xff\xff\xff\xff\xff\xff" : H_OUR_MAC, 6);
+	memcpy(e->dst, op == ARP_REQUEST ? (const uint8_t *)"\xff\xff\xff\xff\xff\xff" : h_eth[ifindex].mac, 6);
 	memcpy(e->src, sha, 6);
 	e->type = htons(ETHERTYPE_ARP);
 	a->htype = htons(1);
@@ -655,12 +681,17 @@ void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha
 	if (tha)
 		memcpy(a->tha, tha, 6);
 	a->tpa = htonl(tpa);
-	h_rx_raw(f, sizeof f);
+	h_rx_raw_on(ifindex, f, sizeof f);
 }
 
 static uint16_t h_ip_id;
 
 void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len)
+{
+	h_rx_ip_to(src, H_OUR_IP, proto, l4, len);
+}
+
+void h_rx_ip_to(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_t len)
 {
 	uint8_t f[PKTBUF_DATA];
 	if (len > sizeof f - ETH_HLEN - 20)
@@ -668,7 +699,7 @@ void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len)
 	memset(f, 0, 60);
 	struct eth_hdr *e = (void *)f;
 	struct ipv4_hdr *ip = (void *)(e + 1);
-	memcpy(e->dst, H_OUR_MAC, 6);
+	memcpy(e->dst, h_eth[h_rx_dev].mac, 6);
 	memcpy(e->src, H_PEER_MAC, 6);
 	e->type = htons(ETHERTYPE_IPV4);
 	ip->ver_ihl = 0x45;
@@ -680,7 +711,7 @@ void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len)
 	ip->proto = proto;
 	ip->csum = 0;
 	ip->src = htonl(src);
-	ip->dst = htonl(H_OUR_IP);
+	ip->dst = htonl(dst);
 	ip->csum = h_csum(ip, 20, 0);
 	memcpy(ip + 1, l4, len);
 	size_t flen = ETH_HLEN + 20 + len;
@@ -852,6 +883,7 @@ int h_next(struct h_pkt *p)
 	if (e.seg) {                            /* cut by the device: complete */
 		memcpy(p->frame, e.seg, e.seglen);
 		p->len = e.seglen;
+		p->ifindex = e.dev;
 		p->from_tso = 1;
 		free(e.seg);
 		decode(p);
@@ -859,6 +891,7 @@ int h_next(struct h_pkt *p)
 	}
 	struct pktbuf *b = e.b;
 	p->len = h_flatten(b, p->frame, &p->nbufs);
+	p->ifindex = e.dev;
 	if (b->flags & PKTBUF_F_TX_CSUM) {
 		p->csum_partial = 1;
 		p->csum_start = (uint16_t)(b->csum_start - b->off);
@@ -1095,6 +1128,10 @@ void h_fini(void)
 	h_dev_tso_max = 65535 + 18;
 	h_tso_raw = 0;
 	h_dev_tso_frames = h_dev_bad_partial = 0;
+	h_ndevs = 1;
+	h_rx_dev = 0;
+	h_quiesces = 0;
+	h_queue_core_is_q = 0;
 	if (h_cfg)
 		json_decref(h_cfg);
 	h_cfg = NULL;

@@ -5,7 +5,9 @@
  *
  * The world: one core (core 0 owns queue 0 of the only device), a fake
  * device eth0 (H_OUR_MAC, MTU 1500, one queue pair) whose tx_burst
- * captures frames, a fake clock that only the test moves (h_advance_ms)
+ * captures frames (with h_ndevs = 2 set before h_init, a second one,
+ * eth1, H_OUR_MAC1, for a config with two interfaces; h_pkt.ifindex
+ * says which device sent a frame), a fake clock that only the test moves (h_advance_ms)
  * and a local timer wheel run as it moves, call_on queued and run by
  * h_turn(). The peer is 198.18.0.1 (H_PEER_MAC); we are 198.18.0.2/24.
  *
@@ -22,7 +24,8 @@
  * The app: tcp_listen on H_PORT (and H_PORT_SMALL, whose app takes at most
  * H_SMALL_ROOM bytes until h_app_read(): recv_space) collects what it
  * receives per connection in a struct h_app_conn and records peer_closed,
- * writable and gone; udp_bind on H_UDP_PORT echoes every datagram back.
+ * writable and gone; udp_bind on H_UDP_PORT echoes every datagram back
+ * that udp_may_answer allows (as the echo appliance does).
  *
  * Offloads: h_dev_offloads (NETDEV_TX_CSUM, NETDEV_TX_TSO4) is what the
  * fake device offers; h_init takes it from the environment when
@@ -50,6 +53,13 @@
 #define H_PEER_IP  0xc6120001u          /* 198.18.0.1 */
 #define H_OTHER_IP 0xc6120007u          /* 198.18.0.7: on the subnet, not in ARP */
 extern const uint8_t H_OUR_MAC[6], H_PEER_MAC[6];
+extern const uint8_t H_OUR_MAC1[6];     /* eth1's, when h_ndevs is 2 */
+#define H_MAX_DEVS 2
+extern int h_ndevs;                     /* devices: set before h_init (default 1) */
+extern uint32_t h_quiesces;             /* sched_quiesce_wait calls (publishes that waited) */
+/* netdev_queue_core(d, q) answers q instead of 0 (steering tests that
+ * hand net_flow_core an interface with several queues; set after h_init) */
+extern int h_queue_core_is_q;
 
 #define H_POOL 256                      /* pktbufs on core 0 */
 #define H_PORT 5001                     /* the test app's TCP port */
@@ -98,8 +108,15 @@ void h_turn(void);
 /* ---- frames in (each consumes nothing of the caller's; runs a turn) */
 void h_rx_raw(const void *frame, size_t len);
 void h_rx_arp(uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa);
+/* the device the h_rx_* helpers (but the _on ones) feed: default 0 */
+extern int h_rx_dev;
+/* the same on device ifindex (0 or 1); a reply goes to that device's MAC */
+void h_rx_raw_on(int ifindex, const void *frame, size_t len);
+void h_rx_arp_on(int ifindex, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6], uint32_t tpa);
 /* An IPv4 packet from `src` to us (host order), valid header checksum. */
 void h_rx_ip(uint32_t src, uint8_t proto, const void *l4, size_t len);
+/* The same to dst (host order) instead of our address. */
+void h_rx_ip_to(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_t len);
 void h_rx_icmp_echo(uint16_t id, uint16_t seq, const void *data, size_t len);
 void h_rx_udp(uint16_t sport, uint16_t dport, const void *data, size_t len);
 
@@ -128,6 +145,7 @@ extern uint32_t h_dev_bad_partial;      /* NEEDS_CSUM without the pseudo sum, ba
 #define H_FRAME_MAX (65535 + 18)
 struct h_pkt {
 	uint32_t len;                   /* the whole frame */
+	int ifindex;                    /* the device that sent it */
 	/* what the driver would put in the virtio-net header */
 	int csum_partial;               /* NEEDS_CSUM */
 	uint16_t csum_start, csum_offset;       /* from the frame's start */

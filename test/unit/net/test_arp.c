@@ -5,7 +5,13 @@
  * are learned; ARP for other hosts is neither answered nor learned from;
  * malformed ARP is counted; a gratuitous ARP goes out at start; entries
  * expire and the sweep drops them; an entry in use is refreshed before
- * it expires, so a busy flow never misses. And 802.1Q (suite vlan): on
+ * it expires, so a busy flow never misses. Sender checks: bad senders
+ * (broadcast, multicast, loopback, off the subnet unasked, group MACs)
+ * are neither learned nor answered, a probe is answered, a sender with
+ * our address is a conflict we defend once per 10 s, a resolved gateway
+ * is pinned while it lives; entries belong to their interface (two
+ * devices on two networks that share a subnet); learning is
+ * rate-limited and never evicts the gateway. And 802.1Q (suite vlan): on
  * an interface with "vlan": 42, frames tagged 42 are taken and untagged,
  * all we send is tagged 42, other tags and untagged frames are counted
  * and dropped.
@@ -107,15 +113,262 @@ Test(arp, request_for_another_host_is_ignored)
 	cr_assert_not(ping_from(H_OTHER_IP, mac), "learned from a request not for us");
 }
 
+static const uint8_t NEW_MAC[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+
 Test(arp, known_host_is_refreshed_by_gratuitous_arp)
 {
 	uint8_t mac[6];
-	static const uint8_t NEW_MAC[6] = { 0x02, 0, 0, 0, 0, 0x99 };
-	/* the peer (known since h_init) moves to a new MAC */
+	/* a host we know (not a gateway: see the next test) moves to a new MAC */
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	h_rx_arp(ARP_REQUEST, NEW_MAC, H_OTHER_IP, NULL, H_OTHER_IP);
+	h_tx_drop_all();
+	cr_assert(ping_from(H_OTHER_IP, mac));
+	cr_assert_eq(memcmp(mac, NEW_MAC, 6), 0);
+}
+
+Test(arp, the_gateway_is_pinned_while_it_lives)
+{
+	uint8_t mac[6];
+	/* the gateway (the peer, known since h_init): another MAC claims it
+	 * by gratuitous ARP, by request and by an unasked reply */
 	h_rx_arp(ARP_REQUEST, NEW_MAC, H_PEER_IP, NULL, H_PEER_IP);
+	h_rx_arp(ARP_REQUEST, NEW_MAC, H_PEER_IP, NULL, H_OUR_IP);
+	h_rx_arp(ARP_REPLY, NEW_MAC, H_PEER_IP, H_OUR_MAC, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert(ping_from(H_PEER_IP, mac));
+	cr_assert_eq(memcmp(mac, H_PEER_MAC, 6), 0, "the gateway's MAC was taken over");
+	cr_assert_eq(H_STAT(arp_gw_kept), 3);
+	/* its own MAC refreshes it: 200 s on, a gratuitous ARP from it, and
+	 * at 400 s (past the first lifetime) it is still there */
+	h_advance_ms(200 * 1000);
+	h_rx_arp(ARP_REQUEST, H_PEER_MAC, H_PEER_IP, NULL, H_PEER_IP);
+	h_advance_ms(200 * 1000);
+	h_tx_drop_all();
+	h_peer_answers_arp = 0;
+	cr_assert(ping_from(H_PEER_IP, mac), "the refresh from its own MAC was not taken");
+	cr_assert_eq(memcmp(mac, H_PEER_MAC, 6), 0);
+	/* a real change of MAC is learned once the pinned entry expires: a
+	 * miss asks, the new MAC answers */
+	h_advance_ms(301 * 1000);
+	h_tx_drop_all();
+	cr_assert_not(ping_from(H_PEER_IP, mac));
+	h_rx_arp(ARP_REPLY, NEW_MAC, H_PEER_IP, H_OUR_MAC, H_OUR_IP);
 	h_tx_drop_all();
 	cr_assert(ping_from(H_PEER_IP, mac));
 	cr_assert_eq(memcmp(mac, NEW_MAC, 6), 0);
+}
+
+Test(arp, bad_senders_are_neither_learned_nor_answered)
+{
+	static const uint32_t bad[] = {
+		0xffffffffu, 0xe0000005u, 0xf0000001u, 0x7f000001u, 0x00000001u,
+		0xc61200ffu,                    /* our subnet's broadcast */
+		0xc6120000u,                    /* its network address */
+		0x0a010203u,                    /* off the subnet, unasked */
+	};
+	const int n = sizeof bad / sizeof bad[0];
+	for (int i = 0; i < n; i++)
+		h_rx_arp(ARP_REQUEST, OTHER_MAC, bad[i], NULL, H_OUR_IP);
+	static const uint8_t GROUP_MAC[6] = { 0x01, 0, 0x5e, 0, 0, 1 }, ZERO_MAC[6] = { 0 };
+	h_rx_arp(ARP_REQUEST, GROUP_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	h_rx_arp(ARP_REQUEST, ZERO_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	struct h_pkt k;
+	cr_assert_not(h_next(&k), "answered a bad sender");
+	cr_assert_eq(H_STAT(drop_arp_bad), n + 2);
+	cr_assert_eq(net_arp_entries(), 1, "learned a bad sender");
+	/* a probe (sender 0.0.0.0, RFC 5227) for our address is answered,
+	 * not learned */
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, 0, NULL, H_OUR_IP);
+	cr_assert(h_next(&k), "a probe for our address went unanswered");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(ntohs(k.arp->op), ARP_REPLY);
+	cr_assert_eq(memcmp(k.eth->dst, OTHER_MAC, 6), 0);
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	cr_assert_eq(net_arp_entries(), 1);
+}
+
+Test(arp, a_sender_with_our_address_is_a_conflict)
+{
+	struct h_pkt k;
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OUR_IP, NULL, H_OTHER_IP);
+	cr_assert(h_next(&k), "we did not defend our address");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(ntohs(k.arp->op), ARP_REQUEST);
+	cr_assert_eq(memcmp(k.eth->dst, "\xff\xff\xff\xff\xff\xff", 6), 0);
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	cr_assert_eq(ntohl(k.arp->tpa), H_OUR_IP);
+	cr_assert_not(h_next(&k));
+	/* again within 10 s: counted, not defended (no ARP storm) */
+	h_rx_arp(ARP_REPLY, OTHER_MAC, H_OUR_IP, H_OUR_MAC, H_OUR_IP);
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OUR_IP, NULL, H_OUR_IP);
+	cr_assert_not(h_next(&k));
+	cr_assert_eq(H_STAT(arp_conflict), 3);
+	cr_assert_eq(net_arp_entries(), 1);
+	h_advance_ms(10 * 1000);
+	h_tx_drop_all();
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, H_OUR_IP, NULL, H_OTHER_IP);
+	cr_assert(h_next(&k), "not defended again after 10 s");
+	cr_assert_eq(ntohl(k.arp->spa), H_OUR_IP);
+	/* our own announcement coming back is no conflict */
+	h_rx_arp(ARP_REQUEST, H_OUR_MAC, H_OUR_IP, NULL, H_OUR_IP);
+	cr_assert_eq(H_STAT(arp_conflict), 4);
+}
+
+Test(arp, an_on_link_host_off_the_subnet_is_learned_only_when_asked)
+{
+	uint8_t mac[6];
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\"}]}"), 0);
+	/* no gateway: 192.168.1.1 is on-link (net_next_hop) */
+	h_rx_arp(ARP_REQUEST, OTHER_MAC, 0xc0a80102u, NULL, H_OUR_IP);
+	struct h_pkt k;
+	cr_assert_not(h_next(&k), "answered an unasked sender off the subnet");
+	cr_assert_not(ping_from(0xc0a80101u, mac));
+	cr_assert_eq(H_STAT(arp_miss_drop), 1);
+	h_rx_arp(ARP_REPLY, OTHER_MAC, 0xc0a80101u, H_OUR_MAC, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert(ping_from(0xc0a80101u, mac), "the reply to our request was not learned");
+	cr_assert_eq(memcmp(mac, OTHER_MAC, 6), 0);
+	cr_assert_eq(H_STAT(drop_arp_bad), 1);
+}
+
+/* a ping from src to dst on device dev: did a reply go out, on which
+ * device, to which MAC? */
+static int ping_on(int dev, uint32_t src, uint32_t dst, uint8_t mac_out[6], int *dev_out)
+{
+	uint8_t m[12] = { ICMP_ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 2, 't', 'w', 'o', '!' };
+	uint16_t c = net_csum(m, sizeof m, 0);
+	memcpy(m + 2, &c, 2);
+	h_rx_dev = dev;
+	h_rx_ip_to(src, dst, IP_PROTO_ICMP, m, sizeof m);
+	h_rx_dev = 0;
+	struct h_pkt k;
+	while (h_next(&k))
+		if (k.ip && k.proto == IP_PROTO_ICMP) {
+			memcpy(mac_out, k.eth->dst, 6);
+			*dev_out = k.ifindex;
+			return 1;
+		}
+	return 0;
+}
+
+/* Two isolated networks that both use 198.18.0.0/24 (two customers'
+ * LANs, say): 198.18.0.7 is a different host on each. */
+#define TWO_NICS \
+	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}," \
+	" {\"address\": \"198.18.0.3/24\"}]}"
+#define ETH1_IP 0xc6120003u
+
+Test(arp, entries_belong_to_their_interface)
+{
+	uint8_t mac[6];
+	int dev;
+	static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0, 0xbb };
+	h_fini();
+	h_ndevs = 2;
+	cr_assert_eq(h_init(TWO_NICS), 0);
+	/* 198.18.0.7 on eth1 asks for eth1's address: answered there */
+	h_rx_arp_on(1, ARP_REQUEST, MAC_B, H_OTHER_IP, NULL, ETH1_IP);
+	struct h_pkt k;
+	cr_assert(h_next(&k));
+	cr_assert_eq(k.ifindex, 1, "answered on the wrong device");
+	cr_assert_not_null(k.arp);
+	cr_assert_eq(memcmp(k.arp->sha, H_OUR_MAC1, 6), 0);
+	cr_assert_eq(ntohl(k.arp->spa), ETH1_IP);
+	cr_assert_eq(memcmp(k.eth->dst, MAC_B, 6), 0);
+	cr_assert_not(h_next(&k));
+	/* eth0's 198.18.0.7 is another host: eth1's entry must not serve it */
+	h_peer_answers_arp = 0;
+	cr_assert_not(ping_on(0, H_OTHER_IP, H_OUR_IP, mac, &dev), "used eth1's entry on eth0");
+	cr_assert_eq(H_STAT(arp_miss_drop), 1);
+	h_tx_drop_all();
+	h_rx_arp_on(0, ARP_REQUEST, OTHER_MAC, H_OTHER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(net_arp_entries(), 3, "the peer, and 198.18.0.7 once per interface");
+	cr_assert(ping_on(0, H_OTHER_IP, H_OUR_IP, mac, &dev));
+	cr_assert_eq(dev, 0);
+	cr_assert_eq(memcmp(mac, OTHER_MAC, 6), 0);
+	cr_assert(ping_on(1, H_OTHER_IP, ETH1_IP, mac, &dev));
+	cr_assert_eq(dev, 1);
+	cr_assert_eq(memcmp(mac, MAC_B, 6), 0);
+	/* a gratuitous ARP on eth1 moves eth1's host only */
+	h_rx_arp_on(1, ARP_REQUEST, NEW_MAC, H_OTHER_IP, NULL, H_OTHER_IP);
+	cr_assert(ping_on(0, H_OTHER_IP, H_OUR_IP, mac, &dev));
+	cr_assert_eq(memcmp(mac, OTHER_MAC, 6), 0);
+	cr_assert(ping_on(1, H_OTHER_IP, ETH1_IP, mac, &dev));
+	cr_assert_eq(memcmp(mac, NEW_MAC, 6), 0);
+	/* eth0's address claimed on eth1 is a conflict too */
+	h_rx_arp_on(1, ARP_REQUEST, MAC_B, H_OUR_IP, NULL, ETH1_IP);
+	cr_assert_not(h_next(&k));
+	cr_assert_eq(H_STAT(arp_conflict), 1);
+}
+
+static void mac_of(uint8_t mac[6], uint32_t i)
+{
+	mac[0] = 0x02;
+	mac[1] = 0x42;
+	mac[2] = (uint8_t)(i >> 24);
+	mac[3] = (uint8_t)(i >> 16);
+	mac[4] = (uint8_t)(i >> 8);
+	mac[5] = (uint8_t)i;
+}
+
+Test(arp, learning_is_rate_limited_and_the_gateway_survives_a_flood)
+{
+	uint8_t mac[6];
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/16\", \"gateway\": \"198.18.0.1\"}]}"), 0);
+	/* 1000 new senders at one instant: each a republish that waits for
+	 * every core, were it not for the limit */
+	uint32_t q0 = h_quiesces;
+	for (uint32_t i = 0; i < 1000; i++) {
+		mac_of(mac, i);
+		h_rx_arp(ARP_REQUEST, mac, 0xc6120100u + i, NULL, H_OUR_IP);
+		h_tx_drop_all();                /* each is answered all the same */
+	}
+	uint32_t learned = net_arp_entries() - 1;
+	/* the burst (64) less the reserve (16) less the peer h_init taught */
+	cr_assert_eq(learned, 47, "%u learned at once", learned);
+	cr_assert_eq(h_quiesces - q0, 47, "%u republishes", h_quiesces - q0);
+	cr_assert_eq(H_STAT(arp_learn_limited), 1000 - 47);
+	cr_assert_eq(H_STAT(tx_arp), 2 + 1000, "the requests were still answered");
+	/* the reserve: the gateway's refresh is taken at once */
+	h_advance_ms(200 * 1000);               /* past half its life; the bucket is full again */
+	for (uint32_t i = 1000; i < 1100; i++) {
+		mac_of(mac, i);
+		h_rx_arp(ARP_REQUEST, mac, 0xc6120100u + i, NULL, H_OUR_IP);
+		h_tx_drop_all();
+	}
+	uint64_t limited = H_STAT(arp_learn_limited);
+	h_rx_arp(ARP_REQUEST, H_PEER_MAC, H_PEER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(H_STAT(arp_learn_limited), limited, "the gateway's refresh was refused");
+	h_advance_ms(150 * 1000);               /* 350 s after h_init taught it */
+	h_tx_drop_all();
+	h_peer_answers_arp = 0;
+	cr_assert(ping_from(H_PEER_IP, mac));
+	cr_assert_eq(memcmp(mac, H_PEER_MAC, 6), 0);
+}
+
+Test(arp, a_full_table_never_evicts_the_gateway)
+{
+	uint8_t mac[6];
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/16\", \"gateway\": \"198.18.0.1\"}]}"), 0);
+	/* the gateway, taught by h_init, is the oldest entry: fill the
+	 * table over a few seconds (the limit lets 64 a second through) */
+	for (uint32_t i = 2000; i < 2400; i++) {
+		if (i % 40 == 0)
+			h_advance_ms(1000);
+		mac_of(mac, i);
+		h_rx_arp(ARP_REQUEST, mac, 0xc6120100u + i, NULL, H_OUR_IP);
+		h_tx_drop_all();
+	}
+	cr_assert_eq(net_arp_entries(), 256);
+	const struct arp_entry *gw = arp_lookup(&net_ifs[0], htonl(H_PEER_IP));
+	cr_assert_not_null(gw, "the gateway was evicted");
+	cr_assert_eq(memcmp(gw->mac, H_PEER_MAC, 6), 0);
 }
 
 Test(arp, entries_expire)
