@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
-from benchlib import Session, fmt, free_port, gen_stats, log, med, thread_ns  # noqa: E402
+from benchlib import Session, fmt, free_port, gen_stats, log, med, thread_ns, write_results  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "api")
 HOSTED = os.path.abspath(os.environ.get("POLLUX_HOSTED", os.path.join(WORK, "pollux-hosted")))
@@ -610,7 +610,7 @@ def main():
         },
         "summary": sm, "handshake_samples": hs, "dataplane_runs": dp, "errors": errors,
     }
-    json.dump(res, open(RESULTS, "w"), indent=1)
+    write_results(RESULTS, res, ROOT)
     plot(sm)
 
     h, sc, d = sm["handshakes"], sm["scrape"], sm["dataplane"]

@@ -294,3 +294,26 @@ def med(xs):
 
 def fmt(v, f):
     return f % v if v is not None else "-"
+
+
+def write_results(path, res, root):
+    """Writes res as JSON to path with every string's copy of root (the
+    checkout's absolute path) made relative: results.json is committed, and
+    the machine a run came from has no business in the repository."""
+    import json
+
+    prefix = root.rstrip("/") + "/"
+
+    def rel(v):
+        if isinstance(v, str):
+            return v.replace(prefix, "").replace(root, ".")
+        if isinstance(v, list):
+            return [rel(x) for x in v]
+        if isinstance(v, dict):
+            return {k: rel(x) for k, x in v.items()}
+        return v
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(rel(res), f, indent=1)
+    os.replace(tmp, path)

@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
-from benchlib import Session, fmt, gen_stats, log, med, thread_times  # noqa: E402
+from benchlib import Session, fmt, gen_stats, log, med, thread_times, write_results  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "pps")
 HOSTED = os.path.abspath(os.environ.get("POLLUX_HOSTED", os.path.join(ROOT, "build", "pollux-hosted")))
@@ -506,7 +506,7 @@ def main():
         },
         "medians": table, "samples": samples, "errors": errors, "vm_point": vm,
     }
-    json.dump(res, open(RESULTS, "w"), indent=1)
+    write_results(RESULTS, res, ROOT)
     plot(table, points)
 
     for row in table:
