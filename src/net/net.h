@@ -161,6 +161,22 @@ struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };
 void net_stats(uint32_t core, struct net_stats *out);
 /* connections open on a core now */
 uint32_t net_tcp_conns(uint32_t core);
+/* One connection as the console shows it (net_tcp_quiet_conns). */
+struct net_tcp_conn_info {
+	const char *state;              /* "ESTABLISHED", "FIN_WAIT_2", ... */
+	uint32_t raddr;                 /* host order */
+	uint16_t rport, lport;
+	uint32_t quiet_ms;              /* since its last segment in */
+	uint32_t unacked, queued;       /* sequence space in flight; bytes in the send buffer */
+	uint32_t snd_wnd, rcv_space;
+	uint8_t fin_queued, fin_sent, app_gone;
+	uint8_t rtx_armed, tw_armed, keep_armed;
+};
+/* Any core (core 0's console, for diagnosis): up to max of core's
+ * connections that have heard nothing for quiet_ms or more, into out;
+ * returns how many. A racy snapshot: the owner core writes those fields
+ * meanwhile, so a line may mix two moments. */
+int net_tcp_quiet_conns(uint32_t core, uint32_t quiet_ms, struct net_tcp_conn_info *out, int max);
 /* memory one established, idle connection holds (its slot, its share of
  * the lookup table and any buffer it keeps while nothing is in flight) */
 size_t net_tcp_idle_conn_bytes(void);
