@@ -42,6 +42,8 @@ struct web_conn {
 	int path_long;
 	int keep;                       /* keep-alive after this answer */
 	int blocked;                    /* an answer did not fit: reading stops */
+	int closing;                    /* the answer that closes is queued: what
+					 * comes in is read and dropped */
 	char pending[WEB_BODY_MAX + 256];
 	uint32_t pend_len;
 	int close_after;
@@ -100,8 +102,10 @@ static void answer(struct web_conn *w, int status, const char *reason, int with_
 		memcpy(w->pending + w->pend_len, b, blen);
 		w->pend_len += (uint32_t)blen;
 	}
-	if (!w->keep)
+	if (!w->keep) {
 		w->close_after = 1;
+		w->closing = 1;
+	}
 	flush_pending(w);
 }
 
@@ -140,18 +144,25 @@ static int on_message_complete(http_parser *p)
 		answer(w, 404, "Not Found", !head);
 	else
 		answer(w, 200, "OK", !head);
-	/* one answer waits at a time: the next request waits until it is out */
-	if (w->pend_len || w->close_after) {
+	/* one answer waits at a time: the next request waits until it is
+	 * out; after an answer that closes, nothing more is parsed */
+	if (w->closing) {
+		http_parser_pause(p, 1);
+	} else if (w->pend_len) {
 		w->blocked = 1;
 		http_parser_pause(p, 1);
 	}
 	return 0;
 }
 
+/* A connection we are closing takes everything (and drops it): a shut
+ * window there would hold back the peer's FIN (it needs a byte of window),
+ * and the connection would sit in FIN_WAIT_2, answering the peer's
+ * zero-window probes, long after the answer went. */
 static size_t web_recv_space(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
-	return w->blocked ? 0 : 1u << 30;
+	return w->blocked && !w->closing ? 0 : 1u << 30;
 }
 
 /* Parses what arrived; returns 0, or -1 when the connection was reset */
@@ -161,7 +172,7 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 	enum http_errno e = HTTP_PARSER_ERRNO(&w->p);
 	if (e == HPE_PAUSED) {
 		http_parser_pause(&w->p, 0);
-		if (done < len && !w->close_after) {            /* pipelined: keep it */
+		if (done < len && !w->closing) {                /* pipelined: keep it */
 			if (len - done > WEB_IN_MAX - w->in_len) {
 				counter_add(&cores[core_self()->id].pipeline_resets, 1);
 				tcp_abort(w->c);
@@ -175,8 +186,7 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 	if (e != HPE_OK || done != len) {
 		counter_add(&cores[core_self()->id].bad_requests, 1);
 		w->keep = 0;
-		answer(w, 400, "Bad Request", 1);
-		w->blocked = 1;                 /* read nothing more: it closes */
+		answer(w, 400, "Bad Request", 1);       /* and it closes (closing) */
 	}
 	return 0;
 }
@@ -184,6 +194,8 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
 	struct web_conn *w = ctx;
+	if (w->closing)
+		return;                         /* after the last answer: dropped */
 	if (w->blocked) {                       /* delivered before recv_space said 0 */
 		if (len > WEB_IN_MAX - w->in_len) {
 			counter_add(&cores[core_self()->id].pipeline_resets, 1);
@@ -201,7 +213,7 @@ static void web_writable(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
 	flush_pending(w);
-	while (!w->pend_len && !w->close_after && w->blocked) {
+	while (!w->pend_len && !w->closing && w->blocked) {
 		w->blocked = 0;
 		if (w->in_len) {                /* the requests that waited */
 			char tmp[WEB_IN_MAX];
@@ -219,6 +231,7 @@ static void web_writable(struct tcp_conn *c, void *ctx)
 static void web_peer_closed(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
+	w->closing = 1;                 /* nothing more to read */
 	if (w->pend_len)
 		w->close_after = 1;     /* after the answer */
 	else
