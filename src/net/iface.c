@@ -96,6 +96,7 @@ int net_init(const struct net_config *cfg, char *err, size_t errlen)
 	uint32_t max_conns = cfg->tcp.max_conns_per_core, sndbuf = cfg->tcp.send_buffer;
 	uint32_t nbufs = cfg->tcp.send_buffers;
 	tcp_set_tso_max(cfg->tcp.tso_max);
+	tcp_set_keepalive_ms(cfg->tcp.keepalive_s * 1000u);
 	if (!nbufs)                             /* shared by the connections of a core */
 		nbufs = max_conns < 256 ? max_conns : 256;
 	struct net_ifaddr ifa[NET_MAX_IFS] = { { 0 } };

@@ -344,6 +344,12 @@ void tcp_abort(struct tcp_conn *c)
 	tcp_conn_gone(c, ECONNABORTED);
 }
 
+void tcp_abort_idle(struct tcp_conn *c)
+{
+	NSTAT(tcp_idle_aborts);
+	tcp_abort(c);
+}
+
 void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 {
 	ASSERT(tcp_conn_mine(c));
