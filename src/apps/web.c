@@ -6,7 +6,7 @@
  * as HTTP/1.1 says ("Connection: close" and HTTP/1.0 close after the
  * answer). Requests are parsed by Debian's http-parser.
  *
- *   "app": "web", "web": { "port": 80, "body": "hello from pollux\n" }
+ *   "app": "web", "web": { "port": 80, "body": "hello from pollux\n", "idle_timeout_s": 60 }
  *
  * On the flow's owner core, no allocation after start-up: each core has
  * WEB_CONNS contexts; a connection that finds none is refused (reset,
@@ -15,6 +15,10 @@
  * rest of what was delivered waits in a small input buffer (a deeper
  * pipeline than WEB_IN_MAX bytes resets the connection, counted) and
  * recv_space is 0, so the stack holds the client's further requests.
+ * Once the answer that closes is queued (400, "Connection: close", the
+ * client's FIN) the connection is `closing`: it reads on and drops what
+ * comes, with its window open, so the client's FIN can arrive. A
+ * connection quiet for web.idle_timeout_s (default 60) is reset.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -36,6 +40,7 @@
 struct web_conn {
 	struct web_conn *next;          /* free list */
 	struct tcp_conn *c;
+	struct apps_idle idle;          /* web.idle_timeout_s */
 	http_parser p;
 	char path[WEB_PATH_MAX];
 	uint32_t pathlen;
@@ -58,6 +63,7 @@ struct web_core {
 
 static struct web_core cores[POLLUX_MAX_CORES];
 static uint16_t web_port = 80;
+static uint32_t web_idle_s;
 /* The body, changed at run time by PUT /v1/config (web_set_body): an
  * immutable object core 0 publishes; a data core takes it with
  * sched_deref once per answer (inside one loop turn), and core 0 frees
@@ -194,6 +200,7 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
 	struct web_conn *w = ctx;
+	apps_idle_touch(&w->idle);
 	if (w->closing)
 		return;                         /* after the last answer: dropped */
 	if (w->blocked) {                       /* delivered before recv_space said 0 */
@@ -212,6 +219,7 @@ static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t 
 static void web_writable(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
+	apps_idle_touch(&w->idle);
 	flush_pending(w);
 	while (!w->pend_len && !w->closing && w->blocked) {
 		w->blocked = 0;
@@ -241,8 +249,16 @@ static void web_peer_closed(struct tcp_conn *c, void *ctx)
 static void web_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct web_conn *w = ctx;
+	apps_idle_stop(&w->idle);
 	w->c = NULL;
 	apps_give((void **)&cores[core_self()->id].free, w);
+}
+
+/* a keep-alive client that went quiet, or one that stopped reading */
+static void web_idle_expired(struct apps_idle *i)
+{
+	struct web_conn *w = (struct web_conn *)((char *)i - offsetof(struct web_conn, idle));
+	tcp_abort_idle(w->c);                   /* web_gone gives w back */
 }
 
 static void *web_accept(struct tcp_conn *c, void *arg)
@@ -258,6 +274,7 @@ static void *web_accept(struct tcp_conn *c, void *arg)
 	w->close_after = 0;
 	w->in_len = 0;
 	w->c = c;
+	apps_idle_start(&w->idle, web_idle_s, web_idle_expired);
 	http_parser_init(&w->p, HTTP_REQUEST);
 	w->p.data = w;
 	return w;
@@ -304,6 +321,7 @@ static const struct schema_node fields[] = {
 	{ .key = "body", .kind = SK_STRING, .flags = SF_RUNTIME, .min = 0, .max = WEB_BODY_MAX,
 	  .type = ST_STR, F(body),
 	  .doc = "The body every GET gets (default \"hello from pollux\\n\")." },
+	APPS_IDLE_TIMEOUT_ROW(offsetof(struct web_config, idle_timeout_s), 60, "a connection"),
 	{ .kind = SK_END }
 };
 
@@ -327,6 +345,7 @@ int web_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
 	const char *txt = cfg->web.body ? cfg->web.body : WEB_DEFAULT_BODY;
 	web_port = cfg->web.port;
+	web_idle_s = cfg->web.idle_timeout_s;
 	int rc0 = web_set_body(txt, err, errlen);
 	if (rc0)
 		return rc0;
