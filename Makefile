@@ -173,6 +173,7 @@ UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
+UNIT_APPS := $(wildcard test/unit/apps/test_*.c)
 UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
 	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c
 # The config schema as the appliance assembles it: every subsystem's table
@@ -181,6 +182,8 @@ UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
 CONFIG_SCHEMA_SRC := src/appliance/config.c src/sched/config.c src/drivers/config.c \
 	$(APPS_SRC) $(UNIT_NET_SRC)
 UNIT_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
+# the appliances over the net harness (their tests include test/unit/net/check.h)
+UNIT_APPS_SRC := $(APPS_SRC) $(UNIT_NET_SRC)
 # -Wno-tsan: TSan does not model atomic_thread_fence (the Dekker wake-up
 # in sched/ uses two); everything else it checks.
 TSANFLAGS := -fsanitize=thread -O1 -Wno-tsan
@@ -204,10 +207,11 @@ $(eval $(call unit_rules,sched,$(UNIT_SCHED_SRC)))
 $(eval $(call unit_rules,drivers,$(UNIT_DRIVERS_SRC)))
 $(eval $(call unit_rules,net,$(UNIT_NET_SRC)))
 $(eval $(call unit_rules,api,$(UNIT_API_SRC),-lhttp_parser $(MBEDTLS_LIBS)))
+$(eval $(call unit_rules,apps,$(UNIT_APPS_SRC),-lhttp_parser))
 
 UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%.c=$(BUILD)/unit/%) \
 	$(UNIT_DRIVERS:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_NET:test/unit/%.c=$(BUILD)/unit/%) \
-	$(UNIT_API:test/unit/%.c=$(BUILD)/unit/%)
+	$(UNIT_API:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_APPS:test/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 

@@ -46,6 +46,23 @@ static void net_print(uint32_t c, const struct net_stats *ns)
 		klog("netstat net core %u counters:%s", c, line);
 }
 
+/* Connections that have heard nothing for QUIET_MS, a few per core: what
+ * a test that waits for every slot to come back shows when one stays. */
+#define QUIET_MS 5000
+#define QUIET_SHOWN 4
+static void quiet_print(uint32_t c)
+{
+	struct net_tcp_conn_info q[QUIET_SHOWN];
+	int n = net_tcp_quiet_conns(c, QUIET_MS, q, QUIET_SHOWN);
+	for (int i = 0; i < n; i++)
+		klog("netstat tcp core %u quiet: %s %u.%u.%u.%u:%u -> %u, quiet %u ms, unacked %u queued %u "
+		     "snd_wnd %u rcv_wnd %u fin queued %u sent %u app_gone %u timers rtx %u tw %u keep %u",
+		     c, q[i].state, q[i].raddr >> 24, (q[i].raddr >> 16) & 255, (q[i].raddr >> 8) & 255,
+		     q[i].raddr & 255, q[i].rport, q[i].lport, q[i].quiet_ms, q[i].unacked, q[i].queued,
+		     q[i].snd_wnd, q[i].rcv_space, q[i].fin_queued, q[i].fin_sent, q[i].app_gone,
+		     q[i].rtx_armed, q[i].tw_armed, q[i].keep_armed);
+}
+
 static void netstat_print(struct timer *t, void *arg)
 {
 	struct api_stats *st = snap;
@@ -69,6 +86,8 @@ static void netstat_print(struct timer *t, void *arg)
 		for (uint32_t c = 0; c < st->ncores; c++) {
 			klog("netstat net core %u: tcp conns %u", c, st->core[c].tcp_conns);
 			net_print(c, &st->core[c].net);
+			if (st->core[c].tcp_conns)
+				quiet_print(c);
 		}
 	}
 	klog("netstat buffers: free %llu + rx posted %llu + tx held %llu = %llu of %llu",

@@ -12,11 +12,12 @@
 #include "core/core.h"
 #include "core/schema.h"
 #include "net/net.h"
+#include "sched/sched.h"
 
 const struct app apps_table[] = {
 	{ .name = "l2fwd", .schema = &l2fwd_schema, .init = l2fwd_init },
-	{ .name = "echo", .needs_net = 1, .init = echo_init },
-	{ .name = "iperf", .needs_net = 1, .init = iperf_init },
+	{ .name = "echo", .schema = &echo_schema, .needs_net = 1, .init = echo_init },
+	{ .name = "iperf", .schema = &iperf_schema, .needs_net = 1, .init = iperf_init },
 	{ .name = "web", .schema = &web_schema, .needs_net = 1, .init = web_init, .apply = web_apply },
 	{ .name = "proxy", .schema = &proxy_schema, .needs_net = 1, .init = proxy_init },
 	{ .name = NULL }
@@ -64,6 +65,33 @@ int apps_apply(const struct apps_config *next, char *err, size_t errlen)
 	if (next->app < 0 || !apps_table[next->app].apply)
 		return 0;
 	return apps_table[next->app].apply(next, err, errlen);
+}
+
+/* ---- idle timeouts */
+static void idle_fire(struct timer *t, void *arg)
+{
+	struct apps_idle *i = arg;
+	uint64_t due = i->last_ns + i->timeout_ns;
+	if (due > time_ns()) {                  /* touched since: wait on */
+		sched_timer_arm(t, due, 0);
+		return;
+	}
+	i->expired(i);                          /* may free i: touch nothing after */
+}
+
+void apps_idle_start(struct apps_idle *i, uint32_t timeout_s, void (*expired)(struct apps_idle *i))
+{
+	timer_init(&i->t, idle_fire, i);
+	i->expired = expired;
+	i->timeout_ns = (uint64_t)timeout_s * 1000000000ull;
+	i->last_ns = time_ns();
+	if (timeout_s)
+		sched_timer_arm(&i->t, i->last_ns + i->timeout_ns, 0);
+}
+
+void apps_idle_stop(struct apps_idle *i)
+{
+	sched_timer_cancel(&i->t);
 }
 
 void *apps_free_list(size_t size, unsigned n)

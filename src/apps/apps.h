@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/schema.h"
+#include "sched/timer.h"
 
 #define APPS_MAX_PAIRS 8
 
@@ -32,10 +33,21 @@ struct l2fwd_config {
 	} pairs;
 };
 
+/* "echo" */
+struct echo_config {
+	uint32_t idle_timeout_s;        /* 0: none */
+};
+
+/* "iperf" */
+struct iperf_config {
+	uint32_t idle_timeout_s;        /* 0: none */
+};
+
 /* "web" */
 struct web_config {
 	uint16_t port;
 	const char *body;               /* NULL: the default body */
+	uint32_t idle_timeout_s;        /* 0: none */
 };
 
 /* "proxy" */
@@ -45,12 +57,15 @@ struct proxy_config {
 		uint32_t addr;          /* host byte order */
 		uint16_t port;
 	} backend;
+	uint32_t idle_timeout_s;        /* 0: none */
 };
 
 /* "app" and each appliance's own section */
 struct apps_config {
 	int app;                        /* index in apps_table; -1: none (just the runtime) */
 	struct l2fwd_config l2fwd;
+	struct echo_config echo;
+	struct iperf_config iperf;
 	struct web_config web;
 	struct proxy_config proxy;
 };
@@ -88,13 +103,39 @@ int apps_init(const struct apps_config *cfg, char *err, size_t errlen);
 int apps_apply(const struct apps_config *next, char *err, size_t errlen);
 
 /* each appliance's entry points (its row in apps_table) */
-extern const struct schema_node l2fwd_schema, web_schema, proxy_schema;
+extern const struct schema_node l2fwd_schema, echo_schema, iperf_schema, web_schema, proxy_schema;
 int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen);
 int echo_init(const struct apps_config *cfg, char *err, size_t errlen);
 int iperf_init(const struct apps_config *cfg, char *err, size_t errlen);
 int web_init(const struct apps_config *cfg, char *err, size_t errlen);
 int web_apply(const struct apps_config *next, char *err, size_t errlen);
 int proxy_init(const struct apps_config *cfg, char *err, size_t errlen);
+
+/* Idle timeouts: a silent peer must not hold a connection (and its slot)
+ * for ever. An appliance keeps one struct apps_idle in each connection's
+ * (or pair's) context: apps_idle_start at accept, apps_idle_touch on
+ * every sign of life (bytes in, send room back), apps_idle_stop before
+ * the context is given back. When nothing has touched it for the timeout,
+ * `expired` runs (on the owner core, from its timer wheel): the appliance
+ * ends its connection(s) there, with tcp_abort_idle (counted). The check
+ * is lazy (one timer per connection, re-armed at the last touch plus the
+ * timeout when it fires early), so a touch is a store. Owner core only. */
+struct apps_idle {
+	struct timer t;
+	uint64_t last_ns, timeout_ns;
+	void (*expired)(struct apps_idle *i);
+};
+/* timeout_s 0: never expires (touch and stop still may be called) */
+void apps_idle_start(struct apps_idle *i, uint32_t timeout_s, void (*expired)(struct apps_idle *i));
+static inline void apps_idle_touch(struct apps_idle *i) { i->last_ns = time_ns(); }
+void apps_idle_stop(struct apps_idle *i);
+/* The schema row "idle_timeout_s" of an appliance's table, at offset off
+ * of its config struct, default def seconds. */
+#define APPS_IDLE_TIMEOUT_ROW(off_, def_, what_) \
+	{ .key = "idle_timeout_s", .kind = SK_INTEGER, .min = 0, .max = 86400, .type = ST_U32, \
+	  .off = (off_), .def = (def_), \
+	  .doc = "Seconds " what_ " may go without a byte in or send room back before it is " \
+		 "reset (counted: tcp_idle_aborts); 0: never (default " #def_ ")." }
 
 /* Per-core free lists of an app's connection contexts, made at start-up:
  * n objects of `size` bytes from frame memory, chained through their

@@ -10,6 +10,7 @@
  * until even that is full is reset (counted).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include "apps/apps.h"
@@ -23,6 +24,7 @@
 struct echo_conn {
 	struct echo_conn *next;         /* free list */
 	struct tcp_conn *c;
+	struct apps_idle idle;          /* echo.idle_timeout_s */
 	uint32_t head, len;
 	int closing;                    /* the peer is done: close once pending is out */
 	uint8_t buf[ECHO_PENDING];
@@ -34,6 +36,7 @@ struct echo_core {
 } __attribute__((aligned(CACHE_LINE)));
 
 static struct echo_core cores[POLLUX_MAX_CORES];
+static uint32_t echo_idle_s;
 
 static void push(struct echo_conn *e)
 {
@@ -50,6 +53,7 @@ static void push(struct echo_conn *e)
 static void on_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
 	struct echo_conn *e = ctx;
+	apps_idle_touch(&e->idle);
 	if (!e->len) {
 		size_t n = tcp_send(c, data, len);
 		data += n;
@@ -70,6 +74,7 @@ static void on_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t l
 static void on_writable(struct tcp_conn *c, void *ctx)
 {
 	struct echo_conn *e = ctx;
+	apps_idle_touch(&e->idle);
 	push(e);
 	if (e->closing && !e->len)
 		tcp_close(c);
@@ -96,8 +101,15 @@ static void on_peer_closed(struct tcp_conn *c, void *ctx)
 static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct echo_conn *e = ctx;
+	apps_idle_stop(&e->idle);
 	e->c = NULL;
 	apps_give((void **)&cores[core_self()->id].free, e);
+}
+
+static void on_idle(struct apps_idle *i)
+{
+	struct echo_conn *e = (struct echo_conn *)((char *)i - offsetof(struct echo_conn, idle));
+	tcp_abort_idle(e->c);                   /* on_gone gives e back */
 }
 
 static const struct tcp_ops echo_ops = {
@@ -114,6 +126,7 @@ static void *on_accept(struct tcp_conn *c, void *arg)
 	e->c = c;
 	e->head = e->len = 0;
 	e->closing = 0;
+	apps_idle_start(&e->idle, echo_idle_s, on_idle);
 	counter_add(&ec->accepted, 1);
 	return e;
 }
@@ -127,8 +140,20 @@ static void on_udp(void *arg, const struct udp_meta *m, const uint8_t *data, siz
 		counter_add(&cores[core_self()->id].udp_echoed, 1);
 }
 
+/* ---- settings (struct echo_config, apps.h) */
+static const struct schema_node fields[] = {
+	APPS_IDLE_TIMEOUT_ROW(offsetof(struct echo_config, idle_timeout_s), 60, "a TCP connection"),
+	{ .kind = SK_END }
+};
+
+const struct schema_node echo_schema = {
+	.key = "echo", .kind = SK_OBJECT, .sub = fields, .off = offsetof(struct apps_config, echo),
+	.doc = "The echo appliance."
+};
+
 int echo_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
+	echo_idle_s = cfg->echo.idle_timeout_s;
 	for (uint32_t i = 0; i < cores_count(); i++)
 		if (!(cores[i].free = apps_free_list(sizeof(struct echo_conn), ECHO_CONNS))) {
 			snprintf(err, errlen, "echo: no memory for %d connections on core %u", ECHO_CONNS, i);

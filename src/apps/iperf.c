@@ -34,6 +34,7 @@
  * session sent it before comes first (channels are FIFO per sender).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct session;
 
 struct iconn {                          /* the context of every accepted connection */
 	struct tcp_conn *c;
+	struct apps_idle idle;          /* iperf.idle_timeout_s */
 	uint32_t core;
 	int kind;                       /* 0 unknown (reading cookie), 1 control, 2 stream */
 	uint8_t cookie[COOKIE_LEN];
@@ -91,6 +93,7 @@ struct session {
 };
 
 static struct session sessions[MAX_SESSIONS];
+static uint32_t iperf_idle_s;
 static uint8_t pattern[16384];
 
 static struct iconn *ic_new(struct tcp_conn *c)
@@ -322,6 +325,7 @@ static void stream_register(void *arg);
 static void on_recv(struct tcp_conn *c, void *ctx, const uint8_t *d, size_t len)
 {
 	struct iconn *x = ctx;
+	apps_idle_touch(&x->idle);
 	if (x->kind == 0) {                             /* the cookie first */
 		size_t take = COOKIE_LEN - x->got < len ? COOKIE_LEN - x->got : len;
 		memcpy(x->cookie + x->got, d, take);
@@ -391,6 +395,7 @@ static void stream_register(void *arg)
 static void on_writable(struct tcp_conn *c, void *ctx)
 {
 	struct iconn *x = ctx;
+	apps_idle_touch(&x->idle);
 	if (x->kind == 2)
 		pump(x);
 }
@@ -403,6 +408,7 @@ static void on_peer_closed(struct tcp_conn *c, void *ctx)
 static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct iconn *x = ctx;
+	apps_idle_stop(&x->idle);
 	x->c = NULL;
 	if (x->kind == 1) {
 		session_end(x->s);
@@ -417,14 +423,40 @@ static void on_gone(struct tcp_conn *c, void *ctx, int reason)
 	}
 }
 
-static void *on_accept(struct tcp_conn *c, void *arg) { return ic_new(c); }
+static void on_idle(struct apps_idle *i)
+{
+	struct iconn *x = (struct iconn *)((char *)i - offsetof(struct iconn, idle));
+	tcp_abort_idle(x->c);                   /* on_gone frees x */
+}
+
+static void *on_accept(struct tcp_conn *c, void *arg)
+{
+	struct iconn *x = ic_new(c);
+	if (x)
+		apps_idle_start(&x->idle, iperf_idle_s, on_idle);
+	return x;
+}
 
 static const struct tcp_ops iperf_ops = {
 	.recv = on_recv, .peer_closed = on_peer_closed, .writable = on_writable, .gone = on_gone,
 };
 
+/* ---- settings (struct iperf_config, apps.h). The control connection is
+ * silent while a test runs: the default leaves room for long tests. */
+static const struct schema_node fields[] = {
+	APPS_IDLE_TIMEOUT_ROW(offsetof(struct iperf_config, idle_timeout_s), 300,
+			      "a connection (the control connection is quiet while a test runs)"),
+	{ .kind = SK_END }
+};
+
+const struct schema_node iperf_schema = {
+	.key = "iperf", .kind = SK_OBJECT, .sub = fields, .off = offsetof(struct apps_config, iperf),
+	.doc = "The iperf3-compatible server."
+};
+
 int iperf_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
+	iperf_idle_s = cfg->iperf.idle_timeout_s;
 	for (size_t i = 0; i < sizeof pattern; i++)
 		pattern[i] = (uint8_t)(i * 7);
 	int rc = tcp_listen(IPERF_PORT, &iperf_ops, on_accept, NULL);

@@ -45,6 +45,7 @@ struct side {
 struct pair {
 	struct pair *next;              /* free list */
 	struct side s[2];               /* 0: the client, 1: the backend */
+	struct apps_idle idle;          /* proxy.idle_timeout_s, both sides */
 	int up;                         /* the backend connected */
 };
 
@@ -57,14 +58,17 @@ static struct proxy_core cores[POLLUX_MAX_CORES];
 static uint16_t listen_port;
 static uint32_t backend_addr;           /* host order */
 static uint16_t backend_port;
+static uint32_t proxy_idle_s;
 
 /* the side of p that c is, and the other one */
 static int side_of(const struct pair *p, const struct tcp_conn *c) { return p->s[1].c == c; }
 
 static void maybe_free(struct pair *p)
 {
-	if (!p->s[0].c && !p->s[1].c)
+	if (!p->s[0].c && !p->s[1].c) {
+		apps_idle_stop(&p->idle);
 		apps_give((void **)&cores[core_self()->id].free, p);
+	}
 }
 
 static size_t p_recv_space(struct tcp_conn *c, void *ctx)
@@ -83,6 +87,7 @@ static void p_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t le
 {
 	struct pair *p = ctx;
 	struct side *o = &p->s[!side_of(p, c)];
+	apps_idle_touch(&p->idle);
 	size_t n = o->c && !o->closed ? tcp_send(o->c, data, len) : 0;
 	if (n < len) {
 		/* recv_space promised room: only a vanished peer gets here */
@@ -96,6 +101,7 @@ static void p_writable(struct tcp_conn *c, void *ctx)
 {
 	struct pair *p = ctx;
 	struct side *o = &p->s[!side_of(p, c)];
+	apps_idle_touch(&p->idle);
 	if (o->c)
 		tcp_recv_update(o->c);
 }
@@ -151,6 +157,14 @@ static const struct tcp_ops proxy_ops = {
 	.recv_space = p_recv_space, .connected = p_connected,
 };
 
+/* neither side moved a byte for the timeout: the client's reset aborts
+ * the backend too (p_gone), and the last `gone` frees the pair */
+static void p_idle(struct apps_idle *i)
+{
+	struct pair *p = (struct pair *)((char *)i - offsetof(struct pair, idle));
+	tcp_abort_idle(p->s[0].c ? p->s[0].c : p->s[1].c);
+}
+
 static void *p_accept(struct tcp_conn *c, void *arg)
 {
 	struct proxy_core *k = &cores[core_self()->id];
@@ -169,6 +183,7 @@ static void *p_accept(struct tcp_conn *c, void *arg)
 		apps_give((void **)&k->free, p);
 		return NULL;                    /* the stack resets the client */
 	}
+	apps_idle_start(&p->idle, proxy_idle_s, p_idle);
 	counter_add(&k->accepted, 1);
 	return p;
 }
@@ -210,6 +225,7 @@ static const struct schema_node fields[] = {
 	  .check = check_backend, .format = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}:[0-9]{1,5}$",
 	  .fill = backend_fill, F(backend),
 	  .doc = "Where each accepted connection is relayed to, \"a.b.c.d:port\"." },
+	APPS_IDLE_TIMEOUT_ROW(offsetof(struct proxy_config, idle_timeout_s), 60, "a client and its backend"),
 	{ .kind = SK_END }
 };
 
@@ -228,6 +244,7 @@ int proxy_init(const struct apps_config *cfg, char *err, size_t errlen)
 	listen_port = cfg->proxy.listen;
 	backend_addr = cfg->proxy.backend.addr;
 	backend_port = cfg->proxy.backend.port;
+	proxy_idle_s = cfg->proxy.idle_timeout_s;
 	for (uint32_t c = 0; c < cores_count(); c++)
 		if (!(cores[c].free = apps_free_list(sizeof(struct pair), PROXY_PAIRS))) {
 			snprintf(err, errlen, "proxy: no memory for %d pairs on core %u", PROXY_PAIRS, c);

@@ -6,7 +6,7 @@
  * as HTTP/1.1 says ("Connection: close" and HTTP/1.0 close after the
  * answer). Requests are parsed by Debian's http-parser.
  *
- *   "app": "web", "web": { "port": 80, "body": "hello from pollux\n" }
+ *   "app": "web", "web": { "port": 80, "body": "hello from pollux\n", "idle_timeout_s": 60 }
  *
  * On the flow's owner core, no allocation after start-up: each core has
  * WEB_CONNS contexts; a connection that finds none is refused (reset,
@@ -15,6 +15,10 @@
  * rest of what was delivered waits in a small input buffer (a deeper
  * pipeline than WEB_IN_MAX bytes resets the connection, counted) and
  * recv_space is 0, so the stack holds the client's further requests.
+ * Once the answer that closes is queued (400, "Connection: close", the
+ * client's FIN) the connection is `closing`: it reads on and drops what
+ * comes, with its window open, so the client's FIN can arrive. A
+ * connection quiet for web.idle_timeout_s (default 60) is reset.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -36,12 +40,15 @@
 struct web_conn {
 	struct web_conn *next;          /* free list */
 	struct tcp_conn *c;
+	struct apps_idle idle;          /* web.idle_timeout_s */
 	http_parser p;
 	char path[WEB_PATH_MAX];
 	uint32_t pathlen;
 	int path_long;
 	int keep;                       /* keep-alive after this answer */
 	int blocked;                    /* an answer did not fit: reading stops */
+	int closing;                    /* the answer that closes is queued: what
+					 * comes in is read and dropped */
 	char pending[WEB_BODY_MAX + 256];
 	uint32_t pend_len;
 	int close_after;
@@ -56,6 +63,7 @@ struct web_core {
 
 static struct web_core cores[POLLUX_MAX_CORES];
 static uint16_t web_port = 80;
+static uint32_t web_idle_s;
 /* The body, changed at run time by PUT /v1/config (web_set_body): an
  * immutable object core 0 publishes; a data core takes it with
  * sched_deref once per answer (inside one loop turn), and core 0 frees
@@ -100,8 +108,10 @@ static void answer(struct web_conn *w, int status, const char *reason, int with_
 		memcpy(w->pending + w->pend_len, b, blen);
 		w->pend_len += (uint32_t)blen;
 	}
-	if (!w->keep)
+	if (!w->keep) {
 		w->close_after = 1;
+		w->closing = 1;
+	}
 	flush_pending(w);
 }
 
@@ -140,18 +150,25 @@ static int on_message_complete(http_parser *p)
 		answer(w, 404, "Not Found", !head);
 	else
 		answer(w, 200, "OK", !head);
-	/* one answer waits at a time: the next request waits until it is out */
-	if (w->pend_len || w->close_after) {
+	/* one answer waits at a time: the next request waits until it is
+	 * out; after an answer that closes, nothing more is parsed */
+	if (w->closing) {
+		http_parser_pause(p, 1);
+	} else if (w->pend_len) {
 		w->blocked = 1;
 		http_parser_pause(p, 1);
 	}
 	return 0;
 }
 
+/* A connection we are closing takes everything (and drops it): a shut
+ * window there would hold back the peer's FIN (it needs a byte of window),
+ * and the connection would sit in FIN_WAIT_2, answering the peer's
+ * zero-window probes, long after the answer went. */
 static size_t web_recv_space(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
-	return w->blocked ? 0 : 1u << 30;
+	return w->blocked && !w->closing ? 0 : 1u << 30;
 }
 
 /* Parses what arrived; returns 0, or -1 when the connection was reset */
@@ -161,7 +178,7 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 	enum http_errno e = HTTP_PARSER_ERRNO(&w->p);
 	if (e == HPE_PAUSED) {
 		http_parser_pause(&w->p, 0);
-		if (done < len && !w->close_after) {            /* pipelined: keep it */
+		if (done < len && !w->closing) {                /* pipelined: keep it */
 			if (len - done > WEB_IN_MAX - w->in_len) {
 				counter_add(&cores[core_self()->id].pipeline_resets, 1);
 				tcp_abort(w->c);
@@ -175,8 +192,7 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 	if (e != HPE_OK || done != len) {
 		counter_add(&cores[core_self()->id].bad_requests, 1);
 		w->keep = 0;
-		answer(w, 400, "Bad Request", 1);
-		w->blocked = 1;                 /* read nothing more: it closes */
+		answer(w, 400, "Bad Request", 1);       /* and it closes (closing) */
 	}
 	return 0;
 }
@@ -184,6 +200,9 @@ static int parse(struct web_conn *w, const char *data, size_t len)
 static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
 	struct web_conn *w = ctx;
+	apps_idle_touch(&w->idle);
+	if (w->closing)
+		return;                         /* after the last answer: dropped */
 	if (w->blocked) {                       /* delivered before recv_space said 0 */
 		if (len > WEB_IN_MAX - w->in_len) {
 			counter_add(&cores[core_self()->id].pipeline_resets, 1);
@@ -200,8 +219,9 @@ static void web_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t 
 static void web_writable(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
+	apps_idle_touch(&w->idle);
 	flush_pending(w);
-	while (!w->pend_len && !w->close_after && w->blocked) {
+	while (!w->pend_len && !w->closing && w->blocked) {
 		w->blocked = 0;
 		if (w->in_len) {                /* the requests that waited */
 			char tmp[WEB_IN_MAX];
@@ -219,6 +239,7 @@ static void web_writable(struct tcp_conn *c, void *ctx)
 static void web_peer_closed(struct tcp_conn *c, void *ctx)
 {
 	struct web_conn *w = ctx;
+	w->closing = 1;                 /* nothing more to read */
 	if (w->pend_len)
 		w->close_after = 1;     /* after the answer */
 	else
@@ -228,8 +249,16 @@ static void web_peer_closed(struct tcp_conn *c, void *ctx)
 static void web_gone(struct tcp_conn *c, void *ctx, int reason)
 {
 	struct web_conn *w = ctx;
+	apps_idle_stop(&w->idle);
 	w->c = NULL;
 	apps_give((void **)&cores[core_self()->id].free, w);
+}
+
+/* a keep-alive client that went quiet, or one that stopped reading */
+static void web_idle_expired(struct apps_idle *i)
+{
+	struct web_conn *w = (struct web_conn *)((char *)i - offsetof(struct web_conn, idle));
+	tcp_abort_idle(w->c);                   /* web_gone gives w back */
 }
 
 static void *web_accept(struct tcp_conn *c, void *arg)
@@ -245,6 +274,7 @@ static void *web_accept(struct tcp_conn *c, void *arg)
 	w->close_after = 0;
 	w->in_len = 0;
 	w->c = c;
+	apps_idle_start(&w->idle, web_idle_s, web_idle_expired);
 	http_parser_init(&w->p, HTTP_REQUEST);
 	w->p.data = w;
 	return w;
@@ -291,6 +321,7 @@ static const struct schema_node fields[] = {
 	{ .key = "body", .kind = SK_STRING, .flags = SF_RUNTIME, .min = 0, .max = WEB_BODY_MAX,
 	  .type = ST_STR, F(body),
 	  .doc = "The body every GET gets (default \"hello from pollux\\n\")." },
+	APPS_IDLE_TIMEOUT_ROW(offsetof(struct web_config, idle_timeout_s), 60, "a connection"),
 	{ .kind = SK_END }
 };
 
@@ -314,6 +345,7 @@ int web_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
 	const char *txt = cfg->web.body ? cfg->web.body : WEB_DEFAULT_BODY;
 	web_port = cfg->web.port;
+	web_idle_s = cfg->web.idle_timeout_s;
 	int rc0 = web_set_body(txt, err, errlen);
 	if (rc0)
 		return rc0;

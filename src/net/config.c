@@ -88,6 +88,15 @@ static const char *check_route_via(const struct schema_val *v, const struct sche
 	return NULL;
 }
 
+/* tcp.keepalive_s: off, or long enough not to probe a live peer that is
+ * merely thinking */
+static const char *check_keepalive(const struct schema_val *v, const struct schema_val *parent,
+				   const struct schema_val *root)
+{
+	long long s = schema_val_int(v);
+	return s && s < 10 ? "must be 0 (off) or 10..86400" : NULL;
+}
+
 /* "a.b.c.d/p" or "dhcp" into struct net_cidr */
 static void cidr_fill(void *field, const struct schema_val *v)
 {
@@ -171,6 +180,11 @@ static const struct schema_node tcp_fields[] = {
 	  .type = ST_U32, T(tso_max), .def = 65536,
 	  .doc = "Payload bytes per TSO frame where the device offers TSO (default 65536 capped by "
 		 "the device; 0: off)." },
+	{ .key = "keepalive_s", .kind = SK_INTEGER, .min = 0, .max = 86400, .check = check_keepalive,
+	  .type = ST_U32, T(keepalive_s), .def = NET_KEEPALIVE_S_DEFAULT,
+	  .doc = "Seconds an established connection may hear nothing before keepalive probes "
+		 "(5, 7.5 s apart) ask the peer; no answer resets it (default 120; 0: off; else "
+		 "10..86400)." },
 	{ .kind = SK_END }
 };
 

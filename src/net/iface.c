@@ -98,6 +98,7 @@ int net_init(const struct net_config *cfg, char *err, size_t errlen)
 	tcp_set_tso_max(cfg->tcp.tso_max);
 	arp_init();
 	net_flow_init();
+	tcp_set_keepalive_ms(cfg->tcp.keepalive_s * 1000u);
 	if (!nbufs)                             /* shared by the connections of a core */
 		nbufs = max_conns < 256 ? max_conns : 256;
 	struct net_ifaddr ifa[NET_MAX_IFS] = { { 0 } };

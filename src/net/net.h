@@ -28,6 +28,7 @@
  * (core/schema.h) from net_schema (src/net/config.c). Addresses in host
  * byte order. */
 #define NET_MAX_IF_ROUTES 16
+#define NET_KEEPALIVE_S_DEFAULT 120     /* tcp.keepalive_s */
 struct net_if_config {
 	struct net_cidr {
 		uint32_t addr;
@@ -52,6 +53,7 @@ struct net_config {
 		uint32_t send_buffer;
 		uint32_t send_buffers;  /* 0: the connection slots, at most 256 */
 		uint32_t tso_max;
+		uint32_t keepalive_s;   /* 0: no keepalive */
 	} tcp;
 };
 /* The root object's rows that belong to the stack ("interfaces", "tcp"),
@@ -124,6 +126,8 @@ void tcp_want_writable(struct tcp_conn *c);
 void tcp_recv_update(struct tcp_conn *c); /* the app has room again */
 void tcp_close(struct tcp_conn *c);     /* FIN after what is queued */
 void tcp_abort(struct tcp_conn *c);     /* RST now; `gone` follows */
+/* tcp_abort for an app's idle timeout: counted (tcp_idle_aborts) */
+void tcp_abort_idle(struct tcp_conn *c);
 void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port);
 /* the interface (index in "interfaces") the connection runs over */
 int tcp_conn_ifindex(const struct tcp_conn *c);
@@ -163,12 +167,29 @@ int udp_may_answer(const struct udp_meta *m);
 	X(tcp_in) X(tcp_out) X(drop_bad_tcp) X(drop_bad_tcp_csum) X(tcp_rst_out) X(tcp_retrans) \
 	X(tcp_accepts) X(tcp_connects) X(tcp_sndbuf_wait) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
 	X(drop_tcp_conns_full) X(tcp_timewait_recycled) X(tcp_timeouts) \
+	X(tcp_keepalive_probes) X(tcp_idle_aborts) X(tcp_rst_conns_full) \
 	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
 #define NET_STATS_U64(f) uint64_t f;
 struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };
 void net_stats(uint32_t core, struct net_stats *out);
 /* connections open on a core now */
 uint32_t net_tcp_conns(uint32_t core);
+/* One connection as the console shows it (net_tcp_quiet_conns). */
+struct net_tcp_conn_info {
+	const char *state;              /* "ESTABLISHED", "FIN_WAIT_2", ... */
+	uint32_t raddr;                 /* host order */
+	uint16_t rport, lport;
+	uint32_t quiet_ms;              /* since its last segment in */
+	uint32_t unacked, queued;       /* sequence space in flight; bytes in the send buffer */
+	uint32_t snd_wnd, rcv_space;
+	uint8_t fin_queued, fin_sent, app_gone;
+	uint8_t rtx_armed, tw_armed, keep_armed;
+};
+/* Any core (core 0's console, for diagnosis): up to max of core's
+ * connections that have heard nothing for quiet_ms or more, into out;
+ * returns how many. A racy snapshot: the owner core writes those fields
+ * meanwhile, so a line may mix two moments. */
+int net_tcp_quiet_conns(uint32_t core, uint32_t quiet_ms, struct net_tcp_conn_info *out, int max);
 /* memory one established, idle connection holds (its slot, its share of
  * the lookup table and any buffer it keeps while nothing is in flight) */
 size_t net_tcp_idle_conn_bytes(void);

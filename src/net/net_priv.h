@@ -127,6 +127,7 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t n
 /* Start-up: the most payload bytes in one TSO frame (config tcp.tso_max;
  * 0: no TSO even where the device offers it). */
 void tcp_set_tso_max(uint32_t bytes);
+void tcp_set_keepalive_ms(uint32_t ms);      /* 0: no keepalive (start-up) */
 uint32_t tcp_conns_open(uint32_t core);
 
 /* Core 0: publishes new addresses for ifc (addr 0: unconfigured; mtu 0

@@ -81,6 +81,42 @@ uint32_t tcp_conns_open(uint32_t core)
 	return t ? __atomic_load_n(&t->open, __ATOMIC_RELAXED) : 0;
 }
 
+static const char *const state_names[] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+	"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+};
+
+int net_tcp_quiet_conns(uint32_t core, uint32_t quiet_ms, struct net_tcp_conn_info *out, int max)
+{
+	struct tcp_core *t = core < POLLUX_MAX_CORES ? net_cores[core].tcp : NULL;
+	uint64_t now = time_ns();
+	int n = 0;
+	for (uint32_t i = 0; t && i < t->max && n < max; i++) {
+		const struct tcp_conn *c = &t->conns[i];
+		enum tcp_state st = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+		uint64_t last = __atomic_load_n(&c->last_rx_ns, __ATOMIC_RELAXED);
+		if (st == TCP_CLOSED || st > TCP_TIME_WAIT || last > now || (now - last) / 1000000ull < quiet_ms)
+			continue;
+		struct net_tcp_conn_info *o = &out[n++];
+		o->state = state_names[st];
+		o->raddr = ntohl(c->raddr);
+		o->rport = c->rport;
+		o->lport = c->lport;
+		o->quiet_ms = (uint32_t)((now - last) / 1000000ull);
+		o->unacked = c->snd_max - c->snd_una;
+		o->queued = c->sb_len;
+		o->snd_wnd = c->snd_wnd;
+		o->rcv_space = c->rcv_adv - c->rcv_nxt;
+		o->fin_queued = (uint8_t)c->fin_queued;
+		o->fin_sent = (uint8_t)c->fin_sent;
+		o->app_gone = (uint8_t)c->app_gone;
+		o->rtx_armed = (uint8_t)timer_armed(&c->rtx);
+		o->tw_armed = (uint8_t)timer_armed(&c->tw);
+		o->keep_armed = (uint8_t)timer_armed(&c->keep);
+	}
+	return n;
+}
+
 /* ---- the connection table */
 static struct tcp_conn **slot_of(struct tcp_core *t, uint32_t a, uint16_t rp, uint16_t lp)
 {
@@ -306,6 +342,12 @@ void tcp_abort(struct tcp_conn *c)
 	if (c->state >= TCP_SYN_RCVD)
 		tcp_send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
 	tcp_conn_gone(c, ECONNABORTED);
+}
+
+void tcp_abort_idle(struct tcp_conn *c)
+{
+	NSTAT(tcp_idle_aborts);
+	tcp_abort(c);
 }
 
 void tcp_conn_peer(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)

@@ -387,7 +387,9 @@ static void seg_closed(const struct tcp_seg *s)
  * budget (half the slots) or the slots run out; an ACK that returns a
  * valid cookie makes the connection (established at once, the app asked
  * to accept it, its data delivered); any other ACK is answered with RST,
- * a RST is ignored. Counted: tcp_syncookies, drop_tcp_conns_full. */
+ * a RST is ignored. A valid cookie that finds every slot taken (none in
+ * TIME_WAIT either) is refused with a RST. Counted: tcp_syncookies,
+ * drop_tcp_conns_full and tcp_rst_conns_full. */
 static void seg_listen(const struct tcp_seg *s, struct listener *l)
 {
 	struct net_if *ifc = s->ifc;
@@ -406,7 +408,12 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 		if (!(h->flags & TCP_SYN) && cookie_check(ip->src, rp, lp, seq - 1, ntohl(h->ack) - 1, &mss)) {
 			struct tcp_conn *c = tcp_conn_new(ifc, ip->src, rp, lp);
 			if (!c) {
+				/* refused, and told so: dropped silently, the
+				 * peer (established on its side) would wait
+				 * for an answer that never comes */
 				NSTAT(drop_tcp_conns_full);
+				NSTAT(tcp_rst_conns_full);
+				tcp_send_reset(ifc, ip->src, h, seglen);
 				return;
 			}
 			NSTAT(tcp_syncookies);

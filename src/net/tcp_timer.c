@@ -104,6 +104,7 @@ static void on_keepalive(struct timer *t, void *arg)
 		tcp_conn_gone(c, ETIMEDOUT);
 		return;
 	}
+	NSTAT(tcp_keepalive_probes);
 	tcp_send_segment(c, TCP_ACK, c->snd_una - 1, 0, 0);     /* probe: an old seq */
 	sched_timer_arm(t, time_ns() + 75000000000ull / 10, 0);
 }
