@@ -48,6 +48,17 @@ static int parse_opts(const struct tcp_hdr *h, uint32_t hl, struct tcp_opts *o)
 	return 0;
 }
 
+uint16_t tcp_peer_mss(uint16_t opt)
+{
+	if (!opt)
+		return DEFAULT_MSS;
+	if (opt < TCP_MIN_MSS) {
+		NSTAT(tcp_mss_clamped);
+		return TCP_MIN_MSS;
+	}
+	return opt;
+}
+
 /* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index */
 static uint64_t cookie_secret;
 
@@ -432,7 +443,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 	}
 	if (!(h->flags & TCP_SYN))
 		return;
-	uint16_t peer_mss = o->mss ? o->mss : DEFAULT_MSS;
+	uint16_t peer_mss = tcp_peer_mss(o->mss);
 	struct tcp_conn *c = NULL;
 	if (t->half_open < t->max / 2)
 		c = tcp_conn_new(ifc, ip->src, rp, lp);
@@ -502,8 +513,9 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
 	c->ts_ok = o->ts;
 	c->ts_recent = o->tsval;
-	if (o->mss && o->mss < c->mss)
-		c->mss = o->mss;
+	uint16_t peer_mss = o->mss ? tcp_peer_mss(o->mss) : c->mss;
+	if (peer_mss < c->mss)
+		c->mss = peer_mss;
 	c->snd_wnd = ntohs(h->win);
 	c->snd_wl1 = seq;
 	c->snd_wl2 = ack;

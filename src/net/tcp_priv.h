@@ -22,6 +22,7 @@
 #define RCV_WND (256u * 1024)
 #define RCV_WSCALE 3
 #define DEFAULT_MSS 536
+#define TCP_MIN_MSS 88                  /* Linux's: a smaller MSS option is raised to it */
 #define RTO_MIN_MS 200
 #define RTO_MAX_MS 60000
 #define RTO_INIT_MS 1000
@@ -190,6 +191,11 @@ uint32_t tcp_rcv_space(struct tcp_conn *c);
 void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len);
 /* start-up (tcp_core_init): the SYN cookies' secret, once */
 void tcp_cookie_init(void);
+
+/* The peer's MSS option (0: none, RFC 9293's 536) as we use it: raised
+ * to TCP_MIN_MSS (counted, tcp_mss_clamped), so that a SYN cannot make
+ * every segment tiny, nor smaller than our options. */
+uint16_t tcp_peer_mss(uint16_t opt);
 
 /* ---- tcp_out.c: segments sent */
 /* Payload bytes per segment: the peer's MSS less our options, within our MTU. */

@@ -1,0 +1,138 @@
+/*
+ * test_tcp_hostile.c — TCP against a peer that means harm (issue 10), on
+ * the host harness, segment by segment: an MSS option below any sane
+ * size, on passive and active opens, with and without timestamps. Every
+ * test ends with every buffer home (check.h's teardown).
+ */
+#include <errno.h>
+#include <string.h>
+#include "check.h"
+
+TestSuite(tcp_hostile, .init = h_setup, .fini = h_teardown);
+
+static struct h_pkt K;
+static uint8_t D[4000];
+
+/* ---- an app of its own for active opens */
+static struct {
+	struct tcp_conn *c;
+	int connected, gone, reason;
+} A;
+
+static void a_connected(struct tcp_conn *c, void *ctx) { A.connected++; }
+static void a_gone(struct tcp_conn *c, void *ctx, int reason) { A.gone++; A.reason = reason; A.c = NULL; }
+static const struct tcp_ops aops = { .connected = a_connected, .gone = a_gone };
+
+/* tcp_connect to the peer's port 80, and the peer's SYN-ACK with MSS
+ * `mss` (timestamps if ts); p is the peer, connected. */
+static void active_open(struct h_peer *p, uint16_t mss, int ts)
+{
+	memset(&A, 0, sizeof A);
+	h_tx_drop_all();
+	int err = 0;
+	A.c = tcp_connect(H_PEER_IP, 80, &aops, NULL, &err);
+	cr_assert_not_null(A.c, "tcp_connect: %d", err);
+	h_turn();
+	cr_assert(h_next_ip(&K), "no SYN");
+	cr_assert_eq(K.flags, TCP_SYN);
+	h_peer_init(p, 80, K.sport, 1, 7, ts);
+	p->offer_mss = mss;
+	p->iss = K.seq;
+	p->ack = K.seq + 1;
+	p->tsecr = K.tsval;
+	h_peer_send(p, TCP_SYN | TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(p, &K), "no ACK of the SYN-ACK");
+	cr_assert_eq(K.flags, TCP_ACK);
+	cr_assert_eq(A.connected, 1);
+}
+
+/* the peer's SYN to H_PORT with MSS `mss`; p connected, its app side
+ * returned */
+static struct h_app_conn *passive_open(struct h_peer *p, uint16_t mss, int ts)
+{
+	static uint16_t port = 40000;
+	h_tx_drop_all();
+	h_peer_init(p, port++, H_PORT, 1, 7, ts);
+	p->offer_mss = mss;
+	cr_assert_eq(h_peer_connect(p), 0, "handshake failed");
+	return p->app;
+}
+
+/* The segments that carry n bytes from us, acknowledged one by one: each
+ * has at most `want` payload bytes, all but the last exactly that many.
+ * Returns their count. */
+static int segments_of(struct h_peer *p, size_t n, uint32_t want)
+{
+	int segs = 0;
+	size_t got = 0;
+	for (int turns = 0; got < n && turns < 200; turns++) {
+		int any = 0;
+		while (h_peer_recv(p, &K)) {
+			if (!K.plen)
+				continue;
+			cr_assert(K.l4_csum_ok, "bad TCP checksum");
+			cr_assert(K.plen <= want, "a segment of %u bytes past the MSS's %u", K.plen, want);
+			cr_assert_eq(K.seq, p->ack, "out of order");
+			if (got + K.plen < n)
+				cr_assert_eq(K.plen, want, "a short segment in the middle");
+			got += K.plen;
+			segs++;
+			any = 1;
+			h_peer_take(p, &K);
+		}
+		h_peer_send(p, TCP_ACK, NULL, 0);
+		if (!any)
+			h_advance_ms(250);
+	}
+	cr_assert_eq(got, n, "only %zu of %zu bytes came", got, n);
+	return segs;
+}
+
+/* a peer's MSS of 1, 11, 12 or 88 (with timestamps or without) gives
+ * segments of 88 bytes less our options: no wrap below 12, no 1-byte
+ * segments; 88 itself is taken as it is (not counted) */
+static void mss_case(int active, uint16_t mss, int ts)
+{
+	struct h_peer p;
+	struct tcp_conn *c;
+	struct h_app_conn *a = NULL;
+	uint64_t clamped0 = H_STAT(tcp_mss_clamped);
+	if (active) {
+		active_open(&p, mss, ts);
+		c = A.c;
+	} else {
+		a = passive_open(&p, mss, ts);
+		c = a->c;
+	}
+	cr_assert_eq(H_STAT(tcp_mss_clamped) - clamped0, mss < 88 ? 1u : 0u, "clamps counted");
+	for (size_t i = 0; i < sizeof D; i++)
+		D[i] = (uint8_t)(i * 7);
+	cr_assert_eq(tcp_send(c, D, 2000), 2000);
+	h_turn();
+	uint32_t want = 88 - (ts ? 12 : 0);
+	int segs = segments_of(&p, 2000, want);
+	cr_assert_eq(segs, (int)((2000 + want - 1) / want), "MSS %u ts %d: %d segments", mss, ts, segs);
+	if (active)
+		tcp_abort(A.c);
+	else
+		h_app_abort(a);
+	h_turn();
+}
+
+Test(tcp_hostile, tiny_mss_is_clamped_passive)
+{
+	static const uint16_t m[] = { 1, 11, 12, 88 };
+	for (int ts = 0; ts < 2; ts++)
+		for (unsigned i = 0; i < sizeof m / sizeof m[0]; i++)
+			mss_case(0, m[i], ts);
+	cr_assert_eq(H_STAT(tcp_mss_clamped), 6);
+}
+
+Test(tcp_hostile, tiny_mss_is_clamped_active)
+{
+	static const uint16_t m[] = { 1, 11, 12, 88 };
+	for (int ts = 0; ts < 2; ts++)
+		for (unsigned i = 0; i < sizeof m / sizeof m[0]; i++)
+			mss_case(1, m[i], ts);
+	cr_assert_eq(H_STAT(tcp_mss_clamped), 6);
+}
