@@ -101,12 +101,10 @@ struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint1
 	struct tcp_core *t = tc();
 	struct tcp_conn *c = t->free;
 	if (!c) {
-		/* recycle the oldest TIME_WAIT slot */
-		struct tcp_conn *old = NULL;
-		for (uint32_t i = 0; i < t->max; i++)
-			if (t->conns[i].state == TCP_TIME_WAIT &&
-			    (!old || t->conns[i].tw.deadline_ns < old->tw.deadline_ns))
-				old = &t->conns[i];
+		/* recycle the oldest TIME_WAIT slot: the list's head (a scan of
+		 * every slot here cost up to max_conns steps per SYN while
+		 * the table was full) */
+		struct tcp_conn *old = t->tw_head;
 		if (!old)
 			return NULL;
 		tcp_conn_free(old);
@@ -139,9 +137,41 @@ struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint1
 	return c;
 }
 
+void tcp_tw_add(struct tcp_conn *c)
+{
+	struct tcp_core *t = tc();
+	if (c->tw_on)
+		return;
+	c->tw_on = 1;
+	c->tw_next = NULL;
+	c->tw_prev = t->tw_tail;
+	if (t->tw_tail)
+		t->tw_tail->tw_next = c;
+	else
+		t->tw_head = c;
+	t->tw_tail = c;
+}
+
+static void tw_del(struct tcp_core *t, struct tcp_conn *c)
+{
+	if (!c->tw_on)
+		return;
+	if (c->tw_prev)
+		c->tw_prev->tw_next = c->tw_next;
+	else
+		t->tw_head = c->tw_next;
+	if (c->tw_next)
+		c->tw_next->tw_prev = c->tw_prev;
+	else
+		t->tw_tail = c->tw_prev;
+	c->tw_on = 0;
+	c->tw_prev = c->tw_next = NULL;
+}
+
 void tcp_conn_free(struct tcp_conn *c)
 {
 	struct tcp_core *t = tc();
+	tw_del(t, c);
 	sched_timer_cancel(&c->rtx);
 	sched_timer_cancel(&c->delack);
 	sched_timer_cancel(&c->tw);

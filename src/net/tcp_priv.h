@@ -81,6 +81,9 @@ struct tcp_conn {
 	struct timer rtx, delack, tw, keep;
 	uint64_t last_rx_ns;
 	uint32_t keep_probes;
+	/* the core's TIME_WAIT list, oldest first (tw_on: on it) */
+	struct tcp_conn *tw_prev, *tw_next;
+	uint8_t tw_on;
 	/* waiting lists (kept across reuse of the slot: see tcp_poll) */
 	struct tcp_conn *txw_next, *sbw_next;
 	uint8_t txw_on, sbw_on;
@@ -108,6 +111,10 @@ struct tcp_core {
 	/* connections held back by a full TX batch, and those waiting for a
 	 * send buffer; both served by tcp_poll */
 	struct tcp_conn *txw_head, *txw_tail, *sbw_head, *sbw_tail;
+	/* connections in TIME_WAIT in the order they entered it, which is
+	 * the order of their deadlines (TIMEWAIT_MS each): the head is the
+	 * slot tcp_conn_new recycles, found without a scan */
+	struct tcp_conn *tw_head, *tw_tail;
 };
 
 /* start-up settings (written on core 0 before the cores start, read anywhere) */
@@ -167,8 +174,12 @@ static inline uint32_t flight(const struct tcp_conn *c) { return c->snd_nxt - c-
 struct tcp_conn *tcp_conn_lookup(uint32_t a, uint16_t rp, uint16_t lp);
 /* A fresh slot for the flow, hashed and counted open, its timers ready
  * (none armed); the oldest TIME_WAIT slot is recycled when none is free.
+ * O(1): a SYN or cookie ACK with every slot taken costs no scan.
  * NULL: every slot is in use and none is in TIME_WAIT. */
 struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint16_t lp);
+/* c, entering TIME_WAIT, goes to the tail of the core's TIME_WAIT list
+ * (tcp_conn_free takes it off); once only. */
+void tcp_tw_add(struct tcp_conn *c);
 /* Frees c's slot at once: timers, queued segments, send buffer. The app
  * hears nothing (see tcp_conn_gone). */
 void tcp_conn_free(struct tcp_conn *c);

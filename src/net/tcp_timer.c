@@ -123,6 +123,7 @@ void tcp_timewait_enter(struct tcp_conn *c)
 	sched_timer_cancel(&c->keep);
 	sched_timer_cancel(&c->tw);             /* FIN_WAIT_2's bound */
 	sched_timer_arm(&c->tw, time_ns() + TIMEWAIT_MS * 1000000ull, 0);
+	tcp_tw_add(c);
 	if (!c->app_gone && c->ops && c->ops->gone) {
 		c->app_gone = 1;
 		c->ops->gone(c, c->ctx, 0);

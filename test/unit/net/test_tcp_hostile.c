@@ -136,3 +136,107 @@ Test(tcp_hostile, tiny_mss_is_clamped_active)
 			mss_case(1, m[i], ts);
 	cr_assert_eq(H_STAT(tcp_mss_clamped), 6);
 }
+
+/* ---- every slot taken: TIME_WAIT recycling without a scan */
+
+/* our app closes first and the peer's FIN follows: TIME_WAIT */
+static void into_timewait(struct h_peer *p)
+{
+	h_app_close(p->app);
+	cr_assert(h_peer_recv(p, &K), "no FIN");
+	cr_assert(K.flags & TCP_FIN);
+	h_peer_take(p, &K);
+	h_peer_send(p, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(p, &K), "no ACK of the FIN");
+	cr_assert_eq(K.flags, TCP_ACK);
+}
+
+Test(tcp_hostile, full_table_recycles_the_oldest_timewait)
+{
+	struct h_peer p[8], q;
+	for (int i = 0; i < 8; i++) {
+		h_peer_init(&p[i], (uint16_t)(41000 + i), H_PORT, 1, 7, 1);
+		cr_assert_eq(h_peer_connect(&p[i]), 0);
+	}
+	cr_assert_eq(net_tcp_conns(0), 8);
+	into_timewait(&p[5]);
+	h_advance_ms(10);
+	into_timewait(&p[2]);
+	h_advance_ms(10);
+	into_timewait(&p[6]);
+	/* the first in TIME_WAIT (p[5]) gives its slot to a new SYN */
+	h_peer_init(&q, 42000, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&q), 0, "no slot recycled");
+	cr_assert_eq(H_STAT(tcp_timewait_recycled), 1);
+	cr_assert_eq(net_tcp_conns(0), 8);
+	h_peer_send_at(&p[5], p[5].seq - 1, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(&p[5], &K));
+	cr_assert(K.flags & TCP_RST, "p[5] still has its slot");
+	h_peer_send_at(&p[2], p[2].seq - 1, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(&p[2], &K));
+	cr_assert_eq(K.flags, TCP_ACK, "p[2] was recycled before p[5]");
+	/* TIME_WAIT ends for the other two: no recycling then, and the list
+	 * holds none of them (the next SYN finds a free slot) */
+	h_advance_ms(2100);
+	cr_assert_eq(net_tcp_conns(0), 6);
+	struct h_peer r;
+	h_peer_init(&r, 42001, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&r), 0);
+	cr_assert_eq(H_STAT(tcp_timewait_recycled), 1);
+	h_app_abort_all();
+	h_turn();
+}
+
+/* A SYN with every slot taken (none in TIME_WAIT) costs no scan of the
+ * slots: with 2^17 of them, 2000 SYNs (answered with cookies) take
+ * milliseconds (a scan per SYN: 1.4 s); CPU time, so a busy machine
+ * doesn't fail it. */
+#include <time.h>
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct tcp_ops nops = { 0 };
+
+Test(tcp_hostile, full_table_syn_is_o1)
+{
+	enum { MAX = 1 << 17, SYNS = 2000 };
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}],"
+			    " \"tcp\": {\"max_conns_per_core\": 131072, \"send_buffer\": 4096, \"send_buffers\": 1}}"), 0);
+	/* every slot an active open in SYN_SENT, to the peer's ports 1.. */
+	uint16_t dport = 1;
+	for (uint32_t n = 0; n < MAX; n++) {
+		int err = 0;
+		struct tcp_conn *c = tcp_connect(H_PEER_IP, dport, &nops, NULL, &err);
+		if (!c && err == -EADDRNOTAVAIL) {
+			dport++;
+			c = tcp_connect(H_PEER_IP, dport, &nops, NULL, &err);
+		}
+		cr_assert_not_null(c, "tcp_connect %u: %d", n, err);
+		if (n % 64 == 63) {
+			h_turn();
+			h_tx_drop_all();
+		}
+	}
+	h_turn();
+	h_tx_drop_all();
+	cr_assert_eq(net_tcp_conns(0), MAX);
+	double t0 = cpu_s();
+	for (int i = 0; i < SYNS; i++) {
+		struct h_peer p;
+		h_peer_init(&p, (uint16_t)(20000 + i), H_PORT, 1, 7, 1);
+		h_peer_syn(&p);
+		if (i % 64 == 63)
+			h_tx_drop_all();
+	}
+	double dt = cpu_s() - t0;
+	h_tx_drop_all();
+	cr_assert_eq(H_STAT(tcp_syncookies), SYNS, "every SYN answered with a cookie");
+	cr_assert_eq(net_tcp_conns(0), MAX);
+	cr_assert(dt < 0.25, "%d SYNs on a full table took %.2f s of CPU", SYNS, dt);
+	cr_log_info("%d SYNs on a full table of %d: %.3f s", SYNS, MAX, dt);
+}
