@@ -176,11 +176,7 @@ void tcp_conn_free(struct tcp_conn *c)
 	sched_timer_cancel(&c->delack);
 	sched_timer_cancel(&c->tw);
 	sched_timer_cancel(&c->keep);
-	while (c->ooo) {
-		struct pktbuf *b = c->ooo;
-		c->ooo = b->next;
-		pktbuf_free(b);
-	}
+	tcp_ooo_purge(c);
 	tcp_sb_put(c);
 	for (struct tcp_conn **p = slot_of(t, c->raddr, c->rport, c->lport); *p; p = &(*p)->hnext)
 		if (*p == c) {

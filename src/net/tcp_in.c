@@ -216,15 +216,57 @@ static void deliver(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		c->ops->recv(c, c->ctx, data, len);
 }
 
+/* the queue's head b off it (the caller frees it or puts it back) */
+static void ooo_pop(struct tcp_conn *c, struct pktbuf *b)
+{
+	c->ooo = b->next;
+	c->nooo--;
+	tc()->ooo_bufs--;
+}
+
+/* b into the queue at *p (seq order) */
+static void ooo_link(struct tcp_conn *c, struct pktbuf **p, struct pktbuf *b)
+{
+	b->next = *p;
+	*p = b;
+	c->nooo++;
+	tc()->ooo_bufs++;
+	if (!timer_armed(&c->ooo_t)) {
+		c->ooo_mark = c->rcv_nxt;
+		sched_timer_arm(&c->ooo_t, time_ns() + OOO_TIMEOUT_MS * 1000000ull, 0);
+	}
+}
+
+void tcp_ooo_purge(struct tcp_conn *c)
+{
+	while (c->ooo) {
+		struct pktbuf *b = c->ooo;
+		ooo_pop(c, b);
+		pktbuf_free(b);
+	}
+	sched_timer_cancel(&c->ooo_t);
+}
+
+void tcp_ooo_timeout(struct tcp_conn *c)
+{
+	if (!c->ooo)
+		return;
+	if (c->rcv_nxt != c->ooo_mark) {        /* it moves: wait on */
+		c->ooo_mark = c->rcv_nxt;
+		sched_timer_arm(&c->ooo_t, time_ns() + OOO_TIMEOUT_MS * 1000000ull, 0);
+		return;
+	}
+	NSTAT(tcp_ooo_timeout);                 /* the hole never filled: the peer sends it all again */
+	tcp_ooo_purge(c);
+}
+
 /* puts back, in seq order, a segment tcp_rcv_data took off the queue */
 static void ooo_requeue(struct tcp_conn *c, struct pktbuf *b)
 {
 	struct pktbuf **p = &c->ooo;
 	while (*p && SEQ_LT((*p)->rss, b->rss))
 		p = &(*p)->next;
-	b->next = *p;
-	*p = b;
-	c->nooo++;
+	ooo_link(c, p, b);
 }
 
 /* in-order data at rcv_nxt, then whatever the OOO queue now continues,
@@ -239,8 +281,7 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		if (SEQ_GT(seq, c->rcv_nxt))
 			break;
 		if (SEQ_LEQ(end, c->rcv_nxt)) {         /* wholly old */
-			c->ooo = b->next;
-			c->nooo--;
+			ooo_pop(c, b);
 			pktbuf_free(b);
 			continue;
 		}
@@ -251,8 +292,7 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		/* off the queue while the app looks at it: from recv it may
 		 * abort (freeing the queue) or call tcp_recv_update (which
 		 * runs this loop again) */
-		c->ooo = b->next;
-		c->nooo--;
+		ooo_pop(c, b);
 		c->rcv_nxt += take;
 		deliver(c, pktbuf_data(b) + skip, take);
 		if (take < avail && !c->app_gone) {     /* keep the rest queued */
@@ -266,10 +306,36 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 	}
 }
 
+/* A segment past rcv_nxt onto c's queue, within the budgets (tcp_priv.h:
+ * OOO_*): every queued segment holds a whole buffer however few bytes it
+ * carries, so the budgets count buffers' bytes, not payload. Over the
+ * connection's budget the segment is dropped (drop_tcp_ooo_full), over
+ * the core's too (drop_tcp_ooo_budget); with the pool short of buffers
+ * the connection's whole queue goes with it (tcp_ooo_pruned): the peer
+ * sends it again, and a core's RX rings, management NIC included, must
+ * not starve for reordering. */
 static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint32_t off, uint32_t len)
 {
-	if (c->nooo >= OOO_MAX) {
+	struct tcp_core *t = tc();
+	const struct pktbuf_pool *pool = pktbuf_pool_of((uint16_t)core_self()->id);
+	uint64_t bufsz = sizeof(struct pktbuf);
+	uint64_t core_max = (uint64_t)pktbuf_pool_size(pool) / OOO_CORE_DIV * bufsz;
+	uint64_t conn_max = (uint64_t)OOO_MAX * bufsz < core_max / 2 ? (uint64_t)OOO_MAX * bufsz : core_max / 2;
+	if (pktbuf_pool_avail(pool) < pktbuf_pool_size(pool) / OOO_PRESSURE_DIV) {
+		if (c->ooo)
+			NSTAT(tcp_ooo_pruned);
+		NSTAT(drop_tcp_ooo_budget);
+		tcp_ooo_purge(c);
+		pktbuf_free(b);
+		return;
+	}
+	if ((uint64_t)(c->nooo + 1) * bufsz > conn_max) {
 		NSTAT(drop_tcp_ooo_full);
+		pktbuf_free(b);
+		return;
+	}
+	if ((uint64_t)(t->ooo_bufs + 1) * bufsz > core_max) {
+		NSTAT(drop_tcp_ooo_budget);
 		pktbuf_free(b);
 		return;
 	}
@@ -284,9 +350,7 @@ static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint3
 		pktbuf_free(b);
 		return;
 	}
-	b->next = *p;
-	*p = b;
-	c->nooo++;
+	ooo_link(c, p, b);
 }
 
 /* ---- segments in, stage by stage (RFC 9293 3.10.7, "SEGMENT ARRIVES")

@@ -32,7 +32,16 @@
 #define DELACK_MS 40
 #define TIMEWAIT_MS 2000
 #define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
-#define OOO_MAX 64
+#define OOO_MAX 64                      /* out-of-order segments per connection */
+/* Out-of-order memory is counted in buffers' bytes (a one-byte segment
+ * holds a whole pktbuf): per core at most 1/OOO_CORE_DIV of its pool,
+ * per connection at most OOO_MAX buffers and half the core's budget. A
+ * queue that has not let rcv_nxt move for OOO_TIMEOUT_MS is dropped,
+ * and so is the queue of a connection that finds the pool under
+ * 1/OOO_PRESSURE_DIV free. */
+#define OOO_CORE_DIV 8
+#define OOO_PRESSURE_DIV 8
+#define OOO_TIMEOUT_MS 10000
 #define KEEPALIVE_PROBES 5
 #define TSO_MAX_DEFAULT 65536
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
@@ -76,9 +85,10 @@ struct tcp_conn {
 	uint32_t acks_owed;
 	uint32_t rcv_adv;                       /* right edge we advertised */
 	struct pktbuf *ooo;                     /* sorted by seq (in b->rss) */
-	uint32_t nooo;
+	uint32_t nooo;                          /* its buffers (one segment each) */
+	uint32_t ooo_mark;                      /* rcv_nxt when the ooo timer was armed */
 	/* timers */
-	struct timer rtx, delack, tw, keep;
+	struct timer rtx, delack, tw, keep, ooo_t;
 	uint64_t last_rx_ns;
 	uint32_t keep_probes;
 	/* the core's TIME_WAIT list, oldest first (tw_on: on it) */
@@ -115,6 +125,8 @@ struct tcp_core {
 	 * the order of their deadlines (TIMEWAIT_MS each): the head is the
 	 * slot tcp_conn_new recycles, found without a scan */
 	struct tcp_conn *tw_head, *tw_tail;
+	/* buffers on this core's out-of-order queues (all connections) */
+	uint32_t ooo_bufs;
 };
 
 /* start-up settings (written on core 0 before the cores start, read anywhere) */
@@ -200,6 +212,11 @@ uint32_t tcp_rcv_space(struct tcp_conn *c);
  * now continues, within the app's room. The app may abort c from recv:
  * callers check c->state (TCP_CLOSED) afterwards. */
 void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len);
+/* Drops c's out-of-order queue (its buffers back to the pool, the core's
+ * count down). */
+void tcp_ooo_purge(struct tcp_conn *c);
+/* the ooo timer: a queue that made no progress for OOO_TIMEOUT_MS goes */
+void tcp_ooo_timeout(struct tcp_conn *c);
 /* start-up (tcp_core_init): the SYN cookies' secret, once */
 void tcp_cookie_init(void);
 
@@ -226,7 +243,7 @@ void tcp_output(struct tcp_conn *c, int ack_now);
 /* ---- tcp_timer.c: retransmission, delayed ACK, TIME_WAIT, keepalive */
 /* Arms the retransmission timer for c->rto unless it runs already. */
 void tcp_rtx_arm(struct tcp_conn *c);
-/* tcp_conn_new: c's four timers, unarmed. */
+/* tcp_conn_new: c's five timers, unarmed. */
 void tcp_timers_init(struct tcp_conn *c);
 /* c enters TIME_WAIT: retransmission and keepalive stop, the tw timer
  * frees the slot after TIMEWAIT_MS; the app hears `gone` now (once). */

@@ -108,8 +108,14 @@ static void on_keepalive(struct timer *t, void *arg)
 	sched_timer_arm(t, time_ns() + 75000000000ull / 10, 0);
 }
 
+static void on_ooo(struct timer *t, void *arg)
+{
+	tcp_ooo_timeout(arg);
+}
+
 void tcp_timers_init(struct tcp_conn *c)
 {
+	timer_init(&c->ooo_t, on_ooo, c);
 	timer_init(&c->rtx, on_rtx, c);
 	timer_init(&c->delack, on_delack, c);
 	timer_init(&c->tw, on_timewait, c);

@@ -240,3 +240,80 @@ Test(tcp_hostile, full_table_syn_is_o1)
 	cr_assert(dt < 0.25, "%d SYNs on a full table took %.2f s of CPU", SYNS, dt);
 	cr_log_info("%d SYNs on a full table of %d: %.3f s", SYNS, MAX, dt);
 }
+
+/* ---- out-of-order segments: bounded in buffers, per core and per
+ * connection, and reclaimed */
+
+/* the harness's pool is 256 buffers: the core's budget is 1/8 of it,
+ * a connection's half of that */
+#define OOO_CORE_BUFS (H_POOL / 8)
+#define OOO_CONN_BUFS (OOO_CORE_BUFS / 2)
+
+Test(tcp_hostile, ooo_flood_is_bounded_and_reclaimed)
+{
+	static const uint8_t x[1] = { 'x' };
+	struct h_peer p[8];
+	for (int i = 0; i < 8; i++) {
+		h_peer_init(&p[i], (uint16_t)(43000 + i), H_PORT, 1, 7, 1);
+		cr_assert_eq(h_peer_connect(&p[i]), 0);
+	}
+	uint32_t avail0 = h_pool_avail();
+	/* each connection: 64 one-byte segments behind a one-byte hole */
+	for (int i = 0; i < 8; i++) {
+		for (uint32_t k = 0; k < 64; k++) {
+			h_peer_send_at(&p[i], p[i].seq + 1 + 2 * k, TCP_ACK, x, 1);
+			h_tx_drop_all();
+			cr_assert(h_pool_avail() + OOO_CORE_BUFS >= avail0,
+				  "out-of-order segments hold %u buffers", avail0 - h_pool_avail());
+		}
+	}
+	cr_assert_eq(H_STAT(tcp_ooo), OOO_CORE_BUFS, "the core's budget");
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full) + H_STAT(drop_tcp_ooo_budget), 8 * 64 - OOO_CORE_BUFS);
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full), 2 * (64 - OOO_CONN_BUFS), "the connection's budget");
+	/* the first connection fills its hole: two bytes in order, its queue
+	 * moves on */
+	h_peer_send_at(&p[0], p[0].seq, TCP_ACK, x, 1);
+	cr_assert_eq(h_app[0].c ? h_app[0].rxlen : 0, 2);
+	h_tx_drop_all();
+	cr_assert_eq(h_pool_avail() + OOO_CORE_BUFS - 1, avail0);
+	/* 10 s without progress: the other queues go; the first, which
+	 * moved, after 10 s more */
+	h_advance_ms(10001);
+	cr_assert_eq(H_STAT(tcp_ooo_timeout), 1);
+	h_advance_ms(10001);
+	cr_assert_eq(H_STAT(tcp_ooo_timeout), 2);
+	h_tx_drop_all();
+	cr_assert(h_pool_full(), "out-of-order buffers not reclaimed: %u of %u home", h_pool_avail(), H_POOL);
+	cr_assert_eq(net_tcp_conns(0), 8, "the connections themselves live on");
+	h_app_abort_all();
+	h_turn();
+}
+
+/* with the pool short (here: RSTs the device has not sent yet), a
+ * connection's whole queue goes with the segment that would grow it */
+Test(tcp_hostile, ooo_queue_dropped_under_pressure)
+{
+	static const uint8_t x[1] = { 'x' };
+	struct h_peer p;
+	h_peer_init(&p, 43100, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	for (uint32_t k = 0; k < 4; k++)
+		h_peer_send_at(&p, p.seq + 1 + 2 * k, TCP_ACK, x, 1);
+	h_tx_drop_all();
+	cr_assert_eq(H_STAT(tcp_ooo), 4);
+	/* SYNs to a closed port: each RST waits captured, holding a buffer */
+	for (int i = 0; i < 1000 && h_pool_avail() >= H_POOL / 8; i++) {
+		struct h_tcp s = { .sport = (uint16_t)(30000 + i), .dport = 9, .seq = 1, .flags = TCP_SYN, .win = 1000 };
+		h_rx_tcp(&s);
+	}
+	cr_assert(h_pool_avail() < H_POOL / 8, "the pool would not run short");
+	h_peer_send_at(&p, p.seq + 11, TCP_ACK, x, 1);
+	cr_assert_eq(H_STAT(tcp_ooo_pruned), 1);
+	cr_assert_eq(H_STAT(tcp_ooo), 4);
+	h_tx_drop_all();
+	cr_assert(h_pool_full(), "the pruned queue's buffers are not home");
+	h_peer_send_at(&p, p.seq, TCP_ACK, x, 1);       /* the hole: only it is delivered */
+	cr_assert_eq(p.app->rxlen, 1);
+	h_app_abort_all();
+	h_turn();
+}
