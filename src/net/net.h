@@ -156,6 +156,7 @@ int udp_send(const struct udp_meta *to, const void *data, size_t len);
 	X(tcp_accepts) X(tcp_connects) X(tcp_sndbuf_wait) X(tcp_syncookies) X(drop_tcp_no_conn) X(tcp_ooo) X(drop_tcp_ooo_full) \
 	X(drop_tcp_conns_full) X(tcp_timewait_recycled) X(tcp_timeouts) \
 	X(tcp_mss_clamped) X(drop_tcp_ooo_budget) X(tcp_ooo_pruned) X(tcp_ooo_timeout) \
+	X(tcp_zero_window_timeouts) \
 	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
 #define NET_STATS_U64(f) uint64_t f;
 struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };

@@ -156,6 +156,7 @@ static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts 
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
+	c->zw_since_ns = 0;                     /* progress: the zero-window bound starts again */
 	/* RTT: timestamps (RFC 7323) or one timed segment (Karn) */
 	if (c->ts_ok && o->ts && o->tsecr)
 		rtt_sample(c, (int32_t)(ts_now() - o->tsecr));
@@ -711,7 +712,10 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 		c->snd_wl2 = ack;
 	}
 	if (c->snd_wnd == 0)
-		c->retries = 0;                 /* it answers the probes: keep probing */
+		c->retries = 0;                 /* it answers the probes: keep probing,
+						 * within ZERO_WND_MAX_MS (on_rtx) */
+	else
+		c->zw_since_ns = 0;
 	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
 	s->fin_acked = fin_acked;
 	switch (c->state) {

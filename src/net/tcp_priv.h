@@ -43,6 +43,12 @@
 #define OOO_PRESSURE_DIV 8
 #define OOO_TIMEOUT_MS 10000
 #define KEEPALIVE_PROBES 5
+/* A peer whose window stays shut while we have data for it is probed
+ * for at most ZERO_WND_MAX_MS (ZERO_WND_ORPHAN_MS once the app closed the
+ * connection), then reset: it pins a send buffer all that time. Window-0
+ * answers to the probes don't extend it; data it acknowledges does. */
+#define ZERO_WND_MAX_MS (20u * 60 * 1000)
+#define ZERO_WND_ORPHAN_MS (2u * 60 * 1000)
 #define TSO_MAX_DEFAULT 65536
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
@@ -91,6 +97,7 @@ struct tcp_conn {
 	struct timer rtx, delack, tw, keep, ooo_t;
 	uint64_t last_rx_ns;
 	uint32_t keep_probes;
+	uint64_t zw_since_ns;                   /* first probe of a shut window; 0: none */
 	/* the core's TIME_WAIT list, oldest first (tw_on: on it) */
 	struct tcp_conn *tw_prev, *tw_next;
 	uint8_t tw_on;

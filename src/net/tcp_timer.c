@@ -34,6 +34,23 @@ static void on_rtx(struct timer *t, void *arg)
 			tcp_conn_gone(c, ETIMEDOUT);
 			return;
 		}
+		/* A shut window is bounded in time, not retries: a peer
+		 * that answers every probe or retransmission with window 0
+		 * resets the retries (seg_ack), and would pin the send
+		 * buffer for ever */
+		if (c->state >= TCP_ESTABLISHED && c->snd_wnd == 0 && c->sb_len) {
+			uint64_t now = time_ns();
+			uint64_t zw_limit = (c->fin_queued ? ZERO_WND_ORPHAN_MS : ZERO_WND_MAX_MS) * 1000000ull;
+			if (!c->zw_since_ns) {
+				c->zw_since_ns = now;
+			} else if (now - c->zw_since_ns >= zw_limit) {
+				NSTAT(tcp_timeouts);
+				NSTAT(tcp_zero_window_timeouts);
+				tcp_send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
+				tcp_conn_gone(c, ETIMEDOUT);
+				return;
+			}
+		}
 		NSTAT(tcp_retrans);
 		c->rto = c->rto * 2 > RTO_MAX_MS ? RTO_MAX_MS : c->rto * 2;
 		c->rtt_timing = 0;

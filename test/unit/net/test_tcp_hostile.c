@@ -317,3 +317,73 @@ Test(tcp_hostile, ooo_queue_dropped_under_pressure)
 	h_app_abort_all();
 	h_turn();
 }
+
+/* ---- a peer that keeps its window shut */
+#define ONE_BUFFER \
+	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}]," \
+	" \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 65536, \"send_buffers\": 1}}"
+
+/* the peer answers every probe with window 0 until we reset; returns
+ * the ms that took (bounded at 40 minutes) */
+static uint64_t shut_until_reset(struct h_peer *p)
+{
+	uint64_t t0 = h_now();
+	int probes = 0;
+	for (int s = 0; s < 40 * 60; s++) {
+		h_advance_ms(1000);
+		while (h_peer_recv(p, &K)) {
+			if (K.flags & TCP_RST)
+				return (h_now() - t0) / H_MS;
+			if (K.plen == 1 && K.seq == p->ack) {
+				probes++;
+				h_peer_send(p, TCP_ACK, NULL, 0);       /* still 0 */
+			}
+		}
+	}
+	cr_assert_fail("no reset after 40 minutes (%d probes answered)", probes);
+	return 0;
+}
+
+Test(tcp_hostile, zero_window_forever_is_reset)
+{
+	h_fini();
+	cr_assert_eq(h_init(ONE_BUFFER), 0);
+	static uint8_t d[1000];
+	struct h_peer p, q;
+	h_peer_init(&p, 44000, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	h_peer_init(&q, 44001, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&q), 0);
+	struct h_app_conn *a = p.app, *b = q.app;
+	p.win = 0;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	cr_assert_eq(h_app_send(a, d, sizeof d), sizeof d);
+	cr_assert_eq(tcp_send_space(b->c), 0, "the only send buffer is p's");
+	uint64_t ms = shut_until_reset(&p);
+	cr_assert(ms >= 20 * 60 * 1000 && ms <= 21 * 60 * 1000 + 61000, "reset after %lu ms", (unsigned long)ms);
+	cr_assert(a->gone);
+	cr_assert_eq(a->gone_reason, ETIMEDOUT);
+	cr_assert_eq(H_STAT(tcp_zero_window_timeouts), 1);
+	cr_assert_eq(net_tcp_conns(0), 1);
+	cr_assert_eq(tcp_send_space(b->c), 65536, "the send buffer is back");
+	h_app_abort_all();
+	h_turn();
+}
+
+/* once the app has closed it, the bound is 2 minutes */
+Test(tcp_hostile, zero_window_orphan_is_reset_sooner)
+{
+	static uint8_t d[1000];
+	struct h_peer p;
+	h_peer_init(&p, 44002, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	p.win = 0;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	cr_assert_eq(h_app_send(a, d, sizeof d), sizeof d);
+	h_app_close(a);
+	uint64_t ms = shut_until_reset(&p);
+	cr_assert(ms >= 2 * 60 * 1000 && ms <= 3 * 60 * 1000 + 1000, "reset after %lu ms", (unsigned long)ms);
+	cr_assert_eq(H_STAT(tcp_zero_window_timeouts), 1);
+	cr_assert_eq(net_tcp_conns(0), 0);
+}
