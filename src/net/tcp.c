@@ -71,8 +71,31 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t n
 		return rc;
 	t->next_port = (uint16_t)(32768 + core * 1000);
 	net_cores[core].tcp = t;
-	tcp_cookie_init();
+	tcp_keys_init();
 	return 0;
+}
+
+struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+
+/* a key from the platform's entropy; without any, one from the cycle
+ * counter (weaker, but never a fixed key) */
+static void key_draw(struct siphash_key *k)
+{
+	if (siphash_key_random(k)) {
+		k->k0 = cycles_now() * 0x9e3779b97f4a7c15ull;
+		k->k1 = (cycles_now() ^ (uintptr_t)k) * 0xd6e8feb86659fd93ull;
+	}
+}
+
+void tcp_keys_init(void)
+{
+	static int drawn;
+	if (drawn)
+		return;
+	drawn = 1;
+	key_draw(&tcp_hash_key);
+	key_draw(&tcp_iss_key);
+	key_draw(&tcp_cookie_key);
 }
 
 uint32_t tcp_conns_open(uint32_t core)
@@ -418,7 +441,7 @@ struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops 
 	c->ops = ops;
 	c->ctx = ctx;
 	c->state = TCP_SYN_SENT;
-	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(daddr, port, lp);
+	c->iss = tcp_iss(ifc->addr, lp, daddr, port);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->mss = (uint16_t)(ifc->mtu - 40);

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 #include "net/tcp_priv.h"
 
 /* ---- options */
@@ -59,26 +58,15 @@ uint16_t tcp_peer_mss(uint16_t opt)
 	return opt;
 }
 
-/* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index */
-static uint64_t cookie_secret;
-
-/* start-up, core 0 (tcp_core_init, for each core): the secret, drawn once */
-void tcp_cookie_init(void)
-{
-	if (!cookie_secret && getentropy(&cookie_secret, sizeof cookie_secret))
-		cookie_secret = cycles_now() * 0x9e3779b97f4a7c15ull;
-}
+/* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index,
+ * H keyed SipHash (tcp_cookie_key) */
 
 static const uint16_t cookie_mss[4] = { 536, 1220, 1440, 1460 };
 
 static uint32_t cookie_hash(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint32_t slot)
 {
-	uint64_t h = cookie_secret ^ ((uint64_t)a << 32 | (uint64_t)rp << 16 | lp);
-	h ^= (uint64_t)irs * 0x9e3779b97f4a7c15ull ^ slot;
-	h ^= h >> 31;
-	h *= 0xd6e8feb86659fd93ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)siphash24_2u64(&tcp_cookie_key, (uint64_t)a << 32 | irs,
+					(uint64_t)slot << 32 | (uint64_t)rp << 16 | lp);
 }
 
 static uint32_t cookie_make(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint16_t mss)
@@ -530,7 +518,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 	c->state = TCP_SYN_RCVD;
 	c->irs = seq;
 	c->rcv_nxt = seq + 1;
-	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(ip->src, rp, lp);
+	c->iss = tcp_iss(ifc->addr, lp, ip->src, rp);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->mss = peer_mss < (uint16_t)(ifc->mtu - 40) ? peer_mss : (uint16_t)(ifc->mtu - 40);

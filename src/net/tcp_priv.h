@@ -11,6 +11,7 @@
  */
 #ifndef POLLUX_NET_TCP_PRIV_H
 #define POLLUX_NET_TCP_PRIV_H
+#include "core/siphash.h"
 #include "net/net_priv.h"
 #include "sched/sched.h"
 
@@ -144,14 +145,27 @@ extern uint32_t tcp_tso_max;            /* payload bytes per TSO frame; 0: off *
 static inline uint64_t now_ms(void) { return time_ns() / 1000000ull; }
 static inline uint32_t ts_now(void) { return (uint32_t)now_ms(); }
 
-/* the connection table's hash of a flow (also mixed into the ISS) */
+/* TCP's keys, drawn once at start-up (tcp_keys_init) and read-only
+ * after: the connection table's hash, the ISS (RFC 6528), SYN cookies */
+extern struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+
+/* the connection table's hash of a flow: keyed, so that a peer that
+ * does not know the key cannot aim its flows at one chain */
 static inline uint32_t hash3(uint32_t a, uint16_t rp, uint16_t lp)
 {
-	uint64_t h = ((uint64_t)a << 32) ^ ((uint64_t)rp << 16) ^ lp;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)siphash24_2u64(&tcp_hash_key, a, (uint64_t)rp << 16 | lp);
+}
+
+/* The initial sequence number of a flow (addresses network order, ports
+ * host order), RFC 6528: ISS = M + F(the 4-tuple, a secret key), M the
+ * 4 us clock, F keyed SipHash. Off-path peers cannot predict it; the
+ * same flow's ISS moves forward with time, past the old incarnation's
+ * sequence space. */
+static inline uint32_t tcp_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t m = (uint32_t)(time_ns() / 4000);
+	return m + (uint32_t)siphash24_2u64(&tcp_iss_key, (uint64_t)laddr << 32 | raddr,
+					    (uint64_t)lport << 16 | rport);
 }
 
 /* this core's TCP */
@@ -224,8 +238,8 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len);
 void tcp_ooo_purge(struct tcp_conn *c);
 /* the ooo timer: a queue that made no progress for OOO_TIMEOUT_MS goes */
 void tcp_ooo_timeout(struct tcp_conn *c);
-/* start-up (tcp_core_init): the SYN cookies' secret, once */
-void tcp_cookie_init(void);
+/* start-up (tcp_core_init, core 0): TCP's keys, drawn once */
+void tcp_keys_init(void);
 
 /* The peer's MSS option (0: none, RFC 9293's 536) as we use it: raised
  * to TCP_MIN_MSS (counted, tcp_mss_clamped), so that a SYN cannot make

@@ -387,3 +387,29 @@ Test(tcp_hostile, zero_window_orphan_is_reset_sooner)
 	cr_assert_eq(H_STAT(tcp_zero_window_timeouts), 1);
 	cr_assert_eq(net_tcp_conns(0), 0);
 }
+
+/* ---- the ISS (RFC 6528): the 4 us clock plus a keyed hash of the flow */
+static uint32_t syn_iss(uint16_t port)
+{
+	struct h_peer p;
+	h_tx_drop_all();
+	h_peer_init(&p, port, H_PORT, 1, 7, 1);
+	h_peer_syn(&p);
+	cr_assert(h_peer_recv(&p, &K), "no SYN-ACK");
+	cr_assert_eq(K.flags, TCP_SYN | TCP_ACK);
+	uint32_t iss = K.seq;
+	h_peer_send_at(&p, p.seq, TCP_RST, NULL, 0);     /* the slot goes */
+	cr_assert_eq(net_tcp_conns(0), 0);
+	return iss;
+}
+
+Test(tcp_hostile, iss_is_clock_plus_keyed_hash)
+{
+	uint32_t a1 = syn_iss(45000);
+	h_advance_ms(1000);
+	uint32_t a2 = syn_iss(45000);
+	uint32_t b2 = syn_iss(45001);
+	cr_assert_eq(a2 - a1, 250000u, "the same flow 1 s later: +250000 (4 us ticks), got %u", a2 - a1);
+	int32_t d = (int32_t)(b2 - a2);
+	cr_assert(d > 1000 || d < -1000, "two flows' ISS differ only by the clock (%d)", d);
+}
