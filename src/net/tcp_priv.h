@@ -41,7 +41,7 @@
  * and so is the queue of a connection that finds the pool under
  * 1/OOO_PRESSURE_DIV free. */
 #define OOO_CORE_DIV 8
-#define OOO_PRESSURE_DIV 8
+#define OOO_PRESSURE_DIV 32
 #define OOO_TIMEOUT_MS 10000
 #define KEEPALIVE_PROBES 5
 /* A peer whose window stays shut while we have data for it is probed
