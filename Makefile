@@ -219,7 +219,7 @@ UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
 # the TCP suites again with the fake device's checksum offload and TSO
-UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active
+UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; \

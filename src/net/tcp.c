@@ -71,8 +71,31 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t n
 		return rc;
 	t->next_port = (uint16_t)(32768 + core * 1000);
 	net_cores[core].tcp = t;
-	tcp_cookie_init();
+	tcp_keys_init();
 	return 0;
+}
+
+struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+
+/* a key from the platform's entropy; without any, one from the cycle
+ * counter (weaker, but never a fixed key) */
+static void key_draw(struct siphash_key *k)
+{
+	if (siphash_key_random(k)) {
+		k->k0 = cycles_now() * 0x9e3779b97f4a7c15ull;
+		k->k1 = (cycles_now() ^ (uintptr_t)k) * 0xd6e8feb86659fd93ull;
+	}
+}
+
+void tcp_keys_init(void)
+{
+	static int drawn;
+	if (drawn)
+		return;
+	drawn = 1;
+	key_draw(&tcp_hash_key);
+	key_draw(&tcp_iss_key);
+	key_draw(&tcp_cookie_key);
 }
 
 uint32_t tcp_conns_open(uint32_t core)
@@ -137,12 +160,10 @@ struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint1
 	struct tcp_core *t = tc();
 	struct tcp_conn *c = t->free;
 	if (!c) {
-		/* recycle the oldest TIME_WAIT slot */
-		struct tcp_conn *old = NULL;
-		for (uint32_t i = 0; i < t->max; i++)
-			if (t->conns[i].state == TCP_TIME_WAIT &&
-			    (!old || t->conns[i].tw.deadline_ns < old->tw.deadline_ns))
-				old = &t->conns[i];
+		/* recycle the oldest TIME_WAIT slot: the list's head (a scan of
+		 * every slot here cost up to max_conns steps per SYN while
+		 * the table was full) */
+		struct tcp_conn *old = t->tw_head;
 		if (!old)
 			return NULL;
 		tcp_conn_free(old);
@@ -175,18 +196,46 @@ struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint1
 	return c;
 }
 
+void tcp_tw_add(struct tcp_conn *c)
+{
+	struct tcp_core *t = tc();
+	if (c->tw_on)
+		return;
+	c->tw_on = 1;
+	c->tw_next = NULL;
+	c->tw_prev = t->tw_tail;
+	if (t->tw_tail)
+		t->tw_tail->tw_next = c;
+	else
+		t->tw_head = c;
+	t->tw_tail = c;
+}
+
+static void tw_del(struct tcp_core *t, struct tcp_conn *c)
+{
+	if (!c->tw_on)
+		return;
+	if (c->tw_prev)
+		c->tw_prev->tw_next = c->tw_next;
+	else
+		t->tw_head = c->tw_next;
+	if (c->tw_next)
+		c->tw_next->tw_prev = c->tw_prev;
+	else
+		t->tw_tail = c->tw_prev;
+	c->tw_on = 0;
+	c->tw_prev = c->tw_next = NULL;
+}
+
 void tcp_conn_free(struct tcp_conn *c)
 {
 	struct tcp_core *t = tc();
+	tw_del(t, c);
 	sched_timer_cancel(&c->rtx);
 	sched_timer_cancel(&c->delack);
 	sched_timer_cancel(&c->tw);
 	sched_timer_cancel(&c->keep);
-	while (c->ooo) {
-		struct pktbuf *b = c->ooo;
-		c->ooo = b->next;
-		pktbuf_free(b);
-	}
+	tcp_ooo_purge(c);
 	tcp_sb_put(c);
 	for (struct tcp_conn **p = slot_of(t, c->raddr, c->rport, c->lport); *p; p = &(*p)->hnext)
 		if (*p == c) {
@@ -434,7 +483,7 @@ struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops 
 	c->ops = ops;
 	c->ctx = ctx;
 	c->state = TCP_SYN_SENT;
-	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(daddr, port, lp);
+	c->iss = tcp_iss(ifc->addr, lp, daddr, port);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->mss = (uint16_t)(ifc->mtu - 40);

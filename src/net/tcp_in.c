@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 #include "net/tcp_priv.h"
 
 /* ---- options */
@@ -48,26 +47,26 @@ static int parse_opts(const struct tcp_hdr *h, uint32_t hl, struct tcp_opts *o)
 	return 0;
 }
 
-/* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index */
-static uint64_t cookie_secret;
-
-/* start-up, core 0 (tcp_core_init, for each core): the secret, drawn once */
-void tcp_cookie_init(void)
+uint16_t tcp_peer_mss(uint16_t opt)
 {
-	if (!cookie_secret && getentropy(&cookie_secret, sizeof cookie_secret))
-		cookie_secret = cycles_now() * 0x9e3779b97f4a7c15ull;
+	if (!opt)
+		return DEFAULT_MSS;
+	if (opt < TCP_MIN_MSS) {
+		NSTAT(tcp_mss_clamped);
+		return TCP_MIN_MSS;
+	}
+	return opt;
 }
+
+/* ---- SYN cookies: isn = H(secret, tuple, slot)[31:8] | slot[5:0] << 2 | mss index,
+ * H keyed SipHash (tcp_cookie_key) */
 
 static const uint16_t cookie_mss[4] = { 536, 1220, 1440, 1460 };
 
 static uint32_t cookie_hash(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint32_t slot)
 {
-	uint64_t h = cookie_secret ^ ((uint64_t)a << 32 | (uint64_t)rp << 16 | lp);
-	h ^= (uint64_t)irs * 0x9e3779b97f4a7c15ull ^ slot;
-	h ^= h >> 31;
-	h *= 0xd6e8feb86659fd93ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)siphash24_2u64(&tcp_cookie_key, (uint64_t)a << 32 | irs,
+					(uint64_t)slot << 32 | (uint64_t)rp << 16 | lp);
 }
 
 static uint32_t cookie_make(uint32_t a, uint16_t rp, uint16_t lp, uint32_t irs, uint16_t mss)
@@ -145,6 +144,7 @@ static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts 
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
+	c->zw_since_ns = 0;                     /* progress: the zero-window bound starts again */
 	/* RTT: timestamps (RFC 7323) or one timed segment (Karn) */
 	if (c->ts_ok && o->ts && o->tsecr)
 		rtt_sample(c, (int32_t)(ts_now() - o->tsecr));
@@ -205,15 +205,57 @@ static void deliver(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		c->ops->recv(c, c->ctx, data, len);
 }
 
+/* the queue's head b off it (the caller frees it or puts it back) */
+static void ooo_pop(struct tcp_conn *c, struct pktbuf *b)
+{
+	c->ooo = b->next;
+	c->nooo--;
+	tc()->ooo_bufs--;
+}
+
+/* b into the queue at *p (seq order) */
+static void ooo_link(struct tcp_conn *c, struct pktbuf **p, struct pktbuf *b)
+{
+	b->next = *p;
+	*p = b;
+	c->nooo++;
+	tc()->ooo_bufs++;
+	if (!timer_armed(&c->ooo_t)) {
+		c->ooo_mark = c->rcv_nxt;
+		sched_timer_arm(&c->ooo_t, time_ns() + OOO_TIMEOUT_MS * 1000000ull, 0);
+	}
+}
+
+void tcp_ooo_purge(struct tcp_conn *c)
+{
+	while (c->ooo) {
+		struct pktbuf *b = c->ooo;
+		ooo_pop(c, b);
+		pktbuf_free(b);
+	}
+	sched_timer_cancel(&c->ooo_t);
+}
+
+void tcp_ooo_timeout(struct tcp_conn *c)
+{
+	if (!c->ooo)
+		return;
+	if (c->rcv_nxt != c->ooo_mark) {        /* it moves: wait on */
+		c->ooo_mark = c->rcv_nxt;
+		sched_timer_arm(&c->ooo_t, time_ns() + OOO_TIMEOUT_MS * 1000000ull, 0);
+		return;
+	}
+	NSTAT(tcp_ooo_timeout);                 /* the hole never filled: the peer sends it all again */
+	tcp_ooo_purge(c);
+}
+
 /* puts back, in seq order, a segment tcp_rcv_data took off the queue */
 static void ooo_requeue(struct tcp_conn *c, struct pktbuf *b)
 {
 	struct pktbuf **p = &c->ooo;
 	while (*p && SEQ_LT((*p)->rss, b->rss))
 		p = &(*p)->next;
-	b->next = *p;
-	*p = b;
-	c->nooo++;
+	ooo_link(c, p, b);
 }
 
 /* in-order data at rcv_nxt, then whatever the OOO queue now continues,
@@ -228,8 +270,7 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		if (SEQ_GT(seq, c->rcv_nxt))
 			break;
 		if (SEQ_LEQ(end, c->rcv_nxt)) {         /* wholly old */
-			c->ooo = b->next;
-			c->nooo--;
+			ooo_pop(c, b);
 			pktbuf_free(b);
 			continue;
 		}
@@ -240,8 +281,7 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		/* off the queue while the app looks at it: from recv it may
 		 * abort (freeing the queue) or call tcp_recv_update (which
 		 * runs this loop again) */
-		c->ooo = b->next;
-		c->nooo--;
+		ooo_pop(c, b);
 		c->rcv_nxt += take;
 		deliver(c, pktbuf_data(b) + skip, take);
 		if (take < avail && !c->app_gone) {     /* keep the rest queued */
@@ -255,10 +295,36 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 	}
 }
 
+/* A segment past rcv_nxt onto c's queue, within the budgets (tcp_priv.h:
+ * OOO_*): every queued segment holds a whole buffer however few bytes it
+ * carries, so the budgets count buffers' bytes, not payload. Over the
+ * connection's budget the segment is dropped (drop_tcp_ooo_full), over
+ * the core's too (drop_tcp_ooo_budget); with the pool short of buffers
+ * the connection's whole queue goes with it (tcp_ooo_pruned): the peer
+ * sends it again, and a core's RX rings, management NIC included, must
+ * not starve for reordering. */
 static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint32_t off, uint32_t len)
 {
-	if (c->nooo >= OOO_MAX) {
+	struct tcp_core *t = tc();
+	const struct pktbuf_pool *pool = pktbuf_pool_of((uint16_t)core_self()->id);
+	uint64_t bufsz = sizeof(struct pktbuf);
+	uint64_t core_max = (uint64_t)pktbuf_pool_size(pool) / OOO_CORE_DIV * bufsz;
+	uint64_t conn_max = (uint64_t)OOO_MAX * bufsz < core_max / 2 ? (uint64_t)OOO_MAX * bufsz : core_max / 2;
+	if (pktbuf_pool_avail(pool) < pktbuf_pool_size(pool) / OOO_PRESSURE_DIV) {
+		if (c->ooo)
+			NSTAT(tcp_ooo_pruned);
+		NSTAT(drop_tcp_ooo_budget);
+		tcp_ooo_purge(c);
+		pktbuf_free(b);
+		return;
+	}
+	if ((uint64_t)(c->nooo + 1) * bufsz > conn_max) {
 		NSTAT(drop_tcp_ooo_full);
+		pktbuf_free(b);
+		return;
+	}
+	if ((uint64_t)(t->ooo_bufs + 1) * bufsz > core_max) {
+		NSTAT(drop_tcp_ooo_budget);
 		pktbuf_free(b);
 		return;
 	}
@@ -273,9 +339,7 @@ static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint3
 		pktbuf_free(b);
 		return;
 	}
-	b->next = *p;
-	*p = b;
-	c->nooo++;
+	ooo_link(c, p, b);
 }
 
 /* ---- segments in, stage by stage (RFC 9293 3.10.7, "SEGMENT ARRIVES")
@@ -439,7 +503,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 	}
 	if (!(h->flags & TCP_SYN))
 		return;
-	uint16_t peer_mss = o->mss ? o->mss : DEFAULT_MSS;
+	uint16_t peer_mss = tcp_peer_mss(o->mss);
 	struct tcp_conn *c = NULL;
 	if (t->half_open < t->max / 2)
 		c = tcp_conn_new(ifc, ip->src, rp, lp);
@@ -461,7 +525,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 	c->state = TCP_SYN_RCVD;
 	c->irs = seq;
 	c->rcv_nxt = seq + 1;
-	c->iss = (uint32_t)(cycles_now() >> 4) ^ hash3(ip->src, rp, lp);
+	c->iss = tcp_iss(ifc->addr, lp, ip->src, rp);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->mss = peer_mss < (uint16_t)(ifc->mtu - 40) ? peer_mss : (uint16_t)(ifc->mtu - 40);
@@ -509,8 +573,9 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
 	c->ts_ok = o->ts;
 	c->ts_recent = o->tsval;
-	if (o->mss && o->mss < c->mss)
-		c->mss = o->mss;
+	uint16_t peer_mss = o->mss ? tcp_peer_mss(o->mss) : c->mss;
+	if (peer_mss < c->mss)
+		c->mss = peer_mss;
 	c->snd_wnd = ntohs(h->win);
 	c->snd_wl1 = seq;
 	c->snd_wl2 = ack;
@@ -642,7 +707,10 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 		c->snd_wl2 = ack;
 	}
 	if (c->snd_wnd == 0)
-		c->retries = 0;                 /* it answers the probes: keep probing */
+		c->retries = 0;                 /* it answers the probes: keep probing,
+						 * within ZERO_WND_MAX_MS (on_rtx) */
+	else
+		c->zw_since_ns = 0;
 	int fin_acked = c->fin_sent && c->snd_una == c->snd_max;
 	s->fin_acked = fin_acked;
 	switch (c->state) {

@@ -199,10 +199,13 @@ void tcp_send_reset(struct net_if *ifc, uint32_t raddr, const struct tcp_hdr *in
 }
 
 /* payload per segment: the peer's MSS less the options we put in every
- * segment (timestamps: 12 bytes), and never more than our MTU allows */
+ * segment (timestamps: 12 bytes), and never more than our MTU allows.
+ * c->mss is at least TCP_MIN_MSS (tcp_peer_mss) and an MTU at least 68
+ * (the config's floor), so m > 12 and the subtraction cannot wrap; the
+ * floor here keeps that true whatever set c->mss. */
 uint32_t tcp_seg_payload_max(const struct tcp_conn *c)
 {
-	uint32_t m = c->mss, mtu_room = (uint32_t)c->ifc->mtu - 40;
+	uint32_t m = c->mss < TCP_MIN_MSS ? TCP_MIN_MSS : c->mss, mtu_room = (uint32_t)c->ifc->mtu - 40;
 	if (m > mtu_room)
 		m = mtu_room;
 	return c->ts_ok ? m - 12 : m;

@@ -11,6 +11,7 @@
  */
 #ifndef POLLUX_NET_TCP_PRIV_H
 #define POLLUX_NET_TCP_PRIV_H
+#include "core/siphash.h"
 #include "net/net_priv.h"
 #include "sched/sched.h"
 
@@ -22,6 +23,7 @@
 #define RCV_WND (256u * 1024)
 #define RCV_WSCALE 3
 #define DEFAULT_MSS 536
+#define TCP_MIN_MSS 88                  /* Linux's: a smaller MSS option is raised to it */
 #define RTO_MIN_MS 200
 #define RTO_MAX_MS 60000
 #define RTO_INIT_MS 1000
@@ -31,8 +33,23 @@
 #define DELACK_MS 40
 #define TIMEWAIT_MS 2000
 #define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
-#define OOO_MAX 64
+#define OOO_MAX 64                      /* out-of-order segments per connection */
+/* Out-of-order memory is counted in buffers' bytes (a one-byte segment
+ * holds a whole pktbuf): per core at most 1/OOO_CORE_DIV of its pool,
+ * per connection at most OOO_MAX buffers and half the core's budget. A
+ * queue that has not let rcv_nxt move for OOO_TIMEOUT_MS is dropped,
+ * and so is the queue of a connection that finds the pool under
+ * 1/OOO_PRESSURE_DIV free. */
+#define OOO_CORE_DIV 8
+#define OOO_PRESSURE_DIV 32
+#define OOO_TIMEOUT_MS 10000
 #define KEEPALIVE_PROBES 5
+/* A peer whose window stays shut while we have data for it is probed
+ * for at most ZERO_WND_MAX_MS (ZERO_WND_ORPHAN_MS once the app closed the
+ * connection), then reset: it pins a send buffer all that time. Window-0
+ * answers to the probes don't extend it; data it acknowledges does. */
+#define ZERO_WND_MAX_MS (20u * 60 * 1000)
+#define ZERO_WND_ORPHAN_MS (2u * 60 * 1000)
 #define TSO_MAX_DEFAULT 65536
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
@@ -75,11 +92,16 @@ struct tcp_conn {
 	uint32_t acks_owed;
 	uint32_t rcv_adv;                       /* right edge we advertised */
 	struct pktbuf *ooo;                     /* sorted by seq (in b->rss) */
-	uint32_t nooo;
+	uint32_t nooo;                          /* its buffers (one segment each) */
+	uint32_t ooo_mark;                      /* rcv_nxt when the ooo timer was armed */
 	/* timers */
-	struct timer rtx, delack, tw, keep;
+	struct timer rtx, delack, tw, keep, ooo_t;
 	uint64_t last_rx_ns;
 	uint32_t keep_probes;
+	uint64_t zw_since_ns;                   /* first probe of a shut window; 0: none */
+	/* the core's TIME_WAIT list, oldest first (tw_on: on it) */
+	struct tcp_conn *tw_prev, *tw_next;
+	uint8_t tw_on;
 	/* waiting lists (kept across reuse of the slot: see tcp_poll) */
 	struct tcp_conn *txw_next, *sbw_next;
 	uint8_t txw_on, sbw_on;
@@ -107,6 +129,12 @@ struct tcp_core {
 	/* connections held back by a full TX batch, and those waiting for a
 	 * send buffer; both served by tcp_poll */
 	struct tcp_conn *txw_head, *txw_tail, *sbw_head, *sbw_tail;
+	/* connections in TIME_WAIT in the order they entered it, which is
+	 * the order of their deadlines (TIMEWAIT_MS each): the head is the
+	 * slot tcp_conn_new recycles, found without a scan */
+	struct tcp_conn *tw_head, *tw_tail;
+	/* buffers on this core's out-of-order queues (all connections) */
+	uint32_t ooo_bufs;
 };
 
 /* start-up settings (written on core 0 before the cores start, read anywhere) */
@@ -117,14 +145,27 @@ extern uint32_t tcp_tso_max;            /* payload bytes per TSO frame; 0: off *
 static inline uint64_t now_ms(void) { return time_ns() / 1000000ull; }
 static inline uint32_t ts_now(void) { return (uint32_t)now_ms(); }
 
-/* the connection table's hash of a flow (also mixed into the ISS) */
+/* TCP's keys, drawn once at start-up (tcp_keys_init) and read-only
+ * after: the connection table's hash, the ISS (RFC 6528), SYN cookies */
+extern struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+
+/* the connection table's hash of a flow: keyed, so that a peer that
+ * does not know the key cannot aim its flows at one chain */
 static inline uint32_t hash3(uint32_t a, uint16_t rp, uint16_t lp)
 {
-	uint64_t h = ((uint64_t)a << 32) ^ ((uint64_t)rp << 16) ^ lp;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)siphash24_2u64(&tcp_hash_key, a, (uint64_t)rp << 16 | lp);
+}
+
+/* The initial sequence number of a flow (addresses network order, ports
+ * host order), RFC 6528: ISS = M + F(the 4-tuple, a secret key), M the
+ * 4 us clock, F keyed SipHash. Off-path peers cannot predict it; the
+ * same flow's ISS moves forward with time, past the old incarnation's
+ * sequence space. */
+static inline uint32_t tcp_iss(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t m = (uint32_t)(time_ns() / 4000);
+	return m + (uint32_t)siphash24_2u64(&tcp_iss_key, (uint64_t)laddr << 32 | raddr,
+					    (uint64_t)lport << 16 | rport);
 }
 
 /* this core's TCP */
@@ -166,8 +207,12 @@ static inline uint32_t flight(const struct tcp_conn *c) { return c->snd_nxt - c-
 struct tcp_conn *tcp_conn_lookup(uint32_t a, uint16_t rp, uint16_t lp);
 /* A fresh slot for the flow, hashed and counted open, its timers ready
  * (none armed); the oldest TIME_WAIT slot is recycled when none is free.
+ * O(1): a SYN or cookie ACK with every slot taken costs no scan.
  * NULL: every slot is in use and none is in TIME_WAIT. */
 struct tcp_conn *tcp_conn_new(struct net_if *ifc, uint32_t a, uint16_t rp, uint16_t lp);
+/* c, entering TIME_WAIT, goes to the tail of the core's TIME_WAIT list
+ * (tcp_conn_free takes it off); once only. */
+void tcp_tw_add(struct tcp_conn *c);
 /* Frees c's slot at once: timers, queued segments, send buffer. The app
  * hears nothing (see tcp_conn_gone). */
 void tcp_conn_free(struct tcp_conn *c);
@@ -188,8 +233,18 @@ uint32_t tcp_rcv_space(struct tcp_conn *c);
  * now continues, within the app's room. The app may abort c from recv:
  * callers check c->state (TCP_CLOSED) afterwards. */
 void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len);
-/* start-up (tcp_core_init): the SYN cookies' secret, once */
-void tcp_cookie_init(void);
+/* Drops c's out-of-order queue (its buffers back to the pool, the core's
+ * count down). */
+void tcp_ooo_purge(struct tcp_conn *c);
+/* the ooo timer: a queue that made no progress for OOO_TIMEOUT_MS goes */
+void tcp_ooo_timeout(struct tcp_conn *c);
+/* start-up (tcp_core_init, core 0): TCP's keys, drawn once */
+void tcp_keys_init(void);
+
+/* The peer's MSS option (0: none, RFC 9293's 536) as we use it: raised
+ * to TCP_MIN_MSS (counted, tcp_mss_clamped), so that a SYN cannot make
+ * every segment tiny, nor smaller than our options. */
+uint16_t tcp_peer_mss(uint16_t opt);
 
 /* ---- tcp_out.c: segments sent */
 /* Payload bytes per segment: the peer's MSS less our options, within our MTU. */
@@ -209,7 +264,7 @@ void tcp_output(struct tcp_conn *c, int ack_now);
 /* ---- tcp_timer.c: retransmission, delayed ACK, TIME_WAIT, keepalive */
 /* Arms the retransmission timer for c->rto unless it runs already. */
 void tcp_rtx_arm(struct tcp_conn *c);
-/* tcp_conn_new: c's four timers, unarmed. */
+/* tcp_conn_new: c's five timers, unarmed. */
 void tcp_timers_init(struct tcp_conn *c);
 /* c enters TIME_WAIT: retransmission and keepalive stop, the tw timer
  * frees the slot after TIMEWAIT_MS; the app hears `gone` now (once). */

@@ -34,6 +34,23 @@ static void on_rtx(struct timer *t, void *arg)
 			tcp_conn_gone(c, ETIMEDOUT);
 			return;
 		}
+		/* A shut window is bounded in time, not retries: a peer
+		 * that answers every probe or retransmission with window 0
+		 * resets the retries (seg_ack), and would pin the send
+		 * buffer for ever */
+		if (c->state >= TCP_ESTABLISHED && c->snd_wnd == 0 && c->sb_len) {
+			uint64_t now = time_ns();
+			uint64_t zw_limit = (c->fin_queued ? ZERO_WND_ORPHAN_MS : ZERO_WND_MAX_MS) * 1000000ull;
+			if (!c->zw_since_ns) {
+				c->zw_since_ns = now;
+			} else if (now - c->zw_since_ns >= zw_limit) {
+				NSTAT(tcp_timeouts);
+				NSTAT(tcp_zero_window_timeouts);
+				tcp_send_segment(c, TCP_RST | TCP_ACK, c->snd_nxt, 0, 0);
+				tcp_conn_gone(c, ETIMEDOUT);
+				return;
+			}
+		}
 		NSTAT(tcp_retrans);
 		c->rto = c->rto * 2 > RTO_MAX_MS ? RTO_MAX_MS : c->rto * 2;
 		c->rtt_timing = 0;
@@ -109,8 +126,14 @@ static void on_keepalive(struct timer *t, void *arg)
 	sched_timer_arm(t, time_ns() + 75000000000ull / 10, 0);
 }
 
+static void on_ooo(struct timer *t, void *arg)
+{
+	tcp_ooo_timeout(arg);
+}
+
 void tcp_timers_init(struct tcp_conn *c)
 {
+	timer_init(&c->ooo_t, on_ooo, c);
 	timer_init(&c->rtx, on_rtx, c);
 	timer_init(&c->delack, on_delack, c);
 	timer_init(&c->tw, on_timewait, c);
@@ -124,6 +147,7 @@ void tcp_timewait_enter(struct tcp_conn *c)
 	sched_timer_cancel(&c->keep);
 	sched_timer_cancel(&c->tw);             /* FIN_WAIT_2's bound */
 	sched_timer_arm(&c->tw, time_ns() + TIMEWAIT_MS * 1000000ull, 0);
+	tcp_tw_add(c);
 	if (!c->app_gone && c->ops && c->ops->gone) {
 		c->app_gone = 1;
 		c->ops->gone(c, c->ctx, 0);

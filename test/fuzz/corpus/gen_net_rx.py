@@ -55,7 +55,29 @@ ETH = bytes.fromhex("525400123456" "020000000001") + b"\x08\x00"
 PEER, US = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
 TS_OPT = bytes([1, 1, 8, 10]) + u32(12345) + u32(0)
 
+def syn_hdr(sport, opts, flags=SYN, seq=1000, ack=0, dport=5001):
+    """a TCP header with options for op 4 (the fuzzer fixes the checksum)"""
+    opts = opts + b"\x00" * (-len(opts) % 4)
+    return (struct.pack(">HHIIBBHHH", sport, dport, seq, ack, (5 + len(opts) // 4) << 4, flags, 65535, 0, 0) + opts)
+
+
+def mss(v): return bytes([2, 4, v >> 8 & 0xff, v & 0xff])
+def wscale(v): return bytes([1, 3, 3, v])
+SACK_OK = bytes([4, 2])
+
+
 SEEDS = {
+    # passive opens with hostile SYN options (the listen path; issue 10)
+    "syn_opts_tiny_mss": bytes([0]) + b"".join(ip(6, syn_hdr(41100 + i, mss(m) + TS_OPT))
+                                               for i, m in enumerate((0, 1, 11, 12, 87, 88, 65535))),
+    "syn_opts_tiny_mss_no_ts": bytes([0]) + b"".join(ip(6, syn_hdr(41200 + i, mss(m)))
+                                                     for i, m in enumerate((1, 11, 12, 88))),
+    "syn_opts_wscale": bytes([0]) + b"".join(ip(6, syn_hdr(41300 + i, mss(1460) + wscale(w) + SACK_OK + bytes([1, 1]) + TS_OPT))
+                                             for i, w in enumerate((0, 14, 15, 255))),
+    "syn_opts_malformed": bytes([0]) + ip(6, syn_hdr(41400, bytes([2, 4, 0]))) + ip(6, syn_hdr(41401, bytes([2, 0]) + mss(1))) +
+                          ip(6, syn_hdr(41402, bytes([8, 9]) + TS_OPT)) + ip(6, syn_hdr(41403, bytes([3, 3, 14, 2, 4, 0, 1]))),
+    "syn_opts_cookies": bytes([0]) + b"".join(ip(6, syn_hdr(41500 + i, mss(1 + i * 40) + TS_OPT)) for i in range(12)) +
+                        ip(6, syn_hdr(41500, b"", flags=ACK, seq=1001, ack=12345)),
     "arp_request": bytes([0]) + arp(1, 7, 2),
     "arp_reply_gratuitous": bytes([0]) + arp(2, 1, 1) + arp(1, 9, 9),
     "icmp_echo": bytes([0]) + ip(1, bytes([8, 0, 0, 0, 0, 1, 0, 1]) + b"ping" * 8),

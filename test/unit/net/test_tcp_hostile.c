@@ -1,0 +1,418 @@
+/*
+ * test_tcp_hostile.c — TCP against a peer that means harm (issue 10), on
+ * the host harness, segment by segment: an MSS option below any sane
+ * size, on passive and active opens, with and without timestamps. Every
+ * test ends with every buffer home (check.h's teardown).
+ */
+#include <errno.h>
+#include <string.h>
+#include "check.h"
+
+TestSuite(tcp_hostile, .init = h_setup, .fini = h_teardown);
+
+static struct h_pkt K;
+static uint8_t D[4000];
+
+/* ---- an app of its own for active opens */
+static struct {
+	struct tcp_conn *c;
+	int connected, gone, reason;
+} A;
+
+static void a_connected(struct tcp_conn *c, void *ctx) { A.connected++; }
+static void a_gone(struct tcp_conn *c, void *ctx, int reason) { A.gone++; A.reason = reason; A.c = NULL; }
+static const struct tcp_ops aops = { .connected = a_connected, .gone = a_gone };
+
+/* tcp_connect to the peer's port 80, and the peer's SYN-ACK with MSS
+ * `mss` (timestamps if ts); p is the peer, connected. */
+static void active_open(struct h_peer *p, uint16_t mss, int ts)
+{
+	memset(&A, 0, sizeof A);
+	h_tx_drop_all();
+	int err = 0;
+	A.c = tcp_connect(H_PEER_IP, 80, &aops, NULL, &err);
+	cr_assert_not_null(A.c, "tcp_connect: %d", err);
+	h_turn();
+	cr_assert(h_next_ip(&K), "no SYN");
+	cr_assert_eq(K.flags, TCP_SYN);
+	h_peer_init(p, 80, K.sport, 1, 7, ts);
+	p->offer_mss = mss;
+	p->iss = K.seq;
+	p->ack = K.seq + 1;
+	p->tsecr = K.tsval;
+	h_peer_send(p, TCP_SYN | TCP_ACK, NULL, 0);
+	cr_assert(h_peer_recv(p, &K), "no ACK of the SYN-ACK");
+	cr_assert_eq(K.flags, TCP_ACK);
+	cr_assert_eq(A.connected, 1);
+}
+
+/* the peer's SYN to H_PORT with MSS `mss`; p connected, its app side
+ * returned */
+static struct h_app_conn *passive_open(struct h_peer *p, uint16_t mss, int ts)
+{
+	static uint16_t port = 40000;
+	h_tx_drop_all();
+	h_peer_init(p, port++, H_PORT, 1, 7, ts);
+	p->offer_mss = mss;
+	cr_assert_eq(h_peer_connect(p), 0, "handshake failed");
+	return p->app;
+}
+
+/* The segments that carry n bytes from us, acknowledged one by one: each
+ * has at most `want` payload bytes, all but the last exactly that many.
+ * Returns their count. */
+static int segments_of(struct h_peer *p, size_t n, uint32_t want)
+{
+	int segs = 0;
+	size_t got = 0;
+	for (int turns = 0; got < n && turns < 200; turns++) {
+		int any = 0;
+		while (h_peer_recv(p, &K)) {
+			if (!K.plen)
+				continue;
+			cr_assert(K.l4_csum_ok, "bad TCP checksum");
+			cr_assert(K.plen <= want, "a segment of %u bytes past the MSS's %u", K.plen, want);
+			cr_assert_eq(K.seq, p->ack, "out of order");
+			if (got + K.plen < n)
+				cr_assert_eq(K.plen, want, "a short segment in the middle");
+			got += K.plen;
+			segs++;
+			any = 1;
+			h_peer_take(p, &K);
+		}
+		h_peer_send(p, TCP_ACK, NULL, 0);
+		if (!any)
+			h_advance_ms(250);
+	}
+	cr_assert_eq(got, n, "only %zu of %zu bytes came", got, n);
+	return segs;
+}
+
+/* a peer's MSS of 1, 11, 12 or 88 (with timestamps or without) gives
+ * segments of 88 bytes less our options: no wrap below 12, no 1-byte
+ * segments; 88 itself is taken as it is (not counted) */
+static void mss_case(int active, uint16_t mss, int ts)
+{
+	struct h_peer p;
+	struct tcp_conn *c;
+	struct h_app_conn *a = NULL;
+	uint64_t clamped0 = H_STAT(tcp_mss_clamped);
+	if (active) {
+		active_open(&p, mss, ts);
+		c = A.c;
+	} else {
+		a = passive_open(&p, mss, ts);
+		c = a->c;
+	}
+	cr_assert_eq(H_STAT(tcp_mss_clamped) - clamped0, mss < 88 ? 1u : 0u, "clamps counted");
+	for (size_t i = 0; i < sizeof D; i++)
+		D[i] = (uint8_t)(i * 7);
+	cr_assert_eq(tcp_send(c, D, 2000), 2000);
+	h_turn();
+	uint32_t want = 88 - (ts ? 12 : 0);
+	int segs = segments_of(&p, 2000, want);
+	cr_assert_eq(segs, (int)((2000 + want - 1) / want), "MSS %u ts %d: %d segments", mss, ts, segs);
+	if (active)
+		tcp_abort(A.c);
+	else
+		h_app_abort(a);
+	h_turn();
+}
+
+Test(tcp_hostile, tiny_mss_is_clamped_passive)
+{
+	static const uint16_t m[] = { 1, 11, 12, 88 };
+	for (int ts = 0; ts < 2; ts++)
+		for (unsigned i = 0; i < sizeof m / sizeof m[0]; i++)
+			mss_case(0, m[i], ts);
+	cr_assert_eq(H_STAT(tcp_mss_clamped), 6);
+}
+
+Test(tcp_hostile, tiny_mss_is_clamped_active)
+{
+	static const uint16_t m[] = { 1, 11, 12, 88 };
+	for (int ts = 0; ts < 2; ts++)
+		for (unsigned i = 0; i < sizeof m / sizeof m[0]; i++)
+			mss_case(1, m[i], ts);
+	cr_assert_eq(H_STAT(tcp_mss_clamped), 6);
+}
+
+/* ---- every slot taken: TIME_WAIT recycling without a scan */
+
+/* our app closes first and the peer's FIN follows: TIME_WAIT */
+static void into_timewait(struct h_peer *p)
+{
+	h_app_close(p->app);
+	cr_assert(h_peer_recv(p, &K), "no FIN");
+	cr_assert(K.flags & TCP_FIN);
+	h_peer_take(p, &K);
+	h_peer_send(p, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(p, &K), "no ACK of the FIN");
+	cr_assert_eq(K.flags, TCP_ACK);
+}
+
+Test(tcp_hostile, full_table_recycles_the_oldest_timewait)
+{
+	struct h_peer p[8], q;
+	for (int i = 0; i < 8; i++) {
+		h_peer_init(&p[i], (uint16_t)(41000 + i), H_PORT, 1, 7, 1);
+		cr_assert_eq(h_peer_connect(&p[i]), 0);
+	}
+	cr_assert_eq(net_tcp_conns(0), 8);
+	into_timewait(&p[5]);
+	h_advance_ms(10);
+	into_timewait(&p[2]);
+	h_advance_ms(10);
+	into_timewait(&p[6]);
+	/* the first in TIME_WAIT (p[5]) gives its slot to a new SYN */
+	h_peer_init(&q, 42000, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&q), 0, "no slot recycled");
+	cr_assert_eq(H_STAT(tcp_timewait_recycled), 1);
+	cr_assert_eq(net_tcp_conns(0), 8);
+	h_peer_send_at(&p[5], p[5].seq - 1, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(&p[5], &K));
+	cr_assert(K.flags & TCP_RST, "p[5] still has its slot");
+	h_peer_send_at(&p[2], p[2].seq - 1, TCP_ACK | TCP_FIN, NULL, 0);
+	cr_assert(h_peer_recv(&p[2], &K));
+	cr_assert_eq(K.flags, TCP_ACK, "p[2] was recycled before p[5]");
+	/* TIME_WAIT ends for the other two: no recycling then, and the list
+	 * holds none of them (the next SYN finds a free slot) */
+	h_advance_ms(2100);
+	cr_assert_eq(net_tcp_conns(0), 6);
+	struct h_peer r;
+	h_peer_init(&r, 42001, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&r), 0);
+	cr_assert_eq(H_STAT(tcp_timewait_recycled), 1);
+	h_app_abort_all();
+	h_turn();
+}
+
+/* A SYN with every slot taken (none in TIME_WAIT) costs no scan of the
+ * slots: with 2^17 of them, 2000 SYNs (answered with cookies) take
+ * milliseconds (a scan per SYN: 1.4 s); CPU time, so a busy machine
+ * doesn't fail it. */
+#include <time.h>
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct tcp_ops nops = { 0 };
+
+Test(tcp_hostile, full_table_syn_is_o1)
+{
+	enum { MAX = 1 << 17, SYNS = 2000 };
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}],"
+			    " \"tcp\": {\"max_conns_per_core\": 131072, \"send_buffer\": 4096, \"send_buffers\": 1}}"), 0);
+	/* every slot an active open in SYN_SENT, to the peer's ports 1.. */
+	uint16_t dport = 1;
+	for (uint32_t n = 0; n < MAX; n++) {
+		int err = 0;
+		struct tcp_conn *c = tcp_connect(H_PEER_IP, dport, &nops, NULL, &err);
+		if (!c && err == -EADDRNOTAVAIL) {
+			dport++;
+			c = tcp_connect(H_PEER_IP, dport, &nops, NULL, &err);
+		}
+		cr_assert_not_null(c, "tcp_connect %u: %d", n, err);
+		if (n % 64 == 63) {
+			h_turn();
+			h_tx_drop_all();
+		}
+	}
+	h_turn();
+	h_tx_drop_all();
+	cr_assert_eq(net_tcp_conns(0), MAX);
+	double t0 = cpu_s();
+	for (int i = 0; i < SYNS; i++) {
+		struct h_peer p;
+		h_peer_init(&p, (uint16_t)(20000 + i), H_PORT, 1, 7, 1);
+		h_peer_syn(&p);
+		if (i % 64 == 63)
+			h_tx_drop_all();
+	}
+	double dt = cpu_s() - t0;
+	h_tx_drop_all();
+	cr_assert_eq(H_STAT(tcp_syncookies), SYNS, "every SYN answered with a cookie");
+	cr_assert_eq(net_tcp_conns(0), MAX);
+	cr_assert(dt < 0.25, "%d SYNs on a full table took %.2f s of CPU", SYNS, dt);
+	cr_log_info("%d SYNs on a full table of %d: %.3f s", SYNS, MAX, dt);
+}
+
+/* ---- out-of-order segments: bounded in buffers, per core and per
+ * connection, and reclaimed */
+
+/* the harness's pool is 256 buffers: the core's budget is 1/8 of it,
+ * a connection's half of that */
+#define OOO_CORE_BUFS (H_POOL / 8)
+#define OOO_CONN_BUFS (OOO_CORE_BUFS / 2)
+
+Test(tcp_hostile, ooo_flood_is_bounded_and_reclaimed)
+{
+	static const uint8_t x[1] = { 'x' };
+	struct h_peer p[8];
+	for (int i = 0; i < 8; i++) {
+		h_peer_init(&p[i], (uint16_t)(43000 + i), H_PORT, 1, 7, 1);
+		cr_assert_eq(h_peer_connect(&p[i]), 0);
+	}
+	uint32_t avail0 = h_pool_avail();
+	/* each connection: 64 one-byte segments behind a one-byte hole */
+	for (int i = 0; i < 8; i++) {
+		for (uint32_t k = 0; k < 64; k++) {
+			h_peer_send_at(&p[i], p[i].seq + 1 + 2 * k, TCP_ACK, x, 1);
+			h_tx_drop_all();
+			cr_assert(h_pool_avail() + OOO_CORE_BUFS >= avail0,
+				  "out-of-order segments hold %u buffers", avail0 - h_pool_avail());
+		}
+	}
+	cr_assert_eq(H_STAT(tcp_ooo), OOO_CORE_BUFS, "the core's budget");
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full) + H_STAT(drop_tcp_ooo_budget), 8 * 64 - OOO_CORE_BUFS);
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full), 2 * (64 - OOO_CONN_BUFS), "the connection's budget");
+	/* the first connection fills its hole: two bytes in order, its queue
+	 * moves on */
+	h_peer_send_at(&p[0], p[0].seq, TCP_ACK, x, 1);
+	cr_assert_eq(h_app[0].c ? h_app[0].rxlen : 0, 2);
+	h_tx_drop_all();
+	cr_assert_eq(h_pool_avail() + OOO_CORE_BUFS - 1, avail0);
+	/* 10 s without progress: the other queues go; the first, which
+	 * moved, after 10 s more */
+	h_advance_ms(10001);
+	cr_assert_eq(H_STAT(tcp_ooo_timeout), 1);
+	h_advance_ms(10001);
+	cr_assert_eq(H_STAT(tcp_ooo_timeout), 2);
+	h_tx_drop_all();
+	cr_assert(h_pool_full(), "out-of-order buffers not reclaimed: %u of %u home", h_pool_avail(), H_POOL);
+	cr_assert_eq(net_tcp_conns(0), 8, "the connections themselves live on");
+	h_app_abort_all();
+	h_turn();
+}
+
+/* with the pool short (here: RSTs the device has not sent yet), a
+ * connection's whole queue goes with the segment that would grow it */
+Test(tcp_hostile, ooo_queue_dropped_under_pressure)
+{
+	static const uint8_t x[1] = { 'x' };
+	struct h_peer p;
+	h_peer_init(&p, 43100, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	for (uint32_t k = 0; k < 4; k++)
+		h_peer_send_at(&p, p.seq + 1 + 2 * k, TCP_ACK, x, 1);
+	h_tx_drop_all();
+	cr_assert_eq(H_STAT(tcp_ooo), 4);
+	/* SYNs to a closed port: each RST waits captured, holding a buffer */
+	for (int i = 0; i < 1000 && h_pool_avail() >= H_POOL / 32; i++) {
+		struct h_tcp s = { .sport = (uint16_t)(30000 + i), .dport = 9, .seq = 1, .flags = TCP_SYN, .win = 1000 };
+		h_rx_tcp(&s);
+	}
+	cr_assert(h_pool_avail() < H_POOL / 32, "the pool would not run short");
+	h_peer_send_at(&p, p.seq + 11, TCP_ACK, x, 1);
+	cr_assert_eq(H_STAT(tcp_ooo_pruned), 1);
+	cr_assert_eq(H_STAT(tcp_ooo), 4);
+	h_tx_drop_all();
+	cr_assert(h_pool_full(), "the pruned queue's buffers are not home");
+	h_peer_send_at(&p, p.seq, TCP_ACK, x, 1);       /* the hole: only it is delivered */
+	cr_assert_eq(p.app->rxlen, 1);
+	h_app_abort_all();
+	h_turn();
+}
+
+/* ---- a peer that keeps its window shut */
+/* one send buffer; keepalive off: the other connection stays silent for
+ * the 20 minutes of a zero-window test and must outlive it */
+#define ONE_BUFFER \
+	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}]," \
+	" \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 65536, \"send_buffers\": 1," \
+	" \"keepalive_s\": 0}}"
+
+/* the peer answers every probe with window 0 until we reset; returns
+ * the ms that took (bounded at 40 minutes) */
+static uint64_t shut_until_reset(struct h_peer *p)
+{
+	uint64_t t0 = h_now();
+	int probes = 0;
+	for (int s = 0; s < 40 * 60; s++) {
+		h_advance_ms(1000);
+		while (h_peer_recv(p, &K)) {
+			if (K.flags & TCP_RST)
+				return (h_now() - t0) / H_MS;
+			if (K.plen == 1 && K.seq == p->ack) {
+				probes++;
+				h_peer_send(p, TCP_ACK, NULL, 0);       /* still 0 */
+			}
+		}
+	}
+	cr_assert_fail("no reset after 40 minutes (%d probes answered)", probes);
+	return 0;
+}
+
+Test(tcp_hostile, zero_window_forever_is_reset)
+{
+	h_fini();
+	cr_assert_eq(h_init(ONE_BUFFER), 0);
+	static uint8_t d[1000];
+	struct h_peer p, q;
+	h_peer_init(&p, 44000, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	h_peer_init(&q, 44001, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&q), 0);
+	struct h_app_conn *a = p.app, *b = q.app;
+	p.win = 0;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	cr_assert_eq(h_app_send(a, d, sizeof d), sizeof d);
+	cr_assert_eq(tcp_send_space(b->c), 0, "the only send buffer is p's");
+	uint64_t ms = shut_until_reset(&p);
+	cr_assert(ms >= 20 * 60 * 1000 && ms <= 21 * 60 * 1000 + 61000, "reset after %lu ms", (unsigned long)ms);
+	cr_assert(a->gone);
+	cr_assert_eq(a->gone_reason, ETIMEDOUT);
+	cr_assert_eq(H_STAT(tcp_zero_window_timeouts), 1);
+	cr_assert_eq(net_tcp_conns(0), 1);
+	cr_assert_eq(tcp_send_space(b->c), 65536, "the send buffer is back");
+	h_app_abort_all();
+	h_turn();
+}
+
+/* once the app has closed it, the bound is 2 minutes */
+Test(tcp_hostile, zero_window_orphan_is_reset_sooner)
+{
+	static uint8_t d[1000];
+	struct h_peer p;
+	h_peer_init(&p, 44002, H_PORT, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	p.win = 0;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	cr_assert_eq(h_app_send(a, d, sizeof d), sizeof d);
+	h_app_close(a);
+	uint64_t ms = shut_until_reset(&p);
+	cr_assert(ms >= 2 * 60 * 1000 && ms <= 3 * 60 * 1000 + 1000, "reset after %lu ms", (unsigned long)ms);
+	cr_assert_eq(H_STAT(tcp_zero_window_timeouts), 1);
+	cr_assert_eq(net_tcp_conns(0), 0);
+}
+
+/* ---- the ISS (RFC 6528): the 4 us clock plus a keyed hash of the flow */
+static uint32_t syn_iss(uint16_t port)
+{
+	struct h_peer p;
+	h_tx_drop_all();
+	h_peer_init(&p, port, H_PORT, 1, 7, 1);
+	h_peer_syn(&p);
+	cr_assert(h_peer_recv(&p, &K), "no SYN-ACK");
+	cr_assert_eq(K.flags, TCP_SYN | TCP_ACK);
+	uint32_t iss = K.seq;
+	h_peer_send_at(&p, p.seq, TCP_RST, NULL, 0);     /* the slot goes */
+	cr_assert_eq(net_tcp_conns(0), 0);
+	return iss;
+}
+
+Test(tcp_hostile, iss_is_clock_plus_keyed_hash)
+{
+	uint32_t a1 = syn_iss(45000);
+	h_advance_ms(1000);
+	uint32_t a2 = syn_iss(45000);
+	uint32_t b2 = syn_iss(45001);
+	cr_assert_eq(a2 - a1, 250000u, "the same flow 1 s later: +250000 (4 us ticks), got %u", a2 - a1);
+	int32_t d = (int32_t)(b2 - a2);
+	cr_assert(d > 1000 || d < -1000, "two flows' ISS differ only by the clock (%d)", d);
+}
