@@ -59,6 +59,29 @@ extern const struct schema_node api_schema[];
 int api_config_diff(const json_t *running, const json_t *next, const char *const *mutable,
 		    char *path, size_t pathlen, int *changed);
 
+/* Applying a config at run time, all or nothing (PUT /v1/config). The
+ * steps that can fail come first and change nothing the appliance runs
+ * with; then one step that cannot fail makes all of it live:
+ *  - prepare: fill the structs from next and allocate everything the
+ *    change needs (a new body...); 0 and *pending, or -errno with the
+ *    reason in err, having released what it took;
+ *  - commit: make next (its reference is handed over) and pending live;
+ *    must not fail (publish pointers, free old objects, log). */
+struct api_apply_ops {
+	void *arg;
+	int (*prepare)(void *arg, const json_t *next, void **pending, char *err, size_t errlen);
+	void (*commit)(void *arg, json_t *next, void *pending);
+};
+/* Applies doc (borrowed, valid against the schema) over running: a
+ * difference outside `mutable` is refused with -EBUSY naming the field
+ * ("path: can't change at run time ...; what can: " + mutable_words);
+ * no difference at all returns 0 at once; otherwise a copy of doc goes
+ * through ops as above (-ENOMEM when the copy can't be made). Whatever
+ * it returns other than 0, the running config and appliance are as
+ * they were. */
+int api_config_apply(const json_t *running, const json_t *doc, const char *const *mutable,
+		     const char *mutable_words, const struct api_apply_ops *ops, char *err, size_t errlen);
+
 /* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces
  * show (and the console's netstat). The backend fills it whole, from one
  * walk over the subsystems' counters (src/appliance/telemetry.c); counters

@@ -205,8 +205,10 @@ static void get_config(struct api_req *req, struct api_resp *resp)
 	api_resp_json(resp, 200, cfg);
 }
 
-/* Parse, validate the whole document, then hand it to the backend; any
- * refusal leaves the running config as it was. */
+/* Parse, validate the whole document, render the answer, then hand the
+ * document to the backend: the answer is ready before anything is
+ * applied, so nothing can fail once it is (out of memory included) and
+ * any refusal leaves the running config as it was. */
 static void put_config(struct api_req *req, struct api_resp *resp)
 {
 	const struct api_backend *be = backend(req);
@@ -226,14 +228,22 @@ static void put_config(struct api_req *req, struct api_resp *resp)
 		api_resp_error(resp, 400, "%s", err);
 		return;
 	}
-	err[0] = 0;
-	int rc = be->config_apply(be->arg, doc, err, sizeof err);
-	if (rc) {
+	char *answer = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!answer) {
 		json_decref(doc);
-		api_resp_error(resp, 409, "%s", err[0] ? err : "the configuration could not be applied");
+		api_resp_error(resp, 500, "out of memory (nothing applied)");
 		return;
 	}
-	api_resp_json(resp, 200, doc);
+	err[0] = 0;
+	int rc = be->config_apply(be->arg, doc, err, sizeof err);
+	json_decref(doc);
+	if (rc) {
+		free(answer);
+		api_resp_error(resp, rc == -ENOMEM ? 503 : 409, "%s",
+			       err[0] ? err : "the configuration could not be applied");
+		return;
+	}
+	api_resp_text(resp, 200, "application/json", answer, strlen(answer));
 }
 
 /* ---- /v1/log */
