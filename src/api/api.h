@@ -39,6 +39,17 @@ void api_config_use(const struct schema_node *root);
  * "interfaces[1].mtu: must be 68..9000". */
 int api_config_validate(const json_t *doc, char *err, size_t errlen);
 
+/* Secrets (rows flagged SF_SECRET: api.token, api.monitor_token,
+ * api.key) in outputs and inputs of the config. api_config_redact: a
+ * copy of doc that may be shown, each present secret's value replaced by
+ * "<redacted>" (SCHEMA_REDACTED); NULL when out of memory. Every config
+ * the API shows goes through it. api_config_unredact: in a document that
+ * came in (modified in place), each secret given as "<redacted>" takes
+ * the running value, so GET, edit, PUT changes no secret; 0, or -errno
+ * with "path: reason" in err (-EINVAL: no running value there). */
+json_t *api_config_redact(const json_t *doc);
+int api_config_unredact(json_t *doc, const json_t *running, char *err, size_t errlen);
+
 /* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
  * from the same table the validator walks. New reference. */
 json_t *api_config_schema(void);
@@ -47,6 +58,7 @@ json_t *api_config_schema(void);
 struct api_config {
 	uint8_t on;                     /* the config has "api": serve it */
 	const char *token;              /* NULL: none (strings borrowed from the document) */
+	const char *monitor_token;      /* read-only (API_ROLE_MONITOR); NULL: none */
 	uint16_t port;                  /* 0: the listener's default */
 	uint32_t interface;             /* index in "interfaces" of the management interface */
 	const char *cert, *key, *client_ca;     /* PEM, or NULL */
@@ -175,9 +187,19 @@ struct api_transport_stats {
 };
 struct api_tls_stats;
 
+/* What a credential may do. Every route declares the role it needs
+ * (routes.c); a valid credential without it gets 403, none at all 401.
+ * MONITOR reads status and metrics (the GETs of /metrics, /v1/system,
+ * /v1/cores, /v1/interfaces, /v1/openapi.json); ADMIN does everything,
+ * /v1/config and /v1/log included (a log line is free text that no
+ * redaction can vouch for). */
+enum api_role { API_ROLE_NONE = 0, API_ROLE_MONITOR = 1, API_ROLE_ADMIN = 2 };
+
 struct api_server {
-	char token[API_TOKEN_MAX + 1];  /* empty: every request gets 401 */
+	char token[API_TOKEN_MAX + 1];  /* the admin's; empty: no admin token */
 	size_t token_len;
+	char monitor_token[API_TOKEN_MAX + 1];  /* read-only; empty: none */
+	size_t monitor_token_len;
 	const struct api_backend *be;
 	uint64_t requests, responses_4xx, responses_5xx, bad_requests;
 	/* set by the transport, NULL when there is none (shown in /metrics) */
@@ -189,6 +211,9 @@ struct api_server {
  * and the backend (borrowed, must outlive the server). -EINVAL if the
  * token is longer than API_TOKEN_MAX. */
 int api_server_init(struct api_server *s, const char *token, const struct api_backend *be);
+/* The monitor role's bearer token (NULL or "": none). -EINVAL if longer
+ * than API_TOKEN_MAX or equal to the admin's. */
+int api_server_set_monitor_token(struct api_server *s, const char *token);
 
 struct api_conn;
 
@@ -238,9 +263,10 @@ enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *se
  * starts its clock. 1: overdue, close the connection. */
 int api_conn_overdue(struct api_conn *c, uint64_t now_ns);
 
-/* The request was made over a TLS connection whose client certificate
- * verified against api.client_ca: it is authenticated without a token. */
-void api_conn_set_peer_verified(struct api_conn *c, int yes);
+/* The connection's client certificate verified (api.client_ca): its
+ * requests have this role without a token (a token of a higher role
+ * still raises it). API_ROLE_NONE: no certificate, a token is needed. */
+void api_conn_set_peer_role(struct api_conn *c, enum api_role role);
 
 /* ---- TLS (tls.c): TLS 1.2 only, ECDHE-ECDSA/ECDHE-RSA with AES-GCM or
  * ChaCha20-Poly1305, over the same kind of byte stream as api_conn. A

@@ -306,7 +306,7 @@ static void handshake(struct api_tls_conn *c)
 	if (c->t->have_client_ca && mbedtls_ssl_get_peer_cert(&c->ssl) &&
 	    mbedtls_ssl_get_verify_result(&c->ssl) == 0) {
 		c->t->stats.client_cert_auth++;
-		api_conn_set_peer_verified(c->http, 1);
+		api_conn_set_peer_role(c->http, API_ROLE_ADMIN);
 	}
 }
 

@@ -296,6 +296,11 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
+	if (api_server_set_monitor_token(&L.srv, cfg->api.monitor_token)) {
+		snprintf(err, errlen, "config: api.monitor_token: at most %d characters, not api.token",
+			 API_TOKEN_MAX);
+		return -EINVAL;
+	}
 	if ((rc = api_tls_init(&L.tls, &tls, err, errlen)))
 		return rc;
 	L.srv.tls_stats = api_tls_stats(L.tls);
