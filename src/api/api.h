@@ -55,6 +55,8 @@ int api_config_unredact(json_t *doc, const json_t *running, char *err, size_t er
 json_t *api_config_schema(void);
 
 /* The "api" section of the config (table: api_schema, src/api/config.c). */
+#define API_MAX_SUBJECTS 8
+#define API_SUBJECT_MAX 64
 struct api_config {
 	uint8_t on;                     /* the config has "api": serve it */
 	const char *token;              /* NULL: none (strings borrowed from the document) */
@@ -62,6 +64,11 @@ struct api_config {
 	uint16_t port;                  /* 0: the listener's default */
 	uint32_t interface;             /* index in "interfaces" of the management interface */
 	const char *cert, *key, *client_ca;     /* PEM, or NULL */
+	const char *client_crl;         /* PEM: certificates client_ca revoked, or NULL */
+	/* client certificates whose subject CN is one of these are admin;
+	 * any other that verifies is monitor */
+	const char *admin_subjects[API_MAX_SUBJECTS];
+	uint32_t nadmin_subjects;
 };
 extern const struct schema_node api_schema[];
 
@@ -278,6 +285,15 @@ struct api_tls_opts {
 	 * client_ca: client certificates signed by it authenticate a
 	 * connection in place of the bearer token (verification optional). */
 	const char *cert_pem, *key_pem, *client_ca_pem;
+	/* client_crl_pem: a CRL of client_ca (or NULL); a revoked client
+	 * certificate does not verify (the token is then needed). A verified
+	 * certificate whose subject has exactly one CN, listed among the
+	 * admin_subjects (copied), is admin; any other verified one is only
+	 * monitor (least privilege: a CA may sign certificates for many
+	 * uses, so admin is granted by name, never by the CA alone). */
+	const char *client_crl_pem;
+	const char *const *admin_subjects;
+	size_t nadmin_subjects;
 	/* An extra strong entropy source mixed in (e.g. virtio-rng), or
 	 * NULL. The platform's getrandom and RDSEED/RDRAND (where the CPU
 	 * has them) are always used. Returns 0 and fills len bytes. */

@@ -39,6 +39,11 @@ static const char *check_pem(const struct schema_val *v, const struct schema_val
 	return NULL;
 }
 
+static const struct schema_node admin_subject = {
+	.kind = SK_STRING, .min = 1, .max = API_SUBJECT_MAX, .type = ST_STR,
+	.doc = "A certificate subject's CN, exactly.",
+};
+
 #define F(x) .off = offsetof(struct api_config, x)
 const struct schema_node api_schema[] = {
 	{ .key = "token", .kind = SK_STRING, .flags = SF_SECRET, .min = API_TOKEN_MIN, .max = API_TOKEN_MAX,
@@ -63,5 +68,12 @@ const struct schema_node api_schema[] = {
 	{ .key = "client_ca", .kind = SK_STRING, .min = 1, .max = 65536, .check = check_pem,
 	  .type = ST_STR, F(client_ca),
 	  .doc = "CA certificates, PEM: a client certificate they signed stands in for the token." },
+	{ .key = "client_crl", .kind = SK_STRING, .min = 1, .max = 262144, .check = check_pem,
+	  .type = ST_STR, F(client_crl),
+	  .doc = "A CRL of client_ca, PEM: a client certificate it revokes does not verify." },
+	{ .key = "admin_subjects", .kind = SK_ARRAY, .max = API_MAX_SUBJECTS, .sub = &admin_subject,
+	  .size = sizeof(const char *), F(admin_subjects), .count_off = offsetof(struct api_config, nadmin_subjects),
+	  .doc = "Subject CNs of client certificates that get the admin role; any other client "
+		 "certificate that verifies is read-only (monitor)." },
 	{ .kind = SK_END }
 };

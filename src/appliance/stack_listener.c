@@ -370,7 +370,9 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
-				    .client_ca_pem = cfg->api.client_ca };
+				    .client_ca_pem = cfg->api.client_ca, .client_crl_pem = cfg->api.client_crl,
+				    .admin_subjects = cfg->api.admin_subjects,
+				    .nadmin_subjects = cfg->api.nadmin_subjects };
 	const char *token = cfg->api.token;
 	uint16_t port = cfg->api.port ? cfg->api.port : SL_DEFAULT_PORT;
 	S.ifindex = rc;
