@@ -39,17 +39,36 @@ void api_config_use(const struct schema_node *root);
  * "interfaces[1].mtu: must be 68..9000". */
 int api_config_validate(const json_t *doc, char *err, size_t errlen);
 
+/* Secrets (rows flagged SF_SECRET: api.token, api.monitor_token,
+ * api.key) in outputs and inputs of the config. api_config_redact: a
+ * copy of doc that may be shown, each present secret's value replaced by
+ * "<redacted>" (SCHEMA_REDACTED); NULL when out of memory. Every config
+ * the API shows goes through it. api_config_unredact: in a document that
+ * came in (modified in place), each secret given as "<redacted>" takes
+ * the running value, so GET, edit, PUT changes no secret; 0, or -errno
+ * with "path: reason" in err (-EINVAL: no running value there). */
+json_t *api_config_redact(const json_t *doc);
+int api_config_unredact(json_t *doc, const json_t *running, char *err, size_t errlen);
+
 /* The config schema as a JSON Schema object (OpenAPI 3.0 dialect), built
  * from the same table the validator walks. New reference. */
 json_t *api_config_schema(void);
 
 /* The "api" section of the config (table: api_schema, src/api/config.c). */
+#define API_MAX_SUBJECTS 8
+#define API_SUBJECT_MAX 64
 struct api_config {
 	uint8_t on;                     /* the config has "api": serve it */
 	const char *token;              /* NULL: none (strings borrowed from the document) */
+	const char *monitor_token;      /* read-only (API_ROLE_MONITOR); NULL: none */
 	uint16_t port;                  /* 0: the listener's default */
 	uint32_t interface;             /* index in "interfaces" of the management interface */
 	const char *cert, *key, *client_ca;     /* PEM, or NULL */
+	const char *client_crl;         /* PEM: certificates client_ca revoked, or NULL */
+	/* client certificates whose subject CN is one of these are admin;
+	 * any other that verifies is monitor */
+	const char *admin_subjects[API_MAX_SUBJECTS];
+	uint32_t nadmin_subjects;
 };
 extern const struct schema_node api_schema[];
 
@@ -58,6 +77,29 @@ extern const struct schema_node api_schema[];
  * returns 1 with it in path, or 0. *changed: a mutable field differs. */
 int api_config_diff(const json_t *running, const json_t *next, const char *const *mutable,
 		    char *path, size_t pathlen, int *changed);
+
+/* Applying a config at run time, all or nothing (PUT /v1/config). The
+ * steps that can fail come first and change nothing the appliance runs
+ * with; then one step that cannot fail makes all of it live:
+ *  - prepare: fill the structs from next and allocate everything the
+ *    change needs (a new body...); 0 and *pending, or -errno with the
+ *    reason in err, having released what it took;
+ *  - commit: make next (its reference is handed over) and pending live;
+ *    must not fail (publish pointers, free old objects, log). */
+struct api_apply_ops {
+	void *arg;
+	int (*prepare)(void *arg, const json_t *next, void **pending, char *err, size_t errlen);
+	void (*commit)(void *arg, json_t *next, void *pending);
+};
+/* Applies doc (borrowed, valid against the schema) over running: a
+ * difference outside `mutable` is refused with -EBUSY naming the field
+ * ("path: can't change at run time ...; what can: " + mutable_words);
+ * no difference at all returns 0 at once; otherwise a copy of doc goes
+ * through ops as above (-ENOMEM when the copy can't be made). Whatever
+ * it returns other than 0, the running config and appliance are as
+ * they were. */
+int api_config_apply(const json_t *running, const json_t *doc, const char *const *mutable,
+		     const char *mutable_words, const struct api_apply_ops *ops, char *err, size_t errlen);
 
 /* ---- telemetry snapshot: what /metrics, /v1/cores and /v1/interfaces
  * show (and the console's netstat). The backend fills it whole, from one
@@ -152,9 +194,19 @@ struct api_transport_stats {
 };
 struct api_tls_stats;
 
+/* What a credential may do. Every route declares the role it needs
+ * (routes.c); a valid credential without it gets 403, none at all 401.
+ * MONITOR reads status and metrics (the GETs of /metrics, /v1/system,
+ * /v1/cores, /v1/interfaces, /v1/openapi.json); ADMIN does everything,
+ * /v1/config and /v1/log included (a log line is free text that no
+ * redaction can vouch for). */
+enum api_role { API_ROLE_NONE = 0, API_ROLE_MONITOR = 1, API_ROLE_ADMIN = 2 };
+
 struct api_server {
-	char token[API_TOKEN_MAX + 1];  /* empty: every request gets 401 */
+	char token[API_TOKEN_MAX + 1];  /* the admin's; empty: no admin token */
 	size_t token_len;
+	char monitor_token[API_TOKEN_MAX + 1];  /* read-only; empty: none */
+	size_t monitor_token_len;
 	const struct api_backend *be;
 	uint64_t requests, responses_4xx, responses_5xx, bad_requests;
 	/* set by the transport, NULL when there is none (shown in /metrics) */
@@ -166,6 +218,9 @@ struct api_server {
  * and the backend (borrowed, must outlive the server). -EINVAL if the
  * token is longer than API_TOKEN_MAX. */
 int api_server_init(struct api_server *s, const char *token, const struct api_backend *be);
+/* The monitor role's bearer token (NULL or "": none). -EINVAL if longer
+ * than API_TOKEN_MAX or equal to the admin's. */
+int api_server_set_monitor_token(struct api_server *s, const char *token);
 
 struct api_conn;
 
@@ -215,9 +270,10 @@ enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *se
  * starts its clock. 1: overdue, close the connection. */
 int api_conn_overdue(struct api_conn *c, uint64_t now_ns);
 
-/* The request was made over a TLS connection whose client certificate
- * verified against api.client_ca: it is authenticated without a token. */
-void api_conn_set_peer_verified(struct api_conn *c, int yes);
+/* The connection's client certificate verified (api.client_ca): its
+ * requests have this role without a token (a token of a higher role
+ * still raises it). API_ROLE_NONE: no certificate, a token is needed. */
+void api_conn_set_peer_role(struct api_conn *c, enum api_role role);
 
 /* ---- TLS (tls.c): TLS 1.2 only, ECDHE-ECDSA/ECDHE-RSA with AES-GCM or
  * ChaCha20-Poly1305, over the same kind of byte stream as api_conn. A
@@ -229,6 +285,15 @@ struct api_tls_opts {
 	 * client_ca: client certificates signed by it authenticate a
 	 * connection in place of the bearer token (verification optional). */
 	const char *cert_pem, *key_pem, *client_ca_pem;
+	/* client_crl_pem: a CRL of client_ca (or NULL); a revoked client
+	 * certificate does not verify (the token is then needed). A verified
+	 * certificate whose subject has exactly one CN, listed among the
+	 * admin_subjects (copied), is admin; any other verified one is only
+	 * monitor (least privilege: a CA may sign certificates for many
+	 * uses, so admin is granted by name, never by the CA alone). */
+	const char *client_crl_pem;
+	const char *const *admin_subjects;
+	size_t nadmin_subjects;
 	/* An extra strong entropy source mixed in (e.g. virtio-rng), or
 	 * NULL. The platform's getrandom and RDSEED/RDRAND (where the CPU
 	 * has them) are always used. Returns 0 and fills len bytes. */

@@ -42,7 +42,7 @@ struct api_req {
 	const char *body;               /* NUL-terminated; body_len bytes */
 	size_t body_len;
 	struct api_server *srv;
-	int peer_verified;               /* a verified client certificate: no token needed */
+	enum api_role peer_role;        /* a verified client certificate's role: no token needed */
 };
 
 struct api_resp {
@@ -69,6 +69,7 @@ struct api_route {
 	const char *summary;
 	const char *response_schema;    /* name under components/schemas, or NULL */
 	const char *body_schema;        /* request body, or NULL */
+	enum api_role role;             /* the least role that may use it (NONE: admin) */
 };
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
@@ -76,8 +77,12 @@ extern const size_t api_nroutes;
 /* Authenticates, routes and runs one request. */
 void api_dispatch(struct api_server *s, struct api_req *req, const char *authorization,
 		  size_t auth_len, struct api_resp *resp);
-/* Constant-time comparison of a presented Authorization value with
- * "Bearer <token>": its time depends only on the lengths. */
+/* The role a presented Authorization value ("Bearer <token>") grants:
+ * ADMIN for the admin token, MONITOR for the monitor's, else NONE. Both
+ * are always compared in constant time: the time depends only on the
+ * lengths, never on which token matched or where a byte was wrong. */
+enum api_role api_auth_role(const struct api_server *s, const char *authorization, size_t len);
+/* api_auth_role(...) != API_ROLE_NONE */
 int api_auth_ok(const struct api_server *s, const char *authorization, size_t len);
 
 const char *api_status_text(int status);

@@ -2,8 +2,12 @@
  * apply.c — what a new config changes, field by field, against the
  * running one: PUT /v1/config applies only documents whose differences
  * all lie in fields that can change at run time, and names the first
- * field that can't. Pure: host-tested in test/unit/api/test_apply.c.
+ * field that can't; api_config_apply runs the change as prepare (all
+ * that can fail) then commit (nothing that can), so a failure half-way,
+ * out of memory included, leaves the appliance as it was. Pure:
+ * host-tested in test/unit/api/test_apply.c with a failing allocator.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "api/api.h"
@@ -74,4 +78,33 @@ int api_config_diff(const json_t *running, const json_t *next, const char *const
 {
 	*changed = 0;
 	return walk(running, next, "", mutable, path, pathlen, changed);
+}
+
+int api_config_apply(const json_t *running, const json_t *doc, const char *const *mutable,
+		     const char *mutable_words, const struct api_apply_ops *ops, char *err, size_t errlen)
+{
+	char path[200];
+	int changed = 0;
+	if (api_config_diff(running, doc, mutable, path, sizeof path, &changed)) {
+		snprintf(err, errlen, "%s: can't change at run time (restart the appliance with the new "
+			 "config); what can: %s", path, mutable_words ? mutable_words : "nothing");
+		return -EBUSY;
+	}
+	if (!changed)
+		return 0;
+	/* ---- prepare: everything that can fail */
+	json_t *next = json_deep_copy(doc);
+	if (!next) {
+		snprintf(err, errlen, "no memory for the new config");
+		return -ENOMEM;
+	}
+	void *pending = NULL;
+	int rc = ops->prepare(ops->arg, next, &pending, err, errlen);
+	if (rc) {
+		json_decref(next);
+		return rc < 0 ? rc : -EINVAL;
+	}
+	/* ---- commit: nothing from here on can fail */
+	ops->commit(ops->arg, next, pending);
+	return 0;
 }

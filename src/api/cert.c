@@ -146,6 +146,30 @@ int api_tls_cert_setup(struct api_tls *t, const struct api_tls_opts *o, char *er
 			return fail(err, errlen, "config: api.client_ca", rc);
 		t->have_client_ca = 1;
 	}
+	if (o->client_crl_pem) {
+		if (!t->have_client_ca) {
+			snprintf(err, errlen, "config: api.client_crl: needs api.client_ca");
+			return -EINVAL;
+		}
+		rc = mbedtls_x509_crl_parse(&t->client_crl, (const unsigned char *)o->client_crl_pem,
+					    pem_len(o->client_crl_pem));
+		if (rc)
+			return fail(err, errlen, "config: api.client_crl", rc);
+		t->have_client_crl = 1;
+	}
+	if (o->nadmin_subjects > API_MAX_SUBJECTS) {
+		snprintf(err, errlen, "config: api.admin_subjects: at most %d", API_MAX_SUBJECTS);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nadmin_subjects; i++) {
+		if (strlen(o->admin_subjects[i]) > API_SUBJECT_MAX) {
+			snprintf(err, errlen, "config: api.admin_subjects[%zu]: at most %d characters", i,
+				 API_SUBJECT_MAX);
+			return -EINVAL;
+		}
+		snprintf(t->admin_cn[i], sizeof t->admin_cn[i], "%s", o->admin_subjects[i]);
+	}
+	t->nadmin_cn = o->nadmin_subjects;
 	fingerprint(t);
 	size_t olen = 0;
 	rc = mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",

@@ -38,7 +38,7 @@ struct api_conn {
 	http_parser parser;
 	struct api_buf out;
 	int closing;
-	int peer_verified;              /* set by the TLS layer */
+	enum api_role peer_role;        /* set by the TLS layer: a verified client certificate */
 
 	/* the request being parsed; reset at each message begin */
 	struct api_buf url, body;
@@ -192,6 +192,7 @@ const char *api_status_text(int status)
 	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -283,7 +284,7 @@ static void answer(struct api_conn *c)
 		.body = c->body.p ? c->body.p : "",
 		.body_len = c->body.len,
 		.srv = c->srv,
-		.peer_verified = c->peer_verified,
+		.peer_role = c->peer_role,
 	};
 	int keep = http_should_keep_alive(p);
 	api_dispatch(c->srv, &req, c->auth_long ? NULL : c->auth, c->auth_len, &r);
@@ -370,9 +371,9 @@ void api_conn_eof(struct api_conn *c)
 	c->closing = 1;
 }
 
-void api_conn_set_peer_verified(struct api_conn *c, int yes)
+void api_conn_set_peer_role(struct api_conn *c, enum api_role role)
 {
-	c->peer_verified = yes;
+	c->peer_role = role;
 }
 
 enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *seq)

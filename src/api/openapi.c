@@ -128,10 +128,16 @@ static json_t *operation(const struct api_route *r)
 		add_response(rs, 409, "Valid, but cannot be applied to the running appliance: nothing changed",
 			     "Error");
 		add_response(rs, 413, "Body larger than 64 KiB", "Error");
+		add_response(rs, 503, "Out of memory: nothing changed", "Error");
 	}
 	if (has_params)
 		add_response(rs, 404, "No such resource", "Error");
 	add_response(rs, 401, "Missing or wrong bearer token", "Error");
+	int admin = r->role != API_ROLE_MONITOR;
+	if (admin)
+		add_response(rs, 403, "The credential is read-only (the monitor role)", "Error");
+	/* the least role that may call it (api.token: admin, api.monitor_token: monitor) */
+	json_object_set_new(op, "x-pollux-role", json_string(admin ? "admin" : "monitor"));
 	json_object_set_new(op, "responses", rs);
 	return op;
 }

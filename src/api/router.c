@@ -2,10 +2,13 @@
  * router.c — authentication, method/path routing and the response
  * helpers.
  *
- * Every request must carry "Authorization: Bearer <token>"; the check
- * runs before routing, so an unauthenticated client learns nothing about
- * which paths exist. The comparison takes time that depends only on the
- * lengths involved, never on where the first wrong byte is.
+ * Every request must carry "Authorization: Bearer <token>" (or come over
+ * a connection whose client certificate verified); the check runs before
+ * routing, so an unauthenticated client learns nothing about which paths
+ * exist (401). The comparison takes time that depends only on the lengths
+ * involved, never on where the first wrong byte is. The credential gives
+ * a role (admin, monitor); each route names the least role it needs, and
+ * a valid credential without it gets 403.
  *
  * Routes are a table (routes.c): a method and a pattern whose "{name}"
  * segments match one path segment of [A-Za-z0-9._-] and are handed to
@@ -31,28 +34,56 @@ int api_server_init(struct api_server *s, const char *token, const struct api_ba
 	return 0;
 }
 
+int api_server_set_monitor_token(struct api_server *s, const char *token)
+{
+	size_t n = token ? strlen(token) : 0;
+	if (n > API_TOKEN_MAX || (n && n == s->token_len && !memcmp(token, s->token, n)))
+		return -EINVAL;
+	memcpy(s->monitor_token, token ? token : "", n);
+	s->monitor_token[n] = 0;
+	s->monitor_token_len = n;
+	return 0;
+}
+
 static unsigned char lower(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-int api_auth_ok(const struct api_server *s, const char *auth, size_t len)
+/* 1 when cred (clen bytes) equals tok (tlen > 0), in time that depends
+ * only on the lengths: every presented byte is compared with some token
+ * byte, and a length mismatch is folded in at the end. */
+static int token_eq(const char *cred, size_t clen, const char *tok, size_t tlen)
+{
+	unsigned diff = (unsigned)(clen ^ tlen);
+	for (size_t i = 0; i < clen; i++)
+		diff |= (unsigned char)cred[i] ^ (unsigned char)tok[i % tlen];
+	return diff == 0;
+}
+
+enum api_role api_auth_role(const struct api_server *s, const char *auth, size_t len)
 {
 	static const char scheme[] = "bearer ";         /* case-insensitive (RFC 7235) */
 	const size_t sl = sizeof scheme - 1;
-	if (!s->token_len || !auth || len < sl)
-		return 0;
+	if (!auth || len < sl)
+		return API_ROLE_NONE;
 	unsigned diff = 0;
 	for (size_t i = 0; i < sl; i++)
 		diff |= lower((unsigned char)auth[i]) ^ (unsigned char)scheme[i];
-	/* every presented byte is compared with some token byte, whatever
-	 * the lengths; a length mismatch is folded in at the end */
 	const char *cred = auth + sl;
 	size_t clen = len - sl;
-	for (size_t i = 0; i < clen; i++)
-		diff |= (unsigned char)cred[i] ^ (unsigned char)s->token[i % s->token_len];
-	diff |= (unsigned)(clen ^ s->token_len);
-	return diff == 0;
+	/* both compared whatever the first says: which one matched does not
+	 * show in the time */
+	int admin = s->token_len && token_eq(cred, clen, s->token, s->token_len);
+	int monitor = s->monitor_token_len && token_eq(cred, clen, s->monitor_token, s->monitor_token_len);
+	if (diff)
+		return API_ROLE_NONE;
+	return admin ? API_ROLE_ADMIN : monitor ? API_ROLE_MONITOR : API_ROLE_NONE;
+}
+
+int api_auth_ok(const struct api_server *s, const char *auth, size_t len)
+{
+	return api_auth_role(s, auth, len) != API_ROLE_NONE;
 }
 
 static int param_char(char c)
@@ -108,7 +139,10 @@ void api_dispatch(struct api_server *s, struct api_req *req, const char *auth, s
 	for (; req->path[k] && k < sizeof shown - 1; k++)
 		shown[k] = req->path[k] > 0x20 && req->path[k] < 0x7f ? req->path[k] : '?';
 	shown[k] = 0;
-	if (!req->peer_verified && !api_auth_ok(s, auth, auth_len)) {
+	enum api_role role = api_auth_role(s, auth, auth_len);
+	if (req->peer_role > role)
+		role = req->peer_role;
+	if (role == API_ROLE_NONE) {
 		api_resp_error(resp, 401, "a valid \"Authorization: Bearer <token>\" header is required");
 		return;
 	}
@@ -118,6 +152,12 @@ void api_dispatch(struct api_server *s, struct api_req *req, const char *auth, s
 		if (!match(r->pattern, req->path, req))
 			continue;
 		if (r->method == req->method) {
+			/* a route that names no role is the admin's */
+			if (role < (r->role ? r->role : API_ROLE_ADMIN)) {
+				api_resp_error(resp, 403, "%s %s needs the admin role; this credential is "
+					       "read-only (monitor)", method_name(r->method), shown);
+				return;
+			}
 			r->fn(req, resp);
 			return;
 		}

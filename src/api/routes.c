@@ -11,6 +11,7 @@
 #include <string.h>
 #include "api/api_priv.h"
 #include "core/config.h"
+#include "core/schema.h"
 
 #define LOG_MAX_LINES 256
 
@@ -192,7 +193,8 @@ static void get_interface(struct api_req *req, struct api_resp *resp)
 	api_resp_error(resp, 404, "no interface %s", req->params[0]);
 }
 
-/* ---- /v1/config */
+/* ---- /v1/config: shown only redacted (api_config_redact: the rows
+ * flagged SF_SECRET carry "<redacted>"), whatever the caller's role */
 static void get_config(struct api_req *req, struct api_resp *resp)
 {
 	const struct api_backend *be = backend(req);
@@ -202,11 +204,20 @@ static void get_config(struct api_req *req, struct api_resp *resp)
 		api_resp_error(resp, 500, "no running configuration");
 		return;
 	}
-	api_resp_json(resp, 200, cfg);
+	json_t *shown = api_config_redact(cfg);
+	json_decref(cfg);
+	if (!shown) {
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	api_resp_json(resp, 200, shown);
 }
 
-/* Parse, validate the whole document, then hand it to the backend; any
- * refusal leaves the running config as it was. */
+/* Parse, put back the secrets given as "<redacted>", validate the whole
+ * document, render the (redacted) answer, then hand the document to the
+ * backend: the answer is ready before anything is applied, so nothing
+ * can fail once it is (out of memory included) and any refusal leaves
+ * the running config as it was. */
 static void put_config(struct api_req *req, struct api_resp *resp)
 {
 	const struct api_backend *be = backend(req);
@@ -221,32 +232,70 @@ static void put_config(struct api_req *req, struct api_resp *resp)
 		api_resp_error(resp, 400, "%s", err);
 		return;
 	}
+	json_t *running = be->config_get ? be->config_get(be->arg) : NULL;
+	int rc = api_config_unredact(doc, running, err, sizeof err);
+	json_decref(running);
+	if (rc) {
+		json_decref(doc);
+		api_resp_error(resp, rc == -ENOMEM ? 503 : 400, "%s", err);
+		return;
+	}
 	if (api_config_validate(doc, err, sizeof err)) {
 		json_decref(doc);
 		api_resp_error(resp, 400, "%s", err);
 		return;
 	}
-	err[0] = 0;
-	int rc = be->config_apply(be->arg, doc, err, sizeof err);
-	if (rc) {
+	json_t *shown = api_config_redact(doc);
+	char *answer = shown ? json_dumps(shown, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(shown);
+	if (!answer) {
 		json_decref(doc);
-		api_resp_error(resp, 409, "%s", err[0] ? err : "the configuration could not be applied");
+		api_resp_error(resp, 503, "out of memory (nothing applied)");
 		return;
 	}
-	api_resp_json(resp, 200, doc);
+	err[0] = 0;
+	rc = be->config_apply(be->arg, doc, err, sizeof err);
+	json_decref(doc);
+	if (rc) {
+		free(answer);
+		api_resp_error(resp, rc == -ENOMEM ? 503 : 409, "%s",
+			       err[0] ? err : "the configuration could not be applied");
+		return;
+	}
+	api_resp_text(resp, 200, "application/json", answer, strlen(answer));
 }
 
-/* ---- /v1/log */
+/* ---- /v1/log. The console's lines, with any of the server's tokens
+ * that one may hold cut out (defence in depth: no code logs a secret,
+ * and the generated token's console line never enters the log ring) */
+static void scrub(char *line, const char *tok, size_t n)
+{
+	static const char mark[] = SCHEMA_REDACTED;
+	char *at, *from = line;
+	if (!n)
+		return;
+	while ((at = strstr(from, tok))) {
+		size_t m = sizeof mark - 1 < n ? sizeof mark - 1 : n;
+		memcpy(at, mark, m);
+		memmove(at + m, at + n, strlen(at + n) + 1);
+		from = at + m;
+	}
+}
+
 static void get_log(struct api_req *req, struct api_resp *resp)
 {
 	const struct api_backend *be = backend(req);
 	NEED(resp, be, log_lines);
 	const char *lines[LOG_MAX_LINES];
+	char line[512];
 	size_t n = be->log_lines(be->arg, lines, LOG_MAX_LINES);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n && i < LOG_MAX_LINES; i++) {
+		snprintf(line, sizeof line, "%s", lines[i]);
+		scrub(line, req->srv->token, req->srv->token_len);
+		scrub(line, req->srv->monitor_token, req->srv->monitor_token_len);
 		/* console text may hold any byte: keep what is valid UTF-8 */
-		json_t *s = json_string(lines[i]);
+		json_t *s = json_string(line);
 		json_array_append_new(arr, s ? s : json_string("(line not UTF-8)"));
 	}
 	api_resp_json(resp, 200, json_pack("{s:o}", "lines", arr));
@@ -280,19 +329,26 @@ static void get_openapi(struct api_req *req, struct api_resp *resp)
 	api_resp_json(resp, 200, api_openapi());
 }
 
+/* The role each route needs: reading status and metrics is the
+ * monitor's; the config (even redacted), the log, and every change are
+ * the admin's. */
+#define MON .role = API_ROLE_MONITOR
+#define ADM .role = API_ROLE_ADMIN
 const struct api_route api_routes[] = {
-	{ API_GET, "/v1/system", get_system, "Version, uptime, cores, memory, boot time", "System", NULL },
-	{ API_POST, "/v1/system/shutdown", post_shutdown, "Power off cleanly", "Status", NULL },
+	{ API_GET, "/v1/system", get_system, "Version, uptime, cores, memory, boot time", "System", NULL, MON },
+	{ API_POST, "/v1/system/shutdown", post_shutdown, "Power off cleanly", "Status", NULL, ADM },
 	{ API_GET, "/v1/cores", get_cores, "Per core: role, loop turns, busy %, packets, drops, channel depth",
-	  "Cores", NULL },
+	  "Cores", NULL, MON },
 	{ API_GET, "/v1/interfaces", get_interfaces, "Every network interface with its queues and counters",
-	  "Interfaces", NULL },
-	{ API_GET, "/v1/interfaces/{name}", get_interface, "One network interface", "Interface", NULL },
-	{ API_GET, "/v1/config", get_config, "The running configuration", "Config", NULL },
+	  "Interfaces", NULL, MON },
+	{ API_GET, "/v1/interfaces/{name}", get_interface, "One network interface", "Interface", NULL, MON },
+	{ API_GET, "/v1/config", get_config, "The running configuration, secrets shown as \"<redacted>\"",
+	  "Config", NULL, ADM },
 	{ API_PUT, "/v1/config", put_config,
-	  "Validate a whole configuration, then apply it atomically", "Config", "Config" },
-	{ API_GET, "/v1/log", get_log, "Recent console lines", "Log", NULL },
-	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL },
-	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL },
+	  "Validate a whole configuration, then apply it atomically (a secret given as \"<redacted>\" "
+	  "keeps its running value)", "Config", "Config", ADM },
+	{ API_GET, "/v1/log", get_log, "Recent console lines", "Log", NULL, ADM },
+	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL, MON },
+	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL, MON },
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "api/api.h"
 #include "core/schema.h"
 
@@ -29,4 +30,16 @@ int api_config_validate(const json_t *doc, char *err, size_t errlen)
 json_t *api_config_schema(void)
 {
 	return root ? schema_render(root) : json_object();
+}
+
+json_t *api_config_redact(const json_t *doc)
+{
+	if (!root)
+		return json_object();           /* no schema: nothing known to be safe to show */
+	return schema_redact(root, doc);
+}
+
+int api_config_unredact(json_t *doc, const json_t *running, char *err, size_t errlen)
+{
+	return root ? schema_unredact(root, doc, running, err, errlen) : 0;
 }

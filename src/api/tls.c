@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/error.h>
 #include "api/api_priv.h"
 #include "api/tls_priv.h"
@@ -135,6 +136,7 @@ int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, 
 	mbedtls_ssl_config_init(&t->conf);
 	mbedtls_x509_crt_init(&t->crt);
 	mbedtls_x509_crt_init(&t->client_ca);
+	mbedtls_x509_crl_init(&t->client_crl);
 	mbedtls_pk_init(&t->key);
 	if ((rc = entropy_setup(t, o))) {
 		snprintf(err, errlen, "api: no entropy for TLS (-0x%04x)", (unsigned)-rc);
@@ -160,7 +162,7 @@ int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, 
 	if (t->have_client_ca) {
 		/* a certificate is asked for but not required: the token
 		 * still works for clients without one */
-		mbedtls_ssl_conf_ca_chain(c, &t->client_ca, NULL);
+		mbedtls_ssl_conf_ca_chain(c, &t->client_ca, t->have_client_crl ? &t->client_crl : NULL);
 		mbedtls_ssl_conf_authmode(c, MBEDTLS_SSL_VERIFY_OPTIONAL);
 	} else {
 		mbedtls_ssl_conf_authmode(c, MBEDTLS_SSL_VERIFY_NONE);
@@ -179,6 +181,7 @@ void api_tls_free(struct api_tls *t)
 	mbedtls_ssl_config_free(&t->conf);
 	mbedtls_x509_crt_free(&t->crt);
 	mbedtls_x509_crt_free(&t->client_ca);
+	mbedtls_x509_crl_free(&t->client_crl);
 	mbedtls_pk_free(&t->key);
 	mbedtls_ctr_drbg_free(&t->drbg);
 	mbedtls_entropy_free(&t->entropy);
@@ -292,6 +295,26 @@ static void handshake_failed(struct api_tls_conn *c, int rc)
 	c->state = TLS_CLOSING;
 }
 
+/* A verified client certificate's role: admin when its subject has
+ * exactly one CN and that CN is listed (api.admin_subjects), else only
+ * monitor. */
+static enum api_role cert_role(const struct api_tls *t, const mbedtls_x509_crt *peer)
+{
+	const mbedtls_x509_name *cn = NULL;
+	int ncn = 0;
+	for (const mbedtls_x509_name *n = &peer->subject; n; n = n->next)
+		if (n->oid.p && !MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid)) {
+			cn = n;
+			ncn++;
+		}
+	if (ncn != 1)
+		return API_ROLE_MONITOR;
+	for (size_t i = 0; i < t->nadmin_cn; i++)
+		if (cn->val.len == strlen(t->admin_cn[i]) && !memcmp(cn->val.p, t->admin_cn[i], cn->val.len))
+			return API_ROLE_ADMIN;
+	return API_ROLE_MONITOR;
+}
+
 static void handshake(struct api_tls_conn *c)
 {
 	int rc = mbedtls_ssl_handshake(&c->ssl);
@@ -306,7 +329,7 @@ static void handshake(struct api_tls_conn *c)
 	if (c->t->have_client_ca && mbedtls_ssl_get_peer_cert(&c->ssl) &&
 	    mbedtls_ssl_get_verify_result(&c->ssl) == 0) {
 		c->t->stats.client_cert_auth++;
-		api_conn_set_peer_verified(c->http, 1);
+		api_conn_set_peer_role(c->http, cert_role(c->t, mbedtls_ssl_get_peer_cert(&c->ssl)));
 	}
 }
 

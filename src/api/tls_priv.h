@@ -9,6 +9,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 #include "api/api.h"
 
@@ -22,6 +23,10 @@ struct api_tls {
 	mbedtls_pk_context key;
 	mbedtls_x509_crt client_ca;
 	int have_client_ca;
+	mbedtls_x509_crl client_crl;
+	int have_client_crl;
+	char admin_cn[API_MAX_SUBJECTS][API_SUBJECT_MAX + 1];   /* client CNs that are admin */
+	size_t nadmin_cn;
 	int generated;
 	char fingerprint[96];           /* "AB:CD:..." */
 	char pem[API_TLS_PEM_MAX];
@@ -31,6 +36,7 @@ struct api_tls {
 };
 
 /* cert.c: loads cert and key from o, or generates them; fills t->crt,
- * t->key, t->client_ca, the fingerprint and the PEM. Needs t->drbg. */
+ * t->key, t->client_ca, t->client_crl, t->admin_cn, the fingerprint and
+ * the PEM. Needs t->drbg. */
 int api_tls_cert_setup(struct api_tls *t, const struct api_tls_opts *o, char *err, size_t errlen);
 #endif

@@ -77,34 +77,44 @@ void appliance_backend_init(void)
 	runtime_list[n] = NULL;
 }
 
+/* The run-time change in two steps (api_config_apply): prepare fills
+ * the typed structs from the new document and has the appliance allocate
+ * what it needs; commit makes both live and cannot fail. */
+struct rt_pending {
+	struct appliance_config next;   /* its strings point into the new document */
+	void *apps;                     /* the appliance's prepared change */
+};
+static struct rt_pending rt_pending;    /* one PUT at a time: core 0 only */
+
+static int rt_prepare(void *arg, const json_t *next, void **pending, char *err, size_t errlen)
+{
+	struct rt_pending *p = &rt_pending;
+	int rc = appliance_config_read(next, &p->next, err, errlen);
+	if (!rc)
+		rc = apps_prepare(&p->next.apps, &p->apps, err, errlen);
+	if (rc)
+		return rc;
+	*pending = p;
+	return 0;
+}
+
+static void rt_commit(void *arg, json_t *next, void *pending)
+{
+	struct rt_pending *p = pending;
+	apps_commit(&p->next.apps, p->apps);
+	p->apps = NULL;
+	config_set_root(next);
+	klog("config: applied at run time");
+}
+
+static const struct api_apply_ops rt_apply_ops = {
+	.prepare = rt_prepare, .commit = rt_commit,
+};
+
 static int rt_config_apply(void *arg, const json_t *doc, char *err, size_t errlen)
 {
-	char path[200];
-	int changed = 0;
-	json_t *running = config_root();
-	if (api_config_diff(running, doc, runtime_list, path, sizeof path, &changed)) {
-		snprintf(err, errlen, "%s: can't change at run time (restart the appliance with the new config); "
-			 "what can: %s", path, runtime_words);
-		return -EBUSY;
-	}
-	if (!changed)
-		return 0;
-	json_t *copy = json_deep_copy(doc);
-	static struct appliance_config next;    /* its strings point into the running document */
-	if (!copy) {
-		snprintf(err, errlen, "no memory for the new config");
-		return -ENOMEM;
-	}
-	int rc = appliance_config_read(copy, &next, err, errlen);
-	if (!rc)
-		rc = apps_apply(&next.apps, err, errlen);
-	if (rc) {
-		json_decref(copy);
-		return rc;
-	}
-	config_set_root(copy);
-	klog("config: applied at run time");
-	return 0;
+	return api_config_apply(config_root(), doc, runtime_list, runtime_words, &rt_apply_ops,
+				err, errlen);
 }
 
 static size_t rt_log_lines(void *arg, const char **lines, size_t max)

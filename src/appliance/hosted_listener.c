@@ -288,12 +288,19 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 	if (!cfg->api.on)
 		return 0;
 	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
-				    .client_ca_pem = cfg->api.client_ca };
+				    .client_ca_pem = cfg->api.client_ca, .client_crl_pem = cfg->api.client_crl,
+				    .admin_subjects = cfg->api.admin_subjects,
+				    .nadmin_subjects = cfg->api.nadmin_subjects };
 	const char *token = cfg->api.token;
 	uint16_t port = cfg->api.port ? cfg->api.port : 8443;
 	int rc;
 	if (api_server_init(&L.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
+		return -EINVAL;
+	}
+	if (api_server_set_monitor_token(&L.srv, cfg->api.monitor_token)) {
+		snprintf(err, errlen, "config: api.monitor_token: at most %d characters, not api.token",
+			 API_TOKEN_MAX);
 		return -EINVAL;
 	}
 	if ((rc = api_tls_init(&L.tls, &tls, err, errlen)))

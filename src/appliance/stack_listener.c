@@ -33,6 +33,7 @@
  * core 0 (window updates after back-pressure, shutdown).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -300,6 +301,27 @@ static const char *token_generate(char *err, size_t errlen)
 	return S.token;
 }
 
+/* A line for the operator on the console only, in klog's format, that
+ * never enters the log ring GET /v1/log reads: the generated token.
+ * api_start runs before the other cores start, so no klog line of theirs
+ * can interleave with it. */
+static void console_only(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void console_only(const char *fmt, ...)
+{
+	char line[256];
+	uint64_t t = time_ns();
+	int n = snprintf(line, sizeof line, "[%4llu.%06llu] ", (unsigned long long)(t / 1000000000ull),
+			 (unsigned long long)(t / 1000ull % 1000000ull));
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m
+						 : sizeof line - (size_t)n - 2);
+	line[len++] = '\n';
+	console_write(line, len);
+}
+
 static void announce(const char *token, int generated_token)
 {
 	const char *url = cmdline_get("api_url");
@@ -317,7 +339,7 @@ static void announce(const char *token, int generated_token)
 	if (url && *url)
 		klog("api: %s", url);
 	if (generated_token)
-		klog("api: token %s (generated: the config has no api.token)", token);
+		console_only("api: token %s (generated: the config has no api.token)", token);
 	klog("api: certificate sha256 Fingerprint=%s", api_tls_fingerprint(S.tls));
 }
 
@@ -348,7 +370,9 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	struct api_tls_opts tls = { .cert_pem = cfg->api.cert, .key_pem = cfg->api.key,
-				    .client_ca_pem = cfg->api.client_ca };
+				    .client_ca_pem = cfg->api.client_ca, .client_crl_pem = cfg->api.client_crl,
+				    .admin_subjects = cfg->api.admin_subjects,
+				    .nadmin_subjects = cfg->api.nadmin_subjects };
 	const char *token = cfg->api.token;
 	uint16_t port = cfg->api.port ? cfg->api.port : SL_DEFAULT_PORT;
 	S.ifindex = rc;
@@ -358,6 +382,11 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 		return -EIO;
 	if (api_server_init(&S.srv, token, &api_runtime_backend)) {
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
+		return -EINVAL;
+	}
+	if (api_server_set_monitor_token(&S.srv, cfg->api.monitor_token)) {
+		snprintf(err, errlen, "config: api.monitor_token: at most %d characters, not api.token",
+			 API_TOKEN_MAX);
 		return -EINVAL;
 	}
 	if (virtio_rng_present()) {             /* the hypervisor's entropy, mixed in */

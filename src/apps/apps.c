@@ -18,7 +18,8 @@ const struct app apps_table[] = {
 	{ .name = "l2fwd", .schema = &l2fwd_schema, .init = l2fwd_init },
 	{ .name = "echo", .schema = &echo_schema, .needs_net = 1, .init = echo_init },
 	{ .name = "iperf", .schema = &iperf_schema, .needs_net = 1, .init = iperf_init },
-	{ .name = "web", .schema = &web_schema, .needs_net = 1, .init = web_init, .apply = web_apply },
+	{ .name = "web", .schema = &web_schema, .needs_net = 1, .init = web_init,
+	  .prepare = web_prepare, .commit = web_commit },
 	{ .name = "proxy", .schema = &proxy_schema, .needs_net = 1, .init = proxy_init },
 	{ .name = NULL }
 };
@@ -60,11 +61,18 @@ int apps_init(const struct apps_config *cfg, char *err, size_t errlen)
 	return a->init(cfg, err, errlen);
 }
 
-int apps_apply(const struct apps_config *next, char *err, size_t errlen)
+int apps_prepare(const struct apps_config *next, void **pending, char *err, size_t errlen)
 {
-	if (next->app < 0 || !apps_table[next->app].apply)
+	*pending = NULL;
+	if (next->app < 0 || !apps_table[next->app].prepare)
 		return 0;
-	return apps_table[next->app].apply(next, err, errlen);
+	return apps_table[next->app].prepare(next, pending, err, errlen);
+}
+
+void apps_commit(const struct apps_config *next, void *pending)
+{
+	if (next->app >= 0 && apps_table[next->app].commit)
+		apps_table[next->app].commit(pending);
 }
 
 /* ---- idle timeouts */

@@ -81,9 +81,14 @@ struct app {
 	/* core 0, start-up: returns 0, or -errno with the bad field's path
 	 * (or the failing resource) in err */
 	int (*init)(const struct apps_config *cfg, char *err, size_t errlen);
-	/* core 0, run time: the running appliance takes what may change at
-	 * run time (rows flagged SF_RUNTIME) from next; NULL: nothing can */
-	int (*apply)(const struct apps_config *next, char *err, size_t errlen);
+	/* core 0, run time, in two steps so that PUT /v1/config is all or
+	 * nothing: prepare does everything that can fail (allocating what
+	 * next's run-time settings, rows flagged SF_RUNTIME, need) and
+	 * returns it in *pending (NULL: nothing to change), releasing what
+	 * it took when it fails; then commit makes it live and cannot fail.
+	 * NULL prepare: nothing can change at run time. */
+	int (*prepare)(const struct apps_config *next, void **pending, char *err, size_t errlen);
+	void (*commit)(void *pending);
 	/* counters for telemetry; NULL: none beyond the stack's */
 	void (*stats)(void *out);
 };
@@ -98,9 +103,12 @@ extern const struct schema_node apps_schema[];
 /* Sets up cfg->app's appliance (none: returns 0). Returns 0 or -errno with
  * the reason in err; an error is the config's (for this machine). */
 int apps_init(const struct apps_config *cfg, char *err, size_t errlen);
-/* Core 0, run time: hands next's run-time settings to the running
- * appliance. 0 or -errno with the reason in err. */
-int apps_apply(const struct apps_config *next, char *err, size_t errlen);
+/* Core 0, run time: next's run-time settings for the running appliance,
+ * in two steps (the row's prepare and commit). apps_prepare returns 0
+ * with *pending for the apps_commit that must follow, or -errno with the
+ * reason in err and nothing held or changed; apps_commit cannot fail. */
+int apps_prepare(const struct apps_config *next, void **pending, char *err, size_t errlen);
+void apps_commit(const struct apps_config *next, void *pending);
 
 /* each appliance's entry points (its row in apps_table) */
 extern const struct schema_node l2fwd_schema, echo_schema, iperf_schema, web_schema, proxy_schema;
@@ -108,7 +116,8 @@ int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen);
 int echo_init(const struct apps_config *cfg, char *err, size_t errlen);
 int iperf_init(const struct apps_config *cfg, char *err, size_t errlen);
 int web_init(const struct apps_config *cfg, char *err, size_t errlen);
-int web_apply(const struct apps_config *next, char *err, size_t errlen);
+int web_prepare(const struct apps_config *next, void **pending, char *err, size_t errlen);
+void web_commit(void *pending);
 int proxy_init(const struct apps_config *cfg, char *err, size_t errlen);
 
 /* Idle timeouts: a silent peer must not hold a connection (and its slot)

@@ -64,7 +64,7 @@ struct web_core {
 static struct web_core cores[POLLUX_MAX_CORES];
 static uint16_t web_port = 80;
 static uint32_t web_idle_s;
-/* The body, changed at run time by PUT /v1/config (web_set_body): an
+/* The body, changed at run time by PUT /v1/config (web_prepare, web_commit): an
  * immutable object core 0 publishes; a data core takes it with
  * sched_deref once per answer (inside one loop turn), and core 0 frees
  * the old one after every core has passed a quiescent point. */
@@ -285,22 +285,30 @@ static const struct tcp_ops web_ops = {
 	.gone = web_gone, .recv_space = web_recv_space,
 };
 
-static int web_set_body(const char *txt, char *err, size_t errlen)
+/* A new body object (the one step that can fail: malloc). NULL with the
+ * reason in err. */
+static struct web_body *web_body_new(const char *txt, char *err, size_t errlen)
 {
 	if (!txt)
 		txt = WEB_DEFAULT_BODY;
 	size_t len = strlen(txt);
 	if (len > WEB_BODY_MAX) {
 		snprintf(err, errlen, "web.body: must be a string of at most %d bytes", WEB_BODY_MAX);
-		return -EINVAL;
+		return NULL;
 	}
 	struct web_body *nb = malloc(sizeof *nb + len + 1);
 	if (!nb) {
 		snprintf(err, errlen, "web.body: no memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	nb->len = len;
 	memcpy(nb->text, txt, len + 1);
+	return nb;
+}
+
+/* Makes nb the body the data cores answer with; cannot fail. */
+static void web_body_publish(struct web_body *nb)
+{
 	struct web_body *old = sched_publish(&body_pub, nb);
 	if (old) {
 		if (sched_quiesce_wait(1000000000ull))
@@ -308,9 +316,8 @@ static int web_set_body(const char *txt, char *err, size_t errlen)
 			     old->len);
 		else
 			free(old);
-		klog("web: body changed (%zu bytes)", len);
+		klog("web: body changed (%zu bytes)", nb->len);
 	}
-	return 0;
 }
 
 /* ---- settings (struct web_config, apps.h) */
@@ -330,15 +337,27 @@ const struct schema_node web_schema = {
 	.doc = "The web appliance."
 };
 
-/* Core 0, run time (PUT /v1/config): a new body is published to the data
- * cores; the old one is freed once they have moved on. */
-int web_apply(const struct apps_config *next, char *err, size_t errlen)
+/* Core 0, run time (PUT /v1/config), all or nothing: prepare allocates
+ * the new body (the only step that can fail), commit publishes it to the
+ * data cores and frees the old one once they have moved on. */
+int web_prepare(const struct apps_config *next, void **pending, char *err, size_t errlen)
 {
 	const char *nb = next->web.body ? next->web.body : WEB_DEFAULT_BODY;
 	const struct web_body *cur = sched_deref(&body_pub);
+	*pending = NULL;
 	if (!web_running || (cur && cur->len == strlen(nb) && !memcmp(cur->text, nb, cur->len)))
 		return 0;
-	return web_set_body(nb, err, errlen);
+	struct web_body *b = web_body_new(nb, err, errlen);
+	if (!b)
+		return strlen(nb) > WEB_BODY_MAX ? -EINVAL : -ENOMEM;
+	*pending = b;
+	return 0;
+}
+
+void web_commit(void *pending)
+{
+	if (pending)
+		web_body_publish(pending);
 }
 
 int web_init(const struct apps_config *cfg, char *err, size_t errlen)
@@ -346,9 +365,10 @@ int web_init(const struct apps_config *cfg, char *err, size_t errlen)
 	const char *txt = cfg->web.body ? cfg->web.body : WEB_DEFAULT_BODY;
 	web_port = cfg->web.port;
 	web_idle_s = cfg->web.idle_timeout_s;
-	int rc0 = web_set_body(txt, err, errlen);
-	if (rc0)
-		return rc0;
+	struct web_body *b0 = web_body_new(txt, err, errlen);
+	if (!b0)
+		return strlen(txt) > WEB_BODY_MAX ? -EINVAL : -ENOMEM;
+	web_body_publish(b0);
 	memset(&settings, 0, sizeof settings);
 	settings.on_message_begin = on_message_begin;
 	settings.on_url = on_url;

@@ -401,6 +401,93 @@ void schema_fill(const struct schema_node *root, const json_t *doc, void *out)
 	fill_fields(root->sub, doc, out);
 }
 
+/* ---- secrets (SF_SECRET): redaction for outputs, and back for inputs */
+struct secret_walk {
+	int restore;                    /* 0: redact; 1: put the running values back */
+	char path[160];
+	char *err;
+	size_t errlen;
+};
+
+static int secret_fields(struct secret_walk *w, const struct schema_node *fields, json_t *obj,
+			 const json_t *run);
+
+static int secret_row(struct secret_walk *w, const struct schema_node *f, json_t *obj, const json_t *run)
+{
+	json_t *v = json_object_get(obj, f->key);
+	if (!v)
+		return 0;
+	size_t len = strlen(w->path);
+	snprintf(w->path + len, sizeof w->path - len, "%s%s", len ? "." : "", f->key);
+	int rc = 0;
+	const json_t *rv = json_object_get(run, f->key);
+	if (f->flags & SF_SECRET) {
+		if (!w->restore) {
+			rc = json_object_set_new(obj, f->key, json_string(SCHEMA_REDACTED)) ? -ENOMEM : 0;
+		} else if (json_is_string(v) && !strcmp(json_string_value(v), SCHEMA_REDACTED)) {
+			if (!rv) {
+				snprintf(w->err, w->errlen, "%s: \"%s\" stands for the running value, and there is "
+					 "none", w->path, SCHEMA_REDACTED);
+				rc = -EINVAL;
+			} else {
+				rc = json_object_set(obj, f->key, (json_t *)rv) ? -ENOMEM : 0;
+			}
+		}
+	} else if (f->kind == SK_OBJECT && json_is_object(v)) {
+		rc = secret_fields(w, f->sub, v, json_is_object(rv) ? rv : NULL);
+	} else if (f->kind == SK_ARRAY && f->sub && f->sub->kind == SK_OBJECT && json_is_array(v)) {
+		size_t at = strlen(w->path);
+		for (size_t i = 0; i < json_array_size(v) && !rc; i++) {
+			snprintf(w->path + at, sizeof w->path - at, "[%zu]", i);
+			json_t *e = json_array_get(v, i);
+			const json_t *re = json_array_get(rv, i);
+			if (json_is_object(e))
+				rc = secret_fields(w, f->sub->sub, e, json_is_object(re) ? re : NULL);
+		}
+	}
+	w->path[len] = 0;
+	return rc;
+}
+
+static int secret_fields(struct secret_walk *w, const struct schema_node *fields, json_t *obj,
+			 const json_t *run)
+{
+	int rc = 0;
+	for (const struct schema_node *f = fields; f->kind != SK_END && !rc; f++) {
+		if (f->kind == SK_INCLUDE && f->sub)
+			rc = secret_fields(w, f->sub, obj, run);
+		else if (f->kind == SK_INCLUDE)
+			for (long long k = 0; k < f->max && !rc; k++)
+				rc = part(f, k) ? secret_row(w, part(f, k), obj, run) : 0;
+		else
+			rc = secret_row(w, f, obj, run);
+	}
+	return rc;
+}
+
+json_t *schema_redact(const struct schema_node *root, const json_t *doc)
+{
+	json_t *copy = json_deep_copy(doc);
+	struct secret_walk w = { .restore = 0 };
+	if (copy && json_is_object(copy) && secret_fields(&w, root->sub, copy, NULL)) {
+		json_decref(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+int schema_unredact(const struct schema_node *root, json_t *doc, const json_t *running,
+		    char *err, size_t errlen)
+{
+	struct secret_walk w = { .restore = 1, .err = err, .errlen = errlen };
+	if (!json_is_object(doc))
+		return 0;
+	int rc = secret_fields(&w, root->sub, doc, json_is_object(running) ? running : NULL);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "(document): out of memory");
+	return rc;
+}
+
 /* ---- run-time paths */
 static size_t runtime_walk(const struct schema_node *fields, const char *prefix,
 			   char (*paths)[SCHEMA_PATH_MAX], size_t n, size_t max);

@@ -43,6 +43,11 @@ enum schema_type { ST_NONE = 0, ST_U8, ST_U16, ST_U32, ST_U64, ST_INT, ST_STR };
 #define SF_POW2 2u              /* integer: a power of two */
 #define SF_RUNTIME 4u           /* may change while the appliance runs (PUT /v1/config) */
 #define SF_HAS 8u               /* object or list: a uint8_t at has_off says it was present */
+#define SF_SECRET 16u           /* never shown: outputs carry SCHEMA_REDACTED instead (api.token) */
+
+/* What a secret's value is replaced with in every output; given back in
+ * an input (PUT /v1/config), it stands for the running value. */
+#define SCHEMA_REDACTED "<redacted>"
 
 struct schema_node {
 	const char *key;                /* in the parent object; NULL otherwise */
@@ -96,6 +101,18 @@ struct json_t *schema_render(const struct schema_node *root);
  * SCHEMA_PATH_MAX bytes). Returns how many. */
 #define SCHEMA_PATH_MAX 64
 size_t schema_runtime_paths(const struct schema_node *root, char (*paths)[SCHEMA_PATH_MAX], size_t max);
+
+/* A copy of doc with the value of every row flagged SF_SECRET that is
+ * present replaced by the string SCHEMA_REDACTED: what may be shown.
+ * New reference, NULL when out of memory. */
+struct json_t *schema_redact(const struct schema_node *root, const struct json_t *doc);
+
+/* In doc (modified in place), every secret whose value is the string
+ * SCHEMA_REDACTED takes the value at the same path in running (a round
+ * trip of a redacted document changes no secret). Returns 0; -EINVAL
+ * with "path: reason" in err when running has no value there; -ENOMEM. */
+int schema_unredact(const struct schema_node *root, struct json_t *doc, const struct json_t *running,
+		    char *err, size_t errlen);
 
 /* ---- the document, for callbacks */
 const char *schema_val_str(const struct schema_val *v);          /* NULL: not a string */

@@ -24,11 +24,13 @@ from api_contract import (curl, fetch_cert, free_port, metric, s_client, sh, shu
                           test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
                           test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy,
                           test_a_slow_request_is_cut_at_the_deadline,
-                          test_one_source_holds_its_share_of_the_slots)
+                          test_one_source_holds_its_share_of_the_slots,
+                          test_config_shows_no_secret, test_monitor_role)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "pollux-hosted")
 TOKEN = "test-token-0123456789abcdef"
+MONITOR_TOKEN = "monitor-token-0123456789abcdef"
 HOST = "127.0.0.1"
 
 
@@ -107,6 +109,7 @@ def read(p):
 def hosted_target(px, cacert):
     """px as api_contract's Target: what the shared suite expects of it."""
     px.token, px.cacert, px.cores = TOKEN, cacert, 2
+    px.monitor_token = MONITOR_TOKEN
     px.min_memory, px.wall_clock, px.slow = 0, True, 30
     px.handshake_s = (5, 30)            # 10 s on the hosted platform
     px.keepalive_requests, px.staller_survives = 5, True
@@ -118,7 +121,8 @@ def hosted_target(px, cacert):
 def srv(pki):
     """The API with a configured certificate and a client CA."""
     px = Pollux({"name": "api-test", "cores": {"idle": "halt"},
-                 "api": {"token": TOKEN, "port": free_port(), "cert": read(pki("server.crt")),
+                 "api": {"token": TOKEN, "monitor_token": MONITOR_TOKEN, "port": free_port(),
+                         "cert": read(pki("server.crt")),
                          "key": read(pki("server.key")), "client_ca": read(pki("ca.crt"))}})
     try:
         px.wait_ready()

@@ -7,7 +7,8 @@ Each file keeps only the tests of its own platform.
 A Target is any object with these attributes (the fixture sets them once
 the server is ready and its certificate is trusted):
   port          the API's port on 127.0.0.1
-  token         a valid bearer token
+  token         a valid bearer token (the admin's)
+  monitor_token the read-only token (api.monitor_token) the server runs with
   cacert        a PEM file that verifies the server's certificate
   out()         the console so far, as text
   cores         the number of cores the server runs
@@ -160,6 +161,44 @@ def test_auth(api):
     rc, out = sh("curl", "-sS", "-i", "--max-time", str(api.slow), "--cacert", api.cacert,
                  "https://%s:%d/v1/nope" % (HOST, api.port), timeout=api.slow + 60)
     assert rc == 0 and "WWW-Authenticate: Bearer" in out, out
+
+
+def test_config_shows_no_secret(api):
+    """GET /v1/config shows "<redacted>" for api.token, api.monitor_token
+    and api.key; a PUT echoes none either; /v1/log holds no token."""
+    code, body = curl(api, "/v1/config")
+    assert code == 200, body
+    assert api.token not in body and api.monitor_token not in body, body
+    assert "PRIVATE KEY" not in body, body
+    shown = json.loads(body).get("api", {})
+    for k in ("token", "monitor_token", "key"):
+        assert shown.get(k, "<redacted>") == "<redacted>", (k, body)
+    assert shown["monitor_token"] == "<redacted>", body
+    code, put = curl(api, "/v1/config", method="PUT", data=body)
+    assert code == 200 and json.loads(put) == json.loads(body), put
+    assert api.token not in put and api.monitor_token not in put, put
+    code, log = curl(api, "/v1/log")
+    assert code == 200 and api.token not in log and api.monitor_token not in log, log
+
+
+def test_monitor_role(api):
+    """The monitor token reads status and metrics, and gets 403 on the
+    config, the log and every change."""
+    m = api.monitor_token
+    code, body = curl(api, "/metrics", token=m)
+    assert code == 200 and "pollux_api_requests_total" in body, body[:300]
+    for path in ("/v1/system", "/v1/cores", "/v1/interfaces", "/v1/openapi.json"):
+        assert curl(api, path, token=m)[0] == 200, path
+    _, before = curl(api, "/v1/config")
+    doc = json.loads(before)
+    doc["name"] = "monitor-was-here"
+    code, body = curl(api, "/v1/config", token=m, method="PUT", data=json.dumps(doc))
+    assert code == 403 and "admin" in json.loads(body)["error"], body
+    for path in ("/v1/config", "/v1/log"):
+        assert curl(api, path, token=m)[0] == 403, path
+    assert curl(api, "/v1/system/shutdown", token=m, method="POST")[0] == 403
+    _, after = curl(api, "/v1/config")
+    assert json.loads(after) == json.loads(before)
 
 
 def test_put_bad_configs_change_nothing(api):

@@ -44,9 +44,11 @@ from api_contract import (curl, fetch_cert, free_port, metric, sh, shutdown,  # 
                           test_put_bad_configs_change_nothing, test_put_config_applies_what_can_change,
                           test_stalled_handshake_times_out, test_system_and_cores, test_tls_policy,
                           test_a_slow_request_is_cut_at_the_deadline,
-                          test_one_source_holds_its_share_of_the_slots)
+                          test_one_source_holds_its_share_of_the_slots,
+                          test_config_shows_no_secret, test_monitor_role)
 
 HOST = "127.0.0.1"
+MONITOR_TOKEN = "monitor-token-0123456789abcdef"
 TOKEN_RE = re.compile(r"api: token ([0-9a-f]{48}) \(generated")
 BOUND = re.compile(r"eth0: dhcp bound ")
 
@@ -114,9 +116,21 @@ def api_vm(config, token=None, extra=()):
 @pytest.fixture(scope="module")
 def api():
     """configs/default.json, booted once for the contract suite and the
-    checks below; test_shutdown_powers_off ends it."""
-    with api_vm(os.path.join(ROOT, "configs", "default.json")) as vm:
-        yield vm
+    checks below, with one key added: api.monitor_token (the contract's
+    read-only role; the admin token is still the generated one);
+    test_shutdown_powers_off ends it."""
+    with open(os.path.join(ROOT, "configs", "default.json")) as f:
+        cfg = json.load(f)
+    cfg.setdefault("api", {})["monitor_token"] = MONITOR_TOKEN
+    fd, path = tempfile.mkstemp(prefix="pollux-vm-api-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(cfg, f)
+    try:
+        with api_vm(path) as vm:
+            vm.monitor_token = MONITOR_TOKEN
+            yield vm
+    finally:
+        os.unlink(path)
 
 
 def test_console_says_how_to_reach_it(api):
@@ -143,7 +157,10 @@ def test_the_management_interface(api):
     code, body = curl(api, "/v1/config")
     assert code == 200, body
     with open(os.path.join(ROOT, "configs", "default.json")) as f:
-        assert json.loads(body) == json.load(f), body
+        want = json.load(f)
+    # default.json plus the fixture's monitor token, shown redacted
+    want["api"]["monitor_token"] = "<redacted>"
+    assert json.loads(body) == want, body
 
 
 def test_metrics_of_the_stack(api):

@@ -226,3 +226,82 @@ Test(schema, json_schema_rendering_follows_the_table)
 	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 5);
 	json_decref(s);
 }
+
+/* ---- secrets (SF_SECRET): api.token, api.monitor_token, api.key */
+/* as they sit in JSON text (\\n) and once decoded */
+#define PEM_KEY "-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIsecretkeybytes\\n-----END EC PRIVATE KEY-----\\n"
+#define PEM_CRT "-----BEGIN CERTIFICATE-----\\nMIIBpublic\\n-----END CERTIFICATE-----\\n"
+#define PEM_CRT_TEXT "-----BEGIN CERTIFICATE-----\nMIIBpublic\n-----END CERTIFICATE-----\n"
+#define SECRET_DOC "{\"name\": \"s\", \"api\": {\"token\": \"admin-token-0123456789\", " \
+	"\"monitor_token\": \"monitor-token-0123456789\", \"port\": 8443, " \
+	"\"cert\": \"" PEM_CRT "\", \"key\": \"" PEM_KEY "\"}}"
+
+Test(schema, monitor_token_is_checked_like_the_token_and_differs_from_it)
+{
+	GOOD(SECRET_DOC);
+	BAD("{\"api\": {\"monitor_token\": \"short\"}}", "api.monitor_token: must be a string of 16..256 characters");
+	BAD("{\"api\": {\"monitor_token\": \"with a space in it 0123\"}}",
+	    "api.monitor_token: must be visible ASCII characters, no spaces");
+	BAD("{\"api\": {\"token\": \"same-token-0123456789\", \"monitor_token\": \"same-token-0123456789\"}}",
+	    "api.monitor_token: must differ from api.token");
+}
+
+Test(schema, redaction_hides_every_secret_and_nothing_else)
+{
+	json_t *doc = json_loads(SECRET_DOC, 0, NULL);
+	cr_assert_not_null(doc);
+	json_t *shown = api_config_redact(doc);
+	cr_assert_not_null(shown);
+	char *text = json_dumps(shown, JSON_COMPACT);
+	cr_assert(!strstr(text, "admin-token"), "%s", text);
+	cr_assert(!strstr(text, "monitor-token"), "%s", text);
+	cr_assert(!strstr(text, "secretkeybytes"), "%s", text);
+	cr_assert(!strstr(text, "PRIVATE"), "%s", text);
+	free(text);
+	json_t *api = json_object_get(shown, "api");
+	cr_assert_str_eq(json_string_value(json_object_get(api, "token")), SCHEMA_REDACTED);
+	cr_assert_str_eq(json_string_value(json_object_get(api, "monitor_token")), SCHEMA_REDACTED);
+	cr_assert_str_eq(json_string_value(json_object_get(api, "key")), SCHEMA_REDACTED);
+	cr_assert_str_eq(json_string_value(json_object_get(api, "cert")), PEM_CRT_TEXT, "not a secret");
+	cr_assert_eq(json_integer_value(json_object_get(api, "port")), 8443);
+	cr_assert_str_eq(json_string_value(json_object_get(shown, "name")), "s");
+	/* the original is untouched; absent secrets stay absent */
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "api"), "token")),
+			 "admin-token-0123456789");
+	json_t *none = json_loads("{\"api\": {\"port\": 1}}", 0, NULL);
+	json_t *none_shown = api_config_redact(none);
+	cr_assert(json_equal(none, none_shown));
+	json_decref(none);
+	json_decref(none_shown);
+	json_decref(shown);
+	json_decref(doc);
+}
+
+Test(schema, redacted_values_stand_for_the_running_ones)
+{
+	json_t *running = json_loads(SECRET_DOC, 0, NULL);
+	json_t *shown = api_config_redact(running);
+	json_object_set_new(shown, "name", json_string("renamed"));
+	cr_assert_eq(api_config_unredact(shown, running, err, sizeof err), 0, "%s", err);
+	json_object_set_new(running, "name", json_string("renamed"));
+	cr_assert(json_equal(shown, running), "the round trip changed a secret");
+	cr_assert_eq(api_config_validate(shown, err, sizeof err), 0, "%s", err);
+	json_decref(shown);
+
+	/* a new value is taken as it is; "<redacted>" with nothing running is refused */
+	json_t *in = json_loads("{\"api\": {\"token\": \"a-new-token-0123456789\", "
+				"\"monitor_token\": \"<redacted>\"}}", 0, NULL);
+	cr_assert_eq(api_config_unredact(in, running, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(in, "api"), "token")),
+			 "a-new-token-0123456789");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(in, "api"), "monitor_token")),
+			 "monitor-token-0123456789");
+	json_decref(in);
+	json_t *bare = json_loads("{\"name\": \"x\"}", 0, NULL);
+	in = json_loads("{\"api\": {\"key\": \"<redacted>\"}}", 0, NULL);
+	cr_assert_eq(api_config_unredact(in, bare, err, sizeof err), -EINVAL);
+	cr_assert_str_eq(err, "api.key: \"<redacted>\" stands for the running value, and there is none");
+	json_decref(in);
+	json_decref(bare);
+	json_decref(running);
+}

@@ -608,3 +608,62 @@ Test(tls, a_client_held_back_by_its_unread_answers_is_not_late)
 		      "a request we are not reading was charged the deadline");
 	client_free(c);
 }
+
+/* ---- item 16: a CRL revokes, and a certificate's subject gives its role */
+static const char *const ops_admin[] = { "ops-admin" };
+
+Test(tls, client_certificate_roles_by_subject)
+{
+	static const char cfg_no_token[] = "GET /v1/config HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char sys_no_token[] = "GET /v1/system HTTP/1.1\r\nHost: x\r\n\r\n";
+	api_tls_free(tls);
+	/* no subject listed: a verified certificate is only monitor */
+	server_up(&(struct api_tls_opts){ .client_ca_pem = PEM_CA2_CRT });
+	struct client *c = client_new(&(struct client_opts){ .crt_pem = PEM_OPS_CRT, .key_pem = PEM_OPS_KEY });
+	cr_assert_eq(handshake(c), 0);
+	expect_status(c, sys_no_token, "HTTP/1.1 200");
+	expect_status(c, cfg_no_token, "HTTP/1.1 403");
+	client_free(c);
+	api_tls_free(tls);
+	/* listed by its CN: admin */
+	server_up(&(struct api_tls_opts){ .client_ca_pem = PEM_CA2_CRT, .admin_subjects = ops_admin,
+					  .nadmin_subjects = 1 });
+	c = client_new(&(struct client_opts){ .crt_pem = PEM_OPS_CRT, .key_pem = PEM_OPS_KEY });
+	cr_assert_eq(handshake(c), 0);
+	expect_status(c, cfg_no_token, "HTTP/1.1 200");
+	client_free(c);
+	/* another CN under the same CA: monitor */
+	c = client_new(&(struct client_opts){ .crt_pem = PEM_REVOKED_CRT, .key_pem = PEM_REVOKED_KEY });
+	cr_assert_eq(handshake(c), 0);
+	expect_status(c, sys_no_token, "HTTP/1.1 200");
+	expect_status(c, cfg_no_token, "HTTP/1.1 403");
+	client_free(c);
+}
+
+Test(tls, a_revoked_client_certificate_needs_the_token)
+{
+	static const char sys_no_token[] = "GET /v1/system HTTP/1.1\r\nHost: x\r\n\r\n";
+	api_tls_free(tls);
+	server_up(&(struct api_tls_opts){ .client_ca_pem = PEM_CA2_CRT, .client_crl_pem = PEM_CA2_CRL,
+					  .admin_subjects = ops_admin, .nadmin_subjects = 1 });
+	struct client *c = client_new(&(struct client_opts){ .crt_pem = PEM_REVOKED_CRT,
+							      .key_pem = PEM_REVOKED_KEY });
+	cr_assert_eq(handshake(c), 0);
+	expect_status(c, sys_no_token, "HTTP/1.1 401");
+	expect_status(c, get_system, "HTTP/1.1 200");
+	client_free(c);
+	/* one that is not revoked still verifies */
+	c = client_new(&(struct client_opts){ .crt_pem = PEM_OPS_CRT, .key_pem = PEM_OPS_KEY });
+	cr_assert_eq(handshake(c), 0);
+	expect_status(c, sys_no_token, "HTTP/1.1 200");
+	client_free(c);
+	cr_assert_eq(api_tls_stats(tls)->client_cert_auth, 1);
+	/* a CRL without a CA, or not a CRL, stops the start */
+	struct api_tls *t2;
+	char e[256];
+	cr_assert_eq(api_tls_init(&t2, &(struct api_tls_opts){ .client_crl_pem = PEM_CA2_CRL }, e, sizeof e), -EINVAL);
+	cr_assert_str_eq(e, "config: api.client_crl: needs api.client_ca");
+	cr_assert_eq(api_tls_init(&t2, &(struct api_tls_opts){ .client_ca_pem = PEM_CA2_CRT,
+							       .client_crl_pem = PEM_CA2_CRT }, e, sizeof e), -EINVAL);
+	cr_assert(!strncmp(e, "config: api.client_crl:", 23), "%s", e);
+}

@@ -107,4 +107,61 @@ static const char PEM_ROGUE_KEY[] =
 	"Johv+b/j07bSOyF6H3CzbaBXlZGhRANCAATHHmqosb2stkth+MJ0A7qTOZTjDtOG\n"
 	"Mi2FqvHVz2Va9pUvsctZ+OH8uNsFu/hpC05RrqYTbnsbxIuo/QC2ymPA\n"
 	"-----END PRIVATE KEY-----\n";
+
+/* A second test CA, its key, two client certificates it signed (CN
+ * ops-admin, CN revoked-client) and its CRL (valid to 2126) revoking the
+ * second: for the CRL and the subject-to-role mapping. Made once with
+ * test/unit/api/make_crl_pems.sh. Test data only. */
+static const char PEM_CA2_CRT[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBnTCCAUOgAwIBAgIUeVpGiHlOAyJFBZ7Ebg0odnCwD8owCgYIKoZIzj0EAwIw\n"
+	"GzEZMBcGA1UEAwwQcG9sbHV4LXRlc3QtY2EtMjAgFw0yNjEyMDMwOTQ2NTZaGA8y\n"
+	"MTI2MTEwOTA5NDY1NlowGzEZMBcGA1UEAwwQcG9sbHV4LXRlc3QtY2EtMjBZMBMG\n"
+	"ByqGSM49AgEGCCqGSM49AwEHA0IABPMtH8s1JLNm+Tjy20O4kaRxl22gPZXMwnbI\n"
+	"D6xtUaz5KP0/hQinqhqUTHv4bFZsT021Dmwcy3qQrokpi/WW2AijYzBhMB0GA1Ud\n"
+	"DgQWBBRrgIxG8d3x7RBdUZ2lhb6uaNwNgTAfBgNVHSMEGDAWgBRrgIxG8d3x7RBd\n"
+	"UZ2lhb6uaNwNgTAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggq\n"
+	"hkjOPQQDAgNIADBFAiAvdtxq5aCAS61HYzA7RdKtHiHxE3q0B8aDCDeBBnOvcQIh\n"
+	"AMQzquSeYi4cyPoX2YqlV9k+UTVWe8jmQzSG3oILRlX3\n"
+	"-----END CERTIFICATE-----\n";
+static const char PEM_CA2_CRL[] =
+	"-----BEGIN X509 CRL-----\n"
+	"MIHeMIGGAgEBMAoGCCqGSM49BAMCMBsxGTAXBgNVBAMMEHBvbGx1eC10ZXN0LWNh\n"
+	"LTIXDTI2MTIwMzA5NDY1N1oYDzIxMjYxMTA5MDk0NjU3WjAnMCUCFHWYMksjVv08\n"
+	"i/S/nC+kx4DVWRkdFw0yNjEyMDMwOTQ2NTdaoA8wDTALBgNVHRQEBAICEAAwCgYI\n"
+	"KoZIzj0EAwIDRwAwRAIge52uO8vmffJy80kGghRTaXoCLRdfjoxiREvaxTpyYuQC\n"
+	"ICHHxasiGcf9tZF4PEBk6DGEC9tF13Zs7ZBlhpz3hR4o\n"
+	"-----END X509 CRL-----\n";
+static const char PEM_OPS_CRT[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBKzCB0gIUdZgySyNW/TyL9L+cL6THgNVZGRwwCgYIKoZIzj0EAwIwGzEZMBcG\n"
+	"A1UEAwwQcG9sbHV4LXRlc3QtY2EtMjAgFw0yNjEyMDMwOTQ2NTdaGA8yMTI2MTEw\n"
+	"OTA5NDY1N1owFDESMBAGA1UEAwwJb3BzLWFkbWluMFkwEwYHKoZIzj0CAQYIKoZI\n"
+	"zj0DAQcDQgAEryFBvuTXxWN7ozfc6pJDpjcRf5djv+Z9EO1fiSt7SrlI/5K2CZkL\n"
+	"L+h5mGkPw8SRMme96FY9vDBj+wEGpXSiGjAKBggqhkjOPQQDAgNIADBFAiEAkgXQ\n"
+	"nKKlMH/VZ9DBFGZNzEeJxEjVNzxMFaNAwzxlPDMCIHejzAH9nc/spz92Fu3ZtSmA\n"
+	"oTxjtZMP3AvWy1UShdeE\n"
+	"-----END CERTIFICATE-----\n";
+static const char PEM_OPS_KEY[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgPg9M4T6YSuLzxXDD\n"
+	"lJmyua/penXdw43YkpjFrKwm39OhRANCAASvIUG+5NfFY3ujN9zqkkOmNxF/l2O/\n"
+	"5n0Q7V+JK3tKuUj/krYJmQsv6HmYaQ/DxJEyZ73oVj28MGP7AQaldKIa\n"
+	"-----END PRIVATE KEY-----\n";
+static const char PEM_REVOKED_CRT[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBLzCB1wIUdZgySyNW/TyL9L+cL6THgNVZGR0wCgYIKoZIzj0EAwIwGzEZMBcG\n"
+	"A1UEAwwQcG9sbHV4LXRlc3QtY2EtMjAgFw0yNjEyMDMwOTQ2NTdaGA8yMTI2MTEw\n"
+	"OTA5NDY1N1owGTEXMBUGA1UEAwwOcmV2b2tlZC1jbGllbnQwWTATBgcqhkjOPQIB\n"
+	"BggqhkjOPQMBBwNCAARtFEV+S7jXxmjRuBY2AQTj/jVuU+DKDlS662r8MSFOgtyU\n"
+	"S8pMzi/RoPxkg6/8SBDiRJWqXPwEdn6uHD7H9WMQMAoGCCqGSM49BAMCA0cAMEQC\n"
+	"IBAx/CWKOyN5K0OpTZ5dpMBfeYb9Vn3cl/lmrbXoAUOFAiBux/VSdoApc7VdWbHB\n"
+	"v8vt6j9lszNdbkaftUcXo8ntpg==\n"
+	"-----END CERTIFICATE-----\n";
+static const char PEM_REVOKED_KEY[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgewoV1X0dqX31vGDJ\n"
+	"+PdGTg90Gh1xVo5Yt8SdYToagtKhRANCAARtFEV+S7jXxmjRuBY2AQTj/jVuU+DK\n"
+	"DlS662r8MSFOgtyUS8pMzi/RoPxkg6/8SBDiRJWqXPwEdn6uHD7H9WMQ\n"
+	"-----END PRIVATE KEY-----\n";
 #endif
