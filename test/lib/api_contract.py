@@ -466,4 +466,9 @@ def test_one_source_holds_its_share_of_the_slots(api):
         time.sleep(0.5)
     assert code == 200
     name = "pollux_api_connections_source_limited_total"
-    assert metric(m1, name) - metric(m0, name) >= 1
+    why = {n: metric(m1, n) - metric(m0, n) for n in (
+        "pollux_api_connections_refused_total", "pollux_api_connections_accepted_total",
+        "pollux_api_connections_timed_out_total")}
+    why.update({l: [s for s in m1.splitlines() if l in s and not s.startswith("#")]
+                for l in ("conns_full", "timewait", "syncookies", "pollux_tcp_conns")})
+    assert metric(m1, name) - metric(m0, name) >= 1, why
