@@ -227,89 +227,58 @@ test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 		echo "== $$t (H_OFFLOAD=tso)"; H_OFFLOAD=tso $$t --jobs 1 || fail=1; done; exit $$fail
 
 # ---------------------------------------------------------------- fuzzing
-# libFuzzer (clang) on the stack's receive path, bounded in time. The
-# timer wheel is built without coverage (still sanitized): instrumented,
-# its tick-by-tick walk took most of the fuzzer's time.
+# libFuzzer (clang, ASan + UBSan) targets, each declared in its own
+# test/fuzz/<name>.mk so that adding one touches no shared line:
+#   FUZZ_TARGETS   += <name>            (the source is test/fuzz/fuzz_<name>.c)
+#   FUZZ_SRC_<name>  := what it links   (besides its own source)
+#   FUZZ_OBJ_<name>  := prebuilt objects (e.g. the uninstrumented timer)
+#   FUZZ_DEPS_<name> := files it includes (rebuild on change, not linked)
+#   FUZZ_LIBS_<name> := -l...
+#   FUZZ_ARGS_<name> := libFuzzer flags (-max_len=..., -timeout=...)
+#   FUZZ_TIME_<name> := seconds it runs in `make test`
+#   FUZZ_SEEDS_<name> := seed folders (default test/fuzz/corpus/<name>/)
+# Seeds are kept in the repo; what a run finds beyond them stays in
+# build/fuzz/corpus/<name>/.
 FUZZ_CC := clang
-FUZZ_TIME ?= 30
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -Itest/unit/net -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_NET_SRC := $(filter-out src/sched/timer.c,$(UNIT_NET_SRC))
+FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
+FUZZ_TARGETS :=
 
+# The timer wheel is built without coverage (still sanitized):
+# instrumented, its tick-by-tick walk took most of the fuzzer's time.
 $(BUILD)/fuzz/timer.o: src/sched/timer.c src/sched/timer.h | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
-$(BUILD)/fuzz/fuzz_net_rx: test/fuzz/fuzz_net_rx.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
-# The DHCP client at every stage of its exchange (about 20 s).
-FUZZ_DHCP_TIME ?= 20
-$(BUILD)/fuzz/fuzz_dhcp: test/fuzz/fuzz_dhcp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
 
-# ARP across two interfaces: senders, conflicts, gateways, the learning
-# limit (about 20 s).
-FUZZ_ARP_TIME ?= 20
-$(BUILD)/fuzz/fuzz_arp: test/fuzz/fuzz_arp.c $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o $(UNIT_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_NET_SRC) $(BUILD)/fuzz/timer.o -ljansson
+include $(sort $(wildcard test/fuzz/*.mk))
 
-# The API's request path and config validator (about 20 s each).
-FUZZ_API_TIME ?= 20
-FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
-$(BUILD)/fuzz/fuzz_api_%: test/fuzz/fuzz_api_%.c $(FUZZ_API_SRC) $(UNIT_HDRS) test/unit/api/fake.h | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_API_SRC) -ljansson -lhttp_parser $(MBEDTLS_LIBS)
+define FUZZ_RULES
+$(BUILD)/fuzz/fuzz_$(1): test/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_OBJ_$(1)) $$(FUZZ_DEPS_$(1)) $$(UNIT_HDRS) \
+		test/fuzz/$(1).mk | $$(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  CLANG $$< (libFuzzer, asan, ubsan)"
+	@$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$< $$(FUZZ_SRC_$(1)) \
+		$$(FUZZ_OBJ_$(1)) $$(FUZZ_LIBS_$(1))
+fuzz-build-$(1): $(BUILD)/fuzz/fuzz_$(1)
+# One bounded run: the kept seeds and what earlier runs found.
+fuzz-run-$(1): $(BUILD)/fuzz/fuzz_$(1)
+	@mkdir -p $(BUILD)/fuzz/corpus/$(1)
+	$(BUILD)/fuzz/fuzz_$(1) -max_total_time=$$(or $$(FUZZ_SECONDS),$$(FUZZ_TIME_$(1)),20) \
+		$$(FUZZ_ARGS_$(1)) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/corpus/$(1) $$(or $$(FUZZ_SEEDS_$(1)),$$(wildcard test/fuzz/corpus/$(1)))
+.PHONY: fuzz-build-$(1) fuzz-run-$(1)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULES,$(t))))
 
-# A hostile device against the virtqueue and virtio-net's data path, and
-# a hostile vhost-user backend against the frontend's reply parsing
-# (about 20 s each).
-FUZZ_DRV_TIME ?= 20
-$(BUILD)/fuzz/fuzz_virtq: test/fuzz/fuzz_virtq.c src/drivers/virtq.c src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c \
-		$(UNIT_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c
-
-$(BUILD)/fuzz/fuzz_vhost_user: test/fuzz/fuzz_vhost_user.c src/drivers/vhost_user.c src/drivers/virtio.c \
-		src/drivers/virtq.c $(UNIT_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CLANG $< (libFuzzer, asan, ubsan)"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< src/drivers/virtq.c -lpthread
-
-test-fuzz: $(BUILD)/fuzz/fuzz_net_rx $(BUILD)/fuzz/fuzz_dhcp $(BUILD)/fuzz/fuzz_arp $(BUILD)/fuzz/fuzz_api_http \
-	$(BUILD)/fuzz/fuzz_api_config $(BUILD)/fuzz/fuzz_api_tls $(BUILD)/fuzz/fuzz_virtq \
-	$(BUILD)/fuzz/fuzz_vhost_user
-	@mkdir -p $(BUILD)/fuzz/corpus/net_rx
-	$(BUILD)/fuzz/fuzz_net_rx -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/net_rx test/fuzz/corpus/net_rx
-	@mkdir -p $(BUILD)/fuzz/corpus/dhcp
-	$(BUILD)/fuzz/fuzz_dhcp -max_total_time=$(FUZZ_DHCP_TIME) -max_len=4096 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/dhcp test/fuzz/corpus/dhcp
-	@mkdir -p $(BUILD)/fuzz/corpus/arp
-	$(BUILD)/fuzz/fuzz_arp -max_total_time=$(FUZZ_ARP_TIME) -max_len=2048 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/arp
-	@mkdir -p $(BUILD)/fuzz/corpus/api_http $(BUILD)/fuzz/corpus/api_config
-	$(BUILD)/fuzz/fuzz_api_http -max_total_time=$(FUZZ_API_TIME) -max_len=10000 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_http test/fuzz/corpus/api_http
-	$(BUILD)/fuzz/fuzz_api_config -max_total_time=$(FUZZ_API_TIME) -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_config configs
-	@mkdir -p $(BUILD)/fuzz/corpus/api_tls
-	$(BUILD)/fuzz/fuzz_api_tls -max_total_time=$(FUZZ_API_TIME) -max_len=4096 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/api_tls test/fuzz/corpus/api_tls
-	@mkdir -p $(BUILD)/fuzz/corpus/virtq
-	$(BUILD)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_DRV_TIME) -max_len=2048 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/virtq test/fuzz/corpus/virtq
-	@mkdir -p $(BUILD)/fuzz/corpus/vhost_user
-	$(BUILD)/fuzz/fuzz_vhost_user -max_total_time=$(FUZZ_DRV_TIME) -max_len=2048 -timeout=10 \
-		-print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/vhost_user \
-		test/fuzz/corpus/vhost_user
+# Every target, bounded (FUZZ_TIME_<name> seconds each; FUZZ_SECONDS=N
+# overrides them all). A finding stops the run and leaves its input in
+# build/fuzz/ (crash-*, leak-*, timeout-*).
+test-fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory fuzz-run-$$t || exit 1; done
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf
