@@ -668,3 +668,171 @@ Test(tcp_hostile, challenge_acks_are_rate_limited_per_core)
 	h_app_abort(a);
 	h_app_abort(b);
 }
+
+/* ---- small out-of-order segments: copied together, charged at the
+ * buffers' true size */
+
+/* one-byte segments [s + from, s + to) of p (D's bytes), ascending or
+ * descending, each answered by a dup ACK that is dropped at once */
+static void ooo_bytes(struct h_peer *p, uint32_t s, uint32_t from, uint32_t to, int down)
+{
+	for (uint32_t i = 0; i < to - from; i++) {
+		uint32_t at = down ? to - 1 - i : from + i;
+		h_peer_send_at(p, s + at, TCP_ACK, D + at, 1);
+		h_tx_drop_all();
+	}
+}
+
+Test(tcp_hostile, small_ooo_segments_share_a_buffer)
+{
+	d_fill();
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	uint32_t s = p.seq;
+	h_tx_drop_all();
+	uint32_t avail0 = h_pool_avail();
+	/* 1000 one-byte segments behind a one-byte hole: one buffer for all
+	 * (each in its own, the connection's 16 buffers would have been
+	 * full after 16) */
+	ooo_bytes(&p, s, 1, 1001, 0);
+	cr_assert_eq(avail0 - h_pool_avail(), 1, "%u buffers held", avail0 - h_pool_avail());
+	cr_assert_eq(H_STAT(tcp_ooo), 1000);
+	cr_assert_eq(H_STAT(tcp_ooo_coalesced), 999);
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full) + H_STAT(drop_tcp_ooo_budget), 0);
+	/* and downwards, into the head room of the buffer that follows: a
+	 * new buffer only when that is used up */
+	ooo_bytes(&p, s, 1500, 1900, 1);
+	cr_assert_leq(avail0 - h_pool_avail(), 4, "%u buffers held", avail0 - h_pool_avail());
+	/* the gap between the two runs filled from both sides, then the hole */
+	ooo_bytes(&p, s, 1001, 1200, 0);
+	ooo_bytes(&p, s, 1200, 1500, 1);
+	h_peer_send_at(&p, s, TCP_ACK, D, 1);
+	cr_assert_eq(a->rxlen, 1900, "delivered %zu", a->rxlen);
+	cr_assert_eq(memcmp(a->rx, D, 1900), 0, "reassembled wrong");
+	h_tx_drop_all();
+	cr_assert_eq(h_pool_avail(), avail0, "the queue's buffers are home");
+	h_app_abort(a);
+}
+
+/* the same buffer-sharing with overlaps: repeats, a byte inside a
+ * queued run, a segment reaching across the buffer it continues */
+Test(tcp_hostile, small_ooo_overlaps_are_merged_right)
+{
+	d_fill();
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	uint32_t s = p.seq;
+	h_peer_send_at(&p, s + 10, TCP_ACK, D + 10, 20);      /* [10, 30) */
+	h_peer_send_at(&p, s + 15, TCP_ACK, D + 15, 5);       /* inside it */
+	h_peer_send_at(&p, s + 40, TCP_ACK, D + 40, 10);      /* [40, 50) */
+	h_peer_send_at(&p, s + 25, TCP_ACK, D + 25, 20);      /* [25, 45): joins both */
+	h_peer_send_at(&p, s + 10, TCP_ACK, D + 10, 20);      /* a repeat */
+	h_peer_send_at(&p, s + 5, TCP_ACK, D + 5, 10);        /* [5, 15): in front */
+	h_tx_drop_all();
+	h_peer_send_at(&p, s, TCP_ACK, D, 5);
+	cr_assert_eq(a->rxlen, 50, "delivered %zu", a->rxlen);
+	cr_assert_eq(memcmp(a->rx, D, 50), 0, "reassembled wrong");
+	h_app_abort(a);
+}
+
+/* ---- 64 connections flooding one-byte segments behind their holes
+ * (issue 10 item 3): an app of its own, on a port of its own */
+#define FLOOD_PORT 5003
+#define FLOOD_CONNS 64
+#define FLOOD_BYTES 300
+static struct flood_conn {
+	struct tcp_conn *c;
+	uint8_t rx[FLOOD_BYTES + 1];
+	size_t rxlen;
+	int gone;
+} F[FLOOD_CONNS];
+static int f_next;
+
+static void *f_accept(struct tcp_conn *c, void *arg)
+{
+	if (f_next == FLOOD_CONNS)
+		return NULL;
+	F[f_next].c = c;
+	return &F[f_next++];
+}
+static void f_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct flood_conn *f = ctx;
+	cr_assert_leq(f->rxlen + len, sizeof f->rx, "more than was sent");
+	memcpy(f->rx + f->rxlen, data, len);
+	f->rxlen += len;
+}
+static void f_gone(struct tcp_conn *c, void *ctx, int reason) { ((struct flood_conn *)ctx)->gone = 1; }
+static const struct tcp_ops fops = { .recv = f_recv, .gone = f_gone };
+
+Test(tcp_hostile, ooo_flood_of_64_connections_cannot_empty_the_pool)
+{
+	d_fill();
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}],"
+			    " \"tcp\": {\"max_conns_per_core\": 64, \"send_buffer\": 4096, \"send_buffers\": 1}}"), 0);
+	cr_assert_eq(tcp_listen(FLOOD_PORT, &fops, f_accept, NULL), 0);
+	static struct h_peer p[FLOOD_CONNS];
+	static uint32_t s[FLOOD_CONNS];
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_init(&p[i], (uint16_t)(46000 + i), FLOOD_PORT, 1, 7, 1);
+		h_peer_syn(&p[i]);
+		cr_assert(h_peer_recv(&p[i], &K) && K.flags == (TCP_SYN | TCP_ACK), "no SYN-ACK for %d", i);
+		p[i].iss = K.seq;
+		p[i].ack = K.seq + 1;
+		h_peer_send(&p[i], TCP_ACK, NULL, 0);
+		s[i] = p[i].seq;
+	}
+	cr_assert_eq(f_next, FLOOD_CONNS);
+	h_tx_drop_all();
+	uint32_t avail0 = h_pool_avail(), low = avail0;
+	/* round-robin, each connection 300 one-byte segments behind a one-byte
+	 * hole: upwards (one buffer), downwards (a buffer per ~190 bytes of
+	 * head room) or with one-byte gaps (a buffer each, the budgets' case) */
+	for (uint32_t k = 0; k < FLOOD_BYTES; k++) {
+		for (int i = 0; i < FLOOD_CONNS; i++) {
+			uint32_t at;
+			switch (i % 3) {
+			case 0: at = 1 + k; break;
+			case 1: at = FLOOD_BYTES - k; break;
+			default:
+				if (k >= FLOOD_BYTES / 2)
+					continue;
+				at = 1 + 2 * k;
+			}
+			h_peer_send_at(&p[i], s[i] + at, TCP_ACK, D + at, 1);
+			h_tx_drop_all();
+			if (h_pool_avail() < low)
+				low = h_pool_avail();
+		}
+	}
+	cr_log_info("out-of-order flood: %u of %u buffers held at most; queued %lu, coalesced %lu, "
+		    "dropped %lu (connection) %lu (core)", avail0 - low, H_POOL,
+		    (unsigned long)H_STAT(tcp_ooo), (unsigned long)H_STAT(tcp_ooo_coalesced),
+		    (unsigned long)H_STAT(drop_tcp_ooo_full), (unsigned long)H_STAT(drop_tcp_ooo_budget));
+	cr_assert_leq(avail0 - low, OOO_CORE_BUFS, "the queues held %u buffers", avail0 - low);
+	cr_assert_gt(H_STAT(tcp_ooo_coalesced), 0);
+	cr_assert_gt(H_STAT(drop_tcp_ooo_budget), 0, "the core's budget never bit");
+	cr_assert_eq(H_STAT(tcp_ooo_pruned), 0, "the pool never ran short");
+	/* the holes fill: a queue that was kept gives all its bytes at once */
+	int whole = 0;
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_send_at(&p[i], s[i], TCP_ACK, D, 1);
+		h_tx_drop_all();
+		whole += F[i].rxlen == FLOOD_BYTES + 1;
+	}
+	cr_assert_geq(whole, 8, "only %d connections had their queue whole", whole);
+	/* the peers send the rest again: every byte arrives, in order */
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_send_at(&p[i], s[i] + 1, TCP_ACK, D + 1, FLOOD_BYTES);
+		h_tx_drop_all();
+		cr_assert_eq(F[i].rxlen, FLOOD_BYTES + 1, "connection %d: %zu bytes", i, F[i].rxlen);
+		cr_assert_eq(memcmp(F[i].rx, D, FLOOD_BYTES + 1), 0, "connection %d: reassembled wrong", i);
+		cr_assert_not(F[i].gone);
+	}
+	cr_log_info("queues whole when the holes filled: %d of %d", whole, FLOOD_CONNS);
+	cr_assert_eq(h_pool_avail(), avail0, "out-of-order buffers not home");
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		tcp_abort(F[i].c);
+	h_turn();
+}
