@@ -696,7 +696,7 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 /* The other states (3.10.7.4), first to fourth check. A SYN (but a
  * retransmitted one in SYN_RCVD, answered with our SYN-ACK again) gets a
  * challenge ACK whatever its sequence number (RFC 5961 4.2). Then the
- * acceptability test against RCV.NXT .. RCV.NXT + the window we last
+ * acceptability test against RCV.NXT .. the furthest right edge we
  * advertised (tcp_rcv_wnd): a segment outside it is dropped
  * (drop_tcp_out_of_window; not a keepalive or zero-window probe, one
  * below rcv_nxt with no data) and answered with an ACK, but a RST
