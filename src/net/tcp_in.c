@@ -334,8 +334,8 @@ static int ooo_append(struct pktbuf *q, uint32_t seq, const uint8_t *data, uint3
 		return 0;
 	if (SEQ_GEQ(qend, seq + len))
 		return 1;                               /* nothing new */
-	uint32_t skip = qend - seq, n = len - skip;
-	if (n > PKTBUF_SLOT - ((uint32_t)q->off + q->len))
+	uint32_t skip = qend - seq, n = len - skip, used = (uint32_t)q->off + q->len;
+	if (used > PKTBUF_SLOT || n > PKTBUF_SLOT - used)
 		return 0;
 	memcpy(q->buf + q->off + q->len, data + skip, n);
 	q->len = (uint16_t)(q->len + n);
