@@ -75,7 +75,7 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t n
 	return 0;
 }
 
-struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key, tcp_chack_key;
 
 /* a key from the platform's entropy; without any, one from the cycle
  * counter (weaker, but never a fixed key) */
@@ -96,6 +96,7 @@ void tcp_keys_init(void)
 	key_draw(&tcp_hash_key);
 	key_draw(&tcp_iss_key);
 	key_draw(&tcp_cookie_key);
+	key_draw(&tcp_chack_key);
 }
 
 uint32_t tcp_conns_open(uint32_t core)

@@ -113,6 +113,15 @@ static void become_established(struct tcp_conn *c, struct listener *l)
 }
 
 /* ---- ACKs */
+/* The peer's window is now w bytes (scaled); MAX.SND.WND (RFC 5961 5.2)
+ * keeps the largest it ever offered. */
+static void snd_wnd_set(struct tcp_conn *c, uint32_t w)
+{
+	c->snd_wnd = w;
+	if (w > c->max_snd_wnd)
+		c->max_snd_wnd = w;
+}
+
 static void rtt_sample(struct tcp_conn *c, int32_t r)
 {
 	if (r < 0 || r > RTO_MAX_MS)            /* a bogus echo (TSecr is the peer's word) */
@@ -205,21 +214,41 @@ static void deliver(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		c->ops->recv(c, c->ctx, data, len);
 }
 
-/* the queue's head b off it (the caller frees it or puts it back) */
+/* what a queued buffer is charged: every buffer of it at its true size,
+ * whatever payload it holds */
+static uint32_t ooo_truesize(const struct pktbuf *b)
+{
+	uint32_t n = 1;
+	for (const struct pktbuf *f = b->frag; f; f = f->frag)
+		n++;
+	return n * OOO_TRUESIZE;
+}
+
+/* b, at *p in the queue, off it (the caller frees it or puts it back) */
+static void ooo_unlink(struct tcp_conn *c, struct pktbuf **p, struct pktbuf *b)
+{
+	uint32_t ts = ooo_truesize(b);
+	*p = b->next;
+	c->nooo--;
+	c->ooo_mem -= ts;
+	tc()->ooo_mem -= ts;
+}
+
+/* the queue's head b off it */
 static void ooo_pop(struct tcp_conn *c, struct pktbuf *b)
 {
-	c->ooo = b->next;
-	c->nooo--;
-	tc()->ooo_bufs--;
+	ooo_unlink(c, &c->ooo, b);
 }
 
 /* b into the queue at *p (seq order) */
 static void ooo_link(struct tcp_conn *c, struct pktbuf **p, struct pktbuf *b)
 {
+	uint32_t ts = ooo_truesize(b);
 	b->next = *p;
 	*p = b;
 	c->nooo++;
-	tc()->ooo_bufs++;
+	c->ooo_mem += ts;
+	tc()->ooo_mem += ts;
 	if (!timer_armed(&c->ooo_t)) {
 		c->ooo_mark = c->rcv_nxt;
 		sched_timer_arm(&c->ooo_t, time_ns() + OOO_TIMEOUT_MS * 1000000ull, 0);
@@ -295,21 +324,63 @@ void tcp_rcv_data(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 	}
 }
 
-/* A segment past rcv_nxt onto c's queue, within the budgets (tcp_priv.h:
- * OOO_*): every queued segment holds a whole buffer however few bytes it
- * carries, so the budgets count buffers' bytes, not payload. Over the
- * connection's budget the segment is dropped (drop_tcp_ooo_full), over
- * the core's too (drop_tcp_ooo_budget); with the pool short of buffers
- * the connection's whole queue goes with it (tcp_ooo_pruned): the peer
- * sends it again, and a core's RX rings, management NIC included, must
- * not starve for reordering. */
+/* Copies the bytes of [seq, seq + len) (data) that follow q's last
+ * byte into q's spare room, when q ends at or past seq and they fit.
+ * 1: done (nothing was new, or it is all in q now); 0: q is untouched. */
+static int ooo_append(struct pktbuf *q, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	uint32_t qend = q->rss + q->len;
+	if (q->frag || SEQ_LT(qend, seq))
+		return 0;
+	if (SEQ_GEQ(qend, seq + len))
+		return 1;                               /* nothing new */
+	uint32_t skip = qend - seq, n = len - skip, used = (uint32_t)q->off + q->len;
+	if (used > PKTBUF_SLOT || n > PKTBUF_SLOT - used)
+		return 0;
+	memcpy(q->buf + q->off + q->len, data + skip, n);
+	q->len = (uint16_t)(q->len + n);
+	return 1;
+}
+
+/* The same in front: the bytes of [seq, seq + len) before q's first byte
+ * into q's head room (the headers that were there are spent), when the
+ * segment reaches q and ends within it. */
+static int ooo_prepend(struct pktbuf *q, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	if (q->frag || SEQ_GEQ(seq, q->rss) || SEQ_LT(seq + len, q->rss) ||
+	    SEQ_GT(seq + len, q->rss + q->len))
+		return 0;
+	uint32_t n = q->rss - seq;
+	if (n > q->off)
+		return 0;
+	q->off = (uint16_t)(q->off - n);
+	memcpy(q->buf + q->off, data, n);
+	q->len = (uint16_t)(q->len + n);
+	q->rss = seq;
+	return 1;
+}
+
+/* A segment past rcv_nxt (seq, len payload bytes at off in b) onto c's
+ * queue, within the window we advertised and within the budgets
+ * (tcp_priv.h: OOO_*), which charge each queued buffer its true size,
+ * not its payload. Bytes past rcv_edge are trimmed (the acceptability
+ * test let the segment's start in): the queue never holds what we did
+ * not offer room for. A small segment (OOO_SMALL payload bytes at most)
+ * is copied into the buffer it continues or precedes, if that has room,
+ * and its own buffer freed (tcp_ooo_coalesced): a run of tiny segments
+ * costs one buffer, not one each. Otherwise the segment keeps its
+ * buffer: over the connection's budget it is dropped
+ * (drop_tcp_ooo_full), over the core's too (drop_tcp_ooo_budget); with
+ * the pool short of buffers the connection's whole queue goes with it
+ * (tcp_ooo_pruned): the peer sends it again, and a core's RX rings,
+ * management NIC included, must not starve for reordering. Consumes b. */
 static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint32_t off, uint32_t len)
 {
 	struct tcp_core *t = tc();
 	const struct pktbuf_pool *pool = pktbuf_pool_of((uint16_t)core_self()->id);
-	uint64_t bufsz = sizeof(struct pktbuf);
-	uint64_t core_max = (uint64_t)pktbuf_pool_size(pool) / OOO_CORE_DIV * bufsz;
-	uint64_t conn_max = (uint64_t)OOO_MAX * bufsz < core_max / 2 ? (uint64_t)OOO_MAX * bufsz : core_max / 2;
+	uint64_t core_max = (uint64_t)pktbuf_pool_size(pool) / OOO_CORE_DIV * OOO_TRUESIZE;
+	uint64_t conn_max = (uint64_t)OOO_MAX * OOO_TRUESIZE < core_max / 2 ? (uint64_t)OOO_MAX * OOO_TRUESIZE
+									  : core_max / 2;
 	if (pktbuf_pool_avail(pool) < pktbuf_pool_size(pool) / OOO_PRESSURE_DIV) {
 		if (c->ooo)
 			NSTAT(tcp_ooo_pruned);
@@ -318,27 +389,56 @@ static void ooo_insert(struct tcp_conn *c, struct pktbuf *b, uint32_t seq, uint3
 		pktbuf_free(b);
 		return;
 	}
-	if ((uint64_t)(c->nooo + 1) * bufsz > conn_max) {
+	uint32_t wnd_left = c->rcv_edge - seq;          /* > 0: seg_check */
+	if (SEQ_GEQ(seq, c->rcv_edge)) {
+		NSTAT(drop_tcp_out_of_window);
+		pktbuf_free(b);
+		return;
+	}
+	if (len > wnd_left) {
+		NSTAT(drop_tcp_out_of_window);
+		len = wnd_left;
+	}
+	b->off = (uint16_t)(b->off + off);
+	b->len = (uint16_t)len;
+	b->rss = seq;
+	struct pktbuf **p = &c->ooo, *prev = NULL;
+	while (*p && SEQ_LT((*p)->rss, seq)) {
+		prev = *p;
+		p = &(*p)->next;
+	}
+	struct pktbuf *next = *p;
+	if (len <= OOO_SMALL && !b->frag) {
+		const uint8_t *d = pktbuf_data(b);
+		if ((prev && ooo_append(prev, seq, d, len)) || (next && ooo_prepend(next, seq, d, len))) {
+			NSTAT(tcp_ooo);
+			NSTAT(tcp_ooo_coalesced);
+			pktbuf_free(b);
+			/* prev may now reach next: one buffer for both if it fits */
+			if (prev && next && !next->frag && ooo_append(prev, next->rss, pktbuf_data(next), next->len)) {
+				ooo_unlink(c, &prev->next, next);
+				pktbuf_free(next);
+			}
+			return;
+		}
+	}
+	if ((prev && SEQ_GEQ(prev->rss + prev->len, seq + len)) ||
+	    (next && next->rss == seq && next->len >= len)) {    /* a duplicate */
+		pktbuf_free(b);
+		return;
+	}
+	uint32_t ts = ooo_truesize(b);
+	if (c->ooo_mem + ts > conn_max) {
 		NSTAT(drop_tcp_ooo_full);
 		pktbuf_free(b);
 		return;
 	}
-	if ((uint64_t)(t->ooo_bufs + 1) * bufsz > core_max) {
+	if (t->ooo_mem + ts > core_max) {
 		NSTAT(drop_tcp_ooo_budget);
 		pktbuf_free(b);
 		return;
 	}
 	NSTAT(tcp_ooo);
-	b->off = (uint16_t)(b->off + off);
-	b->len = (uint16_t)len;
-	b->rss = seq;
-	struct pktbuf **p = &c->ooo;
-	while (*p && SEQ_LT((*p)->rss, seq))
-		p = &(*p)->next;
-	if (*p && (*p)->rss == seq && (*p)->len >= len) {     /* duplicate */
-		pktbuf_free(b);
-		return;
-	}
 	ooo_link(c, p, b);
 }
 
@@ -486,9 +586,10 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 			c->iss = ntohl(h->ack) - 1;
 			c->snd_una = c->snd_nxt = c->snd_max = ntohl(h->ack);
 			c->mss = mss;
-			c->snd_wnd = ntohs(h->win);
+			snd_wnd_set(c, ntohs(h->win));
 			c->snd_wl1 = seq;
 			c->snd_wl2 = c->snd_una;
+			c->rcv_adv = c->rcv_edge = c->rcv_nxt + SYN_WND;    /* the cookie's SYN-ACK's */
 			become_established(c, l);
 			if (c->state == TCP_ESTABLISHED) {
 				uint32_t hl = (uint32_t)(h->off >> 4) * 4;
@@ -534,7 +635,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
 	c->ts_ok = o->ts;
 	c->ts_recent = o->tsval;
-	c->snd_wnd = ntohs(h->win);                 /* never scaled in a SYN */
+	snd_wnd_set(c, ntohs(h->win));              /* never scaled in a SYN */
 	c->snd_wl1 = seq;
 	/* no ops until accept (become_established): the app has no ctx for
 	 * a half-open connection, so it must hear nothing of it */
@@ -576,9 +677,10 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	uint16_t peer_mss = o->mss ? tcp_peer_mss(o->mss) : c->mss;
 	if (peer_mss < c->mss)
 		c->mss = peer_mss;
-	c->snd_wnd = ntohs(h->win);
+	snd_wnd_set(c, ntohs(h->win));
 	c->snd_wl1 = seq;
 	c->snd_wl2 = ack;
+	c->rcv_adv = c->rcv_edge = c->rcv_nxt + SYN_WND;    /* what our SYN offered */
 	if (fl & TCP_ACK) {
 		c->snd_una = ack;
 		sched_timer_cancel(&c->rtx);
@@ -591,55 +693,68 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	}
 }
 
-/* The other states (3.10.7.4), first to fourth check: is the segment in
- * the receive window (else an ACK answers it); a RST in it closes the
- * connection (`gone`: ECONNRESET, or ECONNREFUSED in SYN_RCVD) when it
- * is exactly at rcv_nxt, else a challenge ACK (RFC 5961) answers it; a
- * SYN gets a challenge ACK too, except a retransmitted SYN in SYN_RCVD
- * (our SYN-ACK again); a segment without ACK is dropped. What passes
- * updates the timestamp to echo (RFC 7323) and goes on. */
+/* The other states (3.10.7.4), first to fourth check. A SYN (but a
+ * retransmitted one in SYN_RCVD, answered with our SYN-ACK again) gets a
+ * challenge ACK whatever its sequence number (RFC 5961 4.2). Then the
+ * acceptability test against RCV.NXT .. the furthest right edge we
+ * advertised (tcp_rcv_wnd): a segment outside it is dropped
+ * (drop_tcp_out_of_window; not a keepalive or zero-window probe, one
+ * below rcv_nxt with no data) and answered with an ACK, but a RST
+ * silently (RFC 5961 3.2). With the window shut, a segment with data at
+ * rcv_nxt is taken for its ACK and its data dropped (RFC 9293's "special
+ * allowance": else an ACK riding on a probe would be lost, and a peer
+ * whose ACK frees our send buffer, and so the app's room, would deadlock
+ * with us). A RST in the window closes the connection (`gone`:
+ * ECONNRESET, or ECONNREFUSED in SYN_RCVD) when it is exactly at rcv_nxt
+ * (in SYN_RCVD anywhere in the window, as Linux), else a challenge ACK
+ * answers it (RFC 5961 3.2); a segment without ACK is dropped. What
+ * passes updates the timestamp to echo (RFC 7323) and goes on. */
 static enum seg_next seg_check(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	uint32_t seq = s->seq, seglen = s->seglen;
 	uint8_t fl = s->fl;
-	/* sequence acceptability (RFC 9293 3.10.7.4) */
-	uint32_t wnd = RCV_WND;
+	if (fl & TCP_SYN) {
+		if (c->state == TCP_SYN_RCVD && seq == c->irs)    /* a retransmitted SYN */
+			tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
+		else
+			tcp_challenge_ack(c);
+		return SEG_DONE;
+	}
+	/* sequence acceptability (RFC 9293 3.10.7.4). A segment without data
+	 * may sit at the right edge (as Linux: the peer's pure ACK after it
+	 * filled the window). */
+	uint32_t wnd = tcp_rcv_wnd(c), nxt = c->rcv_nxt;
 	int ok;
 	if (seglen == 0)
-		ok = SEQ_GEQ(seq, c->rcv_nxt) && SEQ_LT(seq, c->rcv_nxt + wnd + 1);
+		ok = SEQ_GEQ(seq, nxt) && SEQ_LEQ(seq, nxt + wnd);
 	else
-		ok = (SEQ_GEQ(seq, c->rcv_nxt) && SEQ_LT(seq, c->rcv_nxt + wnd)) ||
-		     (SEQ_GEQ(seq + seglen - 1, c->rcv_nxt) && SEQ_LT(seq + seglen - 1, c->rcv_nxt + wnd));
+		ok = wnd && ((SEQ_GEQ(seq, nxt) && SEQ_LT(seq, nxt + wnd)) ||
+			     (SEQ_GEQ(seq + seglen - 1, nxt) && SEQ_LT(seq + seglen - 1, nxt + wnd)));
+	if (!ok && wnd == 0 && seglen && seq == nxt)
+		ok = 1;                                 /* the data goes: seg_data */
 	/* A keepalive or zero-window probe (Linux sends both one byte before
 	 * rcv_nxt, no data) is unacceptable: the ACK below answers it, and that
 	 * ACK carries our window. Taking it as acceptable left a peer probing
 	 * our closed window unanswered, and stuck, when the window update that
 	 * reopened it was lost. */
-	if (c->state == TCP_SYN_RCVD && (fl & TCP_SYN) && seq == c->irs)
-		ok = 1;                                 /* the SYN again: below */
 	if (!ok) {
-		if (!(fl & TCP_RST))
+		if (!(fl & TCP_RST)) {
+			if (seglen || seq != nxt - 1)
+				NSTAT(drop_tcp_out_of_window);
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+		}
 		return SEG_DONE;
 	}
 	if (fl & TCP_RST) {
-		if (seq == c->rcv_nxt || c->state == TCP_SYN_RCVD)
+		if (seq == nxt || c->state == TCP_SYN_RCVD)
 			tcp_conn_gone(c, c->state == TCP_SYN_RCVD ? ECONNREFUSED : ECONNRESET);
 		else
-			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);   /* challenge ACK (RFC 5961) */
-		return SEG_DONE;
-	}
-	if (fl & TCP_SYN) {
-		if (c->state == TCP_SYN_RCVD && seq == c->irs) {  /* a retransmitted SYN */
-			tcp_send_segment(c, TCP_SYN | TCP_ACK, c->iss, 0, 0);
-			return SEG_DONE;
-		}
-		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);       /* challenge ACK */
+			tcp_challenge_ack(c);
 		return SEG_DONE;
 	}
 	if (!(fl & TCP_ACK))
 		return SEG_DONE;
-	if (c->ts_ok && s->o.ts && SEQ_LEQ(seq, c->rcv_nxt))
+	if (c->ts_ok && s->o.ts && SEQ_LEQ(seq, nxt))
 		c->ts_recent = s->o.tsval;
 	return SEG_CONTINUE;
 }
@@ -665,7 +780,7 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 		}
 		tc()->half_open--;
 		c->snd_una = ack;
-		c->snd_wnd = (uint32_t)ntohs(h->win) << c->snd_wscale;
+		snd_wnd_set(c, (uint32_t)ntohs(h->win) << c->snd_wscale);
 		c->snd_wl1 = seq;
 		c->snd_wl2 = ack;
 		sched_timer_cancel(&c->rtx);
@@ -675,9 +790,15 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 			return SEG_DONE;                /* the app refused it */
 	}
 
-	/* ACK processing */
-	if (SEQ_GT(ack, c->snd_max)) {
-		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
+	/* ACK processing: acceptable is SND.UNA - MAX.SND.WND <= SEG.ACK <=
+	 * SND.NXT (RFC 5961 5.2; our SND.NXT is snd_max, the most we ever
+	 * sent). Outside it the segment is dropped (drop_tcp_bad_ack) and a
+	 * challenge ACK answers: a blind injector must guess the ACK field
+	 * too, within a window of 2^32 / MAX.SND.WND guesses, not half the
+	 * sequence space. */
+	if (SEQ_GT(ack, c->snd_max) || SEQ_LT(ack, c->snd_una - c->max_snd_wnd)) {
+		NSTAT(drop_tcp_bad_ack);
+		tcp_challenge_ack(c);
 		return SEG_DONE;
 	}
 	uint32_t win = (uint32_t)ntohs(h->win) << c->snd_wscale;
@@ -702,7 +823,7 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 		}
 	}
 	if (SEQ_LT(c->snd_wl1, seq) || (c->snd_wl1 == seq && SEQ_LEQ(c->snd_wl2, ack))) {
-		c->snd_wnd = win;
+		snd_wnd_set(c, win);
 		c->snd_wl1 = seq;
 		c->snd_wl2 = ack;
 	}
@@ -744,6 +865,17 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 	return SEG_CONTINUE;
 }
 
+/* What of segment s, from rcv_nxt on, seg_data may deliver now: the
+ * app's room, and never past the window we advertised (the rest is
+ * trimmed, RFC 9293 3.10.7.4, and counted: drop_tcp_out_of_window) */
+static uint32_t rcv_room(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	uint32_t room = tcp_rcv_space(c), wnd = tcp_rcv_wnd(c);
+	if (SEQ_GT(s->seq + s->seglen, c->rcv_nxt + wnd))
+		NSTAT(drop_tcp_out_of_window);
+	return room < wnd ? room : wnd;
+}
+
 /* The seventh step, segment text (3.10.7.4), in ESTABLISHED, FIN_WAIT_1
  * and FIN_WAIT_2: data at rcv_nxt goes to the app, as much as it has room
  * for (the rest, and a FIN behind it, are left for the peer to send
@@ -759,7 +891,7 @@ static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
 	s->ack_now = 0;
 	if (s->seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
 		if (seq == c->rcv_nxt) {
-			uint32_t room = tcp_rcv_space(c), had_ooo = c->nooo;
+			uint32_t room = rcv_room(c, s), had_ooo = c->nooo;
 			if (s->seglen > room) {         /* the app is full: hold back the rest */
 				s->seglen = room;
 				s->fl &= (uint8_t)~TCP_FIN;
@@ -773,7 +905,7 @@ static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
 		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
 			uint32_t skip = c->rcv_nxt - seq;
 			if (skip < s->seglen) {         /* as much as the app has room for */
-				uint32_t n = s->seglen - skip, room = tcp_rcv_space(c);
+				uint32_t n = s->seglen - skip, room = rcv_room(c, s);
 				if (n > room) {
 					n = room;
 					s->fl &= (uint8_t)~TCP_FIN;

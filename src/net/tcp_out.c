@@ -24,6 +24,10 @@
 #include <string.h>
 #include "net/tcp_priv.h"
 
+/* The window field of a segment: what tcp_rcv_space allows (the app's
+ * room may shrink it), rcv_adv its right edge; rcv_edge keeps the
+ * furthest edge ever offered, which the acceptability test and the
+ * out-of-order queue are held to (tcp_rcv_wnd). */
 static uint16_t rcv_window(struct tcp_conn *c)
 {
 	uint32_t w = tcp_rcv_space(c), sh = c->ws_ok ? c->rcv_wscale : 0;
@@ -31,6 +35,8 @@ static uint16_t rcv_window(struct tcp_conn *c)
 	if (w > 65535)
 		w = 65535;
 	c->rcv_adv = c->rcv_nxt + (w << sh);
+	if (SEQ_GT(c->rcv_adv, c->rcv_edge))
+		c->rcv_edge = c->rcv_adv;
 	return (uint16_t)w;
 }
 
@@ -141,7 +147,9 @@ int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t o
 	h->ack = (flags & TCP_ACK) ? htonl(c->rcv_nxt) : 0;
 	h->off = (uint8_t)((hl / 4) << 4);
 	h->flags = flags;
-	h->win = htons((flags & TCP_SYN) ? (uint16_t)(RCV_WND > 65535 ? 65535 : RCV_WND) : rcv_window(c));
+	if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))      /* SYN_SENT's: tcp_in.c */
+		c->rcv_adv = c->rcv_edge = c->rcv_nxt + SYN_WND;
+	h->win = htons((flags & TCP_SYN) ? (uint16_t)SYN_WND : rcv_window(c));
 	h->urg = 0;
 	h->csum = 0;
 	uint16_t tl = (uint16_t)(hl + len);
@@ -196,6 +204,26 @@ void tcp_send_reset(struct net_if *ifc, uint32_t raddr, const struct tcp_hdr *in
 	b->len = sizeof *h;
 	NSTAT(tcp_rst_out);
 	net_ip_output(ifc, b, raddr, IP_PROTO_TCP, 0);
+}
+
+void tcp_challenge_ack(struct tcp_conn *c)
+{
+	struct tcp_core *t = tc();
+	uint64_t sec = time_ns() / 1000000000ull + 1;   /* + 1: never the initial 0 */
+	if (sec != t->chack_sec) {
+		/* this second's allowance, [limit/2, 3*limit/2): keyed, so an
+		 * off-path host can neither predict nor exhaust it exactly */
+		uint32_t r = (uint32_t)siphash24_2u64(&tcp_chack_key, sec, core_self()->id);
+		t->chack_sec = sec;
+		t->chack_left = CHALLENGE_ACK_LIMIT / 2 + r % CHALLENGE_ACK_LIMIT;
+	}
+	if (!t->chack_left) {
+		NSTAT(tcp_challenge_ack_limited);
+		return;
+	}
+	t->chack_left--;
+	NSTAT(tcp_challenge_acks);
+	tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
 }
 
 /* payload per segment: the peer's MSS less the options we put in every

@@ -22,6 +22,8 @@
 
 #define RCV_WND (256u * 1024)
 #define RCV_WSCALE 3
+/* the window a SYN or SYN-ACK offers: unscaled (RFC 7323 2.2) */
+#define SYN_WND (RCV_WND > 65535 ? 65535u : RCV_WND)
 #define DEFAULT_MSS 536
 #define TCP_MIN_MSS 88                  /* Linux's: a smaller MSS option is raised to it */
 #define RTO_MIN_MS 200
@@ -33,13 +35,19 @@
 #define DELACK_MS 40
 #define TIMEWAIT_MS 2000
 #define FIN_WAIT2_MS 60000              /* Linux's tcp_fin_timeout */
-#define OOO_MAX 64                      /* out-of-order segments per connection */
-/* Out-of-order memory is counted in buffers' bytes (a one-byte segment
- * holds a whole pktbuf): per core at most 1/OOO_CORE_DIV of its pool,
- * per connection at most OOO_MAX buffers and half the core's budget. A
- * queue that has not let rcv_nxt move for OOO_TIMEOUT_MS is dropped,
- * and so is the queue of a connection that finds the pool under
- * 1/OOO_PRESSURE_DIV free. */
+#define OOO_MAX 64                      /* out-of-order buffers per connection */
+/* Out-of-order memory is charged at its buffers' true size
+ * (OOO_TRUESIZE bytes each, however few payload bytes they hold), never
+ * at the payload: per core at most 1/OOO_CORE_DIV of its pool, per
+ * connection at most OOO_MAX buffers' worth and half the core's budget.
+ * A segment of at most OOO_SMALL payload bytes is copied into the spare
+ * room of the queued buffer it continues (or the head room of the one it
+ * precedes) and its own buffer freed, so a run of tiny segments shares
+ * one buffer. A queue that has not let rcv_nxt move for OOO_TIMEOUT_MS
+ * is dropped, and so is the queue of a connection that finds the pool
+ * under 1/OOO_PRESSURE_DIV free. */
+#define OOO_TRUESIZE PKTBUF_BYTES
+#define OOO_SMALL (PKTBUF_DATA / 4)
 #define OOO_CORE_DIV 8
 #define OOO_PRESSURE_DIV 32
 #define OOO_TIMEOUT_MS 10000
@@ -50,6 +58,14 @@
  * answers to the probes don't extend it; data it acknowledges does. */
 #define ZERO_WND_MAX_MS (20u * 60 * 1000)
 #define ZERO_WND_ORPHAN_MS (2u * 60 * 1000)
+/* RFC 5961 challenge ACKs (for an in-window RST not at rcv_nxt, a SYN
+ * in a synchronized state, an ACK outside SND.UNA - MAX.SND.WND ..
+ * SND.NXT) are limited per core to about CHALLENGE_ACK_LIMIT a second:
+ * each second's allowance is drawn at random from [limit/2, 3*limit/2)
+ * (Linux's answer to CVE-2016-5696, where a fixed global count let an
+ * off-path host count the challenge ACKs a victim connection took and so
+ * learn its sequence numbers). */
+#define CHALLENGE_ACK_LIMIT 1000
 #define TSO_MAX_DEFAULT 65536
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
@@ -79,6 +95,8 @@ struct tcp_conn {
 	uint32_t sb_size, sb_head, sb_len;
 	int fin_queued, fin_sent, want_writable;
 	int ack_pending;                        /* an ACK was dropped (full TX): tcp_poll resends */
+	uint32_t max_snd_wnd;                   /* the largest window the peer offered
+						 * (RFC 5961's MAX.SND.WND) */
 	uint32_t cwnd, ssthresh, recover;
 	int dupacks, in_recovery;
 	/* RTT (RFC 6298), ms */
@@ -90,9 +108,12 @@ struct tcp_conn {
 	/* receive side */
 	uint32_t irs, rcv_nxt;
 	uint32_t acks_owed;
-	uint32_t rcv_adv;                       /* right edge we advertised */
-	struct pktbuf *ooo;                     /* sorted by seq (in b->rss) */
-	uint32_t nooo;                          /* its buffers (one segment each) */
+	uint32_t rcv_adv;                       /* right edge we advertised last */
+	uint32_t rcv_edge;                      /* the furthest we ever advertised */
+	struct pktbuf *ooo;                     /* sorted by seq (in b->rss), within
+						 * rcv_nxt .. rcv_edge */
+	uint32_t nooo;                          /* its buffers */
+	uint32_t ooo_mem;                       /* their true size (OOO_TRUESIZE each) */
 	uint32_t ooo_mark;                      /* rcv_nxt when the ooo timer was armed */
 	/* timers */
 	struct timer rtx, delack, tw, keep, ooo_t;
@@ -133,8 +154,11 @@ struct tcp_core {
 	 * the order of their deadlines (TIMEWAIT_MS each): the head is the
 	 * slot tcp_conn_new recycles, found without a scan */
 	struct tcp_conn *tw_head, *tw_tail;
-	/* buffers on this core's out-of-order queues (all connections) */
-	uint32_t ooo_bufs;
+	/* true size of this core's out-of-order queues (all connections) */
+	uint64_t ooo_mem;
+	/* the challenge ACKs this second (chack_sec) may still send */
+	uint64_t chack_sec;
+	uint32_t chack_left;
 };
 
 /* start-up settings (written on core 0 before the cores start, read anywhere) */
@@ -148,6 +172,8 @@ static inline uint32_t ts_now(void) { return (uint32_t)now_ms(); }
 /* TCP's keys, drawn once at start-up (tcp_keys_init) and read-only
  * after: the connection table's hash, the ISS (RFC 6528), SYN cookies */
 extern struct siphash_key tcp_hash_key, tcp_iss_key, tcp_cookie_key;
+/* ... and the one that draws each second's challenge-ACK allowance */
+extern struct siphash_key tcp_chack_key;
 
 /* the connection table's hash of a flow: keyed, so that a peer that
  * does not know the key cannot aim its flows at one chain */
@@ -178,6 +204,18 @@ static inline int tcp_conn_mine(const struct tcp_conn *c)
 {
 	const struct tcp_core *t = tc();
 	return t && c >= t->conns && c < t->conns + t->max;
+}
+
+/* RCV.WND for the acceptability test (RFC 9293 3.10.7.4) and the bound
+ * of the out-of-order queue: from rcv_nxt to the right edge we last
+ * advertised, or to one we advertised before if that was further. The
+ * window field may shrink (when the app's room does: tcp_ops.recv_space),
+ * but what the peer was offered stays acceptable: its segments in flight
+ * are not out-of-window for a shrink they could not have seen (RFC 1122
+ * 4.2.2.16). 0 when rcv_nxt has reached the edge. */
+static inline uint32_t tcp_rcv_wnd(const struct tcp_conn *c)
+{
+	return SEQ_GT(c->rcv_edge, c->rcv_nxt) ? c->rcv_edge - c->rcv_nxt : 0;
 }
 
 /* sequence space sent and not yet acknowledged */
@@ -258,6 +296,10 @@ int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t o
  * 3.10.7.1); without an ACK in `in`, the RST acknowledges its seq +
  * seglen. Counted (tcp_rst_out); nothing happens when no buffer is free. */
 void tcp_send_reset(struct net_if *ifc, uint32_t raddr, const struct tcp_hdr *in, uint32_t seglen);
+/* A challenge ACK (RFC 5961 3-5): an ACK of rcv_nxt from snd_nxt, within
+ * the core's allowance for this second (CHALLENGE_ACK_LIMIT; counted in
+ * tcp_challenge_acks, or tcp_challenge_ack_limited when over it). */
+void tcp_challenge_ack(struct tcp_conn *c);
 /* Sends what the windows allow; ack_now forces an ACK if nothing else goes. */
 void tcp_output(struct tcp_conn *c, int ack_now);
 

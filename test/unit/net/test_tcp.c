@@ -414,13 +414,15 @@ Test(tcp, app_aborts_while_the_ooo_queue_drains)
 	struct h_app_conn *a = connect_peer(&p, 40000, 1, 7, 1);
 	uint32_t s = p.seq;
 	a->abort_on_recv = 2;                   /* on the queued segment's delivery */
-	h_peer_send_at(&p, s + 100, TCP_ACK, D + 100, 100);
-	h_peer_send_at(&p, s + 200, TCP_ACK, D + 200, 100);
+	/* segments past OOO_SMALL (512 bytes), so that each keeps its own
+	 * buffer and the second is still queued when the app aborts */
+	h_peer_send_at(&p, s + 1000, TCP_ACK, D + 1000, 1000);
+	h_peer_send_at(&p, s + 2000, TCP_ACK, D + 2000, 1000);
 	h_tx_drop_all();
-	h_peer_send_at(&p, s, TCP_ACK, D, 100);
+	h_peer_send_at(&p, s, TCP_ACK, D, 1000);
 	cr_assert(a->gone, "abort did not end the connection");
 	cr_assert_eq(a->gone_reason, ECONNABORTED);
-	cr_assert_eq(a->rxlen, 200);
+	cr_assert_eq(a->rxlen, 2000);
 	cr_assert_eq(net_tcp_conns(0), 0);
 	h_assert_clean();
 }

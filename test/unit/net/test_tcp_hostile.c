@@ -416,3 +416,423 @@ Test(tcp_hostile, iss_is_clock_plus_keyed_hash)
 	int32_t d = (int32_t)(b2 - a2);
 	cr_assert(d > 1000 || d < -1000, "two flows' ISS differ only by the clock (%d)", d);
 }
+
+/* ---- the acceptance window (RFC 9293 3.10.7.4): what we advertised,
+ * not a fixed 256 KiB */
+
+/* the next segment of p's flow, which must be there */
+static struct h_pkt *next_seg(struct h_peer *p)
+{
+	cr_assert(h_peer_recv(p, &K), "no segment from us");
+	return &K;
+}
+
+static void no_more(struct h_peer *p)
+{
+	cr_assert_not(h_peer_recv(p, &K), "an unexpected segment: flags %#x seq %u ack %u", K.flags, K.seq, K.ack);
+}
+
+/* D filled with a pattern, so that misplaced bytes show */
+static void d_fill(void)
+{
+	for (size_t i = 0; i < sizeof D; i++)
+		D[i] = (uint8_t)(i * 13 + i / 251);
+}
+
+Test(tcp_hostile, acceptance_is_the_advertised_window)
+{
+	static uint8_t big[270000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 31 + i / 257);
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	uint32_t s = p.seq;
+	/* after the handshake the window is the SYN-ACK's: 65535 bytes from s */
+	h_peer_send_at(&p, s + 65535, TCP_ACK, big, 10);            /* at the edge: out */
+	struct h_pkt *k = next_seg(&p);
+	cr_assert_eq(k->flags, TCP_ACK);
+	cr_assert_eq(k->ack, s, "the ACK RFC 9293 asks for: rcv_nxt");
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 1);
+	/* that ACK offered our scaled window: the edge is now 256 KiB on */
+	uint32_t edge = k->ack + ((uint32_t)k->win << 3);
+	cr_assert_eq(edge - s, 256u * 1024);
+	h_peer_send_at(&p, edge, TCP_ACK, big, 10);
+	cr_assert_eq(next_seg(&p)->ack, s);
+	h_peer_send_at(&p, s + 1000000, TCP_ACK, big, 10);          /* far past it */
+	cr_assert_eq(next_seg(&p)->ack, s);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 3);
+	cr_assert_eq(H_STAT(tcp_ooo), 0, "nothing out of window was queued");
+	/* a keepalive (one below rcv_nxt, no data) is answered, not counted */
+	h_peer_send_at(&p, s - 1, TCP_ACK, NULL, 0);
+	cr_assert_eq(next_seg(&p)->ack, s);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 3);
+	/* a segment across the edge is queued up to it only */
+	h_peer_send_at(&p, edge - 5, TCP_ACK, big + (edge - 5 - s), 10);
+	cr_assert_eq(H_STAT(tcp_ooo), 1);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 4, "the trimmed tail is counted");
+	h_tx_drop_all();
+	/* the hole fills: delivery stops at that edge, whatever our ACKs
+	 * offered meanwhile */
+	for (uint32_t off = 0; off < edge - 5 - s; off += 1000) {
+		uint32_t n = edge - 5 - s - off < 1000 ? edge - 5 - s - off : 1000;
+		h_peer_send_at(&p, s + off, TCP_ACK, big + off, n);
+		h_tx_drop_all();
+	}
+	cr_assert_eq(a->rxlen, edge - s, "delivered %zu bytes", a->rxlen);
+	cr_assert_eq(memcmp(a->rx, big, edge - s), 0);
+	h_peer_send_at(&p, edge - 1, TCP_ACK, NULL, 0);            /* a probe: rcv_nxt? */
+	uint32_t acked = next_seg(&p)->ack;
+	cr_assert_eq(acked, edge, "acked %u past s", acked - s);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 4, "the hole's segments were all in the window");
+	/* and data wholly old is out of the window too */
+	h_peer_send_at(&p, s, TCP_ACK, big, 100);
+	cr_assert_eq(next_seg(&p)->ack, edge);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 5);
+	h_app_abort(a);
+}
+
+/* The window shut (the peer filled all we offered; the app, with
+ * recv_space, has read nothing since): a data segment at rcv_nxt is not
+ * acceptable by RFC 9293's table, but is taken for its ACK (the
+ * "special allowance"), its data dropped and counted. Without it an ACK
+ * riding on the peer's probe would be lost, and with it the send buffer
+ * whose release opens the app's room. Past rcv_nxt it is only
+ * answered. */
+Test(tcp_hostile, zero_window_data_at_rcv_nxt_gives_its_ack)
+{
+	static uint8_t d[1024], out[100];
+	memset(d, 'z', sizeof d);
+	struct h_peer p;
+	h_peer_init(&p, 40000, H_PORT_SMALL, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	uint32_t s = p.seq;
+	/* the SYN-ACK offered 65535 bytes, the app reads 4096 at a time:
+	 * 16 rounds reach the furthest edge offered, s + 65536 */
+	for (int r = 0; r < 16; r++) {
+		if (r)
+			h_app_read(a);
+		for (int i = 0; i < 4; i++)
+			h_peer_send(&p, TCP_ACK, d, sizeof d);
+		h_tx_drop_all();
+	}
+	cr_assert_eq(p.seq - s, 65536u);
+	cr_assert_eq(a->rxlen, 65536, "delivered %zu", a->rxlen);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 0, "a peer within the window is never counted");
+	/* we send the peer 100 bytes; it acknowledges them on a probe */
+	cr_assert_eq(h_app_send(a, out, sizeof out), sizeof out);
+	struct h_pkt *k = next_seg(&p);
+	cr_assert_eq(k->plen, 100);
+	cr_assert_eq(k->win, 0, "our window is shut");
+	h_peer_take(&p, k);
+	h_tx_drop_all();
+	h_peer_send_at(&p, p.seq, TCP_ACK, d, 1);
+	k = next_seg(&p);
+	cr_assert_eq(k->flags, TCP_ACK);
+	cr_assert_eq(k->ack, p.seq, "the probe's byte is not taken");
+	cr_assert_eq(k->win, 0);
+	cr_assert_eq(tcp_send_space(a->c), 65536, "the probe's ACK was not processed");
+	cr_assert_eq(a->rxlen, 65536);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 1);
+	/* past rcv_nxt: out of a shut window, answered */
+	h_peer_send_at(&p, p.seq + 10, TCP_ACK, d, 1);
+	cr_assert_eq(next_seg(&p)->ack, p.seq);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 2);
+	cr_assert_eq(H_STAT(tcp_ooo), 0);
+	/* the app reads: the window opens and the byte goes in */
+	h_app_read(a);
+	h_tx_drop_all();
+	h_peer_send(&p, TCP_ACK, d, 1);
+	cr_assert_eq(a->rxlen, 65537);
+	h_app_abort(a);
+}
+
+/* ---- RFC 5961: blind RST, SYN and data injection */
+
+/* RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, MAX.SND.WND
+ * the largest window the peer ever offered; outside it the segment
+ * (its data too) is dropped, counted, and a challenge ACK answers */
+Test(tcp_hostile, ack_below_max_snd_wnd_is_challenged)
+{
+	d_fill();
+	struct h_peer p;
+	h_peer_init(&p, 40000, H_PORT, 0, 0, 1);    /* no window scaling */
+	p.win = 1000;                               /* MAX.SND.WND: 1000 */
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	uint32_t una = p.ack;                       /* our SND.UNA: nothing sent */
+	p.ack = una - 1001;
+	h_peer_send(&p, TCP_ACK, D, 10);
+	struct h_pkt *k = next_seg(&p);
+	cr_assert_eq(k->flags, TCP_ACK, "a challenge ACK");
+	cr_assert_eq(k->seq, una);
+	cr_assert_eq(k->ack, p.seq - 10, "the data of a bad ACK is not taken");
+	cr_assert_eq(a->rxlen, 0);
+	cr_assert_eq(H_STAT(drop_tcp_bad_ack), 1);
+	cr_assert_eq(H_STAT(tcp_challenge_acks), 1);
+	p.seq -= 10;
+	/* at the bound it is acceptable (an old duplicate) */
+	p.ack = una - 1000;
+	h_peer_send(&p, TCP_ACK, D, 10);
+	cr_assert_eq(a->rxlen, 10);
+	cr_assert_eq(memcmp(a->rx, D, 10), 0);
+	/* the peer offers more: the bound moves with MAX.SND.WND */
+	p.ack = una;
+	p.win = 5000;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	p.win = 100;                                /* a smaller one later: the max stays */
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	p.ack = una - 5000;
+	h_peer_send(&p, TCP_ACK, D + 10, 10);
+	cr_assert_eq(a->rxlen, 20);
+	p.ack = una - 5001;
+	h_peer_send(&p, TCP_ACK, D + 20, 10);
+	cr_assert_eq(a->rxlen, 20);
+	cr_assert_eq(H_STAT(drop_tcp_bad_ack), 2);
+	p.seq -= 10;
+	/* an ACK of what we never sent: the same */
+	p.ack = una + 1;
+	h_peer_send(&p, TCP_ACK, D + 20, 10);
+	cr_assert_eq(a->rxlen, 20);
+	cr_assert_eq(H_STAT(drop_tcp_bad_ack), 3);
+	cr_assert_eq(H_STAT(tcp_challenge_acks), 3);
+	cr_assert_not(a->gone);
+	h_tx_drop_all();
+	h_app_abort(a);
+}
+
+/* RFC 5961 3.2 and 4.2: a RST in the window but not at rcv_nxt, and a
+ * SYN anywhere, get a challenge ACK (counted), never a reset */
+Test(tcp_hostile, rst_and_syn_get_counted_challenge_acks)
+{
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	h_peer_send_at(&p, p.seq + 1, TCP_RST, NULL, 0);
+	struct h_pkt *k = next_seg(&p);
+	cr_assert_eq(k->flags, TCP_ACK);
+	cr_assert_eq(k->ack, p.seq);
+	cr_assert_eq(H_STAT(tcp_challenge_acks), 1);
+	h_peer_send_at(&p, p.seq + 100, TCP_SYN, NULL, 0);         /* in the window */
+	cr_assert_eq(next_seg(&p)->flags, TCP_ACK);
+	h_peer_send_at(&p, p.seq + 100000000, TCP_SYN, NULL, 0);   /* far outside it */
+	k = next_seg(&p);
+	cr_assert_eq(k->flags, TCP_ACK, "RFC 5961 4.2: whatever its seq");
+	cr_assert_eq(k->ack, p.seq);
+	h_peer_send_at(&p, p.seq - 100000000, TCP_SYN | TCP_ACK, NULL, 0);
+	cr_assert_eq(next_seg(&p)->flags, TCP_ACK);
+	cr_assert_eq(H_STAT(tcp_challenge_acks), 4);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 0, "a SYN is challenged, not counted out of window");
+	h_peer_send_at(&p, p.seq + 100000000, TCP_RST, NULL, 0);   /* out of it: silence */
+	no_more(&p);
+	cr_assert_eq(H_STAT(tcp_challenge_acks), 4);
+	cr_assert_not(a->gone);
+	cr_assert_eq(net_tcp_conns(0), 1);
+	h_app_abort(a);
+}
+
+/* Challenge ACKs are limited per core: each second's allowance drawn
+ * from [500, 1500) (CHALLENGE_ACK_LIMIT 1000, randomised as Linux does
+ * since CVE-2016-5696); the rest counted, not sent. */
+Test(tcp_hostile, challenge_acks_are_rate_limited_per_core)
+{
+	enum { PER_SECOND = 2000, SECONDS = 3 };
+	struct h_peer p, q;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	struct h_app_conn *b = passive_open(&q, 1460, 1);
+	uint32_t sent[SECONDS];
+	uint64_t acks0 = H_STAT(tcp_challenge_acks), lim0 = H_STAT(tcp_challenge_ack_limited);
+	/* in the middle of a second: the whole burst falls in it */
+	h_advance_ms(1000 - (h_now() / H_MS) % 1000 + 100);
+	for (int sec = 0; sec < SECONDS; sec++) {
+		sent[sec] = 0;
+		for (int i = 0; i < PER_SECOND; i++) {
+			/* two connections share the core's allowance */
+			struct h_peer *x = (i & 1) ? &q : &p;
+			h_peer_send_at(x, x->seq + 1, TCP_RST, NULL, 0);
+			while (h_next_ip(&K))
+				if (K.flags == TCP_ACK)
+					sent[sec]++;
+		}
+		cr_assert(sent[sec] >= 500 && sent[sec] < 1500, "second %d: %u challenge ACKs", sec, sent[sec]);
+		cr_assert_eq(H_STAT(tcp_challenge_acks) - acks0, sent[sec]);
+		cr_assert_eq(H_STAT(tcp_challenge_ack_limited) - lim0, PER_SECOND - sent[sec]);
+		acks0 = H_STAT(tcp_challenge_acks);
+		lim0 = H_STAT(tcp_challenge_ack_limited);
+		h_advance_ms(1000);
+	}
+	cr_assert(sent[0] != sent[1] || sent[1] != sent[2], "the allowance is the same every second: %u",
+		  sent[0]);
+	cr_log_info("challenge ACKs a second: %u %u %u", sent[0], sent[1], sent[2]);
+	cr_assert_not(a->gone);
+	cr_assert_not(b->gone);
+	h_app_abort(a);
+	h_app_abort(b);
+}
+
+/* ---- small out-of-order segments: copied together, charged at the
+ * buffers' true size */
+
+/* one-byte segments [s + from, s + to) of p (D's bytes), ascending or
+ * descending, each answered by a dup ACK that is dropped at once */
+static void ooo_bytes(struct h_peer *p, uint32_t s, uint32_t from, uint32_t to, int down)
+{
+	for (uint32_t i = 0; i < to - from; i++) {
+		uint32_t at = down ? to - 1 - i : from + i;
+		h_peer_send_at(p, s + at, TCP_ACK, D + at, 1);
+		h_tx_drop_all();
+	}
+}
+
+Test(tcp_hostile, small_ooo_segments_share_a_buffer)
+{
+	d_fill();
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	uint32_t s = p.seq;
+	h_tx_drop_all();
+	uint32_t avail0 = h_pool_avail();
+	/* 1000 one-byte segments behind a one-byte hole: one buffer for all
+	 * (each in its own, the connection's 16 buffers would have been
+	 * full after 16) */
+	ooo_bytes(&p, s, 1, 1001, 0);
+	cr_assert_eq(avail0 - h_pool_avail(), 1, "%u buffers held", avail0 - h_pool_avail());
+	cr_assert_eq(H_STAT(tcp_ooo), 1000);
+	cr_assert_eq(H_STAT(tcp_ooo_coalesced), 999);
+	cr_assert_eq(H_STAT(drop_tcp_ooo_full) + H_STAT(drop_tcp_ooo_budget), 0);
+	/* and downwards, into the head room of the buffer that follows: a
+	 * new buffer only when that is used up */
+	ooo_bytes(&p, s, 1500, 1900, 1);
+	cr_assert_leq(avail0 - h_pool_avail(), 4, "%u buffers held", avail0 - h_pool_avail());
+	/* the gap between the two runs filled from both sides, then the hole */
+	ooo_bytes(&p, s, 1001, 1200, 0);
+	ooo_bytes(&p, s, 1200, 1500, 1);
+	h_peer_send_at(&p, s, TCP_ACK, D, 1);
+	cr_assert_eq(a->rxlen, 1900, "delivered %zu", a->rxlen);
+	cr_assert_eq(memcmp(a->rx, D, 1900), 0, "reassembled wrong");
+	h_tx_drop_all();
+	cr_assert_eq(h_pool_avail(), avail0, "the queue's buffers are home");
+	h_app_abort(a);
+}
+
+/* the same buffer-sharing with overlaps: repeats, a byte inside a
+ * queued run, a segment reaching across the buffer it continues */
+Test(tcp_hostile, small_ooo_overlaps_are_merged_right)
+{
+	d_fill();
+	struct h_peer p;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	uint32_t s = p.seq;
+	h_peer_send_at(&p, s + 10, TCP_ACK, D + 10, 20);      /* [10, 30) */
+	h_peer_send_at(&p, s + 15, TCP_ACK, D + 15, 5);       /* inside it */
+	h_peer_send_at(&p, s + 40, TCP_ACK, D + 40, 10);      /* [40, 50) */
+	h_peer_send_at(&p, s + 25, TCP_ACK, D + 25, 20);      /* [25, 45): joins both */
+	h_peer_send_at(&p, s + 10, TCP_ACK, D + 10, 20);      /* a repeat */
+	h_peer_send_at(&p, s + 5, TCP_ACK, D + 5, 10);        /* [5, 15): in front */
+	h_tx_drop_all();
+	h_peer_send_at(&p, s, TCP_ACK, D, 5);
+	cr_assert_eq(a->rxlen, 50, "delivered %zu", a->rxlen);
+	cr_assert_eq(memcmp(a->rx, D, 50), 0, "reassembled wrong");
+	h_app_abort(a);
+}
+
+/* ---- 64 connections flooding one-byte segments behind their holes
+ * (issue 10 item 3): an app of its own, on a port of its own */
+#define FLOOD_PORT 5003
+#define FLOOD_CONNS 64
+#define FLOOD_BYTES 300
+static struct flood_conn {
+	struct tcp_conn *c;
+	uint8_t rx[FLOOD_BYTES + 1];
+	size_t rxlen;
+	int gone;
+} F[FLOOD_CONNS];
+static int f_next;
+
+static void *f_accept(struct tcp_conn *c, void *arg)
+{
+	if (f_next == FLOOD_CONNS)
+		return NULL;
+	F[f_next].c = c;
+	return &F[f_next++];
+}
+static void f_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
+{
+	struct flood_conn *f = ctx;
+	cr_assert_leq(f->rxlen + len, sizeof f->rx, "more than was sent");
+	memcpy(f->rx + f->rxlen, data, len);
+	f->rxlen += len;
+}
+static void f_gone(struct tcp_conn *c, void *ctx, int reason) { ((struct flood_conn *)ctx)->gone = 1; }
+static const struct tcp_ops fops = { .recv = f_recv, .gone = f_gone };
+
+Test(tcp_hostile, ooo_flood_of_64_connections_cannot_empty_the_pool)
+{
+	d_fill();
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}],"
+			    " \"tcp\": {\"max_conns_per_core\": 64, \"send_buffer\": 4096, \"send_buffers\": 1}}"), 0);
+	cr_assert_eq(tcp_listen(FLOOD_PORT, &fops, f_accept, NULL), 0);
+	static struct h_peer p[FLOOD_CONNS];
+	static uint32_t s[FLOOD_CONNS];
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_init(&p[i], (uint16_t)(46000 + i), FLOOD_PORT, 1, 7, 1);
+		h_peer_syn(&p[i]);
+		cr_assert(h_peer_recv(&p[i], &K) && K.flags == (TCP_SYN | TCP_ACK), "no SYN-ACK for %d", i);
+		p[i].iss = K.seq;
+		p[i].ack = K.seq + 1;
+		h_peer_send(&p[i], TCP_ACK, NULL, 0);
+		s[i] = p[i].seq;
+	}
+	cr_assert_eq(f_next, FLOOD_CONNS);
+	h_tx_drop_all();
+	uint32_t avail0 = h_pool_avail(), low = avail0;
+	/* round-robin, each connection 300 one-byte segments behind a one-byte
+	 * hole: upwards (one buffer), downwards (a buffer per ~190 bytes of
+	 * head room) or with one-byte gaps (a buffer each, the budgets' case) */
+	for (uint32_t k = 0; k < FLOOD_BYTES; k++) {
+		for (int i = 0; i < FLOOD_CONNS; i++) {
+			uint32_t at;
+			switch (i % 3) {
+			case 0: at = 1 + k; break;
+			case 1: at = FLOOD_BYTES - k; break;
+			default:
+				if (k >= FLOOD_BYTES / 2)
+					continue;
+				at = 1 + 2 * k;
+			}
+			h_peer_send_at(&p[i], s[i] + at, TCP_ACK, D + at, 1);
+			h_tx_drop_all();
+			if (h_pool_avail() < low)
+				low = h_pool_avail();
+		}
+	}
+	cr_log_info("out-of-order flood: %u of %u buffers held at most; queued %lu, coalesced %lu, "
+		    "dropped %lu (connection) %lu (core)", avail0 - low, H_POOL,
+		    (unsigned long)H_STAT(tcp_ooo), (unsigned long)H_STAT(tcp_ooo_coalesced),
+		    (unsigned long)H_STAT(drop_tcp_ooo_full), (unsigned long)H_STAT(drop_tcp_ooo_budget));
+	cr_assert_leq(avail0 - low, OOO_CORE_BUFS, "the queues held %u buffers", avail0 - low);
+	cr_assert_gt(H_STAT(tcp_ooo_coalesced), 0);
+	cr_assert_gt(H_STAT(drop_tcp_ooo_budget), 0, "the core's budget never bit");
+	cr_assert_eq(H_STAT(tcp_ooo_pruned), 0, "the pool never ran short");
+	/* the holes fill: a queue that was kept gives all its bytes at once */
+	int whole = 0;
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_send_at(&p[i], s[i], TCP_ACK, D, 1);
+		h_tx_drop_all();
+		whole += F[i].rxlen == FLOOD_BYTES + 1;
+	}
+	cr_assert_geq(whole, 8, "only %d connections had their queue whole", whole);
+	/* the peers send the rest again: every byte arrives, in order */
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		h_peer_send_at(&p[i], s[i] + 1, TCP_ACK, D + 1, FLOOD_BYTES);
+		h_tx_drop_all();
+		cr_assert_eq(F[i].rxlen, FLOOD_BYTES + 1, "connection %d: %zu bytes", i, F[i].rxlen);
+		cr_assert_eq(memcmp(F[i].rx, D, FLOOD_BYTES + 1), 0, "connection %d: reassembled wrong", i);
+		cr_assert_not(F[i].gone);
+	}
+	cr_log_info("queues whole when the holes filled: %d of %d", whole, FLOOD_CONNS);
+	cr_assert_eq(h_pool_avail(), avail0, "out-of-order buffers not home");
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		tcp_abort(F[i].c);
+	h_turn();
+}
