@@ -863,32 +863,40 @@ def summary_of(samples):
             "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": max(lat) if lat else None}
 
 
-def plot(res, series, png):
+def plot(res, series, samples, png):
     os.makedirs(WORK, exist_ok=True)
     dat = os.path.join(WORK, "soak.dat")
+    v = lambda x: "NaN" if x is None else "%.3f" % x
     with open(dat, "w") as f:
-        f.write("# t_min ping tcp_echo udp_echo api bulk_rx_mbit churn_per_s\n")
+        f.write("# t_min bulk_rx_mbit churn_per_s host_load\n")
         for row in series:
-            v = lambda x: "NaN" if x is None else "%.3f" % x
-            f.write("%.3f %s %s %s %s %s %s\n" % (row["t"] / 60, v(row.get("ping")), v(row.get("tcp_echo")),
-                                                  v(row.get("udp_echo")), v(row.get("api")),
-                                                  v(row["bulk_rx_mbit"]), v(row["churn_per_s"])))
+            f.write("%.3f %s %s %s\n" % (row["t"] / 60, v(row["bulk_rx_mbit"]), v(row["churn_per_s"]),
+                                         v(row.get("host_load"))))
+    lat = os.path.join(WORK, "soak-latency.dat")
+    with open(lat, "w") as f:                # one block per service; a gap (no answer) at 30 s
+        for name in ("ping", "tcp_echo", "udp_echo", "api"):
+            f.write("# %s: t_min ms\n" % name)
+            for t, ms in samples[name]:
+                f.write("%.4f %s\n" % (t / 60, v(PROBE_TIMEOUT * 1000 if ms is None else ms)))
+            f.write("\n\n")
     terms = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True).stderr
-    term = "pngcairo size 1200,800 font ',10'" if "pngcairo" in terms else "png size 1200,800"
+    term = "pngcairo size 1200,1100 font ',10'" if "pngcairo" in terms else "png size 1200,1100"
     gp = f"""
 set terminal {term}
 set output '{png}'
-set multiplot layout 2,1 title "Soak: Pollux echo appliance, 4 vCPUs (QEMU TCG), {res['minutes']:g} min of mixed load and attacks\\nhost shared with other work (2 CPUs); one sample a second each"
+set multiplot layout 3,1 title "Soak: Pollux echo appliance, 4 vCPUs (QEMU TCG), {res['minutes']:g} min of mixed load and attacks\\nhost shared with other work (2 CPUs); one sample a second each"
 set grid
 set key top right box opaque
 set xlabel 'minutes'
 set logscale y
 set ylabel 'latency (ms)'
 set title 'latency, one sample a second (gaps: no answer within 5 s)'
-plot '{dat}' using 1:2 with points pt 7 ps 0.3 title 'ping', \\
-     '' using 1:3 with points pt 7 ps 0.3 title 'TCP echo (new connection)', \\
-     '' using 1:4 with points pt 7 ps 0.3 title 'UDP echo', \\
-     '' using 1:5 with points pt 7 ps 0.3 title 'API GET /v1/system'
+plot '{lat}' index 0 using 1:2 with points pt 7 ps 0.3 title 'ping', \\
+     '' index 1 using 1:2 with points pt 7 ps 0.3 title 'TCP echo (new connection)', \\
+     '' index 2 using 1:2 with points pt 7 ps 0.3 title 'UDP echo', \\
+     '' index 3 using 1:2 with points pt 7 ps 0.5 title 'API GET /v1/system', \\
+     5000 with lines dt 2 lc rgb '#888888' title '5 s: a gap above'
+unset xlabel
 unset logscale y
 set ylabel 'Mbit/s echoed'
 set y2label 'connections/s'
@@ -896,8 +904,14 @@ set y2tics
 set yrange [0:*]
 set y2range [0:*]
 set title 'throughput: 2 bulk streams through the echo (each byte both ways), and connection churn'
-plot '{dat}' using 1:6 with lines lw 1.5 title 'bulk echoed (Mbit/s)', \\
-     '' using 1:7 axes x1y2 with lines title 'churn connections/s'
+plot '{dat}' using 1:2 with lines lw 1.5 title 'bulk echoed (Mbit/s)', \\
+     '' using 1:3 axes x1y2 with lines title 'churn connections/s'
+unset y2tics
+unset y2label
+set ylabel 'load average'
+set xlabel 'minutes'
+set title "host load (1-minute load average, 2 CPUs, other engineers' work included)"
+plot '{dat}' using 1:4 with lines lw 1.5 title 'host load'
 unset multiplot
 """
     r = subprocess.run(["gnuplot"], input=gp, text=True, capture_output=True)
@@ -1003,7 +1017,8 @@ def main():
             cur = dict(S.c)
             d = lambda k: cur.get(k, 0) - last.get(k, 0)
             row = {"t": round(now - S.t0, 1), "bulk_rx_mbit": round(d("bulk_rx_bytes") * 8 / 1e6, 2),
-                   "bulk_tx_mbit": round(d("bulk_tx_bytes") * 8 / 1e6, 2), "churn_per_s": d("churn_ok")}
+                   "bulk_tx_mbit": round(d("bulk_tx_bytes") * 8 / 1e6, 2), "churn_per_s": d("churn_ok"),
+                   "host_load": round(os.getloadavg()[0], 2)}
             for name, sm in S.samples.items():
                 row[name] = sm[-1][1] if sm and now - S.t0 - sm[-1][0] < 2 else None
             series.append(row)
@@ -1120,6 +1135,7 @@ def main():
             "vm_drops": {k: v for k, v in drops.items() if v},
             "vm_api": api_counters,
             "series": series,
+            "samples": {k: v for k, v in S.samples.items()},   # (s since the start, ms or null)
         }
         gaps_ok = all(s["gaps"] == 0 for s in services.values())
         acct_ok = acct is not None and acct[3] == acct[4]
@@ -1132,7 +1148,7 @@ def main():
         }
         ok = all(res["verdict"].values())
         png = os.path.join(OUT, "soak.png")
-        res["plot"] = "bench/soak/soak.png" if plot(res, series, png) else None
+        res["plot"] = "bench/soak/soak.png" if plot(res, series, S.samples, png) else None
         benchlib.write_results(os.path.join(OUT, "results.json"), res, ROOT)
 
         log("")
