@@ -968,6 +968,10 @@ def main():
         S.cacert = os.path.join(WORK, "pollux.pem")
         cfgpath, cfg = write_config(S)
         date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        # the checkout the image was built from, read before the run (a
+        # commit made while it runs is not what it ran)
+        git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True).stdout.strip()
         load0 = os.getloadavg()
         log("soak: %g min on %s (4 vCPUs, TCG), echo appliance at %s, API at 127.0.0.1:%d (in namespace %s);"
             " host load %.1f" % (minutes, "build/pollux.elf", S.guest, S.api_port, S.ns, load0[0]))
@@ -1114,8 +1118,7 @@ def main():
             "benchmark": "soak", "date": date, "minutes": minutes,
             "host": {"cpus": os.cpu_count(), "load_start": round(load0[0], 2), "load_end": round(load_end[0], 2),
                      "note": "run at nice -n 19 on a host shared with other engineers' builds and tests"},
-            "git_describe": subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                                           capture_output=True, text=True).stdout.strip(),
+            "git_describe": git,
             "vm": {"command": S.vm_cmd, "config": cfg, "data_cores": data_cores},
             "appliance_choice": "echo: TCP+UDP echo, churn and bulk streams on one port; iperf3 not run "
                                 "(one appliance per VM; iperf serves only iperf3, web only HTTP)",
