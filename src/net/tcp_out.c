@@ -141,7 +141,10 @@ int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t o
 	h->ack = (flags & TCP_ACK) ? htonl(c->rcv_nxt) : 0;
 	h->off = (uint8_t)((hl / 4) << 4);
 	h->flags = flags;
-	h->win = htons((flags & TCP_SYN) ? (uint16_t)(RCV_WND > 65535 ? 65535 : RCV_WND) : rcv_window(c));
+	uint16_t win = (flags & TCP_SYN) ? (uint16_t)(RCV_WND > 65535 ? 65535 : RCV_WND) : rcv_window(c);
+	if (flags & TCP_SYN)            /* a SYN's window is never scaled; rcv_window sets it otherwise */
+		c->rcv_adv = c->rcv_nxt + win;
+	h->win = htons(win);
 	h->urg = 0;
 	h->csum = 0;
 	uint16_t tl = (uint16_t)(hl + len);
