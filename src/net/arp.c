@@ -57,7 +57,7 @@
 #define ARP_PENDING_NS (3ull * 1000000000ull)   /* how long a reply to one counts as solicited */
 #define ARP_DEFEND_NS (10ull * 1000000000ull)   /* RFC 5227 DEFEND_INTERVAL */
 #define ARP_QUIESCE_NS 1000000000ull            /* a publish waits this long for every core */
-#define ARP_REQUIESCE_NS 1000000ull             /* ... and a change after one that timed out this */
+#define ARP_REQUIESCE_NS ARP_QUIESCE_NS         /* ... and a change after one that timed out as long */
 struct arp_table { uint32_t n; struct arp_entry e[ARP_MAX]; };
 static void *_Atomic arp_published;
 static struct arp_table arp_bufs[2];           /* core 0 flips between them */
@@ -166,9 +166,11 @@ static void arp_publish(struct arp_table *nw, uint32_t expired)
 
 /* core 0: may the spare table (the copy published before the current one)
  * be rewritten? After a publish whose wait timed out, only once a new
- * wait, short (ARP_REQUIESCE_NS: core 0 does not stall on every learn
- * while a core is away), sees every core pass a quiescent point; until
- * then the table stays as it is and the change is refused. */
+ * wait (ARP_REQUIESCE_NS) sees every core pass a quiescent point; until
+ * then the table stays as it is and the change is refused. As long as a
+ * publish's own wait: a shorter one (1 ms was tried) seldom sees every
+ * vCPU of a starved TCG guest run, so learning would stop for as long as
+ * the host is busy. */
 static int arp_spare_free(void)
 {
 	if (arp_owed && sched_quiesce_wait(ARP_REQUIESCE_NS))
