@@ -5,6 +5,8 @@
 #   make run        install what is missing, build, boot configs/default.json
 #   make test       install what is missing, build, run every test
 #   make bench      run every benchmark under bench/
+#   make soak       30 minutes of load and attacks on one VM (test/soak/;
+#                   SOAK_MINUTES=3 for a short one); not part of make test
 #   make deps       only install the Debian packages the build needs
 #
 # Each folder lists its sources explicitly below. Pure logic (no hardware)
@@ -88,7 +90,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps deps-bench run test test-layers test-unit test-vm test-hosted test-vhost-live test-fuzz bench clean gdb
+.PHONY: all hosted deps deps-bench run test test-layers test-unit test-vm test-hosted test-vhost-live test-fuzz bench soak clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
@@ -336,6 +338,10 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/tcp/run
 	bench/pps/run
 	bench/api/run
+
+# Not in `make test`: half an hour (SOAK_MINUTES), root; writes bench/soak/.
+soak: $(BUILD)/.deps $(BUILD)/.deps-bench all
+	$(PYTHON) test/soak/soak.py
 
 gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"

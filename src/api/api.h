@@ -116,6 +116,7 @@ struct api_core_stats {
 	uint64_t msgs_in, msgs_out, chan_full, timers_fired;
 	uint32_t chan_depth_in;         /* messages waiting now (a gauge) */
 	uint32_t tcp_conns;             /* open now (a gauge) */
+	uint32_t timers_armed;          /* on the core's wheel now (a gauge) */
 	struct net_stats net;           /* the stack's counters, by reason */
 };
 

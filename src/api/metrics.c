@@ -59,6 +59,7 @@ static const struct family core_families[] = {
 	{ "pollux_channel_depth_messages", "gauge", "Messages waiting for the core now.",
 	  CORE(chan_depth_in), U32, NULL },
 	{ "pollux_tcp_connections", "gauge", "TCP connections open on the core now.", CORE(tcp_conns), U32, NULL },
+	{ "pollux_timers_armed", "gauge", "Timers armed on the core's wheel now.", CORE(timers_armed), U32, NULL },
 };
 
 /* The queue families: the rows of NETDEV_QUEUE_STATS_FIELDS

@@ -70,6 +70,7 @@ static void core_snapshot(uint32_t c, struct api_core_stats *o)
 	o->chan_full = ss.chan_full;
 	o->timers_fired = ss.timers_fired;
 	o->chan_depth_in = ss.chan_depth_in;
+	o->timers_armed = (uint32_t)ss.timers_armed;
 	if (net_if_count()) {
 		net_stats(c, &o->net);
 		o->tcp_conns = net_tcp_conns(c);

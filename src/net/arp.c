@@ -56,6 +56,8 @@
 #define ARP_PENDING 16                          /* requests core 0 sent lately */
 #define ARP_PENDING_NS (3ull * 1000000000ull)   /* how long a reply to one counts as solicited */
 #define ARP_DEFEND_NS (10ull * 1000000000ull)   /* RFC 5227 DEFEND_INTERVAL */
+#define ARP_QUIESCE_NS 1000000000ull            /* a publish waits this long for every core */
+#define ARP_REQUIESCE_NS ARP_QUIESCE_NS         /* ... and a change after one that timed out as long */
 struct arp_table { uint32_t n; struct arp_entry e[ARP_MAX]; };
 static void *_Atomic arp_published;
 static struct arp_table arp_bufs[2];           /* core 0 flips between them */
@@ -66,6 +68,7 @@ static uint64_t arp_tokens_ns;                  /* when it was last filled */
 static struct { uint32_t ip; uint8_t ifindex; uint64_t ns; } arp_pending[ARP_PENDING];
 static uint32_t arp_pending_next;
 static uint64_t arp_defended_ns[NET_MAX_IFS];
+static int arp_owed;                            /* the last publish's wait timed out */
 
 void arp_init(void)
 {
@@ -77,6 +80,7 @@ void arp_init(void)
 	memset(arp_pending, 0, sizeof arp_pending);
 	arp_pending_next = 0;
 	memset(arp_defended_ns, 0, sizeof arp_defended_ns);
+	arp_owed = 0;
 }
 
 const struct arp_entry *arp_lookup(const struct net_if *ifc, uint32_t ip)
@@ -144,14 +148,35 @@ static struct arp_table *arp_spare_live(uint64_t now, uint32_t *expired)
 }
 
 /* core 0: publish the spare table; the old copy is rewritten next time,
- * so wait until nobody reads it */
+ * so wait until nobody reads it. A core that does not pass a quiescent
+ * point within ARP_QUIESCE_NS (a vCPU the host did not run: seen under
+ * the soak's load on a busy host) may still read the old copy: arp_owed
+ * then keeps it from being rewritten until a later wait sees every core
+ * pass one (arp_spare_free). */
 static void arp_publish(struct arp_table *nw, uint32_t expired)
 {
 	counter_add(&net_me()->ctr.arp_expired, expired);
 	sched_publish(&arp_published, nw);
-	if (sched_quiesce_wait(1000000000ull))
+	if (sched_quiesce_wait(ARP_QUIESCE_NS)) {
 		klog("net: arp: a core did not pass a quiescent point within 1 s");
+		arp_owed = 1;
+	}
 	arp_cur = !arp_cur;
+}
+
+/* core 0: may the spare table (the copy published before the current one)
+ * be rewritten? After a publish whose wait timed out, only once a new
+ * wait (ARP_REQUIESCE_NS) sees every core pass a quiescent point; until
+ * then the table stays as it is and the change is refused. As long as a
+ * publish's own wait: a shorter one (1 ms was tried) seldom sees every
+ * vCPU of a starved TCG guest run, so learning would stop for as long as
+ * the host is busy. */
+static int arp_spare_free(void)
+{
+	if (arp_owed && sched_quiesce_wait(ARP_REQUIESCE_NS))
+		return 0;
+	arp_owed = 0;
+	return 1;
 }
 
 /* core 0: a resolved gateway of ifc (its default or a route's via)? */
@@ -204,6 +229,10 @@ static void arp_learn(struct net_if *ifc, uint32_t ip, const uint8_t *mac, int s
 		known = same;
 		break;
 	}
+	if (!arp_spare_free()) {
+		NSTAT(arp_learn_limited);       /* refused like a learn over the rate */
+		return;
+	}
 	if (!arp_token(now, solicited || known))
 		return;
 	uint32_t expired;
@@ -244,8 +273,8 @@ void arp_sweep(struct timer *t, void *arg)
 	uint32_t i;
 	for (i = 0; i < old->n && old->e[i].expires > now; i++)
 		;
-	if (i == old->n)
-		return;
+	if (i == old->n || !arp_spare_free())
+		return;                         /* nothing expired, or the next sweep */
 	uint32_t expired;
 	struct arp_table *nw = arp_spare_live(now, &expired);
 	arp_publish(nw, expired);

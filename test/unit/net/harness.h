@@ -57,6 +57,7 @@ extern const uint8_t H_OUR_MAC1[6];     /* eth1's, when h_ndevs is 2 */
 #define H_MAX_DEVS 2
 extern int h_ndevs;                     /* devices: set before h_init (default 1) */
 extern uint32_t h_quiesces;             /* sched_quiesce_wait calls (publishes that waited) */
+extern uint32_t h_quiesce_timeouts;     /* the next this many sched_quiesce_wait time out */
 /* netdev_queue_core(d, q) answers q instead of 0 (steering tests that
  * hand net_flow_core an interface with several queues; set after h_init) */
 extern int h_queue_core_is_q;

@@ -437,6 +437,43 @@ Test(arp, gratuitous_arp_frame)
 	cr_assert_eq(ntohl(k.arp->tpa), H_OUR_IP, "sender and target: our own address");
 }
 
+Test(arp, a_core_that_misses_the_quiescent_point_keeps_the_old_copy_safe)
+{
+	/* a publish whose wait times out (a vCPU the host did not run): the
+	 * copy it replaced may still be read, so the next change waits again
+	 * first; while that wait times out too the change is refused (counted
+	 * with the rate limit's) and the table stays as it is */
+	uint8_t mac[6];
+	uint32_t n0 = net_arp_entries();
+	h_quiesce_timeouts = 1;
+	mac_of(mac, 1);
+	h_rx_arp(ARP_REQUEST, mac, H_OTHER_IP, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(net_arp_entries(), n0 + 1, "learned; its publish's wait timed out");
+	uint64_t limited = H_STAT(arp_learn_limited);
+	uint32_t q = h_quiesces;
+	h_quiesce_timeouts = 1;
+	mac_of(mac, 2);
+	h_rx_arp(ARP_REQUEST, mac, H_OTHER_IP + 1, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(net_arp_entries(), n0 + 1, "the old copy was rewritten while owed");
+	cr_assert_eq(H_STAT(arp_learn_limited), limited + 1);
+	cr_assert_eq(h_quiesces - q, 1, "only the owed wait");
+	q = h_quiesces;
+	mac_of(mac, 3);
+	h_rx_arp(ARP_REQUEST, mac, H_OTHER_IP + 2, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(net_arp_entries(), n0 + 2, "every core passed: learned");
+	cr_assert_eq(h_quiesces - q, 2, "the owed wait, then the publish's");
+	q = h_quiesces;
+	mac_of(mac, 4);
+	h_rx_arp(ARP_REQUEST, mac, H_OTHER_IP + 3, NULL, H_OUR_IP);
+	h_tx_drop_all();
+	cr_assert_eq(net_arp_entries(), n0 + 3);
+	cr_assert_eq(h_quiesces - q, 1, "owed no more: one wait a change");
+	cr_assert_eq(H_STAT(arp_learn_limited), limited + 1);
+}
+
 Test(arp, the_sweep_drops_expired_entries)
 {
 	cr_assert_eq(net_arp_entries(), 1, "the peer, learned in h_init");

@@ -37,6 +37,23 @@ static void probe(struct h_peer *p)
 	cr_assert_eq(K.plen, 0);
 }
 
+/* ---------------------------------------------------------------- what the console shows */
+Test(tcp_idle, a_quiet_passive_connection_shows_the_window_its_syn_ack_offered)
+{
+	/* the soak's netstat showed rcv_wnd 4035164773 for silent clients:
+	 * the right edge we advertised (rcv_adv) was set by every segment but
+	 * the SYN-ACK, the only one such a connection is ever sent */
+	struct h_peer p;
+	connect_on(&p, 40100);
+	h_advance_ms(6000);
+	struct net_tcp_conn_info q[2];
+	cr_assert_eq(net_tcp_quiet_conns(0, 5000, q, 2), 1);
+	cr_assert_eq(q[0].rport, 40100);
+	cr_assert_eq(q[0].rcv_space, 65535, "rcv_space %u: the SYN-ACK offered 65535", q[0].rcv_space);
+	h_app_abort_all();
+	h_turn();
+}
+
 /* ---------------------------------------------------------------- keepalive */
 Test(tcp_idle, keepalive_default_probes_after_120_s_and_an_answer_keeps_it)
 {
