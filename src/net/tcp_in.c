@@ -573,7 +573,7 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
 	c->ts_ok = o->ts;
 	c->ts_recent = o->tsval;
-	uint16_t peer_mss = o->mss ? tcp_peer_mss(o->mss) : c->mss;
+	uint16_t peer_mss = tcp_peer_mss(o->mss);      /* none: 536 (RFC 9293 3.7.1), as Linux */
 	if (peer_mss < c->mss)
 		c->mss = peer_mss;
 	c->snd_wnd = ntohs(h->win);

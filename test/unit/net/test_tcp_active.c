@@ -107,6 +107,35 @@ Test(tcp_active, connect_exchange_and_close)
 	cr_assert_eq(net_tcp_conns(0), 0);
 }
 
+/* A SYN-ACK without an MSS option means 536 (RFC 9293 3.7.1, as Linux),
+ * not our own MTU's: found by fuzz_tcp_syn, which saw 1460-byte segments */
+Test(tcp_active, synack_without_mss_means_536)
+{
+	active_syn();
+	struct h_peer p;
+	h_peer_init(&p, 80, K.sport, 0, 0, 0);
+	p.iss = K.seq;
+	p.ack = K.seq + 1;
+	struct h_tcp s = { .sport = 80, .dport = K.sport, .seq = p.seq, .ack = p.ack,
+			   .flags = TCP_SYN | TCP_ACK, .win = 65535 };
+	h_rx_tcp(&s);
+	p.seq++;
+	cr_assert_eq(A.connected, 1);
+	while (h_peer_recv(&p, &K))
+		;
+	static uint8_t d[4000];
+	cr_assert_eq(tcp_send(A.c, d, sizeof d), sizeof d);
+	h_turn();
+	int n = 0;
+	while (h_peer_recv(&p, &K)) {
+		cr_assert(K.plen <= 536, "a segment of %u bytes to a peer that gave no MSS", K.plen);
+		n += K.plen > 0;
+	}
+	cr_assert(n > 0, "nothing sent");
+	tcp_abort(A.c);
+	h_turn();
+}
+
 Test(tcp_active, connect_refused)
 {
 	active_syn();
