@@ -485,7 +485,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 			c->rcv_nxt = seq;
 			c->iss = ntohl(h->ack) - 1;
 			c->snd_una = c->snd_nxt = c->snd_max = ntohl(h->ack);
-			c->mss = mss;
+			c->mss = mss < (uint16_t)(ifc->mtu - 40) ? mss : (uint16_t)(ifc->mtu - 40);
 			c->snd_wnd = ntohs(h->win);
 			c->snd_wl1 = seq;
 			c->snd_wl2 = c->snd_una;
