@@ -585,7 +585,7 @@ static void seg_listen(const struct tcp_seg *s, struct listener *l)
 			c->rcv_nxt = seq;
 			c->iss = ntohl(h->ack) - 1;
 			c->snd_una = c->snd_nxt = c->snd_max = ntohl(h->ack);
-			c->mss = mss;
+			c->mss = mss < (uint16_t)(ifc->mtu - 40) ? mss : (uint16_t)(ifc->mtu - 40);
 			snd_wnd_set(c, ntohs(h->win));
 			c->snd_wl1 = seq;
 			c->snd_wl2 = c->snd_una;
@@ -674,7 +674,7 @@ static void seg_syn_sent(struct tcp_conn *c, const struct tcp_seg *s)
 	c->rcv_wscale = o->ws ? RCV_WSCALE : 0;
 	c->ts_ok = o->ts;
 	c->ts_recent = o->tsval;
-	uint16_t peer_mss = o->mss ? tcp_peer_mss(o->mss) : c->mss;
+	uint16_t peer_mss = tcp_peer_mss(o->mss);      /* none: 536 (RFC 9293 3.7.1), as Linux */
 	if (peer_mss < c->mss)
 		c->mss = peer_mss;
 	snd_wnd_set(c, ntohs(h->win));

@@ -11,6 +11,12 @@
  * sender, a group or zero MAC) and, with what was sent dropped, every
  * packet buffer must be back in its pool.
  *
+ * Every frame the stack sends is checked against the interface it
+ * leaves by: our MAC there, ARP for that interface's address only, and a
+ * unicast destination only to a MAC heard as an ARP sender on that same
+ * interface (an entry learned on one NIC and used on the other shows).
+ * The reader, clock and end-of-input checks are test/fuzz/net_fuzz.h's.
+ *
  * Each input gets a fresh world (h_fini/h_init; net_init empties the
  * table): eth0 198.18.0.2/24 via 198.18.0.1, eth1 198.18.1.2/24 with a
  * route to 10.0.0.0/8 via 198.18.1.1.
@@ -27,10 +33,7 @@
  *     5 flood: (arg >> 1) * 8 requests for us from new senders on the
  *              interface's subnet
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "harness.h"
+#include "net_fuzz.h"
 #include "net/net_priv.h"
 
 #define FUZZ_CONFIG \
@@ -39,24 +42,6 @@
 	" \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 16384}}"
 #define FUZZ_TIME_MS (15 * 60 * 1000ull)
 #define ETH1_IP 0xc6120102u
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct in *in, void *out, size_t k)
-{
-	size_t have = in->n < k ? in->n : k;
-	memset(out, 0, k);
-	memcpy(out, in->p, have);
-	in->p += have;
-	in->n -= have;
-}
-
-static uint8_t u8(struct in *in) { uint8_t v; take(in, &v, 1); return v; }
-static uint16_t u16(struct in *in) { uint8_t v[2]; take(in, v, 2); return (uint16_t)(v[0] | v[1] << 8); }
-static uint32_t u32(struct in *in) { return (uint32_t)u16(in) | (uint32_t)u16(in) << 16; }
 
 /* host order; the last entry means "four raw bytes" */
 static const uint32_t addrs[] = {
@@ -72,17 +57,17 @@ static const uint8_t macs[][6] = {
 };
 #define NMACS (sizeof macs / sizeof macs[0])
 
-static uint32_t addr_of(struct in *in, uint8_t i)
+static uint32_t addr_of(struct nf_in *in, uint8_t i)
 {
 	i %= NADDRS;
-	return i == NADDRS - 1 ? u32(in) : addrs[i];
+	return i == NADDRS - 1 ? nf_u32(in) : addrs[i];
 }
 
-static void mac_of(struct in *in, uint8_t i, uint8_t out[6])
+static void mac_of(struct nf_in *in, uint8_t i, uint8_t out[6])
 {
 	i %= NMACS;
 	if (i == NMACS - 1)
-		take(in, out, 6);
+		nf_take(in, out, 6);
 	else
 		memcpy(out, macs[i], 6);
 }
@@ -110,89 +95,141 @@ static void check_table(void)
 				continue;
 			int bad_addr = a == 0 || a == 0xffffffffu || a == H_OUR_IP || a == ETH1_IP ||
 				       (a >> 24) == 127 || (a >> 28) >= 14;
-			if (bad_addr || (e->mac[0] & 1) || !memcmp(e->mac, zero, 6) || e->ifindex != d) {
-				fprintf(stderr, "fuzz_arp: a forbidden entry on eth%d: %08x\n", d, a);
-				abort();
-			}
+			if (bad_addr || (e->mac[0] & 1) || !memcmp(e->mac, zero, 6) || e->ifindex != d)
+				nf_fail("arp", "a forbidden entry on eth%d: %08x", d, a);
 		}
+}
+
+/* The MACs each interface has heard as an ARP sender (from frames the
+ * input fed it): the only unicast destinations it may send to. A MAC
+ * learned on one interface and used on the other shows here, whatever
+ * address the table keyed it by. */
+#define KNOWN_MAX 64
+static struct {
+	uint8_t mac[KNOWN_MAX][6];
+	int n, overflow;
+	int flooded;                    /* 02:42:00:00:xx:xx, the flood's senders */
+} known[2];
+
+static void known_add(int dev, const uint8_t mac[6])
+{
+	for (int i = 0; i < known[dev].n; i++)
+		if (!memcmp(known[dev].mac[i], mac, 6))
+			return;
+	if (known[dev].n == KNOWN_MAX) {
+		known[dev].overflow = 1;        /* too many to tell: stop checking */
+		return;
+	}
+	memcpy(known[dev].mac[known[dev].n++], mac, 6);
+}
+
+static int known_has(int dev, const uint8_t mac[6])
+{
+	static const uint8_t flood[4] = { 0x02, 0x42, 0, 0 };
+	if (known[dev].overflow || (known[dev].flooded && !memcmp(mac, flood, 4)))
+		return 1;
+	for (int i = 0; i < known[dev].n; i++)
+		if (!memcmp(known[dev].mac[i], mac, 6))
+			return 1;
+	return 0;
+}
+
+/* a raw frame for dev: its ARP sender, untagged or 802.1Q-tagged */
+static void known_raw(int dev, const uint8_t *f, size_t len)
+{
+	if (len >= ETH_HLEN + 14 && f[12] == 0x08 && f[13] == 0x06)
+		known_add(dev, f + ETH_HLEN + 8);
+	if (len >= ETH_HLEN + 18 && f[12] == 0x81 && f[13] == 0x00 && f[16] == 0x08 && f[17] == 0x06)
+		known_add(dev, f + ETH_HLEN + 12);
+}
+
+/* Every frame the stack sent, against the interface it left by: from
+ * that device's MAC; an ARP frame speaks for that interface's address
+ * with its MAC; a unicast frame goes to a MAC heard on that interface. */
+static void check_sent(void)
+{
+	struct h_pkt k;
+	while (h_next(&k)) {
+		int d = k.ifindex;
+		const uint8_t *mac = d ? H_OUR_MAC1 : H_OUR_MAC;
+		uint32_t addr = d ? ETH1_IP : H_OUR_IP;
+		if (k.len < ETH_HLEN)
+			nf_fail("arp", "a frame of %u bytes on eth%d", k.len, d);
+		if (memcmp(k.eth->src, mac, 6))
+			nf_fail("arp", "a frame on eth%d from another MAC", d);
+		if (k.arp && (memcmp(k.arp->sha, mac, 6) || k.arp->spa != htonl(addr)))
+			nf_fail("arp", "an ARP frame on eth%d for another interface (spa %08x)", d, ntohl(k.arp->spa));
+		if (!(k.eth->dst[0] & 1) && !known_has(d, k.eth->dst))
+			nf_fail("arp", "a unicast frame on eth%d to %02x:%02x:%02x:%02x:%02x:%02x, never an ARP "
+				"sender there (type %04x)", d, k.eth->dst[0], k.eth->dst[1], k.eth->dst[2],
+				k.eth->dst[3], k.eth->dst[4], k.eth->dst[5], k.type);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 {
 	h_ndevs = 2;
-	if (h_init(FUZZ_CONFIG))
-		abort();
-	struct in in = { buf, size };
-	uint64_t waited = 0;
+	nf_world_init("arp", FUZZ_CONFIG);
+	struct nf_in in = { buf, size };
+	struct nf_clock clock = { 0, FUZZ_TIME_MS };
 	static uint32_t flood_next;
+	memset(known, 0, sizeof known);
+	known_add(0, H_PEER_MAC);               /* h_init: its request, and its answers on eth0 */
 	for (int records = 0; in.n && records < 256; records++) {
-		uint8_t op = u8(&in), arg = op >> 3;
+		uint8_t op = nf_u8(&in), arg = op >> 3;
 		int dev = arg & 1;
 		switch (op & 7) {
 		case 0: {
-			uint8_t aop = u8(&in), si = u8(&in), pi = u8(&in), ti = u8(&in);
+			uint8_t aop = nf_u8(&in), si = nf_u8(&in), pi = nf_u8(&in), ti = nf_u8(&in);
 			uint8_t sha[6], tha[6] = { 0 };
 			mac_of(&in, si, sha);
 			uint32_t spa = addr_of(&in, pi), tpa = addr_of(&in, ti);
 			uint16_t o = aop == 0 ? ARP_REQUEST : aop == 1 ? ARP_REPLY : aop;
 			if (o == ARP_REPLY)
 				memcpy(tha, dev ? H_OUR_MAC1 : H_OUR_MAC, 6);
+			known_add(dev, sha);
 			h_rx_arp_on(dev, o, sha, spa, tha, tpa);
 			break;
 		}
 		case 1: {
 			static uint8_t f[PKTBUF_DATA];
-			size_t len = u16(&in) % (PKTBUF_DATA + 1);
-			take(&in, f, len);
+			size_t len = nf_u16(&in) % (PKTBUF_DATA + 1);
+			nf_take(&in, f, len);
+			known_raw(dev, f, len);
 			h_rx_raw_on(dev, f, len);
 			break;
 		}
-		case 2: {
-			uint64_t ms = u16(&in);
-			if (ms > FUZZ_TIME_MS - waited)
-				ms = FUZZ_TIME_MS - waited;
-			waited += ms;
-			h_advance_ms(ms);
+		case 2:
+			nf_clock_advance(&clock, nf_u16(&in));
 			break;
-		}
 		case 3:
-			ping(dev, addr_of(&in, u8(&in)));
+			ping(dev, addr_of(&in, nf_u8(&in)));
 			break;
 		case 4: {
-			struct udp_meta to = { .dst = htonl(addr_of(&in, u8(&in))), .sport = 5353, .dport = 53,
+			struct udp_meta to = { .dst = htonl(addr_of(&in, nf_u8(&in))), .sport = 5353, .dport = 53,
 					       .ifindex = dev };
 			udp_send(&to, "fuzz", 4);
 			h_turn();
 			break;
 		}
 		case 5:
+			known[dev].flooded |= arg >> 1 != 0;
 			for (int i = 0; i < (arg >> 1) * 8; i++) {
 				uint8_t mac[6] = { 0x02, 0x42, 0, 0, (uint8_t)(flood_next >> 8), (uint8_t)flood_next };
 				uint32_t spa = (dev ? 0xc6120100u : 0xc6120000u) | (3 + flood_next % 250);
 				flood_next++;
 				h_rx_arp_on(dev, ARP_REQUEST, mac, spa, NULL, dev ? ETH1_IP : H_OUR_IP);
-				h_tx_drop_all();
+				check_sent();
 			}
 			break;
 		default:
 			break;
 		}
-		h_tx_drop_all();
+		check_sent();
 	}
 	check_table();
-	if (getenv("FUZZ_NET_STATS")) {         /* to check what a seed reaches */
-		struct net_stats st = h_stats();
-#define PRINT(f) if (st.f) fprintf(stderr, " " #f "=%llu", (unsigned long long)st.f);
-		NET_STATS_FIELDS(PRINT)
-#undef PRINT
+	if (nf_stats_print())                   /* to check what a seed reaches */
 		fprintf(stderr, " arp=%u\n", net_arp_entries());
-	}
-	h_tx_drop_all();
-	if (!h_pool_full()) {
-		fprintf(stderr, "fuzz_arp: pktbuf leak: %u of %u buffers home (or a double free)\n",
-			h_pool_avail(), H_POOL);
-		abort();
-	}
-	h_fini();
+	nf_world_end("arp");
 	return 0;
 }

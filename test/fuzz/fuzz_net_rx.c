@@ -7,6 +7,7 @@
  * app has aborted what it holds and TIME_WAIT has run out, every packet
  * buffer must be back in its pool.
  *
+ * The reader, clock and end-of-input checks are test/fuzz/net_fuzz.h's.
  * Each input gets a fresh world (h_fini/h_init; net_init empties the ARP
  * table; listeners and binds are static in the stack and carry over,
  * harmlessly). ISS and
@@ -39,10 +40,7 @@
  * After each record the peer reads what the stack sent (in-order data
  * advances its ACK) and the buffers go back to the pool.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "harness.h"
+#include "net_fuzz.h"
 
 #define FUZZ_CONFIG \
 	"{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}]," \
@@ -52,45 +50,6 @@
  * backing off to 60 s: about 8 min). The timer wheel walks every 65 us
  * tick of it, which is most of the fuzzer's time. */
 #define FUZZ_TIME_MS (15 * 60 * 1000ull)
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static int take(struct in *in, void *out, size_t k)
-{
-	if (in->n < k) {
-		memset(out, 0, k);
-		if (in->n)
-			memcpy(out, in->p, in->n);
-		in->p += in->n;
-		in->n = 0;
-		return -1;
-	}
-	memcpy(out, in->p, k);
-	in->p += k;
-	in->n -= k;
-	return 0;
-}
-
-static uint8_t u8(struct in *in) { uint8_t v; take(in, &v, 1); return v; }
-static uint16_t u16(struct in *in) { uint8_t v[2]; take(in, v, 2); return (uint16_t)(v[0] | v[1] << 8); }
-static uint32_t u32(struct in *in) { return (uint32_t)u16(in) | (uint32_t)u16(in) << 16; }
-
-/* up to max bytes of the input as data, the rest a pattern */
-static size_t data(struct in *in, uint8_t *buf, size_t len, size_t max)
-{
-	if (len > max)
-		len = max;
-	size_t have = in->n < len ? in->n : len;
-	memcpy(buf, in->p, have);
-	in->p += have;
-	in->n -= have;
-	for (size_t i = have; i < len; i++)
-		buf[i] = (uint8_t)(i * 131 + 7);
-	return len;
-}
 
 static struct h_peer P;                 /* 198.18.0.1:40000, connected or not */
 
@@ -110,52 +69,39 @@ static void peer_reads(void)
 	}
 }
 
-static uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-
-static void op_ip(struct in *in, uint8_t arg)
+static void op_ip(struct nf_in *in, uint8_t arg)
 {
 	static uint8_t b[PKTBUF_DATA];
-	uint8_t proto = u8(in);
-	size_t len = data(in, b, u16(in), PKTBUF_DATA - ETH_HLEN - 20);
+	uint8_t proto = nf_u8(in);
+	size_t len = nf_data(in, b, nf_u16(in), PKTBUF_DATA - ETH_HLEN - 20);
 	uint32_t src = (arg & 1) ? H_OTHER_IP : H_PEER_IP;
 	if (!(arg & 2)) {
 		uint32_t ph = (src >> 16) + (src & 0xffff) + (H_OUR_IP >> 16) + (H_OUR_IP & 0xffff) +
 			      proto + (uint32_t)len;
 		if (proto == IP_PROTO_TCP && len >= 20) {
-			put16(b + 16, 0);
-			put16(b + 16, csum(b, len, ph));
+			nf_put16(b + 16, 0);
+			nf_put16(b + 16, nf_csum(b, len, ph));
 		} else if (proto == IP_PROTO_UDP && len >= 8) {
-			put16(b + 6, 0);
-			put16(b + 6, csum(b, len, ph));
+			nf_put16(b + 6, 0);
+			nf_put16(b + 6, nf_csum(b, len, ph));
 		} else if (proto == IP_PROTO_ICMP && len >= 4) {
-			put16(b + 2, 0);
-			put16(b + 2, csum(b, len, 0));
+			nf_put16(b + 2, 0);
+			nf_put16(b + 2, nf_csum(b, len, 0));
 		}
 	}
 	h_rx_ip(src, proto, b, len);
 }
 
-static void op_tcp_conn(struct in *in, uint8_t arg)
+static void op_tcp_conn(struct nf_in *in, uint8_t arg)
 {
 	static uint8_t b[PKTBUF_DATA];
 	uint8_t opts[40];
-	uint8_t flags = u8(in);
-	int16_t dseq = (int16_t)u16(in), dack = (int16_t)u16(in);
-	uint16_t win = u16(in);
-	uint8_t ol = u8(in) % 41;
-	take(in, opts, ol);
-	size_t len = data(in, b, u16(in), 1460);
+	uint8_t flags = nf_u8(in);
+	int16_t dseq = (int16_t)nf_u16(in), dack = (int16_t)nf_u16(in);
+	uint16_t win = nf_u16(in);
+	uint8_t ol = nf_u8(in) % 41;
+	nf_take(in, opts, ol);
+	size_t len = nf_data(in, b, nf_u16(in), 1460);
 	struct h_tcp s = {
 		.sport = P.port, .dport = P.lport, .seq = P.seq + (uint32_t)(int32_t)dseq,
 		.ack = P.ack + (uint32_t)(int32_t)dack, .flags = flags, .win = win,
@@ -166,28 +112,28 @@ static void op_tcp_conn(struct in *in, uint8_t arg)
 	h_rx_tcp(&s);
 }
 
-static void op_tcp_any(struct in *in)
+static void op_tcp_any(struct nf_in *in)
 {
 	static uint8_t b[PKTBUF_DATA];
 	struct h_tcp s = { 0 };
-	s.sport = u16(in);
-	s.dport = u16(in);
-	s.seq = u32(in);
-	s.ack = u32(in);
-	s.flags = u8(in);
-	s.win = u16(in);
-	s.len = data(in, b, u16(in), 1460);
+	s.sport = nf_u16(in);
+	s.dport = nf_u16(in);
+	s.seq = nf_u32(in);
+	s.ack = nf_u32(in);
+	s.flags = nf_u8(in);
+	s.win = nf_u16(in);
+	s.len = nf_data(in, b, nf_u16(in), 1460);
 	s.data = b;
 	h_rx_tcp(&s);
 }
 
-static void op_app(struct in *in, uint8_t arg)
+static void op_app(struct nf_in *in, uint8_t arg)
 {
 	static uint8_t b[20000];
 	struct h_app_conn *a = h_app_last();   /* the latest accepted, or NULL */
 	switch (arg % 5) {
 	case 0: {
-		size_t len = data(in, b, u16(in), sizeof b);
+		size_t len = nf_data(in, b, nf_u16(in), sizeof b);
 		if (a)
 			h_app_send(a, b, len);
 		break;
@@ -224,11 +170,10 @@ static void op_syn(uint8_t arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 {
-	if (h_init(FUZZ_CONFIG))
-		abort();
-	struct in in = { buf, size };
-	uint64_t waited = 0;
-	uint8_t setup = u8(&in);
+	nf_world_init("net_rx", FUZZ_CONFIG);
+	struct nf_in in = { buf, size };
+	struct nf_clock clock = { 0, FUZZ_TIME_MS };
+	uint8_t setup = nf_u8(&in);
 	h_peer_init(&P, 40000, (setup & 2) ? H_PORT_SMALL : H_PORT, !(setup & 4), 7, !(setup & 4));
 	if (setup & 1 && h_peer_connect(&P) == 0) {
 		{
@@ -243,30 +188,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	}
 	peer_reads();
 	for (int records = 0; in.n && records < 256; records++) {
-		uint8_t op = u8(&in), arg = op >> 3;
+		uint8_t op = nf_u8(&in), arg = op >> 3;
 		switch (op & 7) {
 		case 0: {
 			static uint8_t f[PKTBUF_DATA];
-			size_t len = u16(&in) % (PKTBUF_DATA + 1);
-			if (len > in.n)
-				len = in.n;
-			memcpy(f, in.p, len);
-			in.p += len;
-			in.n -= len;
-			h_rx_raw(f, len);
+			h_rx_raw(f, nf_take(&in, f, nf_u16(&in) % (PKTBUF_DATA + 1)));
 			break;
 		}
 		case 1:
 			op_tcp_conn(&in, arg);
 			break;
-		case 2: {
-			uint64_t ms = u16(&in);
-			if (ms > FUZZ_TIME_MS - waited)
-				ms = FUZZ_TIME_MS - waited;
-			waited += ms;
-			h_advance_ms(ms);
+		case 2:
+			nf_clock_advance(&clock, nf_u16(&in));
 			break;
-		}
 		case 3:
 			op_app(&in, arg);
 			break;
@@ -274,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 			op_ip(&in, arg);
 			break;
 		case 5: {
-			uint8_t aop = u8(&in), s = u8(&in), t = u8(&in);
+			uint8_t aop = nf_u8(&in), s = nf_u8(&in), t = nf_u8(&in);
 			static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x42 };
 			h_rx_arp(aop, mac, (H_OUR_IP & ~0xffu) | s, NULL, (H_OUR_IP & ~0xffu) | t);
 			break;
@@ -287,23 +221,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 		}
 		peer_reads();
 	}
-	if (getenv("FUZZ_NET_STATS")) {         /* to check what a seed reaches */
-		struct net_stats st = h_stats();
-#define PRINT(f) if (st.f) fprintf(stderr, " " #f "=%llu", (unsigned long long)st.f);
-		NET_STATS_FIELDS(PRINT)
-#undef PRINT
+	if (nf_stats_print())                   /* to check what a seed reaches */
 		fprintf(stderr, " conns=%u\n", net_tcp_conns(0));
-	}
 	/* teardown: the app lets go, TIME_WAIT runs out; then every buffer
 	 * must be home */
 	h_app_abort_all();
 	h_advance_ms(2100);
-	h_tx_drop_all();
-	if (!h_pool_full()) {
-		fprintf(stderr, "fuzz_net_rx: pktbuf leak: %u of %u buffers home (or a double free)\n",
-			h_pool_avail(), H_POOL);
-		abort();
-	}
-	h_fini();
+	nf_world_end("net_rx");
 	return 0;
 }

@@ -107,6 +107,35 @@ Test(tcp_active, connect_exchange_and_close)
 	cr_assert_eq(net_tcp_conns(0), 0);
 }
 
+/* A SYN-ACK without an MSS option means 536 (RFC 9293 3.7.1, as Linux),
+ * not our own MTU's: found by fuzz_tcp_syn, which saw 1460-byte segments */
+Test(tcp_active, synack_without_mss_means_536)
+{
+	active_syn();
+	struct h_peer p;
+	h_peer_init(&p, 80, K.sport, 0, 0, 0);
+	p.iss = K.seq;
+	p.ack = K.seq + 1;
+	struct h_tcp s = { .sport = 80, .dport = K.sport, .seq = p.seq, .ack = p.ack,
+			   .flags = TCP_SYN | TCP_ACK, .win = 65535 };
+	h_rx_tcp(&s);
+	p.seq++;
+	cr_assert_eq(A.connected, 1);
+	while (h_peer_recv(&p, &K))
+		;
+	static uint8_t d[4000];
+	cr_assert_eq(tcp_send(A.c, d, sizeof d), sizeof d);
+	h_turn();
+	int n = 0;
+	while (h_peer_recv(&p, &K)) {
+		cr_assert(K.plen <= 536, "a segment of %u bytes to a peer that gave no MSS", K.plen);
+		n += K.plen > 0;
+	}
+	cr_assert(n > 0, "nothing sent");
+	tcp_abort(A.c);
+	h_turn();
+}
+
 Test(tcp_active, connect_refused)
 {
 	active_syn();
@@ -348,5 +377,44 @@ Test(tcp_active, refusal_does_not_call_recv_space)
 	h_peer_send(&p, TCP_ACK, NULL, 0);
 	cr_assert(h_peer_recv(&p, &K));
 	cr_assert(K.flags & TCP_RST, "a refused connection is reset");
+	cr_assert_eq(net_tcp_conns(0), 0);
+}
+
+/* A SYN-cookie connection's MSS is the cookie table's (536..1460) within
+ * our MTU, like any other passive open's: with MTU 576 it kept 1460, and
+ * its first flight (10 MSS, RFC 6928) was 14600 bytes. Found by
+ * fuzz_tcp_syn (seed "cookies"). */
+Test(tcp_active, syn_cookie_mss_within_our_mtu)
+{
+	h_tx_drop_all();
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\","
+			    " \"mtu\": 576}], \"tcp\": {\"max_conns_per_core\": 8, \"send_buffer\": 65536}}"), 0);
+	struct h_peer half[4], p;
+	for (int i = 0; i < 4; i++) {           /* the half-open budget: 4 of 8 slots */
+		h_peer_init(&half[i], (uint16_t)(41000 + i), H_PORT, 0, 0, 0);
+		h_peer_syn(&half[i]);
+	}
+	h_tx_drop_all();
+	h_peer_init(&p, 41004, H_PORT, 0, 0, 0);
+	h_peer_syn(&p);
+	cr_assert(h_peer_recv(&p, &K), "no SYN-ACK");
+	cr_assert_eq(K.flags, TCP_SYN | TCP_ACK);
+	cr_assert_eq(H_STAT(tcp_syncookies), 1, "no cookie");
+	p.iss = K.seq;
+	p.ack = K.seq + 1;
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	struct h_app_conn *a = h_app_last();
+	cr_assert(a && a->c, "the cookie was not accepted");
+	static uint8_t d[16000];
+	cr_assert_eq(h_app_send(a, d, sizeof d), sizeof d);
+	uint32_t flight = 0;
+	while (h_peer_recv(&p, &K)) {
+		cr_assert(K.plen <= 536, "a segment of %u bytes, MTU 576", K.plen);
+		flight += K.plen;
+	}
+	cr_assert(flight > 0 && flight <= 10 * 536, "a first flight of %u bytes: 10 MSS of 536 at most", flight);
+	h_app_abort_all();
+	h_advance_ms(70000);                    /* the half-open time out */
 	cr_assert_eq(net_tcp_conns(0), 0);
 }
