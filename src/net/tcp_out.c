@@ -327,6 +327,13 @@ void tcp_output(struct tcp_conn *c, int ack_now)
 					c->state = TCP_LAST_ACK;
 				sent = 1;
 				tcp_rtx_arm(c);
+			} else {
+				/* no buffer or a full batch: tcp_poll tries again
+				 * after the flush, and the timer is the safety net
+				 * (an ACK that empties the flight cancels it: the
+				 * FIN still owed must keep one) */
+				WAIT_ADD(tc(), c, txw);
+				tcp_rtx_arm(c);
 			}
 		}
 		/* zero window with data waiting: the RTX timer doubles as the

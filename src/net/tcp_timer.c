@@ -19,7 +19,7 @@ static void on_rtx(struct timer *t, void *arg)
 {
 	struct tcp_conn *c = arg;
 	if (c->state >= TCP_ESTABLISHED && !flight(c) && c->snd_wnd &&
-	    c->sb_len > c->snd_nxt - c->snd_una) {
+	    (c->sb_len > c->snd_nxt - c->snd_una || (c->fin_queued && !c->fin_sent))) {
 		tcp_output(c, 0);               /* held back by a full TX batch: no loss */
 		return;
 	}

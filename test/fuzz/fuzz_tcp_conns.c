@@ -229,7 +229,7 @@ __attribute__((no_sanitize("coverage"))) static void check_bounds(const char *wh
 		uint32_t n = 0;
 		for (const struct pktbuf *b = c->ooo; b && n <= c->nooo; b = b->next)
 			n++;
-		if (n != c->nooo || n > conn_max)
+		if (n != c->nooo || n > conn_max || c->ooo_mem != n * OOO_TRUESIZE)
 			nf_fail("tcp_conns", "%s: an out-of-order queue of %u buffers, counted %u (at most %u)",
 				when, n, c->nooo, conn_max);
 		ooo += n;
@@ -244,8 +244,8 @@ __attribute__((no_sanitize("coverage"))) static void check_bounds(const char *wh
 			t->max);
 	if (half != t->half_open || half > t->max / 2)
 		nf_fail("tcp_conns", "%s: %u half-open, counted %u (budget %u)", when, half, t->half_open, t->max / 2);
-	if (ooo != t->ooo_bufs || ooo > core_max)
-		nf_fail("tcp_conns", "%s: %u buffers out of order, counted %u (budget %u)", when, ooo, t->ooo_bufs,
+	if (ooo != (uint32_t)(t->ooo_mem / OOO_TRUESIZE) || ooo > core_max)
+		nf_fail("tcp_conns", "%s: %u buffers out of order, counted %u (budget %u)", when, ooo, (uint32_t)(t->ooo_mem / OOO_TRUESIZE),
 			core_max);
 	if (sbs + t->sb_avail != t->sb_count)
 		nf_fail("tcp_conns", "%s: %u send buffers lent, %u free of %u", when, sbs, t->sb_avail, t->sb_count);
@@ -463,7 +463,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 		check_bounds("program");
 	}
 	if (nf_stats_print())                   /* to check what a seed reaches */
-		fprintf(stderr, " conns=%u ooo=%u\n", net_tcp_conns(0), net_cores[0].tcp->ooo_bufs);
+		fprintf(stderr, " conns=%u ooo=%u\n", net_tcp_conns(0), (uint32_t)(net_cores[0].tcp->ooo_mem / OOO_TRUESIZE));
 	/* the peers go silent: everything must end by its own timeouts */
 	struct nf_clock final = { 0, FINAL_MS };
 	while (final.waited_ms < FINAL_MS && net_tcp_conns(0))
@@ -472,9 +472,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 		nf_fail("tcp_conns", "%u connections left after %llu min of silence", net_tcp_conns(0),
 			FINAL_MS / 60000);
 	struct tcp_core *t = net_cores[0].tcp;
-	if (t->sb_avail != t->sb_count || t->ooo_bufs || t->half_open)
+	if (t->sb_avail != t->sb_count || (uint32_t)(t->ooo_mem / OOO_TRUESIZE) || t->half_open)
 		nf_fail("tcp_conns", "after every connection ended: %u of %u send buffers home, %u out of order, "
-			"%u half-open", t->sb_avail, t->sb_count, t->ooo_bufs, t->half_open);
+			"%u half-open", t->sb_avail, t->sb_count, (uint32_t)(t->ooo_mem / OOO_TRUESIZE), t->half_open);
 	for (uint32_t k = 0; k < NPEERS; k++)
 		if (A[k].c)
 			nf_fail("tcp_conns", "the app still holds a connection, never told it was gone");
