@@ -63,7 +63,7 @@ MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 # the composition root: boot order, the API's backend, self-tests, netstat;
 # each platform adds its device probing and its API listener
 APPLIANCE_SRC := src/appliance/main.c src/appliance/backend.c src/appliance/selftest.c \
-	src/appliance/netstat.c src/appliance/telemetry.c src/appliance/config.c
+	src/appliance/netstat.c src/appliance/telemetry.c src/appliance/config.c src/appliance/listener_slots.c
 SHARED_SRC := $(CORE_PURE) $(SCHED_SRC) $(PKT_SRC) $(DRIVERS_SHARED) $(NET_SRC) $(APPS_SRC) \
 	$(APPLIANCE_SRC)
 

@@ -34,7 +34,9 @@ struct appliance_config {
 extern const struct schema_node appliance_schema;
 /* Validates the whole document and fills c from it (defaults where
  * absent). Returns 0, or -EINVAL with "path: reason" in err (the message
- * PUT /v1/config answers with 400) and c untouched. */
+ * PUT /v1/config answers with 400, but printable: the console shows it,
+ * so a control character from a key of the document becomes ?) and c
+ * untouched. */
 int appliance_config_read(const json_t *doc, struct appliance_config *c, char *err, size_t errlen);
 
 /* probe_metal.c / probe_hosted.c (the Makefile picks one): finds the

@@ -37,8 +37,15 @@ const struct schema_node appliance_schema = {
 int appliance_config_read(const json_t *doc, struct appliance_config *c, char *err, size_t errlen)
 {
 	int rc = schema_validate(&appliance_schema, doc, err, errlen);
-	if (rc)
+	if (rc) {
+		/* the path may hold a key of the document as it came (an
+		 * unknown one): this message goes to the console, where a
+		 * newline or an escape sequence would forge lines */
+		for (char *p = err; errlen && *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 		return rc;
+	}
 	memset(c, 0, sizeof *c);
 	schema_fill(&appliance_schema, doc, c);
 	return 0;

@@ -11,7 +11,8 @@
  * blocks, so a slow client costs only its own buffers:
  *  - at most LST_MAX_CONNS connections, and at most LST_MAX_PER_SOURCE
  *    from one address; further ones are accepted and closed at once
- *    (counted);
+ *    (counted). The slots and their handshake and silence deadlines are
+ *    listener_slots.c's, shared with the stack's listener;
  *  - reading stops while a connection's TLS input is full (its output
  *    is not being read by the client), so memory per connection is
  *    bounded by API_TLS_IN_MAX plus about twice API_OUT_HIGH_WATER;
@@ -34,6 +35,7 @@
 #include <unistd.h>
 #include "api/api.h"
 #include "appliance/appliance.h"
+#include "appliance/listener_slots.h"
 #include "core/platform.h"
 #include "core/core.h"
 #include "sched/sched.h"
@@ -49,12 +51,12 @@
 #define LST_IDLE_NS (60 * 1000000000ull)
 #define LST_SHUTDOWN_GRACE_NS (1000000000ull)
 #define LST_LISTEN_ID UINT32_MAX
+_Static_assert(LST_MAX_CONNS <= LISTENER_SLOTS_MAX, "the slot table holds every connection");
 
+/* one per slot of L.slots, same index (peer, since, last are there) */
 struct lconn {
 	int fd;                         /* -1: free slot */
 	struct api_tls_conn *tls;
-	uint32_t peer;                  /* its source address */
-	uint64_t since, last;           /* accepted, last byte moved */
 	uint32_t events;                /* what epoll watches now */
 	int peer_eof;
 };
@@ -63,6 +65,7 @@ static struct {
 	int lfd, ep;
 	struct api_server srv;
 	struct api_tls *tls;
+	struct listener_slots slots;
 	struct lconn conns[LST_MAX_CONNS];
 	struct api_transport_stats x;   /* shown in /metrics */
 	uint64_t next_sweep, shutdown_at;
@@ -75,6 +78,7 @@ static void conn_close(struct lconn *c)
 	api_tls_conn_free(c->tls);
 	c->fd = -1;
 	c->tls = NULL;
+	listener_slots_release(&L.slots, (uint32_t)(c - L.conns));
 	L.x.open--;
 }
 
@@ -105,7 +109,7 @@ static int conn_flush(struct lconn *c, uint64_t now)
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 		api_tls_conn_output_done(c->tls, (size_t)n);
-		c->last = now;
+		listener_slots_touch(&L.slots, (uint32_t)(c - L.conns), now);
 	}
 }
 
@@ -124,7 +128,7 @@ static int conn_read(struct lconn *c, uint64_t now)
 		}
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		c->last = now;
+		listener_slots_touch(&L.slots, (uint32_t)(c - L.conns), now);
 		api_tls_conn_feed(c->tls, buf, (size_t)n);
 		if (api_tls_conn_overdue(c->tls, now)) {
 			L.x.request_timeouts++;
@@ -165,21 +169,17 @@ static unsigned accept_some(uint64_t now)
 		if (fd < 0)
 			break;
 		uint32_t peer = fromlen >= sizeof from ? from.sin_addr.s_addr : 0;
-		uint32_t id = LST_MAX_CONNS, from_peer = 0;
-		for (uint32_t i = 0; i < LST_MAX_CONNS; i++) {
-			if (L.conns[i].fd < 0 && id == LST_MAX_CONNS)
-				id = i;
-			else if (L.conns[i].fd >= 0 && L.conns[i].peer == peer)
-				from_peer++;
-		}
-		if (from_peer >= LST_MAX_PER_SOURCE) {
+		int id = listener_slots_admit(&L.slots, peer, now);
+		if (id == -EDQUOT) {
 			L.x.source_limited++;
 			L.x.refused++;
 			close(fd);
 			continue;
 		}
-		struct api_tls_conn *t = id < LST_MAX_CONNS ? api_tls_conn_new(L.tls, &L.srv) : NULL;
+		struct api_tls_conn *t = id >= 0 ? api_tls_conn_new(L.tls, &L.srv) : NULL;
 		if (!t) {
+			if (id >= 0)
+				listener_slots_release(&L.slots, (uint32_t)id);
 			L.x.refused++;
 			close(fd);
 			continue;
@@ -187,14 +187,14 @@ static unsigned accept_some(uint64_t now)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct lconn *c = &L.conns[id];
-		*c = (struct lconn){ .fd = fd, .tls = t, .peer = peer, .since = now, .last = now,
-				     .events = EPOLLIN | EPOLLRDHUP };
-		struct epoll_event e = { .events = c->events, .data.u32 = id };
+		*c = (struct lconn){ .fd = fd, .tls = t, .events = EPOLLIN | EPOLLRDHUP };
+		struct epoll_event e = { .events = c->events, .data.u32 = (uint32_t)id };
 		if (epoll_ctl(L.ep, EPOLL_CTL_ADD, fd, &e)) {
 			close(fd);
 			api_tls_conn_free(t);
 			c->fd = -1;
 			c->tls = NULL;
+			listener_slots_release(&L.slots, (uint32_t)id);
 			continue;
 		}
 		L.x.open++;
@@ -211,8 +211,7 @@ static void sweep(uint64_t now)
 		struct lconn *c = &L.conns[i];
 		if (c->fd < 0)
 			continue;
-		if ((api_tls_conn_handshaking(c->tls) && now - c->since > LST_HANDSHAKE_NS) ||
-		    now - c->last > LST_IDLE_NS) {
+		if (listener_slots_expired(&L.slots, i, now, api_tls_conn_handshaking(c->tls))) {
 			L.x.timed_out++;
 			conn_close(c);
 		} else if (api_tls_conn_overdue(c->tls, now)) {
@@ -309,6 +308,7 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 	L.srv.transport = &L.x;
 	for (uint32_t i = 0; i < LST_MAX_CONNS; i++)
 		L.conns[i].fd = -1;
+	listener_slots_init(&L.slots, LST_MAX_CONNS, LST_MAX_PER_SOURCE, LST_HANDSHAKE_NS, LST_IDLE_NS);
 	if ((rc = listen_on(port, err, errlen)))
 		return rc;
 	/* a halting core 0 wakes when a client knocks, not 1 ms later */

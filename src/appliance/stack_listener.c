@@ -16,7 +16,9 @@
  *
  * Nothing blocks core 0, and a slow client costs only its own buffers:
  *  - at most SL_MAX_CONNS connections, and at most SL_MAX_PER_SOURCE from
- *    one address; further ones are refused (reset, counted);
+ *    one address; further ones are refused (reset, counted). The slots
+ *    and their handshake and silence deadlines are listener_slots.c's,
+ *    shared with the hosted listener;
  *  - received ciphertext goes straight into the TLS connection, and the
  *    window we advertise is what it can take (recv_space), so a client
  *    whose answers are not read stops being read (TCP back-pressure);
@@ -39,6 +41,7 @@
 #include <unistd.h>
 #include "api/api.h"
 #include "appliance/appliance.h"
+#include "appliance/listener_slots.h"
 #include "drivers/virtio_rng.h"
 #include "core/cmdline.h"
 #include "core/core.h"
@@ -51,17 +54,17 @@
  * API contract holds 51 connections at once (test/lib/api_contract.py).
  * A constant until the config grows an api.max_conns_per_source key. */
 #define SL_MAX_PER_SOURCE (SL_MAX_CONNS - 8)
+_Static_assert(SL_MAX_CONNS <= LISTENER_SLOTS_MAX, "the slot table holds every connection");
 #define SL_HANDSHAKE_NS (20 * 1000000000ull)    /* TCG on a loaded host is slow */
 #define SL_IDLE_NS (60 * 1000000000ull)
 #define SL_SWEEP_NS (250 * 1000000ull)
 #define SL_SHUTDOWN_GRACE_NS (5 * 1000000000ull)
 #define SL_DEFAULT_PORT 443
 
+/* one per slot of S.slots, same index (peer, since, last are there) */
 struct sconn {
 	struct tcp_conn *tc;            /* NULL: free slot */
 	struct api_tls_conn *tls;
-	uint32_t peer;                  /* its source address */
-	uint64_t since, last;           /* accepted, last byte moved */
 	uint8_t peer_eof;               /* the peer sent FIN */
 	uint8_t fin;                    /* tcp_close called */
 	uint8_t starved;                /* recv_space said less than full */
@@ -80,6 +83,7 @@ static struct {
 	/* core 0 only */
 	struct api_server srv;
 	struct api_tls *tls;
+	struct listener_slots slots;
 	struct sconn conns[SL_MAX_CONNS];
 	struct api_transport_stats x;   /* shown in /metrics */
 	uint64_t refused0;              /* refused on core 0 */
@@ -112,7 +116,7 @@ static void conn_flush(struct sconn *c)
 		if (!n)
 			return;                 /* `writable` follows */
 		api_tls_conn_output_done(c->tls, n);
-		c->last = time_ns();
+		listener_slots_touch(&S.slots, (uint32_t)(c - S.conns), time_ns());
 	}
 	if (!c->fin && (api_tls_conn_closing(c->tls) || c->peer_eof ||
 			(S.shutdown_at && !api_tls_conn_handshaking(c->tls)))) {
@@ -128,30 +132,25 @@ static void *sl_accept(struct tcp_conn *tc, void *arg)
 		counter_add(&S.per_core[me].refused, 1);
 		return NULL;
 	}
-	struct sconn *c = NULL;
 	uint32_t peer;
 	uint16_t port;
-	unsigned from_peer = 0;
 	tcp_conn_peer(tc, &peer, &port);
-	for (uint32_t i = 0; i < SL_MAX_CONNS; i++) {
-		if (!S.conns[i].tc && !c)
-			c = &S.conns[i];
-		else if (S.conns[i].tc && S.conns[i].peer == peer)
-			from_peer++;
-	}
-	if (from_peer >= SL_MAX_PER_SOURCE) {
+	int i = listener_slots_admit(&S.slots, peer, time_ns());
+	if (i == -EDQUOT) {
 		S.x.source_limited++;
 		S.refused0++;
 		return NULL;
 	}
 	struct api_tls_conn *t = NULL;
-	if (tcp_conn_ifindex(tc) != S.ifindex || !c || S.shutdown_at ||
+	if (i < 0 || tcp_conn_ifindex(tc) != S.ifindex || S.shutdown_at ||
 	    !(t = api_tls_conn_new(S.tls, &S.srv))) {
+		if (i >= 0)
+			listener_slots_release(&S.slots, (uint32_t)i);
 		S.refused0++;
 		return NULL;
 	}
-	uint64_t now = time_ns();
-	*c = (struct sconn){ .tc = tc, .tls = t, .peer = peer, .since = now, .last = now };
+	struct sconn *c = &S.conns[i];
+	*c = (struct sconn){ .tc = tc, .tls = t };
 	S.x.accepted++;
 	S.x.open++;
 	return c;
@@ -160,7 +159,8 @@ static void *sl_accept(struct tcp_conn *tc, void *arg)
 static void sl_recv(struct tcp_conn *tc, void *ctx, const uint8_t *data, size_t len)
 {
 	struct sconn *c = ctx;
-	c->last = time_ns();
+	uint64_t now = time_ns();
+	listener_slots_touch(&S.slots, (uint32_t)(c - S.conns), now);
 	stats_sync();
 	if (api_tls_conn_feed(c->tls, data, len) < len) {
 		/* recv_space promised room: only a stack bug gets here */
@@ -168,7 +168,7 @@ static void sl_recv(struct tcp_conn *tc, void *ctx, const uint8_t *data, size_t 
 		tcp_abort(tc);          /* `gone` frees c */
 		return;
 	}
-	if (api_tls_conn_overdue(c->tls, c->last)) {
+	if (api_tls_conn_overdue(c->tls, now)) {
 		S.x.request_timeouts++;
 		tcp_abort(tc);
 		return;
@@ -195,6 +195,7 @@ static void sl_gone(struct tcp_conn *tc, void *ctx, int reason)
 	api_tls_conn_free(c->tls);
 	c->tls = NULL;
 	c->tc = NULL;
+	listener_slots_release(&S.slots, (uint32_t)(c - S.conns));
 	S.x.open--;
 }
 
@@ -223,8 +224,7 @@ static void sl_sweep(struct timer *t, void *arg)
 		struct sconn *c = &S.conns[i];
 		if (!c->tc)
 			continue;
-		if ((api_tls_conn_handshaking(c->tls) && now - c->since > SL_HANDSHAKE_NS) ||
-		    now - c->last > SL_IDLE_NS) {
+		if (listener_slots_expired(&S.slots, i, now, api_tls_conn_handshaking(c->tls))) {
 			S.x.timed_out++;
 			tcp_abort(c->tc);       /* `gone` frees the slot */
 		} else if (api_tls_conn_overdue(c->tls, now)) {
@@ -377,6 +377,7 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 	uint16_t port = cfg->api.port ? cfg->api.port : SL_DEFAULT_PORT;
 	S.ifindex = rc;
 	S.port = port;
+	listener_slots_init(&S.slots, SL_MAX_CONNS, SL_MAX_PER_SOURCE, SL_HANDSHAKE_NS, SL_IDLE_NS);
 	int generated_token = !token && !tls.client_ca_pem;
 	if (generated_token && !(token = token_generate(err, errlen)))
 		return -EIO;
