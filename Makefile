@@ -30,7 +30,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
-	python3-prometheus-client
+	python3-prometheus-client testssl.sh
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
 

@@ -8,13 +8,14 @@
  *
  * The generated certificate names CN=pollux with subjectAltName
  * DNS:localhost and IP:127.0.0.1 (where the hosted listener and QEMU's
- * hostfwd are reached), is valid 2024-01-01 to 2049-12-31 (a VM may not
- * know the date) and has no keyUsage extension, so that OpenSSL accepts
- * it as its own trust anchor (curl --cacert).
+ * hostfwd are reached), is valid from a day before the start for 825
+ * days (cert_validity) and has no keyUsage extension, so that OpenSSL
+ * accepts it as its own trust anchor (curl --cacert).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
@@ -40,8 +41,31 @@ static const unsigned char san_der[] = {
 	0x87, 0x04, 127, 0, 0, 1,
 };
 
+/* The generated certificate's validity, as mbedTLS's "YYYYMMDDhhmmss":
+ * from a day before now (a client whose clock is a little behind still
+ * accepts it) for 825 days. 825 days is the most Apple's TLS clients
+ * accept from any CA, private ones included, and the most testssl.sh
+ * rates below MEDIUM: a certificate for decades (what this was) is a
+ * key that never has to be replaced. A fresh one is made at every start,
+ * so an appliance up for 824 days serves an expired one: restart it or
+ * configure api.cert. A clock before 2024 is not a date (an RTC that
+ * was never set): then the window starts 2024-01-01. */
+static void cert_validity(char from[16], char to[16])
+{
+	const time_t y2024 = 1704067200;        /* 2024-01-01T00:00:00Z */
+	time_t now = time(NULL);
+	time_t a = (now > y2024 + 86400 ? now : y2024 + 86400) - 86400;
+	time_t b = a + (time_t)825 * 86400;
+	struct tm tm;
+	gmtime_r(&a, &tm);
+	strftime(from, 16, "%Y%m%d%H%M%S", &tm);
+	gmtime_r(&b, &tm);
+	strftime(to, 16, "%Y%m%d%H%M%S", &tm);
+}
+
 static int generate(struct api_tls *t, char *err, size_t errlen)
 {
+	char from[16], to[16];
 	static unsigned char der[1024];
 	mbedtls_x509write_cert w;
 	mbedtls_mpi serial;
@@ -57,6 +81,7 @@ static int generate(struct api_tls *t, char *err, size_t errlen)
 
 	mbedtls_x509write_crt_init(&w);
 	mbedtls_mpi_init(&serial);
+	cert_validity(from, to);
 	rc = mbedtls_ctr_drbg_random(&t->drbg, sn, sizeof sn);
 	sn[0] &= 0x7f;                  /* a positive serial */
 	sn[0] |= 0x01;                  /* of full length */
@@ -73,7 +98,7 @@ static int generate(struct api_tls *t, char *err, size_t errlen)
 	if (!rc)
 		rc = mbedtls_x509write_crt_set_serial(&w, &serial);
 	if (!rc)
-		rc = mbedtls_x509write_crt_set_validity(&w, "20240101000000", "20491231235959");
+		rc = mbedtls_x509write_crt_set_validity(&w, from, to);
 	if (!rc)
 		rc = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1);
 	if (!rc)
@@ -116,6 +141,13 @@ static int load(struct api_tls *t, const struct api_tls_opts *o, char *err, size
 	/* ECDHE_RSA or ECDHE_ECDSA: nothing else can be served */
 	if (!mbedtls_pk_can_do(&t->key, MBEDTLS_PK_ECDSA) && !mbedtls_pk_can_do(&t->key, MBEDTLS_PK_RSA)) {
 		snprintf(err, errlen, "config: api.key: must be an EC or RSA key");
+		return -EINVAL;
+	}
+	/* RSA below 2048 bits is within reach of factoring (testssl.sh
+	 * rates it HIGH), and clients refuse it */
+	if (mbedtls_pk_get_type(&t->key) == MBEDTLS_PK_RSA && mbedtls_pk_get_bitlen(&t->key) < 2048) {
+		snprintf(err, errlen, "config: api.key: an RSA key needs at least 2048 bits, not %zu",
+			 mbedtls_pk_get_bitlen(&t->key));
 		return -EINVAL;
 	}
 	return 0;

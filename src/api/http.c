@@ -206,7 +206,12 @@ const char *api_status_text(int status)
 }
 
 /* Queues one response. keep_alive_10: an HTTP/1.0 client asked to keep
- * the connection, which must then be said explicitly. */
+ * the connection, which must then be said explicitly. Every response
+ * carries Strict-Transport-Security: the API is only ever served over
+ * TLS (tls.c; plain HTTP on the port gets an alert), so a browser told
+ * once never tries http:// to this host for a year (testssl.sh rates a
+ * missing or shorter-than-180-days HSTS). Cache-Control: no-store keeps
+ * configs and metrics out of caches. */
 static void respond(struct api_conn *c, struct api_resp *r, int keep_alive_10)
 {
 	struct api_server *s = c->srv;
@@ -217,7 +222,8 @@ static void respond(struct api_conn *c, struct api_resp *r, int keep_alive_10)
 	if (r->close)
 		c->closing = 1;
 	api_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		       "Cache-Control: no-store\r\n", r->status, api_status_text(r->status),
+		       "Cache-Control: no-store\r\nStrict-Transport-Security: max-age=31536000\r\n",
+		       r->status, api_status_text(r->status),
 		       r->content_type ? r->content_type : "application/json", r->body_len);
 	if (r->allow[0])
 		api_buf_printf(&c->out, "Allow: %s\r\n", r->allow);

@@ -4,8 +4,11 @@
  *
  * Policy: TLS 1.2 only (min = max = 1.2), ECDHE key exchange with
  * AES-128/256-GCM or ChaCha20-Poly1305, ECDSA or RSA certificates, no
- * renegotiation. A client offering less is refused in the handshake
- * (mbedTLS sends the protocol_version or handshake_failure alert).
+ * renegotiation, no resumption, SHA-2 signatures only. A client offering
+ * less is refused in the handshake (mbedTLS sends the protocol_version
+ * or handshake_failure alert). Each choice is explained where it is made
+ * (api_tls_init and the tables below); testssl.sh's verdict on the result
+ * is in docs/api.md and test/hosted/test_testssl.py keeps it.
  *
  * Transport: nothing here touches a socket. mbedTLS's BIO callbacks read
  * from the connection's input buffer (ciphertext the transport fed) and
@@ -36,6 +39,12 @@
 #include "api/api_priv.h"
 #include "api/tls_priv.h"
 
+/* Forward secrecy (ECDHE only: static RSA key exchange has none and is
+ * what ROBOT attacks; finite-field DHE is slow and invites weak groups)
+ * and AEAD only (no CBC: Lucky13 and friends, no RC4/3DES: SWEET32).
+ * AES-128-GCM first: as strong as needed, and the fastest with AES-NI;
+ * ChaCha20 for clients without it. Server order is enforced (mbedTLS
+ * picks from this list in its own order). */
 static const int suites[] = {
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -46,9 +55,20 @@ static const int suites[] = {
 	0
 };
 
+/* ECDHE groups: X25519 first (constant-time by design), then the NIST
+ * curves every client has. No P-521 or Brainpool: slower, no client
+ * needs them, and fewer curves is less code an attacker reaches. */
 static const mbedtls_ecp_group_id curves[] = {
 	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
 	MBEDTLS_ECP_DP_NONE
+};
+
+/* Signatures in the handshake (ServerKeyExchange, CertificateVerify of
+ * a client certificate): SHA-2 of 256 bits and more. The default preset
+ * of mbedTLS 2.28 also allows SHA-224; SHA-1 (collisions are practical)
+ * is never allowed. */
+static const int sig_hashes[] = {
+	MBEDTLS_MD_SHA256, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA512, MBEDTLS_MD_NONE
 };
 
 /* ---- entropy */
@@ -153,12 +173,42 @@ int api_tls_init(struct api_tls **out, const struct api_tls_opts *o, char *err, 
 		rc = -EIO;
 		goto fail;
 	}
+	/* TLS 1.2 only: 1.0 and 1.1 lack AEAD suites and SHA-2 PRFs (BEAST,
+	 * and RFC 8996 deprecates them); 1.3 is experimental in mbedTLS 2.28
+	 * (not built in Debian's). Since nothing below 1.2 is accepted there
+	 * is nothing to downgrade to, so TLS_FALLBACK_SCSV has nothing to do. */
 	mbedtls_ssl_conf_min_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_max_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_ciphersuites(c, suites);
 	mbedtls_ssl_conf_curves(c, curves);
+	mbedtls_ssl_conf_sig_hashes(c, sig_hashes);
+	/* client certificates are checked with the "next" profile: SHA-256
+	 * and up, RSA of 2048 bits and up, NIST/Brainpool curves (the
+	 * default also accepts SHA-224 and any curve) */
+	mbedtls_ssl_conf_cert_profile(c, &mbedtls_x509_crt_profile_next);
 	mbedtls_ssl_conf_rng(c, mbedtls_ctr_drbg_random, &t->drbg);
+	/* No renegotiation, neither asked by the client nor by us: it is
+	 * a second handshake an unauthenticated peer can make the control
+	 * core compute at will (CVE-2011-1473), and the API never needs
+	 * it. The renegotiation_info extension (RFC 5746) is still sent, so
+	 * clients see a server that is safe against the 2009 splicing
+	 * attack; legacy clients without it are not refused (nothing would
+	 * ever be renegotiated with them). */
 	mbedtls_ssl_conf_renegotiation(c, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_conf_legacy_renegotiation(c, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
+	/* The extended master secret (RFC 7627) binds the session keys to
+	 * the handshake (triple handshake attack); on by default, said here
+	 * so that it stays on. */
+	mbedtls_ssl_conf_extended_master_secret(c, MBEDTLS_SSL_EXTENDED_MS_ENABLED);
+	/* No resumption: no session cache (mbedtls_ssl_conf_session_cache)
+	 * and no ticket keys (mbedtls_ssl_conf_session_tickets_cb), so no
+	 * session state outlives a connection and no ticket key is there to
+	 * steal (a stolen ticket key decrypts every recorded session it
+	 * sealed: forward secrecy lost). A full handshake per connection
+	 * costs one ECDHE, and API clients keep their connections alive.
+	 * Compression (CRIME) is not built into Debian's mbedTLS
+	 * (MBEDTLS_ZLIB_SUPPORT off) and the HTTP layer never compresses
+	 * (BREACH). Truncated HMAC does not apply to AEAD suites. */
 	if (t->have_client_ca) {
 		/* a certificate is asked for but not required: the token
 		 * still works for clients without one */

@@ -184,9 +184,11 @@ int pollux_main(void)
 	pthread_attr_destroy(&attr);
 
 	/* every core reports in. A safety net, not a deadline: under TCG on a
-	 * loaded host a vCPU thread can wait seconds for a host CPU (one boot
-	 * in 39 of bench/tcp's missed the old 10 s); the state says how far
-	 * the core got (1 started, 2 handed its thread, 3 in its loop). */
+	 * loaded host a vCPU thread can wait seconds for a host CPU; the state
+	 * says how far the core got (1 started, 2 handed its thread, 3 in its
+	 * loop). The panics it used to see (state 2, hundreds of wake-ups
+	 * resent) were this loop's clock reads starving the AP of QEMU's
+	 * lock: time_ns() now reads the TSC only (docs/runtime.md). */
 	uint64_t t0 = time_ns(), end = t0 + 60000000000ull;
 	for (uint32_t i = 1; i < cores_count(); i++) {
 		uint64_t next_kick = time_ns() + 100000000ull;
