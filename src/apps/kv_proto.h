@@ -140,7 +140,7 @@ struct kv_op {
 	uint8_t nmflags;
 	char mflag[KV_META_FLAGS_MAX];
 	uint8_t opaque_len;
-	char opaque[KV_OPAQUE_MAX];     /* meta O, without the 'O' */
+	char opaque[KV_OPAQUE_MAX];     /* meta O<token>: the token, without the 'O' */
 	/* binary */
 	uint8_t bin_opcode;             /* the request's opcode, echoed */
 	uint16_t bin_status;            /* KV_CMD_ERROR on binary: the status to answer */
@@ -170,23 +170,31 @@ enum kv_parse_ev {
 	KV_PARSE_VALUE,         /* *op is a store whose value follows: kv_parse_value_dst first */
 };
 
-/* One connection's parser state: fixed size, no pointers out. The
- * protocol is chosen by the first byte, as memcached does (0x80: binary,
- * anything else: text and meta), and kept. */
+/* One connection's parser state: fixed size, no pointers out but `dst`.
+ * The protocol is chosen by the first byte, as memcached does (0x80:
+ * binary, anything else: text and meta), and kept. The fields are the
+ * parser's own (kv_proto.c); the appliance only holds the struct. */
 struct kv_parser {
 	uint8_t state;
-	uint8_t proto;                  /* binary or not, once known */
-	uint8_t closed;                 /* an op with KV_OPF_CLOSE went out: input is ignored */
-	uint8_t get_cmd;                /* a streaming get line: its command */
-	uint32_t get_nkeys;             /* keys of the streaming get line so far */
-	int64_t get_exptime;            /* gat/gats on a streaming line */
+	uint8_t binary;                 /* the connection speaks the binary protocol */
+	uint8_t get_cmd;                /* a multi-get line: its command */
+	uint8_t get_first;              /* ...no key of it given out yet */
+	uint8_t held;                   /* streaming get: a key waits in `pending` */
+	uint8_t eol;                    /* streaming get: the line ended */
+	uint16_t toklen;                /* streaming get: bytes in tok */
+	int64_t get_exptime;            /* gat/gats */
 	uint32_t len;                   /* bytes in buf */
-	uint32_t need;                  /* value / swallow / binary body bytes still to come */
-	uint32_t got;                   /* value bytes received into dst */
+	uint32_t scan;                  /* next byte of buf to look at */
+	uint32_t need;                  /* value / swallow bytes still to come */
+	uint32_t got;                   /* value bytes received */
+	uint32_t total;                 /* bytes the value's destination takes */
 	uint8_t *dst;                   /* the value's destination, NULL: swallow */
-	struct kv_op pending;           /* the store op whose value is arriving */
-	uint8_t hdr[24];                /* a binary header */
-	uint8_t buf[KV_LINE_MAX + 1];   /* an unfinished line, a binary body's extras + key */
+	struct kv_op pending;           /* the store op whose value is arriving; the
+					 * held-back key of a streaming get */
+	uint8_t hdr[24];                /* a binary request header */
+	uint8_t tok[KV_KEY_MAX + 1];    /* a streaming get's unfinished key */
+	uint8_t buf[KV_LINE_MAX + 1];   /* an unfinished line, a get line, a binary
+					 * request's extras and key */
 };
 
 void kv_parser_init(struct kv_parser *p);
