@@ -218,6 +218,25 @@ UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
+# The kv protocols (kv_proto.c, kv_exec.c) alone, not with the other
+# appliances: test_kv_proto is the parser by itself, test_kv_exec runs it
+# over the real store with its own kv_stats_collect in place of kv.c's.
+KV_PROTO_TEST_SRC_test_kv_proto := src/apps/kv_proto.c
+KV_PROTO_TEST_SRC_test_kv_exec := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c \
+	src/core/siphash.c
+define kv_proto_test
+$(BUILD)/unit/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
+		test/unit/apps/kv_feed.h | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$<"
+	@$(HOSTCC) $(HCFLAGS) -o $$@ $$< $$(KV_PROTO_TEST_SRC_$(1)) -lcriterion
+$(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
+		test/unit/apps/kv_feed.h | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$< (asan, ubsan)"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $$(KV_PROTO_TEST_SRC_$(1)) -lcriterion
+endef
+$(eval $(call kv_proto_test,test_kv_proto))
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
