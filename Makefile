@@ -237,6 +237,7 @@ $(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(
 	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $$(KV_PROTO_TEST_SRC_$(1)) -lcriterion
 endef
 $(eval $(call kv_proto_test,test_kv_proto))
+$(eval $(call kv_proto_test,test_kv_exec))
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)

@@ -944,7 +944,7 @@ static void stats_items(struct st *st, const struct kv_stats_all *a)
 			continue;
 		for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++) {
 			char name[64];
-			snprintf(name, sizeof(name), "items:%u:%s", i + 1, f[j].n);
+			snprintf(name, sizeof(name), "items:%u:%s", c->id, f[j].n);
 			stat_u(st, name, f[j].v);
 		}
 	}
@@ -973,7 +973,7 @@ static void stats_slabs(struct st *st, const struct kv_stats_all *a)
 		malloced += c->total_pages * KV_PAGE_SIZE;
 		for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++) {
 			char name[64];
-			snprintf(name, sizeof(name), "%u:%s", i + 1, f[j].n);
+			snprintf(name, sizeof(name), "%u:%s", c->id, f[j].n);
 			stat_u(st, name, f[j].v);
 		}
 	}

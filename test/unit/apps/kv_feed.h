@@ -24,6 +24,9 @@ struct feed {
 	int swallow;                    /* give NULL destinations */
 	/* called on each complete op (NULL: only traced) */
 	void (*on_op)(struct feed *f, struct kv_op *op, const uint8_t *value);
+	/* called on KV_PARSE_VALUE: the destination (NULL: a staging buffer
+	 * of vlen + 2 bytes, or none with `swallow`) */
+	uint8_t *(*on_value)(struct feed *f, struct kv_op *op);
 	void *arg;
 };
 
@@ -105,8 +108,13 @@ static inline void feed_run(struct feed *f, struct kv_parser *p, const uint8_t *
 			if (ev == KV_PARSE_VALUE) {
 				feed_op(f, &op, "value");
 				free(f->vbuf);
-				f->vbuf = f->swallow ? NULL : calloc(1, op.vlen + 2);
-				kv_parse_value_dst(p, f->vbuf);
+				f->vbuf = NULL;
+				if (f->on_value)
+					kv_parse_value_dst(p, f->on_value(f, &op));
+				else {
+					f->vbuf = f->swallow ? NULL : calloc(1, op.vlen + 2);
+					kv_parse_value_dst(p, f->vbuf);
+				}
 			} else if (ev == KV_PARSE_OP) {
 				f->ops++;
 				feed_op(f, &op, "op");
