@@ -22,13 +22,14 @@ LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
 DEBLIB   := /usr/lib/x86_64-linux-gnu
 
 # Debian packages the build and the tests need (dpdk-testpmd is the
-# vhost-user backend of the hosted tests), and those only the benchmarks
+# vhost-user backend of the hosted tests, memcached the reference the kv
+# protocols are compared with), and those only the benchmarks
 # need (DPDK's headers, the Linux guest baseline, gnuplot).
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
-	python3-prometheus-client
+	python3-prometheus-client memcached
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
 
@@ -320,7 +321,13 @@ $(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(VU_FRONTEND) test/lib/vu_frontend.
 	@echo "  HOSTCC $<"
 	@$(HOSTCC) $(HCFLAGS) -O2 -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 
-test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
+# the kv protocols as a filter: test_kv_oracle.py compares its answers
+# with Debian's memcached
+KV_REPLAY_SRC := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c src/core/siphash.c
+$(BUILD)/kv_replay: test/hosted/kv_replay.c $(KV_REPLAY_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(KV_REPLAY_SRC)
+test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen $(BUILD)/kv_replay
 	@$(MAKE) --no-print-directory test-vhost-live
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
 
