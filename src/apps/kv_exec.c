@@ -800,12 +800,16 @@ static void stats_general(struct st *st, const struct kv_stats_all *a)
 	stat_u(st, "response_obj_oom", 0);
 	stat_u(st, "response_obj_count", 0);
 	stat_u(st, "response_obj_bytes", 0);
+	stat_u(st, "read_buf_count", 0);
+	stat_u(st, "read_buf_bytes", 0);
+	stat_u(st, "read_buf_bytes_free", 0);
 	stat_u(st, "read_buf_oom", 0);
 	stat_u(st, "reserved_fds", 0);
 	stat_u(st, "cmd_get", a->cmd_get ? a->cmd_get : t->get_hits + t->get_misses);
 	stat_u(st, "cmd_set", t->cmd_set);
 	stat_u(st, "cmd_flush", t->cmd_flush);
 	stat_u(st, "cmd_touch", a->cmd_touch ? a->cmd_touch : t->cmd_touch);
+	stat_u(st, "cmd_meta", 0);
 	stat_u(st, "get_hits", t->get_hits);
 	stat_u(st, "get_misses", t->get_misses);
 	stat_u(st, "get_expired", t->get_expired);
@@ -908,6 +912,8 @@ static void stats_settings(struct st *st, const struct kv_settings_info *s)
 	stat_u(st, "hashpower_init", 0);
 	stat_put(st, "slab_reassign", "no");
 	stat_u(st, "slab_automove", 0);
+	stat_put(st, "slab_automove_ratio", "0.80");
+	stat_u(st, "slab_automove_window", 30);
 	stat_u(st, "slab_chunk_max", s->item_size_max);
 	stat_put(st, "lru_crawler", "no");
 	stat_u(st, "lru_crawler_sleep", 0);
@@ -918,7 +924,18 @@ static void stats_settings(struct st *st, const struct kv_settings_info *s)
 	stat_put(st, "hash_algorithm", "siphash");
 	stat_put(st, "lru_maintainer_thread", "no");
 	stat_put(st, "lru_segmented", "no");
+	stat_u(st, "hot_lru_pct", 20);
+	stat_u(st, "warm_lru_pct", 40);
+	stat_put(st, "hot_max_factor", "0.20");
+	stat_put(st, "warm_max_factor", "2.00");
 	stat_put(st, "temp_lru", "no");
+	stat_u(st, "temporary_ttl", 61);
+	stat_u(st, "idle_timeout", 0);
+	stat_u(st, "watcher_logbuf_size", 0);
+	stat_u(st, "worker_logbuf_size", 0);
+	stat_u(st, "read_buf_mem_limit", 0);
+	stat_put(st, "track_sizes", "no");
+	stat_put(st, "inline_ascii_response", "no");
 	stat_put(st, "ssl_enabled", "no");
 }
 
