@@ -1119,6 +1119,10 @@ size_t kv_parse(struct kv_parser *p, const uint8_t *in, size_t len, struct kv_op
 			p->len = 0;
 			continue;
 		case ST_LINE: {
+			if (off == len) {
+				*ev = KV_PARSE_MORE;
+				return off;
+			}
 			const uint8_t *nl = memchr(in + off, '\n', len - off);
 			size_t take = nl ? (size_t)(nl - (in + off)) : len - off;
 			const uint8_t *line;
@@ -1216,7 +1220,7 @@ size_t kv_parse(struct kv_parser *p, const uint8_t *in, size_t len, struct kv_op
 			}
 			continue;
 		case ST_SKIPLINE: {
-			const uint8_t *nl = memchr(in + off, '\n', len - off);
+			const uint8_t *nl = off < len ? memchr(in + off, '\n', len - off) : NULL;
 			if (!nl) {
 				*ev = KV_PARSE_MORE;
 				return len;
@@ -1232,7 +1236,7 @@ size_t kv_parse(struct kv_parser *p, const uint8_t *in, size_t len, struct kv_op
 			continue;
 		case ST_DATA: {
 			size_t n = len - off < p->need ? len - off : p->need;
-			if (p->dst)
+			if (p->dst && n)
 				memcpy(p->dst + p->got, in + off, n);
 			p->got += n;
 			p->need -= n;
@@ -1260,7 +1264,8 @@ size_t kv_parse(struct kv_parser *p, const uint8_t *in, size_t len, struct kv_op
 			size_t n = 24 - p->len;
 			if (n > len - off)
 				n = len - off;
-			memcpy(p->hdr + p->len, in + off, n);
+			if (n)
+				memcpy(p->hdr + p->len, in + off, n);
 			p->len += n;
 			off += n;
 			if (p->len < 24) {
@@ -1292,7 +1297,8 @@ size_t kv_parse(struct kv_parser *p, const uint8_t *in, size_t len, struct kv_op
 		}
 		case ST_BIN_BODY: {
 			size_t n = len - off < p->need ? len - off : p->need;
-			memcpy(p->buf + p->len, in + off, n);
+			if (n)
+				memcpy(p->buf + p->len, in + off, n);
 			p->len += n;
 			p->need -= n;
 			off += n;

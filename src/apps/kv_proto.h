@@ -8,7 +8,11 @@
  *   1. Feed the connection's received bytes to kv_parse(); it consumes
  *      what it can and stops at each event: KV_PARSE_OP (an op is ready),
  *      KV_PARSE_VALUE (a store op whose value comes next), KV_PARSE_MORE
- *      (everything consumed, nothing ready). Call it again with the rest.
+ *      (everything consumed, nothing ready). After KV_PARSE_OP or
+ *      KV_PARSE_VALUE call it again with the bytes left -- EVEN NONE
+ *      (in may then be NULL, len 0) -- until it answers KV_PARSE_MORE:
+ *      a multi-get line has consumed all its bytes when it gives its
+ *      first key, the others come one call each after it.
  *      A request may be split anywhere across calls; bytes of an
  *      unfinished line are kept in the parser (at most KV_LINE_MAX).
  *   2. KV_PARSE_VALUE: *op is a store (set/add/replace/append/prepend/cas,
@@ -26,6 +30,9 @@
  *      meta, its "\r\n") is in, it answers KV_PARSE_OP with the same op
  *      again, op->bad_chunk set if the data block lied about its length.
  *      The appliance then fills op->item / op->value / op->store_err.
+ *      A bad chunk is answered (CLIENT_ERROR bad data chunk) and, as in
+ *      memcached, the connection reads on: what follows the vlen + 2
+ *      bytes is the next command (test_kv_oracle checks it).
  *   3. Route the op (kv_op_route): KV_ROUTE_KEY ops run on the owner core
  *      of op->key (kv_shard_of); KV_ROUTE_LOCAL ops need no shard (run
  *      them where the connection is, shard NULL is fine); KV_ROUTE_ALL

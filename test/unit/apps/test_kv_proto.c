@@ -597,6 +597,39 @@ Test(kv_proto, binary_errors)
 	HAS(F.trace, "bin=20/81/1");
 }
 
+/* the appliance's loop: the bytes of a multi-get line are all consumed
+ * with its first key; the rest come from calls with nothing left */
+Test(kv_proto, keys_after_the_bytes)
+{
+	struct kv_parser p;
+	struct kv_op op;
+	enum kv_parse_ev ev;
+	const char *in = "get a b c\r\n";
+	size_t used;
+
+	kv_parser_init(&p);
+	used = kv_parse(&p, (const uint8_t *)in, strlen(in), &op, &ev);
+	cr_assert_eq(used, strlen(in));
+	cr_assert(ev == KV_PARSE_OP && op.key[0] == 'a' && (op.flags & KV_OPF_FIRST));
+	cr_assert_eq(kv_parse(&p, NULL, 0, &op, &ev), 0);
+	cr_assert(ev == KV_PARSE_OP && op.key[0] == 'b' && op.flags == 0);
+	cr_assert_eq(kv_parse(&p, NULL, 0, &op, &ev), 0);
+	cr_assert(ev == KV_PARSE_OP && op.key[0] == 'c' && (op.flags & KV_OPF_LAST));
+	cr_assert_eq(kv_parse(&p, NULL, 0, &op, &ev), 0);
+	cr_assert_eq(ev, KV_PARSE_MORE);
+	/* a binary set of an empty value completes with nothing more sent */
+	static const uint8_t set0[] = { 0x80, 0x01, 0, 1, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0,
+					0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'k' };
+	kv_parser_init(&p);
+	used = kv_parse(&p, set0, sizeof(set0), &op, &ev);
+	cr_assert(used == sizeof(set0) && ev == KV_PARSE_VALUE && op.vlen == 0);
+	kv_parse_value_dst(&p, NULL);
+	cr_assert_eq(kv_parse(&p, NULL, 0, &op, &ev), 0);
+	cr_assert(ev == KV_PARSE_OP && op.cmd == KV_CMD_SET && op.klen == 1);
+	cr_assert_eq(kv_parse(&p, NULL, 0, &op, &ev), 0);
+	cr_assert_eq(ev, KV_PARSE_MORE);
+}
+
 Test(kv_proto, routes)
 {
 	struct kv_op op;
