@@ -24,13 +24,14 @@ LIBGCC   := $(shell $(CC) -print-libgcc-file-name)
 DEBLIB   := /usr/lib/x86_64-linux-gnu
 
 # Debian packages the build and the tests need (dpdk-testpmd is the
-# vhost-user backend of the hosted tests), and those only the benchmarks
+# vhost-user backend of the hosted tests, memcached the reference the kv
+# protocols are compared with), and those only the benchmarks
 # need (DPDK's headers, the Linux guest baseline, gnuplot).
 DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
-	python3-prometheus-client testssl.sh
+	python3-prometheus-client testssl.sh memcached
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
 
@@ -56,7 +57,7 @@ NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.
 	src/net/tcp.c src/net/tcp_in.c src/net/tcp_out.c src/net/tcp_timer.c src/net/dhcp.c \
 	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
-	src/apps/proxy.c
+	src/apps/proxy.c src/apps/kv_store.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c src/api/config.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -220,6 +221,26 @@ UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
+# The kv protocols (kv_proto.c, kv_exec.c) alone, not with the other
+# appliances: test_kv_proto is the parser by itself, test_kv_exec runs it
+# over the real store with its own kv_stats_collect in place of kv.c's.
+KV_PROTO_TEST_SRC_test_kv_proto := src/apps/kv_proto.c
+KV_PROTO_TEST_SRC_test_kv_exec := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c \
+	src/core/siphash.c
+define kv_proto_test
+$(BUILD)/unit/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
+		test/unit/apps/kv_feed.h | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$<"
+	@$(HOSTCC) $(HCFLAGS) -o $$@ $$< $$(KV_PROTO_TEST_SRC_$(1)) -lcriterion
+$(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
+		test/unit/apps/kv_feed.h | $(BUILD)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC $$< (asan, ubsan)"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $$@ $$< $$(KV_PROTO_TEST_SRC_$(1)) -lcriterion
+endef
+$(eval $(call kv_proto_test,test_kv_proto))
+$(eval $(call kv_proto_test,test_kv_exec))
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
@@ -302,7 +323,13 @@ $(BUILD)/l2fwd_gen: test/hosted/l2fwd_gen.c $(VU_FRONTEND) test/lib/vu_frontend.
 	@echo "  HOSTCC $<"
 	@$(HOSTCC) $(HCFLAGS) -O2 -Itest/lib -o $@ $< $(VU_FRONTEND) $(UNIT_DRIVERS_SRC)
 
-test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen
+# the kv protocols as a filter: test_kv_oracle.py compares its answers
+# with Debian's memcached
+KV_REPLAY_SRC := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c src/core/siphash.c
+$(BUILD)/kv_replay: test/hosted/kv_replay.c $(KV_REPLAY_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(KV_REPLAY_SRC)
+test-hosted: $(BUILD)/pollux-hosted $(BUILD)/l2fwd_gen $(BUILD)/kv_replay
 	@$(MAKE) --no-print-directory test-vhost-live
 	$(PYTHON) -m pytest -q -p no:cacheprovider test/hosted
 

@@ -43,6 +43,9 @@
 #define KV_PAGE_SIZE (1u << 20)
 #define KV_CLASSES_MAX 64
 #define KV_REALTIME_MAXDELTA (60 * 60 * 24 * 30)   /* memcached's 30 days */
+/* the expiry kv_exptime_rel gives an exptime already past: never seen,
+ * even at now == 0 (a relative time in the past would be 0, "never") */
+#define KV_EXPTIME_PAST UINT32_MAX
 
 struct kv_shard;
 struct kv_item;
@@ -62,10 +65,13 @@ enum kv_mode {
 	KV_SET, KV_ADD, KV_REPLACE, KV_APPEND, KV_PREPEND, KV_CAS,
 };
 
+/* A zero item_size_max, growth_factor, chunk_min or nshards takes the
+ * default: KV_PAGE_SIZE (1 MiB), 1.25, the item header + 48, 1. */
 struct kv_shard_params {
-	uint32_t item_size_max;         /* bytes of key + value + header, as memcached's -I */
+	uint32_t item_size_max;         /* bytes of key + value + header, as memcached's -I;
+					 * 1024..KV_PAGE_SIZE */
 	int evict;                      /* 0: KV_NO_MEMORY instead of evicting (memcached -M) */
-	double growth_factor;           /* chunk sizes, memcached's -f (1.25) */
+	double growth_factor;           /* chunk sizes, memcached's -f (1.25); (1, 4] */
 	uint32_t chunk_min;             /* smallest chunk (memcached's 48-byte item + -n) */
 	uint32_t shard;                 /* this shard's index: in every CAS unique, so
 					 * uniques never collide across shards */
@@ -89,10 +95,11 @@ struct kv_shard_stats {
 
 /* one slab class, for `stats slabs` / `stats items` (memcached's names) */
 struct kv_class_stats {
+	uint32_t id;                    /* memcached's class number, from 1 */
 	uint32_t chunk_size, chunks_per_page;
 	uint64_t total_pages, total_chunks, used_chunks, free_chunks;
 	uint64_t number;                /* live items */
-	uint64_t age;                   /* now - last access of the LRU tail */
+	uint64_t age;                   /* now (the shard's latest) - last access of the LRU tail */
 	uint64_t evicted, evicted_nonzero, outofmemory, reclaimed, expired_unfetched, evicted_unfetched;
 	uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval, touch_hits;
 	uint64_t mem_requested;
@@ -101,9 +108,12 @@ struct kv_class_stats {
 /* the bytes of shard state kv_shard_init needs besides the arena */
 size_t kv_shard_size(void);
 
-/* Sets up a shard over `arena` (`arena_len` bytes, a multiple of
- * KV_PAGE_SIZE, at least one page). 0 or -EINVAL (a bad parameter, named
- * in the log). */
+/* Sets up a shard over `arena` (`arena_len` bytes, 8-byte aligned, a
+ * multiple of KV_PAGE_SIZE, at least one page). The hash table's buckets
+ * take the arena's first ~1/16 (a power of two), so the last page is
+ * short: it goes only to classes whose chunk fits in it (an arena of one
+ * page stores small items, not a 1 MiB one). limit_maxbytes is arena_len.
+ * 0 or -EINVAL (a bad parameter, named in the log). */
 int kv_shard_init(struct kv_shard *s, void *arena, size_t arena_len,
 		  const struct kv_shard_params *p);
 
@@ -139,8 +149,12 @@ int kv_item_fetched(const struct kv_item *it);       /* read since stored (mg h)
 int kv_item_stale(const struct kv_item *it);         /* invalidated by md/ms I (mg X/W) */
 
 /* --- writing */
-/* A writable item for `len` value bytes, not yet visible. NULL with
- * *st = KV_TOO_LARGE or KV_NO_MEMORY. */
+/* A writable item for `len` value bytes, not yet visible. kv_item_data()
+ * has room for len + 2 bytes: the data block's "\r\n" may be received
+ * into it and checked there (kv_store writes "\r\n" after the value when
+ * it links, so a get can send value and terminator in one copy). NULL
+ * with *st = KV_TOO_LARGE (the whole item over item_size_max, or a key
+ * outside 1..KV_KEY_MAX) or KV_NO_MEMORY. */
 struct kv_item *kv_item_alloc(struct kv_shard *s, const void *key, size_t klen, uint32_t flags,
 			      uint32_t exptime, uint32_t len, uint32_t now, enum kv_status *st);
 /* Links `it` (from kv_item_alloc, filled) under `mode`; consumes the
