@@ -92,6 +92,8 @@ struct kv_conn {
 	uint16_t peer_port;
 	_Atomic uint32_t last_cmd;      /* seconds since start */
 	uint8_t blocked, closing, close_after, gone;
+	uint8_t starved;                /* on its core's starved list */
+	struct kv_conn *starve_next;
 	uint32_t inflight;              /* messages out with its answers */
 	/* a store whose value is arriving: where it goes */
 	struct kv_item *vitem;
@@ -115,6 +117,7 @@ struct kv_core {
 	struct kv_conn *conns, *free;
 	uint32_t nconns;
 	struct kv_msg *msg_free, *big_free, *retry;
+	struct kv_conn *starved;        /* blocked for want of a message: the poller resumes them */
 	struct timer sweep;
 	int timer_on;
 	uint32_t next_id;
@@ -344,6 +347,13 @@ static unsigned kv_poll(void *arg)
 		struct kv_msg *m = r;
 		r = r->next;
 		msg_send(k, m, m->core, m->back);
+		n++;
+	}
+	while (k->starved && k->msg_free) {
+		struct kv_conn *kc = k->starved;
+		k->starved = kc->starve_next;
+		kc->starved = 0;
+		conn_resume(kc);
 		n++;
 	}
 	return n;
@@ -602,14 +612,25 @@ static int conn_store(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data, size_t len)
 {
 	size_t used = 0;
-	while (used < len && !kc->closing) {
+	/* until the parser says MORE: it may hold an op back (a multi-get's
+	 * last key) and give it out on a call with nothing left */
+	for (unsigned guard = 0; !kc->closing && guard < 1u << 20; guard++) {
 		if (conn_must_wait(kc)) {
+			/* what waits in open batches must go, or the FIFO never drains */
+			batch_flush(k, kc);
 			kc->blocked = 1;
+			if (!k->msg_free && !kc->starved) {
+				kc->starved = 1;
+				kc->starve_next = k->starved;
+				k->starved = kc;
+			}
 			break;
 		}
 		struct kv_op op;
 		enum kv_parse_ev ev;
 		used += kv_parse(&kc->p, data + used, len - used, &op, &ev);
+		if (ev == KV_PARSE_MORE)
+			break;
 		if (ev == KV_PARSE_VALUE) {
 			conn_value(k, kc, &op);
 		} else if (ev == KV_PARSE_OP) {
@@ -644,23 +665,24 @@ static void conn_parse(struct kv_core *k, struct kv_conn *kc, const uint8_t *dat
 	conn_pump(kc);
 }
 
-/* room came back (send space, a message home): what waited is parsed */
+/* Room came back (send space, a message home, answers sent): what
+ * waited is parsed, as long as there is room for it. Every path that can
+ * make room ends here, or a blocked connection would wait for ever. */
 static void conn_resume(struct kv_conn *kc)
 {
 	struct kv_core *k = me();
-	if (!kc->c || !kc->blocked || conn_must_wait(kc))
-		return;
-	kc->blocked = 0;
-	if (kc->in_len) {
-		uint8_t tmp[KV_IN_MAX];
-		size_t n = kc->in_len;
-		memcpy(tmp, kc->in, n);
-		kc->in_len = 0;
-		conn_parse(k, kc, tmp, n);
-		if (!kc->c)
-			return;
+	int was = kc->blocked;
+	for (unsigned turn = 0; turn < 64 && kc->c && kc->blocked && !conn_must_wait(kc); turn++) {
+		kc->blocked = 0;
+		if (kc->in_len) {
+			uint8_t tmp[KV_IN_MAX];
+			size_t n = kc->in_len;
+			memcpy(tmp, kc->in, n);
+			kc->in_len = 0;
+			conn_parse(k, kc, tmp, n);
+		}
 	}
-	if (!kc->blocked)
+	if (was && kc->c && !kc->blocked)
 		tcp_recv_update(kc->c);
 }
 
@@ -690,6 +712,7 @@ static void kv_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t l
 	}
 	uint64_t t0 = time_ns();
 	conn_parse(k, kc, data, len);
+	conn_resume(kc);        /* blocked, then its answers went at once */
 	counter_add(&k->busy_ns, time_ns() - t0);
 }
 
@@ -742,6 +765,13 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 		if (--m->left == 0 && m->done)
 			msg_give(k, m);
 		/* not done: it is out on another core, given back in msg_back */
+	}
+	if (kc->starved) {
+		struct kv_conn **pp = &k->starved;
+		while (*pp != kc)
+			pp = &(*pp)->starve_next;
+		*pp = kc->starve_next;
+		kc->starved = 0;
 	}
 	if (kc->inflight) {
 		kc->gone = 1;
