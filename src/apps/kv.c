@@ -674,13 +674,13 @@ static void conn_resume(struct kv_conn *kc)
 	int was = kc->blocked;
 	for (unsigned turn = 0; turn < 64 && kc->c && kc->blocked && !conn_must_wait(kc); turn++) {
 		kc->blocked = 0;
-		if (kc->in_len) {
-			uint8_t tmp[KV_IN_MAX];
-			size_t n = kc->in_len;
-			memcpy(tmp, kc->in, n);
-			kc->in_len = 0;
-			conn_parse(k, kc, tmp, n);
-		}
+		/* even with nothing waiting here: the parser may hold ops (the
+		 * keys of a get line it took whole) */
+		uint8_t tmp[KV_IN_MAX];
+		size_t n = kc->in_len;
+		memcpy(tmp, kc->in, n);
+		kc->in_len = 0;
+		conn_parse(k, kc, tmp, n);
 	}
 	if (was && kc->c && !kc->blocked)
 		tcp_recv_update(kc->c);
