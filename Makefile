@@ -31,7 +31,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
-	python3-prometheus-client testssl.sh memcached
+	python3-prometheus-client testssl.sh memcached python3-pymemcache libmemcached-tools
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
 
@@ -57,7 +57,8 @@ NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.
 	src/net/tcp.c src/net/tcp_in.c src/net/tcp_out.c src/net/tcp_timer.c src/net/dhcp.c \
 	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
-	src/apps/proxy.c src/apps/kv_store.c
+	src/apps/proxy.c src/apps/kv_store.c src/apps/kv_proto.c src/apps/kv_exec.c \
+	src/apps/kv.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c src/api/config.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -350,14 +351,31 @@ test: $(BUILD)/.deps
 # The API on the management NIC (QEMU user networking, restrict=on) at
 # https://127.0.0.1:$(API_PORT); the console prints the token and the
 # certificate's fingerprint.
+#
+# make run CONFIG=configs/kv.json: the kv appliance on a data NIC (QEMU
+# user networking, restrict=on, the config's 198.18.0.0/24 with QEMU's
+# side at .1) with 127.0.0.1:$(KV_PORT) forwarded to its kv.port 11211,
+# for memccat, telnet and client libraries on the host; 2 data cores.
 API_PORT ?= 8443
+KV_PORT ?= 11211
+CONFIG ?= configs/default.json
+RUN_configs/kv.json := --smp 3 --machine q35 --config configs/kv.json -- \
+	-netdev user,id=data,restrict=on,net=198.18.0.0/24,host=198.18.0.1,hostfwd=tcp:127.0.0.1:$(KV_PORT)-198.18.0.2:11211 \
+	-device virtio-net-pci,netdev=data
+RUN_MSG_configs/kv.json := "pollux: kv at 127.0.0.1:$(KV_PORT) once the console shows 'pollux ready' (e.g. memcstat --servers=127.0.0.1:$(KV_PORT))"
 run: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory all
-	@echo "pollux: booting configs/default.json on 4 vCPUs (q35). Quit with Ctrl-A then X."
+ifdef RUN_$(CONFIG)
+	@echo "pollux: booting $(CONFIG) (q35). Quit with Ctrl-A then X."
+	@echo $(RUN_MSG_$(CONFIG))
+	tools/pollux-vm $(RUN_$(CONFIG))
+else
+	@echo "pollux: booting $(CONFIG) on 4 vCPUs (q35). Quit with Ctrl-A then X."
 	@echo "pollux: the API will be at https://127.0.0.1:$(API_PORT)/ once the console shows"
 	@echo "        'api: token ...' and 'api: certificate sha256 Fingerprint=...'; then, in another terminal:"
 	@echo "        POLLUX_TOKEN=<token> POLLUX_FINGERPRINT=<fingerprint> tools/polluxctl --url https://127.0.0.1:$(API_PORT) status"
-	tools/pollux-vm --smp 4 --machine q35 --config configs/default.json --api $(API_PORT)
+	tools/pollux-vm --smp 4 --machine q35 --config $(CONFIG) --api $(API_PORT)
+endif
 
 bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run

@@ -21,6 +21,7 @@ const struct app apps_table[] = {
 	{ .name = "web", .schema = &web_schema, .needs_net = 1, .init = web_init,
 	  .prepare = web_prepare, .commit = web_commit },
 	{ .name = "proxy", .schema = &proxy_schema, .needs_net = 1, .init = proxy_init },
+	{ .name = "kv", .schema = &kv_schema, .needs_net = 1, .init = kv_init },
 	{ .name = NULL }
 };
 #define APPS_N (sizeof apps_table / sizeof apps_table[0] - 1)

@@ -60,6 +60,16 @@ struct proxy_config {
 	uint32_t idle_timeout_s;        /* 0: none */
 };
 
+/* "kv" (src/apps/kv.c, docs/kv.md) */
+struct kv_config {
+	uint16_t port;
+	uint32_t memory_mb;             /* all shards together */
+	uint32_t item_size_max;
+	uint32_t evict;                 /* boolean */
+	uint32_t max_conns;             /* all data cores together */
+	uint32_t idle_timeout_s;        /* 0: none */
+};
+
 /* "app" and each appliance's own section */
 struct apps_config {
 	int app;                        /* index in apps_table; -1: none (just the runtime) */
@@ -68,6 +78,7 @@ struct apps_config {
 	struct iperf_config iperf;
 	struct web_config web;
 	struct proxy_config proxy;
+	struct kv_config kv;
 };
 
 
@@ -111,7 +122,8 @@ int apps_prepare(const struct apps_config *next, void **pending, char *err, size
 void apps_commit(const struct apps_config *next, void *pending);
 
 /* each appliance's entry points (its row in apps_table) */
-extern const struct schema_node l2fwd_schema, echo_schema, iperf_schema, web_schema, proxy_schema;
+extern const struct schema_node l2fwd_schema, echo_schema, iperf_schema, web_schema, proxy_schema,
+	kv_schema;
 int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen);
 int echo_init(const struct apps_config *cfg, char *err, size_t errlen);
 int iperf_init(const struct apps_config *cfg, char *err, size_t errlen);
@@ -119,6 +131,7 @@ int web_init(const struct apps_config *cfg, char *err, size_t errlen);
 int web_prepare(const struct apps_config *next, void **pending, char *err, size_t errlen);
 void web_commit(void *pending);
 int proxy_init(const struct apps_config *cfg, char *err, size_t errlen);
+int kv_init(const struct apps_config *cfg, char *err, size_t errlen);
 
 /* Idle timeouts: a silent peer must not hold a connection (and its slot)
  * for ever. An appliance keeps one struct apps_idle in each connection's
