@@ -671,22 +671,40 @@ enum kv_status kv_delete(struct kv_shard *s, const void *key, size_t klen, uint6
 
 /* the decimal value of an item, as memcached's safe_strtoull: digits,
  * then only the spaces an in-place incr left; at most 2^64-1 */
+static int is_space(uint8_t ch)
+{
+	return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/* The value as memcached's safe_strtoull reads it (strtoull, base 10):
+ * leading white space, an optional sign, at least one digit, then white
+ * space or the value's end ("\r\n" follows it); " 12", "+5" and "9 x"
+ * are numbers (9), an overflow is not, and a minus sign only when the
+ * result does not look negative as a signed number ("-0" is 0). */
 static int value_number(const struct kv_item *it, uint64_t *v)
 {
 	const uint8_t *d = it->data + it->klen;
 	uint32_t n = it->nbytes, i = 0;
 	uint64_t x = 0;
-	if (n == 0 || d[0] < '0' || d[0] > '9')
-		return -1;
+	int neg = 0;
+	while (i < n && is_space(d[i]))
+		i++;
+	if (i < n && (d[i] == '+' || d[i] == '-'))
+		neg = d[i++] == '-';
+	uint32_t first = i;
 	for (; i < n && d[i] >= '0' && d[i] <= '9'; i++) {
 		unsigned dig = d[i] - '0';
 		if (x > (UINT64_MAX - dig) / 10)
 			return -1;
 		x = x * 10 + dig;
 	}
-	for (; i < n; i++)
-		if (d[i] != ' ')
+	if (i == first || (i < n && !is_space(d[i])))
+		return -1;
+	if (neg) {
+		x = 0 - x;
+		if ((int64_t)x < 0)
 			return -1;
+	}
 	*v = x;
 	return 0;
 }

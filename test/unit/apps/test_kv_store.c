@@ -312,7 +312,7 @@ Test(kv_store, incr_wraps_decr_floors)
 	cr_assert_eq(kv_arith(s, "x", 1, 1, 1, 0, 0, 0, 0, 1, &v, NULL), KV_NON_NUMERIC);
 	set(s, "x", "18446744073709551616", 1);
 	cr_assert_eq(kv_arith(s, "x", 1, 0, 1, 0, 0, 0, 0, 1, &v, NULL), KV_NON_NUMERIC);
-	set(s, "x", " 1", 1);
+	set(s, "x", "1x", 1);
 	cr_assert_eq(kv_arith(s, "x", 1, 0, 1, 0, 0, 0, 0, 1, &v, NULL), KV_NON_NUMERIC);
 	/* vivify: the initial value, counted as a miss */
 	cr_assert_eq(kv_arith(s, "v", 1, 1, 5, 0, 1, 77, 0, 1, &v, &c), KV_OK);
@@ -330,6 +330,24 @@ Test(kv_store, incr_wraps_decr_floors)
 	cr_assert_eq(st.decr_hits, 2);
 	cr_assert_eq(st.decr_misses, 1);
 	cr_assert_eq(used_chunks(s), st.curr_items);
+}
+
+/* the value read as memcached's safe_strtoull (strtoull) reads it */
+Test(kv_store, arith_reads_numbers_as_memcached)
+{
+	struct kv_shard *s = shard_default();
+	uint64_t v;
+	static const struct { const char *val; int ok; uint64_t res; } cases[] = {
+		{ " 12", 1, 13 }, { "+5", 1, 6 }, { "9 x", 1, 10 }, { "\t7", 1, 8 }, { "-0", 1, 1 },
+		{ "-5", 0, 0 }, { "+", 0, 0 }, { " ", 0, 0 }, { "5-", 0, 0 }, { "0x10", 0, 0 },
+	};
+	for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		set(s, "k", cases[i].val, 1);
+		enum kv_status r = kv_arith(s, "k", 1, 1, 1, 0, 0, 0, 0, 1, &v, NULL);
+		cr_assert_eq(r, cases[i].ok ? KV_OK : KV_NON_NUMERIC, "incr of \"%s\": %d", cases[i].val, r);
+		if (cases[i].ok)
+			cr_assert_eq(v, cases[i].res, "incr of \"%s\": %llu", cases[i].val, (unsigned long long)v);
+	}
 }
 
 Test(kv_store, touch_and_gat)
