@@ -114,8 +114,8 @@ void frame_free_dma_pages(void *p, size_t npages) { frame_free_pages(p, npages);
 /* ---- sched */
 static struct timer_wheel h_wheel;
 
-/* every timer ever armed (they live in the stack's connection slots,
- * which last until h_fini): h_advance_ns reads their deadlines to jump
+/* every timer armed and not cancelled since (most live in the stack's
+ * connection slots, which last until h_fini): h_advance_ns reads their deadlines to jump
  * over idle time instead of walking the wheel tick by tick */
 #define H_TIMERS 512
 static struct timer *h_timers[H_TIMERS];
@@ -131,7 +131,18 @@ void sched_timer_arm(struct timer *t, uint64_t deadline_ns, uint64_t period_ns)
 	timer_arm(&h_wheel, t, deadline_ns, period_ns);
 }
 
-void sched_timer_cancel(struct timer *t) { timer_cancel(&h_wheel, t); }
+/* A cancelled timer is forgotten too: its memory may be freed next (an
+ * appliance's malloc'd context, iperf's), and h_advance_ns must not read
+ * it; arming it again puts it back. */
+void sched_timer_cancel(struct timer *t)
+{
+	timer_cancel(&h_wheel, t);
+	for (int i = 0; i < h_ntimers; i++)
+		if (h_timers[i] == t) {
+			h_timers[i] = h_timers[--h_ntimers];
+			break;
+		}
+}
 
 #define H_POLLERS 16
 static struct { sched_poll_fn fn; sched_flush_fn flush; void *arg; } h_pollers[H_POLLERS];
