@@ -260,9 +260,9 @@ test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 #   FUZZ_LIBS_<name> := -l...
 #   FUZZ_ARGS_<name> := libFuzzer flags (-max_len=..., -timeout=...)
 #   FUZZ_TIME_<name> := seconds it runs in `make test`
-#   FUZZ_SEEDS_<name> := seed folders (default test/fuzz/corpus/<name>/)
+#   FUZZ_SEEDS_<name> := seed folders besides test/fuzz/corpus/<name>/
 # Seeds are kept in the repo; what a run finds beyond them stays in
-# build/fuzz/corpus/<name>/.
+# build/fuzz/corpus/<name>/ until `make fuzz` merges it in.
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -Itest/unit/net -D_GNU_SOURCE -DPOLLUX_HOSTED \
@@ -292,8 +292,15 @@ fuzz-run-$(1): $(BUILD)/fuzz/fuzz_$(1)
 	@mkdir -p $(BUILD)/fuzz/corpus/$(1)
 	$(BUILD)/fuzz/fuzz_$(1) -max_total_time=$$(or $$(FUZZ_SECONDS),$$(FUZZ_TIME_$(1)),20) \
 		$$(FUZZ_ARGS_$(1)) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/corpus/$(1) $$(or $$(FUZZ_SEEDS_$(1)),$$(wildcard test/fuzz/corpus/$(1)))
-.PHONY: fuzz-build-$(1) fuzz-run-$(1)
+		$(BUILD)/fuzz/corpus/$(1) $$(FUZZ_SEEDS_$(1)) $$(wildcard test/fuzz/corpus/$(1))
+# One long run (make fuzz): its finds merged into test/fuzz/corpus/$(1)/,
+# its row of docs/fuzzing.md rewritten.
+fuzz-long-$(1): $(BUILD)/fuzz/fuzz_$(1)
+	@$(PYTHON) tools/fuzz-record --target $(1) --doc docs/fuzzing.md \
+		--seconds $$(FUZZ_LONG) --runs $$(FUZZ_RUNS) --work $(BUILD)/fuzz/corpus/$(1) \
+		--keep test/fuzz/corpus/$(1) --log $(BUILD)/fuzz/$(1).long.log \
+		$$(addprefix --seeds ,$$(FUZZ_SEEDS_$(1))) -- $(BUILD)/fuzz/fuzz_$(1) $$(FUZZ_ARGS_$(1))
+.PHONY: fuzz-build-$(1) fuzz-run-$(1) fuzz-long-$(1)
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULES,$(t))))
 
@@ -303,6 +310,19 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULES,$(t))))
 test-fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 		$(MAKE) --no-print-directory fuzz-run-$$t || exit 1; done
+
+# Long runs (not part of `make test`): every target in turn, never two
+# fuzzers at once, each for FUZZ_LONG seconds or FUZZ_RUNS executions,
+# whichever comes first; what each finds is merged into its kept seeds
+# (-merge=1: only what adds coverage) and its row of docs/fuzzing.md
+# rewritten by tools/fuzz-record (the log: build/fuzz/<name>.long.log).
+# A finding does not stop the others; the exit status says there was one.
+FUZZ_LONG ?= 3600
+FUZZ_RUNS ?= 100000000
+fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory fuzz-long-$$t || fail=1; done; exit $$fail
+.PHONY: fuzz
 
 # ---------------------------------------------------------------- VM tests
 test-vm: $(BUILD)/pollux.elf

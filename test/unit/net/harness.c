@@ -123,8 +123,9 @@ static struct timer_wheel h_wheel;
 #define H_NO_COVERAGE
 #endif
 
-/* every timer ever armed (they live in the stack's connection slots,
- * which last until h_fini): h_advance_ns reads their deadlines to jump
+/* every timer armed and not cancelled since (most live in the stack's
+ * connection slots, which last until h_fini): h_advance_ns reads their
+ * deadlines to jump
  * over idle time instead of walking the wheel tick by tick */
 #define H_TIMERS 2048                   /* fuzz_tcp_conns: 300 slots x 5 timers, and the rest */
 static struct timer *h_timers[H_TIMERS];
@@ -140,7 +141,18 @@ H_NO_COVERAGE void sched_timer_arm(struct timer *t, uint64_t deadline_ns, uint64
 	timer_arm(&h_wheel, t, deadline_ns, period_ns);
 }
 
-void sched_timer_cancel(struct timer *t) { timer_cancel(&h_wheel, t); }
+/* A cancelled timer is forgotten too: its memory may be freed next (an
+ * appliance's malloc'd context, iperf's), and h_advance_ns must not read
+ * it; arming it again puts it back. */
+H_NO_COVERAGE void sched_timer_cancel(struct timer *t)
+{
+	timer_cancel(&h_wheel, t);
+	for (int i = 0; i < h_ntimers; i++)
+		if (h_timers[i] == t) {
+			h_timers[i] = h_timers[--h_ntimers];
+			break;
+		}
+}
 
 #define H_POLLERS 16
 static struct { sched_poll_fn fn; sched_flush_fn flush; void *arg; } h_pollers[H_POLLERS];
