@@ -146,6 +146,24 @@ struct api_stats {
 	uint64_t pool_free, pool_total; /* packet buffers, all cores */
 };
 
+/* ---- the running appliance's own counters: GET /v1/<app> and /metrics
+ * as pollux_<app>_<name>{core="N"}. The appliance layer names them, so
+ * the API knows no appliance. */
+#define API_APP_METRICS_MAX 64
+struct api_app_metric {
+	const char *name;               /* "get_hits_total" (static; [a-z0-9_]) */
+	const char *help;
+	int gauge;                      /* else a counter */
+};
+struct api_app_stats {
+	const char *app;                /* "kv"; NULL: the running appliance has none */
+	uint32_t nmetrics;              /* at most API_APP_METRICS_MAX */
+	const struct api_app_metric *m; /* their names (static) */
+	uint32_t ncores;
+	uint8_t on[API_MAX_CORES];      /* the core serves the appliance */
+	uint64_t v[API_MAX_CORES][API_APP_METRICS_MAX];
+};
+
 /* ---- the running appliance, as the API sees it */
 struct api_system {
 	const char *version;
@@ -171,6 +189,12 @@ struct api_backend {
 	size_t (*log_lines)(void *arg, const char **lines, size_t max);
 	/* Asks for a clean power-off once the response has gone out. */
 	void (*shutdown)(void *arg);
+	/* The running appliance's own counters (out zeroed by the caller;
+	 * out->app left NULL: it has none). */
+	void (*app_stats)(void *arg, struct api_app_stats *out);
+	/* An appliance's action, e.g. ("kv", "flush"): 0, -ENOENT (that
+	 * appliance is not running) or another -errno with a reason in err. */
+	int (*app_action)(void *arg, const char *app, const char *action, char *err, size_t errlen);
 };
 
 /* Renders the snapshot in the Prometheus text exposition format 0.0.4.

@@ -92,4 +92,6 @@ void api_metrics_label(struct api_buf *b, const char *v);
 /* metrics.c: appends the control plane's own counters (requests, TLS,
  * connections) */
 void api_metrics_server(struct api_buf *b, const struct api_server *s);
+/* the running appliance's own counters (struct api_app_stats, api.h) */
+void api_metrics_app(struct api_buf *b, const struct api_app_stats *a);
 #endif

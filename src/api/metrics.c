@@ -206,6 +206,38 @@ static void by_reason(struct api_buf *b, const char *name, const char *help, con
 		api_buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, reasons[i], (unsigned long long)v[i]);
 }
 
+/* The appliance's own counters, one line per core that serves it. The
+ * names are the backend's (static, checked here: a name that is not
+ * [a-z0-9_] is skipped rather than breaking the exposition format). */
+static int metric_name_ok(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+void api_metrics_app(struct api_buf *b, const struct api_app_stats *a)
+{
+	if (!a->app || !metric_name_ok(a->app) || !a->m)
+		return;
+	uint32_t nm = a->nmetrics < API_APP_METRICS_MAX ? a->nmetrics : API_APP_METRICS_MAX;
+	uint32_t nc = a->ncores < API_MAX_CORES ? a->ncores : API_MAX_CORES;
+	for (uint32_t k = 0; k < nm; k++) {
+		const struct api_app_metric *m = &a->m[k];
+		if (!metric_name_ok(m->name))
+			continue;
+		char name[96];
+		snprintf(name, sizeof name, "pollux_%s_%s", a->app, m->name);
+		head(b, name, m->gauge ? "gauge" : "counter", m->help ? m->help : "");
+		for (uint32_t c = 0; c < nc; c++)
+			if (a->on[c])
+				api_buf_printf(b, "%s{core=\"%u\"} %llu\n", name, c, (unsigned long long)a->v[c][k]);
+	}
+}
+
 void api_metrics_server(struct api_buf *b, const struct api_server *s)
 {
 	one(b, "pollux_api_requests_total", "counter", "HTTP requests answered by the API.", s->requests);

@@ -41,6 +41,10 @@ static const struct { const char *name, *schema; } shapes[] = {
 			"\"items\":{\"$ref\":\"#/components/schemas/Interface\"}}}}" },
 	{ "Log", "{\"type\":\"object\",\"properties\":{\"lines\":{\"type\":\"array\","
 		 "\"items\":{\"type\":\"string\"}}}}" },
+	{ "AppStats", "{\"type\":\"object\",\"properties\":{\"app\":{\"type\":\"string\"},"
+		      "\"cores\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+		      "\"additionalProperties\":{\"type\":\"integer\"}}},"
+		      "\"total\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}}}" },
 };
 
 static const char *method_key(unsigned m)

@@ -314,6 +314,15 @@ static void get_metrics(struct api_req *req, struct api_resp *resp)
 	if (text) {
 		api_buf_put(&b, text, len);
 		api_metrics_server(&b, req->srv);
+		const struct api_backend *be = backend(req);
+		struct api_app_stats *as = be && be->app_stats ? calloc(1, sizeof *as) : NULL;
+		if (as) {
+			be->app_stats(be->arg, as);
+			api_metrics_app(&b, as);
+		} else if (be && be->app_stats) {
+			b.oom = 1;
+		}
+		free(as);
 	}
 	free(text);
 	if (!text || b.oom || !b.p) {
@@ -322,6 +331,80 @@ static void get_metrics(struct api_req *req, struct api_resp *resp)
 		return;
 	}
 	api_resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+}
+
+/* ---- an appliance's own resources: /v1/kv */
+/* GET /v1/<app>: its counters per core and summed ("_total" dropped from
+ * counter names in JSON). 404 when another appliance runs. */
+static void get_app(struct api_req *req, struct api_resp *resp, const char *app)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, app_stats);
+	struct api_app_stats *as = calloc(1, sizeof *as);
+	if (!as) {
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	be->app_stats(be->arg, as);
+	if (!as->app || strcmp(as->app, app) || !as->m) {
+		free(as);
+		api_resp_error(resp, 404, "the %s appliance is not running", app);
+		return;
+	}
+	uint32_t nm = as->nmetrics < API_APP_METRICS_MAX ? as->nmetrics : API_APP_METRICS_MAX;
+	uint32_t nc = as->ncores < API_MAX_CORES ? as->ncores : API_MAX_CORES;
+	json_t *cores = json_array(), *total = json_object();
+	uint64_t sum[API_APP_METRICS_MAX] = { 0 };
+	for (uint32_t c = 0; c < nc; c++) {
+		if (!as->on[c])
+			continue;
+		json_t *o = json_pack("{s:i}", "core", (int)c);
+		for (uint32_t k = 0; k < nm; k++) {
+			char key[64];
+			size_t n = strlen(as->m[k].name);
+			if (!as->m[k].gauge && n > 6 && !strcmp(as->m[k].name + n - 6, "_total"))
+				n -= 6;
+			snprintf(key, sizeof key, "%.*s", (int)n, as->m[k].name);
+			json_object_set_new(o, key, json_integer((json_int_t)as->v[c][k]));
+			sum[k] += as->v[c][k];
+		}
+		json_array_append_new(cores, o);
+	}
+	for (uint32_t k = 0; k < nm; k++) {
+		char key[64];
+		size_t n = strlen(as->m[k].name);
+		if (!as->m[k].gauge && n > 6 && !strcmp(as->m[k].name + n - 6, "_total"))
+			n -= 6;
+		snprintf(key, sizeof key, "%.*s", (int)n, as->m[k].name);
+		json_object_set_new(total, key, json_integer((json_int_t)sum[k]));
+	}
+	api_resp_json(resp, 200, json_pack("{s:s, s:o, s:o}", "app", app, "cores", cores, "total", total));
+	free(as);
+}
+
+static void app_action(struct api_req *req, struct api_resp *resp, const char *app, const char *action,
+		       const char *done)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, app_action);
+	char err[160] = "";
+	int rc = be->app_action(be->arg, app, action, err, sizeof err);
+	if (rc == -ENOENT)
+		api_resp_error(resp, 404, "the %s appliance is not running", app);
+	else if (rc)
+		api_resp_error(resp, 503, "%s", err[0] ? err : "try again");
+	else
+		api_resp_json(resp, 200, json_pack("{s:s}", "status", done));
+}
+
+static void get_kv(struct api_req *req, struct api_resp *resp)
+{
+	get_app(req, resp, "kv");
+}
+
+static void post_kv_flush(struct api_req *req, struct api_resp *resp)
+{
+	app_action(req, resp, "kv", "flush", "flushed");
 }
 
 static void get_openapi(struct api_req *req, struct api_resp *resp)
@@ -348,6 +431,9 @@ const struct api_route api_routes[] = {
 	  "Validate a whole configuration, then apply it atomically (a secret given as \"<redacted>\" "
 	  "keeps its running value)", "Config", "Config", ADM },
 	{ API_GET, "/v1/log", get_log, "Recent console lines", "Log", NULL, ADM },
+	{ API_GET, "/v1/kv", get_kv, "The kv appliance's counters per core and summed (404: kv not running)",
+	  "AppStats", NULL, MON },
+	{ API_POST, "/v1/kv/flush", post_kv_flush, "flush_all on every kv shard, now", "Status", NULL, ADM },
 	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL, MON },
 	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL, MON },
 };

@@ -53,6 +53,11 @@ int appliance_selftest(const char *name);
  * stats callback returns and netstat prints. Core 0 only; out is large
  * (tens of KiB): keep it on the heap, not on a stack. */
 void appliance_telemetry_snapshot(struct api_stats *out);
+/* The running appliance's own counters (kv's today) and actions, for the
+ * API backend: what api_backend.app_stats / app_action say. */
+struct api_app_stats;
+void appliance_app_stats(struct api_app_stats *out);
+int appliance_app_action(const char *app, const char *action, char *err, size_t errlen);
 
 /* netstat.c: core 0 prints every queue's counters and the buffer
  * accounting every period_ms (the `netstat=MS` command-line word), from

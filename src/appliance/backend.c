@@ -138,7 +138,18 @@ int api_runtime_shutdown_asked(void)
 	return atomic_load(&shutdown_asked);
 }
 
+static void rt_app_stats(void *arg, struct api_app_stats *out)
+{
+	appliance_app_stats(out);
+}
+
+static int rt_app_action(void *arg, const char *app, const char *action, char *err, size_t errlen)
+{
+	return appliance_app_action(app, action, err, errlen);
+}
+
 const struct api_backend api_runtime_backend = {
 	.system = rt_system, .stats = rt_stats, .config_get = rt_config_get,
 	.config_apply = rt_config_apply, .log_lines = rt_log_lines, .shutdown = rt_shutdown,
+	.app_stats = rt_app_stats, .app_action = rt_app_action,
 };

@@ -16,8 +16,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <stddef.h>
 #include "api/api.h"
 #include "appliance/appliance.h"
+#include "apps/kv.h"
 #include "core/core.h"
 #include "drivers/netdev.h"
 #include "net/net.h"
@@ -93,4 +96,116 @@ void appliance_telemetry_snapshot(struct api_stats *st)
 		iface_snapshot((int)i, &st->ifs[i]);
 	for (uint32_t c = 0; c < st->ncores; c++)
 		core_snapshot(c, &st->core[c]);
+}
+
+/* ---- the appliances' own counters (GET /v1/<app>, pollux_<app>_*) */
+
+/* kv: its shard's store counters and its connections' (apps/kv.h), per
+ * data core; memcached's names where it has one. */
+#define KVS(f, n, h, g) { { n, h, g }, offsetof(struct kv_core_stats, store.f), \
+			  sizeof(((struct kv_core_stats *)0)->store.f) }
+#define KVC(f, n, h, g) { { n, h, g }, offsetof(struct kv_core_stats, f), sizeof(((struct kv_core_stats *)0)->f) }
+static const struct kv_metric {
+	struct api_app_metric m;
+	size_t off, size;
+} kv_metrics[] = {
+	KVS(curr_items, "curr_items", "Items stored now in this core's shard.", 1),
+	KVS(total_items, "total_items_total", "Items ever stored in this core's shard.", 0),
+	KVS(bytes, "bytes", "Bytes of keys and values stored now (memcached's bytes).", 1),
+	KVS(limit_maxbytes, "limit_maxbytes", "This shard's share of kv.memory_mb, bytes.", 1),
+	KVS(pages_total, "pages", "Pages of the shard's arena.", 1),
+	KVS(pages_free, "pages_free", "Pages not yet given to a slab class.", 1),
+	KVS(get_hits, "get_hits_total", "Reads that found their key.", 0),
+	KVS(get_misses, "get_misses_total", "Reads that did not.", 0),
+	KVS(get_expired, "get_expired_total", "Reads that found their key expired.", 0),
+	KVS(get_flushed, "get_flushed_total", "Reads that found their key flushed.", 0),
+	KVS(cmd_set, "cmd_set_total", "Store commands.", 0),
+	KVS(cmd_touch, "cmd_touch_total", "Touch commands.", 0),
+	KVS(cmd_flush, "cmd_flush_total", "flush_all commands.", 0),
+	KVS(delete_hits, "delete_hits_total", "Deletes that found their key.", 0),
+	KVS(delete_misses, "delete_misses_total", "Deletes that did not.", 0),
+	KVS(incr_hits, "incr_hits_total", "incr that found their key.", 0),
+	KVS(incr_misses, "incr_misses_total", "incr that did not.", 0),
+	KVS(decr_hits, "decr_hits_total", "decr that found their key.", 0),
+	KVS(decr_misses, "decr_misses_total", "decr that did not.", 0),
+	KVS(cas_hits, "cas_hits_total", "cas that stored.", 0),
+	KVS(cas_misses, "cas_misses_total", "cas of a missing key.", 0),
+	KVS(cas_badval, "cas_badval_total", "cas with a stale unique.", 0),
+	KVS(touch_hits, "touch_hits_total", "Touches that found their key.", 0),
+	KVS(touch_misses, "touch_misses_total", "Touches that did not.", 0),
+	KVS(evictions, "evictions_total", "Live items evicted for room (LRU).", 0),
+	KVS(expired_unfetched, "expired_unfetched_total", "Items expired before anyone read them.", 0),
+	KVS(evicted_unfetched, "evicted_unfetched_total", "Items evicted before anyone read them.", 0),
+	KVS(reclaimed, "reclaimed_total", "Expired or flushed items whose memory was reused.", 0),
+	KVS(out_of_memory, "out_of_memory_total", "Stores refused: no memory and no eviction.", 0),
+	KVS(too_large, "too_large_total", "Stores refused: over kv.item_size_max.", 0),
+	KVC(curr_conns, "connections", "Client connections open now on this core.", 1),
+	KVC(total_conns, "connections_accepted_total", "Client connections accepted.", 0),
+	KVC(refused, "connections_refused_total", "Connections refused: every slot of the core taken.", 0),
+	KVC(idle_resets, "idle_resets_total", "Connections reset after kv.idle_timeout_s of silence.", 0),
+	KVC(closed_bad, "closed_bad_input_total",
+	    "Connections closed for bad input (a line too long, a data block whose length lied).", 0),
+	KVC(answer_overflow, "answer_overflow_total", "Connections closed: an answer no buffer could hold.", 0),
+	KVC(ops, "ops_total", "Operations executed on this core's shard.", 0),
+	KVC(cross_core, "cross_core_ops_total", "Operations this core sent to another core's shard.", 0),
+	KVC(cross_msgs, "cross_core_msgs_total", "Messages those took (a multi-get batches per shard).", 0),
+	KVC(no_msg, "no_msg_total", "Times a message was wanted and none was free.", 0),
+	KVC(chan_retries, "chan_retries_total", "Times a channel was full and the message went a turn later.", 0),
+	KVC(bytes_read, "bytes_read_total", "Bytes received from clients.", 0),
+	KVC(bytes_written, "bytes_written_total", "Bytes sent to clients.", 0),
+	KVC(conn_slots, "conn_slots", "Connection slots of this core.", 1),
+	KVC(conn_slots_free, "conn_slots_free", "Connection slots free now.", 1),
+	KVC(msgs, "msgs", "Cross-core messages of this core.", 1),
+	KVC(msgs_free, "msgs_free", "Cross-core messages free now.", 1),
+	KVC(bigs, "big_msgs", "Large answer messages of this core.", 1),
+	KVC(bigs_free, "big_msgs_free", "Large answer messages free now.", 1),
+};
+#define KV_NMETRICS (sizeof kv_metrics / sizeof kv_metrics[0])
+_Static_assert(KV_NMETRICS <= API_APP_METRICS_MAX, "kv has more counters than the API holds");
+
+void appliance_app_stats(struct api_app_stats *out)
+{
+	static struct api_app_metric names[KV_NMETRICS];
+	if (!kv_running())
+		return;
+	for (size_t k = 0; k < KV_NMETRICS; k++)
+		names[k] = kv_metrics[k].m;
+	out->app = "kv";
+	out->m = names;
+	out->nmetrics = KV_NMETRICS;
+	out->ncores = cores_count() < API_MAX_CORES ? cores_count() : API_MAX_CORES;
+	for (uint32_t c = 0; c < out->ncores; c++) {
+		struct kv_core_stats ks;
+		memset(&ks, 0, sizeof ks);
+		kv_core_stats(c, &ks);
+		if (!ks.data)
+			continue;
+		out->on[c] = 1;
+		for (size_t k = 0; k < KV_NMETRICS; k++) {
+			const unsigned char *p = (const unsigned char *)&ks + kv_metrics[k].off;
+			uint64_t v;
+			if (kv_metrics[k].size == sizeof(uint64_t)) {
+				memcpy(&v, p, sizeof v);
+			} else {
+				uint32_t v32;
+				memcpy(&v32, p, sizeof v32);
+				v = v32;
+			}
+			out->v[c][k] = v;
+		}
+	}
+}
+
+int appliance_app_action(const char *app, const char *action, char *err, size_t errlen)
+{
+	if (strcmp(app, "kv") || !kv_running())
+		return -ENOENT;
+	if (strcmp(action, "flush")) {
+		snprintf(err, errlen, "no action %s", action);
+		return -EINVAL;
+	}
+	int rc = kv_flush_all();
+	if (rc && rc != -ENOENT)
+		snprintf(err, errlen, "a shard's channel was full: some shards were flushed, try again");
+	return rc;
 }

@@ -316,3 +316,58 @@ def test_put_config_changes_the_web_body_on_the_data_core(tmp_path):
         assert code == 409 and json.loads(body)["error"].startswith("web.port: can't change at run time"), body
         rc, out = sh("curl", "-sS", "--max-time", "60", url, timeout=120)
         assert rc == 0 and out == "second body\n", out
+
+
+def test_kv_telemetry_and_flush_through_the_api(tmp_path):
+    """The kv appliance on eth1 (data core 1), the API on eth0 (core 0):
+    its counters per core in /metrics (pollux_kv_*{core="1"}) and in GET
+    /v1/kv (the monitor's), POST /v1/kv/flush the admin's only; a key set
+    over eth1 is counted, and gone after the flush."""
+    cfg = tmp_path / "kv.json"
+    conf = {"name": "kvapi", "app": "kv", "cores": {"idle": "halt"},
+            "interfaces": [{"address": "dhcp"}, {"address": "10.0.3.15/24"}],
+            "pool": {"buffers_per_core": 1024}, "tcp": {"max_conns_per_core": 64, "send_buffer": 65536},
+            "kv": {"memory_mb": 8, "max_conns": 32},
+            "api": {"interface": 0, "token": "kv-token-0123456789abcdef",
+                    "monitor_token": MONITOR_TOKEN}}
+    cfg.write_text(json.dumps(conf))
+    kport = free_port()
+    with api_vm(str(cfg), "kv-token-0123456789abcdef",
+                extra=["-netdev", "user,id=data,restrict=on,net=10.0.3.0/24,"
+                       "hostfwd=tcp:127.0.0.1:%d-10.0.3.15:11211" % kport,
+                       "-device", "virtio-net-pci,netdev=data"]) as vm:
+        def kv(line, end):
+            with socket.create_connection((HOST, kport), timeout=60) as s:
+                s.sendall(line)
+                got = b""
+                deadline = time.monotonic() + 60
+                while not got.endswith(end) and time.monotonic() < deadline:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    got += d
+                return got
+        assert kv(b"set k 0 0 5\r\nhello\r\n", b"\r\n") == b"STORED\r\n"
+        assert kv(b"get k\r\n", b"END\r\n") == b"VALUE k 0 5\r\nhello\r\nEND\r\n"
+        code, body = curl(vm, "/v1/kv", token=MONITOR_TOKEN)
+        assert code == 200, body
+        doc = json.loads(body)
+        assert doc["app"] == "kv" and [c["core"] for c in doc["cores"]] == [1], doc
+        assert doc["total"]["curr_items"] == 1 and doc["total"]["get_hits"] == 1, doc
+        assert doc["total"]["cmd_set"] == 1, doc
+        code, text = curl(vm, "/metrics", token=MONITOR_TOKEN)
+        assert code == 200, text
+        assert metric(text, "pollux_kv_curr_items", core="1") == 1
+        assert metric(text, "pollux_kv_get_hits_total", core="1") == 1
+        assert "pollux_kv_curr_items{core=\"0\"}" not in text
+        code, body = curl(vm, "/v1/kv/flush", method="POST", token=MONITOR_TOKEN)
+        assert code == 403, body
+        assert kv(b"get k\r\n", b"END\r\n").startswith(b"VALUE k"), "a refused flush flushed"
+        code, body = curl(vm, "/v1/kv/flush", method="POST")
+        assert code == 200 and json.loads(body)["status"] == "flushed", body
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and kv(b"get k\r\n", b"END\r\n") != b"END\r\n":
+            time.sleep(0.5)
+        assert kv(b"get k\r\n", b"END\r\n") == b"END\r\n"
+        code, body = curl(vm, "/v1/kv")
+        assert code == 200 and json.loads(body)["total"]["cmd_flush"] >= 1, body

@@ -91,9 +91,41 @@ static size_t fake_log_lines(void *arg, const char **lines, size_t max)
 
 static void fake_shutdown(void *arg) { fake_shutdowns++; }
 
+/* an appliance with its own counters (kv-like) when fake_app_on */
+static int fake_app_on, fake_flushes;
+static const struct api_app_metric fake_app_m[] = {
+	{ "get_hits_total", "Reads that found their key.", 0 },
+	{ "curr_items", "Items stored now.", 1 },
+	{ "bad name", "Skipped: not a metric name.", 1 },
+};
+static void fake_app_stats(void *arg, struct api_app_stats *a)
+{
+	if (!fake_app_on)
+		return;
+	a->app = "kv";
+	a->m = fake_app_m;
+	a->nmetrics = 3;
+	a->ncores = 3;
+	a->on[1] = a->on[2] = 1;        /* core 0: the control core, no shard */
+	a->v[1][0] = 7, a->v[2][0] = 5;
+	a->v[1][1] = 100, a->v[2][1] = 23;
+}
+static int fake_app_action(void *arg, const char *app, const char *action, char *err, size_t errlen)
+{
+	if (!fake_app_on || strcmp(app, "kv"))
+		return -ENOENT;
+	if (fake_flushes < 0) {
+		snprintf(err, errlen, "a shard's channel was full");
+		return -ENOBUFS;
+	}
+	fake_flushes++;
+	return 0;
+}
+
 static const struct api_backend fake_backend = {
 	.system = fake_system, .stats = fake_stats, .config_get = fake_config_get,
 	.config_apply = fake_config_apply, .log_lines = fake_log_lines, .shutdown = fake_shutdown,
+	.app_stats = fake_app_stats, .app_action = fake_app_action,
 };
 
 static void fake_reset(void)
@@ -101,6 +133,7 @@ static void fake_reset(void)
 	json_decref(fake_cfg);
 	fake_cfg = json_loads("{\"name\": \"default\", \"cores\": {\"idle\": \"halt\"}}", 0, NULL);
 	fake_shutdowns = fake_applies = fake_refuse_apply = 0;
+	fake_app_on = fake_flushes = 0;
 	snprintf(fake_ifname, sizeof fake_ifname, "eth0");
 }
 #endif

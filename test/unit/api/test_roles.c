@@ -219,3 +219,36 @@ Test(roles, the_log_carries_no_token)
 	cr_assert(strstr(body, "api: token <redacted> (generated)"), "%s", body);
 	cr_assert(strstr(body, "twice <redacted> and <redacted>."), "%s", body);
 }
+
+/* an appliance's own resources: reading for the monitor, acting for the
+ * admin; 404 while another appliance runs */
+Test(roles, kv_reads_for_the_monitor_flush_for_the_admin)
+{
+	cr_assert_eq(call("GET /v1/kv", MONITOR), 404, "%s", body);
+	cr_assert_eq(call("POST /v1/kv/flush", ADMIN), 404, "%s", body);
+	fake_app_on = 1;
+	cr_assert_eq(call("GET /v1/kv", MONITOR), 200, "%s", body);
+	cr_assert(strstr(body, "\"get_hits\": 7") || strstr(body, "\"get_hits\":7"), "%s", body);
+	cr_assert(strstr(body, "\"total\""), "%s", body);
+	cr_assert_eq(call("POST /v1/kv/flush", MONITOR), 403, "%s", body);
+	cr_assert_eq(fake_flushes, 0);
+	cr_assert_eq(call("POST /v1/kv/flush", ADMIN), 200, "%s", body);
+	cr_assert(strstr(body, "flushed"), "%s", body);
+	cr_assert_eq(fake_flushes, 1);
+	fake_flushes = -1;              /* a channel full: 503 with the reason */
+	cr_assert_eq(call("POST /v1/kv/flush", ADMIN), 503, "%s", body);
+	cr_assert(strstr(body, "channel was full"), "%s", body);
+}
+
+Test(roles, metrics_carry_the_appliances_counters)
+{
+	fake_app_on = 1;
+	cr_assert_eq(call("GET /metrics", MONITOR), 200);
+	cr_assert(strstr(body, "# TYPE pollux_kv_get_hits_total counter"), "%s", body);
+	cr_assert(strstr(body, "pollux_kv_get_hits_total{core=\"1\"} 7\n"), "%s", body);
+	cr_assert(strstr(body, "pollux_kv_get_hits_total{core=\"2\"} 5\n"), "%s", body);
+	cr_assert(!strstr(body, "pollux_kv_get_hits_total{core=\"0\"}"), "core 0 has no shard");
+	cr_assert(strstr(body, "# TYPE pollux_kv_curr_items gauge"), "%s", body);
+	cr_assert(strstr(body, "pollux_kv_curr_items{core=\"2\"} 23\n"), "%s", body);
+	cr_assert(!strstr(body, "bad name"), "a name that is not one is skipped");
+}
