@@ -57,6 +57,7 @@
 #define KV_BATCH 16             /* keys of one multi-get per message */
 #define KV_MSG_BUF 8192         /* a small message's answer (and value) bytes */
 #define KV_MSGS 128             /* small messages per core */
+_Static_assert(KV_MSGS >= POLLUX_MAX_CORES, "a flush_all needs a message per shard");
 #define KV_BIGS 4               /* big messages per core (item_size_max + room) */
 #define KV_ANSWER_ROOM 1024     /* room beside a staged value for its answer */
 #define KV_SWEEP_BUDGET 256     /* items a core's sweep looks at per second */
@@ -144,6 +145,12 @@ static uint32_t kv_now(void) { return (uint32_t)((time_ns() - start_ns) / 100000
 static struct kv_core *me(void) { return &cores[core_self()->id]; }
 
 /* ---------------------------------------------------------------- messages */
+
+/* fewer free messages than shards: new input waits (conn_must_wait) */
+static int msgs_short(const struct kv_core *k)
+{
+	return !k->msg_free || counter_get(&k->msgs_free) < nshards;
+}
 
 static struct kv_msg *msg_take(struct kv_core *k, int big)
 {
@@ -349,7 +356,7 @@ static unsigned kv_poll(void *arg)
 		msg_send(k, m, m->core, m->back);
 		n++;
 	}
-	while (k->starved && k->msg_free) {
+	while (k->starved && !msgs_short(k)) {
 		struct kv_conn *kc = k->starved;
 		k->starved = kc->starve_next;
 		kc->starved = 0;
@@ -412,10 +419,15 @@ static void conn_pump(struct kv_conn *kc)
 	}
 }
 
+/* Input waits while the connection's answers back up, or while this
+ * core has fewer free messages than there are shards: one op takes at
+ * most one message per shard (a flush_all one for each other shard, a
+ * multi-get key one batch), so an op parsed now always finds its
+ * messages, and a flush_all reaches every shard (KV_MSGS >= the cores). */
 static int conn_must_wait(const struct kv_conn *kc)
 {
 	struct kv_core *k = &cores[core_self()->id];
-	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || !k->msg_free;
+	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || msgs_short(k);
 }
 
 static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
@@ -489,7 +501,7 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 				continue;
 			struct kv_msg *f = msg_take(k, 0);
 			if (!f)
-				continue;       /* counted (no_msg): that shard misses it */
+				continue;       /* can't happen: conn_must_wait keeps one per shard */
 			f->home = (uint16_t)core_self()->id;
 			f->flush_only = 1;
 			f->ops[0] = *op;
@@ -619,7 +631,7 @@ static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data
 			/* what waits in open batches must go, or the FIFO never drains */
 			batch_flush(k, kc);
 			kc->blocked = 1;
-			if (!k->msg_free && !kc->starved) {
+			if (msgs_short(k) && !kc->starved) {
 				kc->starved = 1;
 				kc->starve_next = k->starved;
 				k->starved = kc;
