@@ -334,6 +334,15 @@ static void get_metrics(struct api_req *req, struct api_resp *resp)
 }
 
 /* ---- an appliance's own resources: /v1/kv */
+/* a counter's JSON name: its metric name without "_total" */
+static void app_key(const struct api_app_metric *m, char *key, size_t len)
+{
+	size_t n = strlen(m->name);
+	if (!m->gauge && n > 6 && !strcmp(m->name + n - 6, "_total"))
+		n -= 6;
+	snprintf(key, len, "%.*s", (int)n, m->name);
+}
+
 /* GET /v1/<app>: its counters per core and summed ("_total" dropped from
  * counter names in JSON). 404 when another appliance runs. */
 static void get_app(struct api_req *req, struct api_resp *resp, const char *app)
@@ -361,10 +370,7 @@ static void get_app(struct api_req *req, struct api_resp *resp, const char *app)
 		json_t *o = json_pack("{s:i}", "core", (int)c);
 		for (uint32_t k = 0; k < nm; k++) {
 			char key[64];
-			size_t n = strlen(as->m[k].name);
-			if (!as->m[k].gauge && n > 6 && !strcmp(as->m[k].name + n - 6, "_total"))
-				n -= 6;
-			snprintf(key, sizeof key, "%.*s", (int)n, as->m[k].name);
+			app_key(&as->m[k], key, sizeof key);
 			json_object_set_new(o, key, json_integer((json_int_t)as->v[c][k]));
 			sum[k] += as->v[c][k];
 		}
@@ -372,10 +378,7 @@ static void get_app(struct api_req *req, struct api_resp *resp, const char *app)
 	}
 	for (uint32_t k = 0; k < nm; k++) {
 		char key[64];
-		size_t n = strlen(as->m[k].name);
-		if (!as->m[k].gauge && n > 6 && !strcmp(as->m[k].name + n - 6, "_total"))
-			n -= 6;
-		snprintf(key, sizeof key, "%.*s", (int)n, as->m[k].name);
+		app_key(&as->m[k], key, sizeof key);
 		json_object_set_new(total, key, json_integer((json_int_t)sum[k]));
 	}
 	api_resp_json(resp, 200, json_pack("{s:s, s:o, s:o}", "app", app, "cores", cores, "total", total));

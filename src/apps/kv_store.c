@@ -452,17 +452,23 @@ int kv_shard_init(struct kv_shard *s, void *arena, size_t arena_len,
 
 /* ---------------------------------------------------------------- reading */
 
+/* a read that found no live item: why (find_live) says which counter */
+static void get_miss(struct kv_shard *s, int why)
+{
+	s->st.get_misses++;
+	if (why == EXPIRED)
+		s->st.get_expired++;
+	else if (why == FLUSHED)
+		s->st.get_flushed++;
+}
+
 struct kv_item *kv_get(struct kv_shard *s, const void *key, size_t klen, uint32_t now)
 {
 	int why;
 	flush_check(s, now);
 	struct kv_item *it = find_live(s, key, klen, now, &why);
 	if (!it) {
-		s->st.get_misses++;
-		if (why == EXPIRED)
-			s->st.get_expired++;
-		else if (why == FLUSHED)
-			s->st.get_flushed++;
+		get_miss(s, why);
 		return NULL;
 	}
 	s->st.get_hits++;
@@ -482,11 +488,7 @@ struct kv_item *kv_gat(struct kv_shard *s, const void *key, size_t klen, uint32_
 	struct kv_item *it = find_live(s, key, klen, now, &why);
 	if (!it) {
 		s->st.touch_misses++;
-		s->st.get_misses++;
-		if (why == EXPIRED)
-			s->st.get_expired++;
-		else if (why == FLUSHED)
-			s->st.get_flushed++;
+		get_miss(s, why);
 		return NULL;
 	}
 	s->st.touch_hits++;
