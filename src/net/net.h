@@ -171,6 +171,7 @@ int udp_may_answer(const struct udp_meta *m);
 	X(tcp_mss_clamped) X(drop_tcp_ooo_budget) X(tcp_ooo_pruned) X(tcp_ooo_timeout) \
 	X(tcp_zero_window_timeouts) \
 	X(drop_tcp_out_of_window) X(drop_tcp_bad_ack) X(tcp_challenge_acks) X(tcp_challenge_ack_limited) \
+	X(tcp_oow_ack_limited) \
 	X(tcp_ooo_coalesced) \
 	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
 #define NET_STATS_U64(f) uint64_t f;

@@ -741,6 +741,15 @@ static enum seg_next seg_check(struct tcp_conn *c, const struct tcp_seg *s)
 		if (!(fl & TCP_RST)) {
 			if (seglen || seq != nxt - 1)
 				NSTAT(drop_tcp_out_of_window);
+			if (!seglen) {
+				/* no data: at most one ACK per OOW_ACK_MS (| 1: never 0) */
+				uint32_t t = ts_now() | 1;
+				if (c->oow_ack_ms && t - c->oow_ack_ms < OOW_ACK_MS) {
+					NSTAT(tcp_oow_ack_limited);
+					return SEG_DONE;
+				}
+				c->oow_ack_ms = t;
+			}
 			tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
 		}
 		return SEG_DONE;

@@ -66,6 +66,14 @@
  * off-path host count the challenge ACKs a victim connection took and so
  * learn its sequence numbers). */
 #define CHALLENGE_ACK_LIMIT 1000
+/* The ACK answering an out-of-window segment without data (RFC 9293
+ * 3.10.7.4) is sent at most once per OOW_ACK_MS per connection (Linux's
+ * tcp_invalid_ratelimit): two stacks that disagree on the window would
+ * otherwise trade such ACKs as fast as the wire goes (an ACK loop), and a
+ * host spoofing pure ACKs gets one answer each. A segment with data is
+ * always answered (its sender needs our ACK to recover), and 500 ms is far
+ * below any keepalive or zero-window probe interval. */
+#define OOW_ACK_MS 500
 #define TSO_MAX_DEFAULT 65536
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
@@ -90,6 +98,8 @@ struct tcp_conn {
 	uint8_t snd_wscale, rcv_wscale;
 	int ws_ok, ts_ok;
 	uint32_t ts_recent;
+	uint32_t oow_ack_ms;                    /* ts_now() of the last out-of-window
+						 * ACK (OOW_ACK_MS); 0: none yet */
 	uint8_t *sb;                            /* send buffer: bytes from snd_una;
 						 * NULL while empty (from the core's pool) */
 	uint32_t sb_size, sb_head, sb_len;

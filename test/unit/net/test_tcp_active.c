@@ -342,6 +342,7 @@ Test(tcp_active, zero_window_probe_is_answered_with_the_window)
 	/* the app reads; the window update is lost on the way */
 	h_app_read(a);
 	h_tx_drop_all();
+	h_advance_ms(500);      /* probes back off from the RTO: at least this apart */
 	h_peer_send_at(&p, p.seq - 1, TCP_ACK, NULL, 0);
 	cr_assert(h_peer_recv(&p, &K), "the next probe went unanswered");
 	cr_assert(K.win > 0, "the answer to a probe carries the reopened window");

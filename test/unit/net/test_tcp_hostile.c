@@ -480,6 +480,7 @@ Test(tcp_hostile, acceptance_is_the_advertised_window)
 	}
 	cr_assert_eq(a->rxlen, edge - s, "delivered %zu bytes", a->rxlen);
 	cr_assert_eq(memcmp(a->rx, big, edge - s), 0);
+	h_advance_ms(500);                      /* after the keepalive's OOW_ACK_MS */
 	h_peer_send_at(&p, edge - 1, TCP_ACK, NULL, 0);            /* a probe: rcv_nxt? */
 	uint32_t acked = next_seg(&p)->ack;
 	cr_assert_eq(acked, edge, "acked %u past s", acked - s);
@@ -489,6 +490,50 @@ Test(tcp_hostile, acceptance_is_the_advertised_window)
 	cr_assert_eq(next_seg(&p)->ack, edge);
 	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 5);
 	h_app_abort(a);
+}
+
+/* An out-of-window segment without data is answered at most once per
+ * OOW_ACK_MS (500 ms) per connection, as Linux's tcp_invalid_ratelimit:
+ * a storm of them (an ACK loop, a spoofer) gets one ACK, the rest counted
+ * in tcp_oow_ack_limited; one with data is always answered; another
+ * connection has its own allowance. */
+Test(tcp_hostile, out_of_window_acks_are_rate_limited_per_connection)
+{
+	static uint8_t d[10];
+	struct h_peer p, q;
+	struct h_app_conn *a = passive_open(&p, 1460, 1);
+	struct h_app_conn *b = passive_open(&q, 1460, 1);
+	uint32_t s = p.seq;
+	h_tx_drop_all();
+	int answered = 0;
+	for (int i = 0; i < 100; i++) {
+		h_peer_send_at(&p, s + 1000000, TCP_ACK, NULL, 0);
+		while (h_next_ip(&K))
+			answered += K.flags == TCP_ACK && K.ack == s;
+	}
+	cr_assert_eq(answered, 1, "%d ACKs for 100 out-of-window pure ACKs", answered);
+	cr_assert_eq(H_STAT(tcp_oow_ack_limited), 99);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 100);
+	/* with data: always answered */
+	for (int i = 0; i < 3; i++) {
+		h_peer_send_at(&p, s + 1000000, TCP_ACK, d, sizeof d);
+		cr_assert_eq(next_seg(&p)->ack, s);
+	}
+	/* the other connection's first one is answered */
+	h_peer_send_at(&q, q.seq - 1, TCP_ACK, NULL, 0);
+	cr_assert_eq(next_seg(&q)->ack, q.seq);
+	/* and after OOW_ACK_MS this one's again */
+	h_advance_ms(499);
+	h_peer_send_at(&p, s - 1, TCP_ACK, NULL, 0);
+	no_more(&p);
+	h_advance_ms(1);
+	h_peer_send_at(&p, s - 1, TCP_ACK, NULL, 0);
+	cr_assert_eq(next_seg(&p)->ack, s);
+	cr_assert_eq(H_STAT(tcp_oow_ack_limited), 100);
+	cr_assert_not(a->gone);
+	cr_assert_not(b->gone);
+	h_app_abort(a);
+	h_app_abort(b);
 }
 
 /* The window shut (the peer filled all we offered; the app, with
