@@ -163,8 +163,16 @@ int net_init(const struct net_config *cfg, char *err, size_t errlen)
 
 /* ---- addresses and telemetry */
 /* Core 0 (net_init, DHCP). See struct net_if for the ordering. */
+#define IFA_QUIESCE_NS 1000000000ull     /* a publish waits this long for every core */
+
 void net_if_set_addr(struct net_if *ifc, uint32_t addr, uint8_t prefix, uint32_t gw, uint16_t mtu)
 {
+	/* the spare was published before the current one: after a wait that
+	 * timed out, a late core may still read it (see struct net_if) */
+	if (ifc->ifa_owed && sched_quiesce_wait(IFA_QUIESCE_NS))
+		klog("net: eth%d: a core still has not passed a quiescent point: changing its addresses anyway",
+		     ifc->index);
+	ifc->ifa_owed = 0;
 	struct net_ifaddr *nw = &ifc->ifa_bufs[!ifc->ifa_cur];
 	nw->addr = addr;
 	nw->prefix = prefix;
@@ -176,8 +184,10 @@ void net_if_set_addr(struct net_if *ifc, uint32_t addr, uint8_t prefix, uint32_t
 	atomic_store(&ifc->mtu, nw->mtu);
 	/* the copy published before is rewritten by the next call: wait
 	 * until no core can still hold it */
-	if (sched_quiesce_wait(1000000000ull))
+	if (sched_quiesce_wait(IFA_QUIESCE_NS)) {
 		klog("net: eth%d: a core did not pass a quiescent point within 1 s", ifc->index);
+		ifc->ifa_owed = 1;
+	}
 	ifc->ifa_cur = !ifc->ifa_cur;
 }
 

@@ -52,10 +52,17 @@ struct net_if {
 	 * point (sched_quiesce_wait) before that older copy may be
 	 * rewritten. A reader takes net_ifa() once per packet and sees addr,
 	 * mask, gw and mtu of one and the same configuration, never a mix.
+	 * When that wait times out (a vCPU the host did not run), ifa_owed
+	 * makes the next change wait again before it rewrites the copy; if
+	 * that wait too times out, the change goes ahead (DHCP's expiry must
+	 * take the address away) and is logged: the late core's packet then
+	 * may see a mix of the old and new values, plain integers (no
+	 * pointer), for that one packet.
 	 */
 	void *_Atomic ifa;              /* struct net_ifaddr, published */
 	struct net_ifaddr ifa_bufs[2];  /* core 0 only */
 	uint8_t ifa_cur;                /* core 0 only: the one published */
+	uint8_t ifa_owed;               /* core 0 only: the last publish's wait timed out */
 	/* Single-value mirrors of ifa->addr and ifa->mtu for code that needs
 	 * only one of them (TCP): stored by core 0 after the publish, read
 	 * anywhere as plain (seq_cst, on x86 a mov) atomic loads; whole

@@ -127,3 +127,32 @@ Test(route, bad_routes_are_refused)
 	memset(net_ifs, 0, sizeof net_ifs);
 	cr_assert_eq(h_init(NULL), 0);
 }
+
+/* net_if_set_addr waits for every core after publishing; when that wait
+ * times out, the next change waits again before it rewrites the copy a
+ * late core may still read (and, should that time out too, goes ahead). */
+Test(route, an_address_change_after_a_late_core_waits_again)
+{
+	struct net_if *ifc = &net_ifs[0];
+	uint32_t a = ifc->addr, gw = net_ifa(ifc)->gw;
+	uint32_t q0 = h_quiesces;
+	net_if_set_addr(ifc, a, 24, gw, 0);
+	cr_assert_eq(h_quiesces - q0, 1, "one wait, after the publish");
+	h_quiesce_timeouts = 1;
+	net_if_set_addr(ifc, a, 25, gw, 0);
+	cr_assert_eq(h_quiesces - q0, 2);
+	cr_assert_eq(ifc->ifa_owed, 1);
+	const struct net_ifaddr *cur = net_ifa(ifc);
+	net_if_set_addr(ifc, a, 26, gw, 0);
+	cr_assert_eq(h_quiesces - q0, 4, "waited again before rewriting the late copy");
+	cr_assert_eq(ifc->ifa_owed, 0);
+	cr_assert_eq(net_ifa(ifc)->prefix, 26);
+	cr_assert_neq(net_ifa(ifc), cur);
+	cr_assert_eq(cur->prefix, 25, "the copy published before is left as it was");
+	/* both waits late: the change still happens */
+	h_quiesce_timeouts = 2;
+	net_if_set_addr(ifc, a, 24, gw, 0);
+	net_if_set_addr(ifc, a, 23, gw, 0);
+	cr_assert_eq(net_ifa(ifc)->prefix, 23);
+	cr_assert_eq(h_quiesces - q0, 7);
+}
