@@ -401,6 +401,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
 	bench/tcp/run
+	bench/kv/run
 	bench/pps/run
 	bench/api/run
 
