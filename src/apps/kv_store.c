@@ -607,7 +607,9 @@ enum kv_status kv_store(struct kv_shard *s, struct kv_item *it, enum kv_mode mod
 		if (!old) {
 			if (cas_mode)
 				s->st.cas_misses++;
-			r = KV_NOT_FOUND;
+			/* append/prepend to nothing: not stored, unique or not
+			 * (memcached's do_store_item) */
+			r = mode == KV_APPEND || mode == KV_PREPEND ? KV_NOT_STORED : KV_NOT_FOUND;
 			goto out;
 		}
 		if (mode == KV_CAS_STALE && cas_in && cas_in < old->cas) {

@@ -214,6 +214,8 @@ Test(kv_store, cas_every_outcome)
 	cr_assert_eq(put(s, "zz", "v3", 0, 0, KV_SET, c2, 1, NULL), KV_NOT_FOUND);
 	cr_assert_eq(put(s, "c", "+", 0, 0, KV_APPEND, c2, 1, NULL), KV_EXISTS);
 	cr_assert_eq(put(s, "c", "+", 0, 0, KV_APPEND, c3, 1, NULL), KV_OK);
+	cr_assert_eq(put(s, "zz", "+", 0, 0, KV_PREPEND, c2, 1, NULL), KV_NOT_STORED,
+		     "prepend to nothing: not stored, with a unique too");
 	cr_assert_str_eq(get(s, "c", 1, b), "v3+");
 	/* meta E: the unique given */
 	enum kv_status st;
