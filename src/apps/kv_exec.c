@@ -717,13 +717,14 @@ static void exec_ma(struct kv_shard *s, const struct kv_op *op, uint32_t now, st
 		l_str(&l, "HD");
 	}
 	struct mret r = { .c = cas_out, .t = -1, .b64 = op_b64(op) };
-	for (unsigned i = 0; i < op->nmflags && it; i++) {
+	for (unsigned i = 0; i < op->nmflags; i++) {
 		char f = op->mflag[i];
-		if (f == 'T')
+		if (it && f == 'T')
 			kv_item_set_exptime(it, rel_time(op->exptime, now));
-		else if (f == 'N' && created)
+		else if (it && f == 'N' && created)
 			kv_item_set_exptime(it, rel_time(op->vivify, now));
-		r.t = ttl_left(kv_item_exptime(it), now);
+		if (it)
+			r.t = ttl_left(kv_item_exptime(it), now);
 		l_ret(&l, op, f, "ctOk", &r);
 	}
 	kv_item_put(s, it);
