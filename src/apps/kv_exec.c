@@ -11,9 +11,9 @@
  * that could not allocate forgets the key's old value for set (text and
  * binary) and for every ms, so a stale value is not served.
  *
- * Not kept (no place for them in the store): mg's Z flag and the R
- * recache win (W is given for a vivified item and a stale one), ms I, me
- * reports cls=0 and size as the item's bytes by kv_item_overhead.
+ * mg answers h and l as they were before its own read (kv_peek, then
+ * kv_item_bump after the answer), and applies T, N and R where they come
+ * among its flags, as memcached does: "t T30" tells the old TTL.
  *
  * Owner core of the shard only; no heap, no lock. `stats` reads the
  * appliance's sums through kv_stats_collect (kv.c) on the connection's
@@ -119,22 +119,62 @@ static void l_b64(struct line *l, const uint8_t *p, size_t n)
 	}
 }
 
-/* " k<key>", base64 and " b" after it for a key that came so */
-static void l_key(struct line *l, const struct kv_op *op)
+/* the key as text, or base64 for a binary one */
+static void l_keytext(struct line *l, const struct kv_op *op, bool b64)
 {
-	l_str(l, " k");
-	if (op->flags & KV_OPF_BASE64) {
+	if (b64)
 		l_b64(l, op->key, op->klen);
-		l_str(l, " b");
-	} else {
+	else
 		l_mem(l, op->key, op->klen);
+}
+
+/* What a meta answer's return flags carry. Every meta command answers
+ * its flags through l_ret/l_rets, in the order they were sent, each
+ * command naming the letters it answers (`which`). */
+struct mret {
+	uint64_t c;             /* c: CAS unique */
+	uint64_t f;             /* f: client flags */
+	uint64_t h;             /* h: fetched before this read, 0/1 */
+	uint64_t l;             /* l: seconds since the last access, before this read */
+	uint64_t s;             /* s: value bytes */
+	int64_t t;              /* t: TTL left, -1 for none */
+	bool b64;               /* k: the key base64-encoded, " b" after it */
+};
+
+static void l_ret(struct line *l, const struct kv_op *op, char f, const char *which,
+		  const struct mret *r)
+{
+	char sp[2] = { ' ', f };
+
+	if (!f || !strchr(which, f))
+		return;
+	l_mem(l, sp, 2);
+	switch (f) {
+	case 'O': l_mem(l, op->opaque, op->opaque_len); break;
+	case 'k':
+		l_keytext(l, op, r->b64);
+		if (r->b64)
+			l_str(l, " b");
+		break;
+	case 't': l_i64(l, r->t); break;
+	case 'c': l_u64(l, r->c); break;
+	case 'f': l_u64(l, r->f); break;
+	case 'h': l_u64(l, r->h); break;
+	case 'l': l_u64(l, r->l); break;
+	default: l_u64(l, r->s); break;
 	}
 }
 
-static void l_opaque(struct line *l, const struct kv_op *op)
+static void l_rets(struct line *l, const struct kv_op *op, const char *which,
+		   const struct mret *r)
 {
-	l_str(l, " O");
-	l_mem(l, op->opaque, op->opaque_len);
+	for (unsigned i = 0; i < op->nmflags; i++)
+		l_ret(l, op, op->mflag[i], which, r);
+}
+
+static bool op_b64(const struct kv_op *op)
+{
+	return (op->flags & KV_OPF_BASE64) != 0;
 }
 
 static void put_l(struct w *w, struct line *l)
@@ -294,7 +334,10 @@ struct kv_item *kv_op_item_alloc(struct kv_shard *s, const struct kv_op *op, uin
 		flags = 0;
 		exptime = 0;
 	}
-	return kv_item_alloc(s, op->key, op->klen, flags, exptime, op->vlen, now, st);
+	struct kv_item *it = kv_item_alloc(s, op->key, op->klen, flags, exptime, op->vlen, now, st);
+	if (it && op->proto == KV_PROTO_META && op_b64(op))
+		kv_item_set_key_binary(it);     /* meta b: its key answers base64 */
+	return it;
 }
 
 static enum kv_mode store_mode(const struct kv_op *op, uint64_t *cas_in)
@@ -312,8 +355,9 @@ static enum kv_mode store_mode(const struct kv_op *op, uint64_t *cas_in)
 		}
 		if (has_cas) {
 			*cas_in = op->cas;
+			/* I: an older unique stores too, marked stale */
 			if (m == KV_SET || m == KV_REPLACE)
-				m = KV_CAS;
+				m = kv_op_mflag(op, 'I') ? KV_CAS_STALE : KV_CAS;
 		}
 		return m;
 	}
@@ -407,16 +451,8 @@ static void exec_store(struct kv_shard *s, const struct kv_op *op, uint32_t now,
 		case KV_TOO_LARGE: put_line(w, "SERVER_ERROR object too large for cache"); return;
 		default: put_line(w, "SERVER_ERROR out of memory storing object"); return;
 		}
-		for (unsigned i = 0; i < op->nmflags; i++) {
-			switch (op->mflag[i]) {
-			case 'O': l_opaque(&l, op); break;
-			case 'k': l_key(&l, op); break;
-			case 'c':
-				l_str(&l, " c");
-				l_u64(&l, cas_out);
-				break;
-			}
-		}
+		struct mret r = { .c = cas_out, .b64 = op_b64(op) };
+		l_rets(&l, op, "Okc", &r);
 		put_l(w, &l);
 		return;
 	}
@@ -508,44 +544,64 @@ static int64_t ttl_left(uint32_t exptime, uint32_t now)
 	return exptime > now ? (int64_t)(exptime - now) : 0;
 }
 
-static void meta_miss(struct w *w, const struct kv_op *op, const char *code)
+/* a status line with only the flags every answer carries (O, k) */
+static void meta_status(struct w *w, const struct kv_op *op, const char *code)
 {
 	struct line l = { .n = 0 };
+	struct mret r = { .b64 = op_b64(op) };
 
 	l_str(&l, code);
-	for (unsigned i = 0; i < op->nmflags; i++) {
-		if (op->mflag[i] == 'O')
-			l_opaque(&l, op);
-		else if (op->mflag[i] == 'k')
-			l_key(&l, op);
-	}
+	l_rets(&l, op, "Ok", &r);
 	put_l(w, &l);
 }
 
+/* N on a miss: an empty item with no TTL yet (N's own applies where N
+ * comes among the flags), referenced; NULL if it could not be stored */
+static struct kv_item *mg_vivify(struct kv_shard *s, const struct kv_op *op, uint32_t now)
+{
+	enum kv_status st;
+	struct kv_item *n = kv_item_alloc(s, op->key, op->klen, 0, 0, 0, now, &st);
+
+	if (!n)
+		return NULL;
+	if (op_b64(op))
+		kv_item_set_key_binary(n);
+	if (kv_store(s, n, KV_ADD, 0, op->cas_set, now, NULL) != KV_OK)
+		return NULL;
+	return kv_peek(s, op->key, op->klen, now, NULL);
+}
+
+/*
+ * mg, as memcached 1.6's process_mget_command: the item is read without
+ * touching it, so h and l tell its state before this read; T (new TTL),
+ * N (vivify) and R (recache) act where they come among the flags, so a
+ * t before T tells the old TTL. Then: Z if a win token already went out
+ * for the item, X if it is stale (and W if no token went out yet), W if
+ * N created it or R found its TTL below the token. The read itself (the
+ * item fetched, accessed now, to its LRU head) comes last, unless u.
+ */
 static void exec_mg(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
-	bool touch = kv_op_mflag(op, 'T'), won = false;
-	struct kv_item *it;
+	bool touch = kv_op_mflag(op, 'T'), created = false, won = false;
+	enum kv_miss why;
+	struct kv_item *it = kv_peek(s, op->key, op->klen, now, &why);
 	struct line l = { .n = 0 };
+	struct mret r;
 
-	it = touch ? kv_gat(s, op->key, op->klen, rel_time(op->exptime, now), now)
-	     : kv_get(s, op->key, op->klen, now);
-	if (!it && op->vivify >= 0) {
-		/* N: a miss creates an empty item and this client wins the
-		 * right to fill it (W) */
-		enum kv_status st;
-		uint64_t cas;
-		struct kv_item *n = kv_item_alloc(s, op->key, op->klen, 0,
-						  rel_time(op->vivify, now), 0, now, &st);
-		if (n && kv_store(s, n, KV_ADD, 0, op->cas_set, now, &cas) == KV_OK)
-			won = true;
-		it = kv_get(s, op->key, op->klen, now);
-	}
+	if (!it && op->vivify >= 0)
+		created = (it = mg_vivify(s, op, now)) != NULL;
+	kv_read_count(s, it, touch, why);
 	if (!it) {
 		if (!noreply(op))
-			meta_miss(w, op, "EN");
+			meta_status(w, op, "EN");
 		return;
 	}
+	r = (struct mret){
+		.c = kv_item_cas(it), .f = kv_item_flags(it), .s = kv_item_len(it),
+		.h = (uint64_t)kv_item_fetched(it),
+		.l = now >= kv_item_atime(it) ? now - kv_item_atime(it) : 0,
+		.b64 = kv_item_key_binary(it) != 0,
+	};
 	if (kv_op_mflag(op, 'v')) {
 		l_str(&l, "VA ");
 		l_u64(&l, kv_item_len(it));
@@ -554,91 +610,85 @@ static void exec_mg(struct kv_shard *s, const struct kv_op *op, uint32_t now, st
 	}
 	for (unsigned i = 0; i < op->nmflags; i++) {
 		switch (op->mflag[i]) {
-		case 's':
-			l_str(&l, " s");
-			l_u64(&l, kv_item_len(it));
+		case 'T':
+			kv_item_set_exptime(it, rel_time(op->exptime, now));
 			break;
-		case 't':
-			l_str(&l, " t");
-			l_i64(&l, ttl_left(kv_item_exptime(it), now));
+		case 'N':
+			if (created) {
+				kv_item_set_exptime(it, rel_time(op->vivify, now));
+				won = true;
+			}
 			break;
-		case 'c':
-			l_str(&l, " c");
-			l_u64(&l, kv_item_cas(it));
+		case 'R': {
+			/* a win when the TTL left is below the token */
+			uint32_t exp = kv_item_exptime(it);
+			uint32_t rt = op->recache > 0 ? rel_time(op->recache, now) : 0;
+			if (!kv_item_won(it) && !created && exp != 0 && rt != 0 &&
+			    rt != KV_EXPTIME_PAST && exp < rt)
+				won = true;
 			break;
-		case 'f':
-			l_str(&l, " f");
-			l_u64(&l, kv_item_flags(it));
-			break;
-		case 'l':
-			l_str(&l, " l");
-			l_u64(&l, now >= kv_item_atime(it) ? now - kv_item_atime(it) : 0);
-			break;
-		case 'h':
-			l_str(&l, kv_item_fetched(it) ? " h1" : " h0");
-			break;
-		case 'O':
-			l_opaque(&l, op);
-			break;
-		case 'k':
-			l_key(&l, op);
+		}
+		default:
+			r.t = ttl_left(kv_item_exptime(it), now);
+			l_ret(&l, op, op->mflag[i], "stcflhOk", &r);
 			break;
 		}
 	}
+	if (kv_item_won(it))
+		l_str(&l, " Z");
 	if (kv_item_stale(it)) {
 		l_str(&l, " X");
-		won = true;
+		if (!kv_item_won(it))
+			won = true;
 	}
-	if (won)
+	if (won) {
 		l_str(&l, " W");
+		kv_item_set_won(it);
+	}
 	put_l(w, &l);
 	if (kv_op_mflag(op, 'v'))
 		put_value(w, it);
+	if (!kv_op_mflag(op, 'u'))
+		kv_item_bump(s, it, now);
 	kv_item_put(s, it);
 }
 
+/* md; with I the item is kept, stale (its TTL from T if given) */
 static void exec_md(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
-	bool invalidate = kv_op_mflag(op, 'I');
-	uint32_t exptime = 0;
+	unsigned how = 0;
 	enum kv_status st;
 
-	if (invalidate) {
-		/* the TTL T gives, else the item's own */
-		if (kv_op_mflag(op, 'T')) {
-			exptime = rel_time(op->exptime, now);
-		} else {
-			struct kv_item *it = kv_get(s, op->key, op->klen, now);
-			if (it) {
-				exptime = kv_item_exptime(it);
-				kv_item_put(s, it);
-			}
-		}
-	}
-	st = kv_delete(s, op->key, op->klen, kv_op_mflag(op, 'C') ? op->cas : 0, invalidate,
-		       exptime, now);
+	if (kv_op_mflag(op, 'I'))
+		how = KV_DEL_INVALIDATE | (kv_op_mflag(op, 'T') ? KV_DEL_TTL : 0);
+	st = kv_delete(s, op->key, op->klen, kv_op_mflag(op, 'C') ? op->cas : 0, how,
+		       rel_time(op->exptime, now), now);
 	if (st == KV_OK) {
 		if (!noreply(op))
-			meta_miss(w, op, "HD");
+			meta_status(w, op, "HD");
 		return;
 	}
-	meta_miss(w, op, st == KV_EXISTS ? "EX" : "NF");
+	meta_status(w, op, st == KV_EXISTS ? "EX" : "NF");
 }
 
+/* ma; T and N (the TTL of an item it created) act where they come among
+ * the flags, as in memcached, so a t before them tells the TTL before */
 static void exec_ma(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
-	bool vivify = kv_op_mflag(op, 'N');
+	bool vivify = kv_op_mflag(op, 'N'), created = false;
 	uint64_t value = 0, cas_out = 0;
-	uint32_t exptime_new = 0;
-	bool exptime_known = false;
 	enum kv_status st;
-	struct line l = { .n = 0 };
-	char num[21];
-	size_t nlen;
+	struct line l = { .n = 0 }, num = { .n = 0 };
+	struct kv_item *it = NULL;
 
+	if (vivify) {
+		it = kv_peek(s, op->key, op->klen, now, NULL);
+		created = it == NULL;
+		kv_item_put(s, it);
+	}
 	st = kv_arith(s, op->key, op->klen, op->mode != 'D', op->delta,
-		      kv_op_mflag(op, 'C') ? op->cas : 0, vivify, op->initial,
-		      vivify ? rel_time(op->vivify, now) : 0, now, &value, &cas_out);
+		      kv_op_mflag(op, 'C') ? op->cas : 0, vivify, op->initial, 0, now, &value,
+		      &cas_out);
 	switch (st) {
 	case KV_OK:
 		break;
@@ -646,93 +696,73 @@ static void exec_ma(struct kv_shard *s, const struct kv_op *op, uint32_t now, st
 		put_line(w, "CLIENT_ERROR cannot increment or decrement non-numeric value");
 		return;
 	case KV_NOT_FOUND:
-		meta_miss(w, op, "NF");
+		meta_status(w, op, "NF");
 		return;
 	case KV_EXISTS:
-		meta_miss(w, op, "EX");
+		meta_status(w, op, "EX");
 		return;
 	case KV_NOT_STORED:
-		meta_miss(w, op, "NS");
+		meta_status(w, op, "NS");
 		return;
 	default:
 		put_line(w, "SERVER_ERROR out of memory");
 		return;
 	}
-	if (kv_op_mflag(op, 'T')) {
-		exptime_new = rel_time(op->exptime, now);
-		exptime_known = true;
-		kv_touch(s, op->key, op->klen, exptime_new, now);
-	}
-	if (noreply(op))
-		return;
-	{
-		struct line v = { .n = 0 };
-		l_u64(&v, value);
-		nlen = v.n;
-		memcpy(num, v.b, nlen);
-	}
+	it = kv_peek(s, op->key, op->klen, now, NULL);
+	l_u64(&num, value);
 	if (kv_op_mflag(op, 'v')) {
 		l_str(&l, "VA ");
-		l_u64(&l, nlen);
+		l_u64(&l, num.n);
 	} else {
 		l_str(&l, "HD");
 	}
+	struct mret r = { .c = cas_out, .t = -1, .b64 = op_b64(op) };
 	for (unsigned i = 0; i < op->nmflags; i++) {
-		switch (op->mflag[i]) {
-		case 'c':
-			l_str(&l, " c");
-			l_u64(&l, cas_out);
-			break;
-		case 't':
-			if (!exptime_known) {
-				struct kv_item *it = kv_get(s, op->key, op->klen, now);
-				if (it) {
-					exptime_new = kv_item_exptime(it);
-					kv_item_put(s, it);
-				}
-				exptime_known = true;
-			}
-			l_str(&l, " t");
-			l_i64(&l, ttl_left(exptime_new, now));
-			break;
-		case 'O':
-			l_opaque(&l, op);
-			break;
-		case 'k':
-			l_key(&l, op);
-			break;
-		}
+		char f = op->mflag[i];
+		if (it && f == 'T')
+			kv_item_set_exptime(it, rel_time(op->exptime, now));
+		else if (it && f == 'N' && created)
+			kv_item_set_exptime(it, rel_time(op->vivify, now));
+		if (it)
+			r.t = ttl_left(kv_item_exptime(it), now);
+		l_ret(&l, op, f, "ctOk", &r);
 	}
+	kv_item_put(s, it);
+	if (noreply(op))
+		return;
 	if (kv_op_mflag(op, 'v')) {
 		l_str(&l, "\r\n");
-		l_mem(&l, num, nlen);
+		l_mem(&l, num.b, num.n);
 	}
 	put_l(w, &l);
 }
 
+/* me: memcached 1.6.18's line, read without touching the item. Its exp is
+ * 1.6.18's too: now - expiry, so a TTL left of 30 says exp=-30 (-1: none) */
 static void exec_me(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
-	struct kv_item *it = kv_get(s, op->key, op->klen, now);
+	struct kv_item *it = kv_peek(s, op->key, op->klen, now, NULL);
 	struct line l = { .n = 0 };
+	uint32_t exp;
 
 	if (!it) {
 		put_line(w, "EN");
 		return;
 	}
+	exp = kv_item_exptime(it);
 	l_str(&l, "ME ");
-	if (op->flags & KV_OPF_BASE64)
-		l_b64(&l, op->key, op->klen);
-	else
-		l_mem(&l, op->key, op->klen);
+	l_keytext(&l, op, kv_item_key_binary(it));
 	l_str(&l, " exp=");
-	l_i64(&l, ttl_left(kv_item_exptime(it), now));
+	l_i64(&l, exp == 0 ? -1 : (int64_t)(int32_t)(now - exp));
 	l_str(&l, " la=");
 	l_u64(&l, now >= kv_item_atime(it) ? now - kv_item_atime(it) : 0);
 	l_str(&l, " cas=");
 	l_u64(&l, kv_item_cas(it));
 	l_str(&l, kv_item_fetched(it) ? " fetch=yes" : " fetch=no");
-	l_str(&l, " cls=0 size=");
-	l_u64(&l, kv_item_overhead() + kv_item_klen(it) + kv_item_len(it));
+	l_str(&l, " cls=");
+	l_u64(&l, kv_item_class(it));
+	l_str(&l, " size=");
+	l_u64(&l, kv_item_size(it));
 	put_l(w, &l);
 	kv_item_put(s, it);
 }

@@ -13,7 +13,9 @@
  *
  * An item is a header, the key, the value and "\r\n" in one chunk. The
  * header (struct kv_item) is 56 bytes: hash chain, LRU links, CAS, times,
- * flags, length, refcount, key length, class and state bits.
+ * flags, length, refcount, key length, class and state bits (linked,
+ * fetched, stale, win token sent, binary key: one byte, iflags; the
+ * byte after it is spare).
  *
  * References: refs counts the callers' references only; ITEM_LINKED says
  * the hash table and LRU hold the item. A chunk returns to its class's
@@ -29,6 +31,7 @@
  * from then on stays.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include "apps/kv_store.h"
 #include "core/core.h"
@@ -37,6 +40,8 @@
 #define ITEM_LINKED 1u
 #define ITEM_FETCHED 2u
 #define ITEM_STALE 4u
+#define ITEM_WON 8u             /* a win token (mg W) was sent */
+#define ITEM_KEY_BINARY 16u     /* stored with meta b */
 
 struct kv_item {
 	struct kv_item *hnext;          /* hash chain; free-list link when free */
@@ -138,10 +143,21 @@ uint64_t kv_item_cas(const struct kv_item *it) { return it->cas; }
 uint32_t kv_item_atime(const struct kv_item *it) { return it->atime; }
 int kv_item_fetched(const struct kv_item *it) { return (it->iflags & ITEM_FETCHED) != 0; }
 int kv_item_stale(const struct kv_item *it) { return (it->iflags & ITEM_STALE) != 0; }
+int kv_item_won(const struct kv_item *it) { return (it->iflags & ITEM_WON) != 0; }
+int kv_item_key_binary(const struct kv_item *it) { return (it->iflags & ITEM_KEY_BINARY) != 0; }
+uint32_t kv_item_class(const struct kv_item *it) { return it->cls + 1u; }
+void kv_item_set_exptime(struct kv_item *it, uint32_t exptime) { it->exptime = exptime; }
+void kv_item_set_won(struct kv_item *it) { it->iflags |= ITEM_WON; }
+void kv_item_set_key_binary(struct kv_item *it) { it->iflags |= ITEM_KEY_BINARY; }
 
 static uint64_t item_total(size_t klen, uint64_t nbytes)
 {
 	return sizeof(struct kv_item) + klen + nbytes + 2;
+}
+
+uint32_t kv_item_size(const struct kv_item *it)
+{
+	return (uint32_t)item_total(it->klen, it->nbytes);
 }
 
 static uint64_t cas_next(struct kv_shard *s)
@@ -278,14 +294,13 @@ static void item_reclaim(struct kv_shard *s, struct kv_item *it)
 
 /* the live item of a key, or NULL (an expired or flushed one is unlinked
  * on the way; *why tells the caller which, for get_expired/get_flushed) */
-enum { LIVE, MISSING, EXPIRED, FLUSHED };
 static struct kv_item *find_live(struct kv_shard *s, const void *key, size_t klen, uint32_t now,
-				 int *why)
+				 enum kv_miss *why)
 {
 	struct kv_item *it = find(s, key, klen);
-	*why = it ? LIVE : MISSING;
+	*why = it ? KV_MISS_NONE : KV_MISS_ABSENT;
 	if (it && (item_expired(it, now) || item_flushed(s, it))) {
-		*why = item_expired(it, now) ? EXPIRED : FLUSHED;
+		*why = item_expired(it, now) ? KV_MISS_EXPIRED : KV_MISS_FLUSHED;
 		item_reclaim(s, it);
 		it = NULL;
 	}
@@ -452,53 +467,70 @@ int kv_shard_init(struct kv_shard *s, void *arena, size_t arena_len,
 
 /* ---------------------------------------------------------------- reading */
 
-/* a read that found no live item: why (find_live) says which counter */
-static void get_miss(struct kv_shard *s, int why)
+struct kv_item *kv_peek(struct kv_shard *s, const void *key, size_t klen, uint32_t now,
+			enum kv_miss *why)
 {
-	s->st.get_misses++;
-	if (why == EXPIRED)
-		s->st.get_expired++;
-	else if (why == FLUSHED)
-		s->st.get_flushed++;
+	enum kv_miss w;
+	flush_check(s, now);
+	struct kv_item *it = find_live(s, key, klen, now, &w);
+	if (why)
+		*why = w;
+	if (it)
+		it->refs++;
+	return it;
+}
+
+void kv_read_count(struct kv_shard *s, const struct kv_item *it, int touch, enum kv_miss why)
+{
+	if (touch)
+		s->st.cmd_touch++;
+	if (!it) {
+		if (touch)
+			s->st.touch_misses++;
+		s->st.get_misses++;
+		if (why == KV_MISS_EXPIRED)
+			s->st.get_expired++;
+		else if (why == KV_MISS_FLUSHED)
+			s->st.get_flushed++;
+		return;
+	}
+	if (touch) {
+		s->st.touch_hits++;
+		s->cls[it->cls].touch_hits++;
+	}
+	s->st.get_hits++;
+	s->cls[it->cls].get_hits++;
+}
+
+void kv_item_bump(struct kv_shard *s, struct kv_item *it, uint32_t now)
+{
+	it->iflags |= ITEM_FETCHED;
+	if (it->iflags & ITEM_LINKED)
+		lru_bump(s, it, now);
+	else
+		it->atime = now;
 }
 
 struct kv_item *kv_get(struct kv_shard *s, const void *key, size_t klen, uint32_t now)
 {
-	int why;
-	flush_check(s, now);
-	struct kv_item *it = find_live(s, key, klen, now, &why);
-	if (!it) {
-		get_miss(s, why);
-		return NULL;
-	}
-	s->st.get_hits++;
-	s->cls[it->cls].get_hits++;
-	it->iflags |= ITEM_FETCHED;
-	lru_bump(s, it, now);
-	it->refs++;
+	enum kv_miss why;
+	struct kv_item *it = kv_peek(s, key, klen, now, &why);
+	kv_read_count(s, it, 0, why);
+	if (it)
+		kv_item_bump(s, it, now);
 	return it;
 }
 
 struct kv_item *kv_gat(struct kv_shard *s, const void *key, size_t klen, uint32_t exptime,
 		       uint32_t now)
 {
-	int why;
-	flush_check(s, now);
-	s->st.cmd_touch++;
-	struct kv_item *it = find_live(s, key, klen, now, &why);
-	if (!it) {
-		s->st.touch_misses++;
-		get_miss(s, why);
-		return NULL;
+	enum kv_miss why;
+	struct kv_item *it = kv_peek(s, key, klen, now, &why);
+	kv_read_count(s, it, 1, why);
+	if (it) {
+		it->exptime = exptime;
+		kv_item_bump(s, it, now);
 	}
-	s->st.touch_hits++;
-	s->st.get_hits++;
-	s->cls[it->cls].touch_hits++;
-	s->cls[it->cls].get_hits++;
-	it->exptime = exptime;
-	it->iflags |= ITEM_FETCHED;
-	lru_bump(s, it, now);
-	it->refs++;
 	return it;
 }
 
@@ -563,29 +595,37 @@ enum kv_status kv_store(struct kv_shard *s, struct kv_item *it, enum kv_mode mod
 			uint64_t cas_set, uint32_t now, uint64_t *cas_out)
 {
 	enum kv_status r = KV_OK;
-	int why;
+	enum kv_miss why;
 	flush_check(s, now);
 	s->st.cmd_set++;
 	s->cls[it->cls].cmd_set++;
 	struct kv_item *old = find_live(s, it->data, it->klen, now, &why);
 	struct kv_item *add = it;       /* what gets linked */
 
-	if (mode == KV_CAS || (cas_in && mode != KV_ADD)) {
+	bool cas_mode = mode == KV_CAS || mode == KV_CAS_STALE;
+	if (cas_mode || (cas_in && mode != KV_ADD)) {
 		if (!old) {
-			if (mode == KV_CAS)
+			if (cas_mode)
 				s->st.cas_misses++;
-			r = KV_NOT_FOUND;
+			/* append/prepend to nothing: not stored, unique or not
+			 * (memcached's do_store_item) */
+			r = mode == KV_APPEND || mode == KV_PREPEND ? KV_NOT_STORED : KV_NOT_FOUND;
 			goto out;
 		}
-		if (old->cas != cas_in) {
-			if (mode == KV_CAS) {
+		if (mode == KV_CAS_STALE && cas_in && cas_in < old->cas) {
+			/* an older unique: stored, but stale, with the old
+			 * item's TTL and win token (memcached's CAS_STALE) */
+			it->exptime = old->exptime;
+			it->iflags |= (uint8_t)(ITEM_STALE | (old->iflags & ITEM_WON));
+		} else if (old->cas != cas_in) {
+			if (cas_mode) {
 				s->st.cas_badval++;
 				s->cls[old->cls].cas_badval++;
 			}
 			r = KV_EXISTS;
 			goto out;
 		}
-		if (mode == KV_CAS) {
+		if (cas_mode) {
 			s->st.cas_hits++;
 			s->cls[old->cls].cas_hits++;
 		}
@@ -623,6 +663,7 @@ enum kv_status kv_store(struct kv_shard *s, struct kv_item *it, enum kv_mode mod
 			kv_item_put(s, old);
 			goto out;
 		}
+		add->iflags |= (uint8_t)((it->iflags | old->iflags) & ITEM_KEY_BINARY);
 		uint8_t *d = kv_item_data(add);
 		if (mode == KV_APPEND) {
 			memcpy(d, kv_item_data(old), old->nbytes);
@@ -647,9 +688,9 @@ out:
 }
 
 enum kv_status kv_delete(struct kv_shard *s, const void *key, size_t klen, uint64_t cas_in,
-			 int invalidate, uint32_t exptime, uint32_t now)
+			 unsigned how, uint32_t exptime, uint32_t now)
 {
-	int why;
+	enum kv_miss why;
 	flush_check(s, now);
 	struct kv_item *it = find_live(s, key, klen, now, &why);
 	if (!it) {
@@ -658,15 +699,18 @@ enum kv_status kv_delete(struct kv_shard *s, const void *key, size_t klen, uint6
 	}
 	if (cas_in && it->cas != cas_in)
 		return KV_EXISTS;
-	s->st.delete_hits++;
-	s->cls[it->cls].delete_hits++;
-	if (invalidate) {
-		/* md I: kept, marked stale, a new unique so the next ms wins */
-		it->iflags |= ITEM_STALE;
-		it->exptime = exptime;
+	if (how & KV_DEL_INVALIDATE) {
+		/* md I: kept, marked stale, a new unique so the next ms wins,
+		 * and the next mg wins the token (not a delete_hit, as in
+		 * memcached) */
+		it->iflags = (uint8_t)((it->iflags | ITEM_STALE) & ~ITEM_WON);
+		if (how & KV_DEL_TTL)
+			it->exptime = exptime;
 		it->cas = cas_next(s);
 		return KV_OK;
 	}
+	s->st.delete_hits++;
+	s->cls[it->cls].delete_hits++;
 	item_unlink(s, it);
 	return KV_OK;
 }
@@ -728,7 +772,7 @@ enum kv_status kv_arith(struct kv_shard *s, const void *key, size_t klen, int in
 			uint64_t cas_in, int vivify, uint64_t initial, uint32_t exptime, uint32_t now,
 			uint64_t *value, uint64_t *cas_out)
 {
-	int why;
+	enum kv_miss why;
 	char dec[20];
 	enum kv_status r;
 	flush_check(s, now);
@@ -783,6 +827,7 @@ enum kv_status kv_arith(struct kv_shard *s, const void *key, size_t klen, int in
 		if (!ni)
 			return r;
 		memcpy(kv_item_data(ni), dec, n);
+		ni->iflags |= (uint8_t)(it->iflags & ITEM_KEY_BINARY);
 		item_replace(s, still ? it : NULL, ni, 0, now);
 		kv_item_put(s, ni);
 		it = ni;
@@ -797,7 +842,7 @@ enum kv_status kv_arith(struct kv_shard *s, const void *key, size_t klen, int in
 enum kv_status kv_touch(struct kv_shard *s, const void *key, size_t klen, uint32_t exptime,
 			uint32_t now)
 {
-	int why;
+	enum kv_miss why;
 	flush_check(s, now);
 	s->st.cmd_touch++;
 	struct kv_item *it = find_live(s, key, klen, now, &why);

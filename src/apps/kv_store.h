@@ -63,7 +63,17 @@ enum kv_status {
 
 enum kv_mode {
 	KV_SET, KV_ADD, KV_REPLACE, KV_APPEND, KV_PREPEND, KV_CAS,
+	KV_CAS_STALE,           /* meta ms I with C: as KV_CAS, and a unique *older* than
+				 * the item's stores too, marked stale, keeping the old
+				 * item's TTL and win token (memcached's CAS_STALE) */
 };
+
+/* why a read found no live item (kv_peek), for kv_read_count */
+enum kv_miss { KV_MISS_NONE = 0, KV_MISS_ABSENT, KV_MISS_EXPIRED, KV_MISS_FLUSHED };
+
+/* kv_delete's `how` */
+#define KV_DEL_INVALIDATE 1u    /* md I: keep the item, stale, win token cleared, new unique */
+#define KV_DEL_TTL 2u           /* with KV_DEL_INVALIDATE: its TTL becomes `exptime` (md I T) */
 
 /* A zero item_size_max, growth_factor, chunk_min or nshards takes the
  * default: KV_PAGE_SIZE (1 MiB), 1.25, the item header + 48, 1. */
@@ -132,10 +142,27 @@ uint32_t kv_exptime_rel(int64_t exptime, uint32_t now, int64_t started);
 /* --- reading. A returned item is referenced: kv_item_put it. NULL: a
  * miss (expired and flushed items are misses, counted as such). */
 struct kv_item *kv_get(struct kv_shard *s, const void *key, size_t klen, uint32_t now);
-/* get-and-touch (gat/gats, mg T) */
+/* get-and-touch (gat/gats) */
 struct kv_item *kv_gat(struct kv_shard *s, const void *key, size_t klen, uint32_t exptime,
 		       uint32_t now);
 void kv_item_put(struct kv_shard *s, struct kv_item *it);
+
+/* A read in three steps, for the meta commands that tell an item's state
+ * as it was before this read (mg h and l, me) and change it in the
+ * order their flags come (mg T, N, R):
+ * - kv_peek: the live item, referenced, left as it was: its fetched bit,
+ *   access time and LRU place untouched, nothing counted. An expired or
+ *   flushed item met is unlinked (as any read does); *why (may be NULL)
+ *   says what the miss was.
+ * - kv_read_count: counts the read as kv_get (touch 0) or kv_gat (touch
+ *   1) would: a hit of `it`, or (it NULL) a miss for `why`.
+ * - kv_item_bump: the fetch itself: `it` is marked fetched, accessed at
+ *   `now` and goes to the head of its LRU (mg u leaves it out).
+ * kv_get is the three in a row. */
+struct kv_item *kv_peek(struct kv_shard *s, const void *key, size_t klen, uint32_t now,
+			enum kv_miss *why);
+void kv_read_count(struct kv_shard *s, const struct kv_item *it, int touch, enum kv_miss why);
+void kv_item_bump(struct kv_shard *s, struct kv_item *it, uint32_t now);
 
 const uint8_t *kv_item_key(const struct kv_item *it);
 uint32_t kv_item_klen(const struct kv_item *it);
@@ -147,6 +174,17 @@ uint64_t kv_item_cas(const struct kv_item *it);
 uint32_t kv_item_atime(const struct kv_item *it);    /* last access, seconds since start */
 int kv_item_fetched(const struct kv_item *it);       /* read since stored (mg h) */
 int kv_item_stale(const struct kv_item *it);         /* invalidated by md/ms I (mg X/W) */
+/* a win token (mg W) went out for it since it was stored or invalidated:
+ * later mg answer Z, and no other client wins */
+int kv_item_won(const struct kv_item *it);
+int kv_item_key_binary(const struct kv_item *it);    /* stored with meta b: keys answer base64 */
+uint32_t kv_item_class(const struct kv_item *it);    /* its slab class, from 1 (me cls) */
+uint32_t kv_item_size(const struct kv_item *it);     /* header + key + value + "\r\n" (me size) */
+/* what the meta commands change on an item they hold (owner core only;
+ * the state bits live in the header's spare byte: no growth) */
+void kv_item_set_exptime(struct kv_item *it, uint32_t exptime);   /* mg T, N */
+void kv_item_set_won(struct kv_item *it);                         /* mg W sent */
+void kv_item_set_key_binary(struct kv_item *it);                  /* before kv_store */
 
 /* --- writing */
 /* A writable item for `len` value bytes, not yet visible. kv_item_data()
@@ -164,10 +202,12 @@ struct kv_item *kv_item_alloc(struct kv_shard *s, const void *key, size_t klen, 
  * a fresh one. The stored item's unique goes to *cas_out. */
 enum kv_status kv_store(struct kv_shard *s, struct kv_item *it, enum kv_mode mode, uint64_t cas_in,
 			uint64_t cas_set, uint32_t now, uint64_t *cas_out);
-/* delete; `cas_in` nonzero must match. `invalidate` (meta md I): the item
- * is marked stale and kept with its TTL set to `exptime` instead. */
+/* delete; `cas_in` nonzero must match. `how` KV_DEL_INVALIDATE (meta md
+ * I): the item is kept, marked stale, its win token cleared (the next mg
+ * wins) and given a new unique; with KV_DEL_TTL its TTL becomes `exptime`,
+ * else it keeps its own. */
 enum kv_status kv_delete(struct kv_shard *s, const void *key, size_t klen, uint64_t cas_in,
-			 int invalidate, uint32_t exptime, uint32_t now);
+			 unsigned how, uint32_t exptime, uint32_t now);
 /* incr/decr of a decimal value: incr wraps at 2^64, decr stops at 0 (the
  * value is rewritten in place when it fits, else relinked). *value gets
  * the result. `cas_in` nonzero must match. On a miss with `vivify`

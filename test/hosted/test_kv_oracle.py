@@ -5,16 +5,21 @@ Each case is what one client sends. It goes to a memcached started for
 the case on 127.0.0.1 (a random high port, stopped by its PID after),
 and to build/kv_replay (test/hosted/kv_replay.c: the parser, kv_exec and
 a real shard as a filter), whole and cut into 1- and 7-byte pieces; the
-answers must be the same bytes. CAS uniques differ by design (ours carry
-the shard), so cases that print them are left out, and in binary answers
-the header's CAS field is zeroed before comparing. Where we differ on
-purpose (docs/kv.md, "Where it differs") there is no case.
+answers must be the same bytes. kv_replay runs one shard, whose CAS
+uniques count 1, 2, 3... as memcached's do, so meta answers print them
+as they are (the binary header's CAS field is zeroed before comparing).
+`me`'s size= is masked: an item's bytes differ by design (docs/kv.md,
+"Memory per item"). Where we differ on purpose (docs/kv.md, "Where it
+differs") there is no case. memcached's clock ticks once a second: an
+answer that differs is asked of memcached once more before failing, in
+case the conversation straddled a tick (TTLs and ages one off).
 
 Skipped when memcached is not installed (it is in the Makefile's
 DEB_PKGS).
 """
 import os
 import random
+import re
 import shutil
 import socket
 import struct
@@ -163,7 +168,41 @@ META = {
                  b"mg foo Oaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
                  b"mg a 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8\r\nme\r\nme nope\r\n",
     "vivify": b"mg viv N30 v t\r\nmg viv2 N30 s\r\n",
+    # the recache protocol: N vivifies and wins (W) once, later readers
+    # see Z; R wins when the TTL left is below its token; T, N and R act
+    # where they come among the flags (t before T tells the old TTL)
+    "mg_vivify_win": b"mg k1 N30 t v c\r\nmg k1 N30 t v\r\nmg k1 t N30 s\r\nmg k2 t N30\r\n"
+                     b"mg k2 t\r\nmg k2 q k O1 N5\r\nmg k2 h\r\nmn\r\n",
+    "mg_recache": b"ms k 3 T100\r\nabc\r\nmg k R30 t\r\nmg k R101 t\r\nmg k R200 t\r\nmg k t\r\n"
+                  b"mg k t T50 R60\r\nmg k t\r\nms n 1 T0\r\nx\r\nmg n R300 t\r\n"
+                  b"mg n R-1 T10\r\nmg n R0\r\nmg n T50 R60\r\nmg n R60 v\r\nmg n Rx\r\n",
+    # md I: stale (X), a new unique, the token back (W once more), the TTL
+    # from T or kept
+    "md_invalidate": b"ms k 3 T100\r\nabc\r\nmd k I T30 O7 k\r\nmg k t v\r\nmg k t\r\n"
+                     b"md k I q\r\nmg k t s\r\nmd nope I\r\nmd k I C1\r\nmd k I T-1\r\nmg k\r\n"
+                     b"ms k 1\r\nx\r\nmg k h\r\nmg k h\r\nmd k I q\r\nmd k\r\nmg k\r\n",
+    # ms I with C: an older unique stores, stale, keeping TTL and token;
+    # with E/A modes I changes nothing; append with C to nothing: NS
+    "ms_invalidate": b"ms k 1\r\na\r\nms k 1 C1 I c\r\nb\r\nmg k c v\r\nmd k I\r\nmg k c t\r\n"
+                     b"ms k 1 C2 I T5\r\nc\r\nmg k c v t\r\nms k 1 C9 I\r\nd\r\nms k 1 C5 I\r\nd\r\n"
+                     b"mg k c v t\r\nms k 1 I\r\ne\r\nmg k c v t\r\nms k2 1\r\nx\r\n"
+                     b"ms k2 1 I MR C1\r\ny\r\nmg k2 v c\r\nms k2 1 I ME C1\r\ny\r\n"
+                     b"ms k2 1 I MA C1\r\ny\r\nms z 1 I MA C1\r\nx\r\nms z 1 MP C1\r\nx\r\n",
+    # h and l: the state before this read; u leaves it
+    "mg_hit_before": b"ms h 1\r\nx\r\nmg h u h l\r\nmg h h l\r\nmg h h\r\nmg h s\r\n"
+                     b"mg h2 h\r\nms h2 1\r\nx\r\nmg h2 v\r\nmg h2 h l u\r\nmg h2 h\r\n",
+    # me: exp as 1.6.18 prints it (now - expiry), fetch before/after, the
+    # slab class (1, 2, 3 here in both), keys as stored (b)
+    "me": b"ms a 3 T30\r\nabc\r\nme a\r\nmg a v\r\nme a\r\nms c 50\r\n" + b"0123456789" * 5
+          + b"\r\nme c\r\nms d 80 F5\r\n" + b"0123456789" * 8 + b"\r\nme d\r\n"
+          b"ms Zm9v 3 b\r\nbar\r\nme foo\r\nme Zm9v b\r\nmg foo k\r\nmg Zm9v b k\r\nme nope\r\n"
+          b"mg a N30 v\r\nme a\r\n",
+    "ma_ttl_order": b"ma v t N30\r\nma v t\r\nma w N30 t\r\nma w t T10\r\nma w t\r\n"
+                    b"ma w T-1 q\r\nma w\r\n",
 }
+
+# what differs by design, masked on both sides
+MASK = {"me": lambda b: re.sub(rb" size=[0-9]+", b" size=N", b)}
 
 
 def binreq(op, key=b"", ext=b"", val=b"", opaque=0, cas=0):
@@ -200,6 +239,8 @@ BINARY = {
         binreq(0x20, opaque=33), binreq(0x10, b"bogus", opaque=34),
         binreq(0x10, b"sizes", opaque=35), binreq(0x07, opaque=36),
         binreq(0x0a, opaque=37)]),
+    "binary_append_cas": binreq(0x0e, b"nope", val=b"++", opaque=1, cas=5)
+    + binreq(0x0f, b"nope", val=b"++", opaque=2, cas=5) + binreq(0x0a, opaque=3),
     "binary_einval": binreq(0x0a, opaque=1) + binreq(0x00, b"k", b"\0\0\0\0", opaque=2)
     + binreq(0x0a, opaque=3),
     "binary_quitq": binreq(0x17, opaque=1) + binreq(0x0a, opaque=2),
@@ -216,11 +257,14 @@ def built():
 @pytest.mark.parametrize("name", sorted(TEXT) + sorted(META))
 def test_text_and_meta(name):
     req = TEXT.get(name) or META[name]
-    want = memcached_answer(req)
+    mask = MASK.get(name, lambda b: b)
+    want = mask(memcached_answer(req))
+    if mask(replay(req)) != want:
+        want = mask(memcached_answer(req))      # a clock tick, perhaps: once more
     for cut in (0, 1, 7):
         if cut and len(req) > 100000:
             continue
-        got = replay(req, cut)
+        got = mask(replay(req, cut))
         assert got == want, f"cut {cut}:\n  memcached: {want[:3000]!r}\n  kv:        {got[:3000]!r}"
 
 

@@ -387,11 +387,87 @@ Test(kv_exec, meta)
 	EXPECT("ma n C1\r\n", "EX\r\n");
 	/* mg N: a miss creates an empty item and wins */
 	EXPECT("mg viv N30 v t\r\n", "VA 0 t30 W\r\n\r\n");
-	EXPECT("mg viv s\r\n", "HD s0\r\n");
-	/* me */
+	EXPECT("mg viv s\r\n", "HD s0 Z\r\n");
+	/* me: memcached 1.6.18's exp is now - expiry (-100 for 100 left);
+	 * the key as the item was stored (n by ma: text) */
 	EXPECT("me nope\r\n", "EN\r\n");
 	cr_assert(strncmp(ask("me n\r\n"), "ME n exp=", 9) == 0);
-	cr_assert(strncmp(ask("me bg== b\r\n"), "ME bg== exp=100 la=", 19) == 0);
+	cr_assert(strncmp(ask("me bg== b\r\n"), "ME n exp=-100 la=", 17) == 0);
+}
+
+/* the recache protocol: N, R, T in flag order, W once, then Z; md I and
+ * ms I make stale items (X) */
+Test(kv_exec, meta_stampede)
+{
+	char req[256], want[256];
+
+	EXPECT("mg k1 N30 t v\r\n", "VA 0 t30 W\r\n\r\n");
+	EXPECT("mg k1 N30 t v\r\n", "VA 0 t30 Z\r\n\r\n");
+	EXPECT("mg k2 t N30\r\n", "HD t-1 W\r\n");       /* t before N: no TTL yet */
+	EXPECT("mg k2 t\r\n", "HD t30 Z\r\n");
+	EXPECT("ms k1 3 T100\r\nabc\r\n", "HD\r\n");
+	EXPECT("mg k1 R30 t\r\n", "HD t100\r\n");
+	EXPECT("mg k1 R101 t\r\n", "HD t100 W\r\n");
+	EXPECT("mg k1 R200 t\r\n", "HD t100 Z\r\n");
+	EXPECT("mg k1 t T50 R60\r\n", "HD t100 Z\r\n");   /* t before T: the old TTL */
+	EXPECT("mg k1 t\r\n", "HD t50 Z\r\n");
+	EXPECT("ms k3 1 T0\r\nx\r\n", "HD\r\n");
+	EXPECT("mg k3 R300 t\r\n", "HD t-1\r\n");         /* no TTL: never wins */
+	EXPECT("mg k3 R-1 T10\r\nmg k3 R0\r\n", "HD\r\nHD\r\n");
+	EXPECT("mg k3 T50 R60\r\n", "HD W\r\n");          /* T first: the new TTL counts */
+	/* md I: stale, a new unique, the token back: the next mg wins */
+	uint64_t c = cas_of("k1");
+	EXPECT("md k1 I T30 O7 k\r\n", "HD O7 kk1\r\n");
+	cr_assert_gt(cas_of("k1"), c);
+	EXPECT("mg k1 t v\r\n", "VA 3 t30 X W\r\nabc\r\n");
+	EXPECT("mg k1 t\r\n", "HD t30 Z X\r\n");
+	EXPECT("md k1 I q\r\nmg k1 t\r\n", "HD t30 X W\r\n");   /* TTL kept without T */
+	EXPECT("md nope I\r\n", "NF\r\n");
+	/* ms I with an older unique: stored, stale, old TTL and token kept */
+	c = cas_of("k1");
+	snprintf(req, sizeof req, "ms k1 1 C%llu I T5\r\nz\r\nmg k1 v t\r\n",
+		 (unsigned long long)(c - 1));
+	EXPECT(req, "HD\r\nVA 1 t30 Z X\r\nz\r\n");
+	c = cas_of("k1");
+	snprintf(req, sizeof req, "ms k1 1 C%llu I\r\nz\r\n", (unsigned long long)(c + 1));
+	EXPECT(req, "EX\r\n");
+	snprintf(req, sizeof req, "ms k1 1 C%llu I MR c\r\ny\r\nmg k1 v t\r\n",
+		 (unsigned long long)c);
+	snprintf(want, sizeof want, "HD c%llu\r\nVA 1 t-1\r\ny\r\n", (unsigned long long)c + 1);
+	EXPECT(req, want);                              /* the same unique: a plain store */
+	EXPECT("ms k1 1 I\r\nw\r\nmg k1 v\r\n", "HD\r\nVA 1\r\nw\r\n");
+	EXPECT("ms k1 1 I MA C1\r\nx\r\n", "EX\r\n");   /* append: I changes nothing */
+}
+
+/* mg h and l tell the state before this read; u leaves it as it was;
+ * me reads without touching and names the item's real class and size */
+Test(kv_exec, meta_hit_and_last_access)
+{
+	char want[256];
+	const char *got;
+
+	EXPECT("ms h 1 T100\r\nx\r\n", "HD\r\n");
+	NOW += 7;
+	EXPECT("mg h u h l\r\n", "HD h0 l7\r\n");
+	got = ask("me h\r\n");
+	cr_assert(strncmp(got, "ME h exp=-93 la=7 cas=", 22) == 0, "%s", got);
+	snprintf(want, sizeof want, " fetch=no cls=1 size=%zu\r\n", kv_item_overhead() + 2);
+	cr_assert(strstr(got, want), "%s", got);
+	EXPECT("mg h h l\r\n", "HD h0 l7\r\n");
+	NOW += 2;
+	EXPECT("mg h h l t\r\n", "HD h1 l2 t91\r\n");
+	got = ask("me h\r\n");
+	cr_assert(strncmp(got, "ME h exp=-91 la=0 cas=", 22) == 0, "%s", got);
+	cr_assert(strstr(got, " fetch=yes cls=1 "), "%s", got);
+	/* a bigger item: a bigger class; a binary key answers base64 */
+	EXPECT("ms YmlnZ2Vy 50 b\r\n01234567890123456789012345678901234567890123456789\r\n",
+	       "HD\r\n");
+	got = ask("me bigger\r\n");
+	snprintf(want, sizeof want, " fetch=no cls=2 size=%zu\r\n", kv_item_overhead() + 56);
+	cr_assert(strncmp(got, "ME YmlnZ2Vy exp=-1 la=0 cas=", 28) == 0, "%s", got);
+	cr_assert(strstr(got, want), "%s", got);
+	EXPECT("mg bigger k s\r\n", "HD kYmlnZ2Vy b s50\r\n");
+	EXPECT("mg nope h l\r\n", "EN\r\n");
 }
 
 /* --- binary ------------------------------------------------------------ */

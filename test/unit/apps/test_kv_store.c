@@ -214,6 +214,8 @@ Test(kv_store, cas_every_outcome)
 	cr_assert_eq(put(s, "zz", "v3", 0, 0, KV_SET, c2, 1, NULL), KV_NOT_FOUND);
 	cr_assert_eq(put(s, "c", "+", 0, 0, KV_APPEND, c2, 1, NULL), KV_EXISTS);
 	cr_assert_eq(put(s, "c", "+", 0, 0, KV_APPEND, c3, 1, NULL), KV_OK);
+	cr_assert_eq(put(s, "zz", "+", 0, 0, KV_PREPEND, c2, 1, NULL), KV_NOT_STORED,
+		     "prepend to nothing: not stored, with a unique too");
 	cr_assert_str_eq(get(s, "c", 1, b), "v3+");
 	/* meta E: the unique given */
 	enum kv_status st;
@@ -267,19 +269,30 @@ Test(kv_store, delete_and_invalidate)
 	cr_assert_eq(kv_delete(s, "d", 1, c, 0, 0, 1), KV_OK);
 	cr_assert_null(get(s, "d", 1, b));
 	cr_assert_eq(kv_delete(s, "d", 1, 0, 0, 0, 1), KV_NOT_FOUND);
-	/* md I: kept, stale, new TTL and unique */
+	/* md I: kept, stale, win token cleared, new TTL and unique */
 	set(s, "i", "v", 1);
-	cr_assert_eq(kv_delete(s, "i", 1, 0, 1, 30, 2), KV_OK);
+	it = kv_get(s, "i", 1, 1);
+	kv_item_set_won(it);
+	kv_item_put(s, it);
+	cr_assert_eq(kv_delete(s, "i", 1, 0, KV_DEL_INVALIDATE | KV_DEL_TTL, 30, 2), KV_OK);
 	it = kv_get(s, "i", 1, 2);
 	cr_assert_not_null(it);
 	cr_assert(kv_item_stale(it));
+	cr_assert_not(kv_item_won(it));
 	cr_assert_eq(kv_item_exptime(it), 30);
 	cr_assert_gt(kv_item_cas(it), c);
 	kv_item_put(s, it);
+	/* without KV_DEL_TTL the item keeps its own TTL */
+	cr_assert_eq(put(s, "j", "v", 0, 77, KV_SET, 0, 2, NULL), KV_OK);
+	cr_assert_eq(kv_delete(s, "j", 1, 0, KV_DEL_INVALIDATE, 5, 2), KV_OK);
+	it = kv_get(s, "j", 1, 2);
+	cr_assert(kv_item_stale(it));
+	cr_assert_eq(kv_item_exptime(it), 77);
+	kv_item_put(s, it);
 	struct kv_shard_stats st = stats(s);
-	cr_assert_eq(st.delete_hits, 2);
+	cr_assert_eq(st.delete_hits, 1, "an invalidation is not a delete hit (memcached)");
 	cr_assert_eq(st.delete_misses, 2);
-	cr_assert_eq(used_chunks(s), 1);
+	cr_assert_eq(used_chunks(s), 2);
 }
 
 Test(kv_store, incr_wraps_decr_floors)
@@ -680,4 +693,98 @@ Test(kv_store, shard_of_spreads_and_is_keyed)
 	uint8_t key2[16] = { 9 };
 	kv_hash_key_set(key2);
 	cr_assert_neq(kv_key_hash("abc", 3), h1, "the key changes the hash");
+}
+
+Test(kv_store, peek_leaves_the_item_as_it_was)
+{
+	struct kv_shard *s = shard_default();
+	enum kv_miss why;
+	cr_assert_eq(put(s, "p", "v", 0, 0, KV_SET, 0, 5, NULL), KV_OK);
+	cr_assert_eq(put(s, "q", "v", 0, 0, KV_SET, 0, 6, NULL), KV_OK);
+	struct kv_item *it = kv_peek(s, "p", 1, 20, &why);
+	cr_assert_not_null(it);
+	cr_assert_eq(why, KV_MISS_NONE);
+	cr_assert_not(kv_item_fetched(it));
+	cr_assert_eq(kv_item_atime(it), 5);
+	kv_item_put(s, it);
+	struct kv_shard_stats st = stats(s);
+	cr_assert_eq(st.get_hits + st.get_misses, 0, "a peek counts nothing");
+	struct kv_class_stats cs[KV_CLASSES_MAX];
+	kv_class_stats(s, cs, KV_CLASSES_MAX);
+	cr_assert_eq(cs[0].age, 15, "p (stored at 5) is still the LRU tail");
+	/* the fetch, then: fetched, accessed now, at the head */
+	it = kv_peek(s, "p", 1, 20, NULL);
+	kv_read_count(s, it, 0, KV_MISS_NONE);
+	kv_item_bump(s, it, 20);
+	cr_assert(kv_item_fetched(it));
+	cr_assert_eq(kv_item_atime(it), 20);
+	kv_item_put(s, it);
+	kv_class_stats(s, cs, KV_CLASSES_MAX);
+	cr_assert_eq(cs[0].age, 14, "q (stored at 6) is the tail now");
+	cr_assert_eq(stats(s).get_hits, 1);
+	/* misses say why */
+	cr_assert_null(kv_peek(s, "nope", 4, 20, &why));
+	cr_assert_eq(why, KV_MISS_ABSENT);
+	cr_assert_eq(put(s, "e", "v", 0, 21, KV_SET, 0, 20, NULL), KV_OK);
+	cr_assert_null(kv_peek(s, "e", 1, 21, &why));
+	cr_assert_eq(why, KV_MISS_EXPIRED);
+	kv_read_count(s, NULL, 1, why);
+	st = stats(s);
+	cr_assert_eq(st.get_expired, 1);
+	cr_assert_eq(st.touch_misses, 1);
+	cr_assert_eq(st.cmd_touch, 1);
+	kv_flush(s, 21, 21);
+	cr_assert_null(kv_peek(s, "q", 1, 21, &why));
+	cr_assert_eq(why, KV_MISS_FLUSHED);
+}
+
+Test(kv_store, stale_cas_and_item_state)
+{
+	struct kv_shard *s = shard_default();
+	uint64_t c1, c2, c3;
+	cr_assert_eq(put(s, "k", "a", 3, 50, KV_SET, 0, 1, &c1), KV_OK);
+	struct kv_item *it = kv_get(s, "k", 1, 1);
+	cr_assert_eq(kv_item_class(it), 1);
+	cr_assert_eq(kv_item_size(it), kv_item_overhead() + 2);
+	cr_assert_not(kv_item_won(it));
+	kv_item_set_won(it);
+	kv_item_put(s, it);
+	cr_assert_eq(put(s, "k", "b", 0, 0, KV_SET, 0, 1, &c2), KV_OK);
+	/* a newer item: no win token, not stale */
+	it = kv_get(s, "k", 1, 1);
+	cr_assert_not(kv_item_won(it));
+	cr_assert_not(kv_item_stale(it));
+	kv_item_set_won(it);
+	kv_item_put(s, it);
+	/* KV_CAS_STALE: the same unique stores plainly */
+	cr_assert_eq(put(s, "k", "c", 0, 40, KV_CAS_STALE, c2, 1, &c3), KV_OK);
+	it = kv_get(s, "k", 1, 1);
+	cr_assert_not(kv_item_stale(it));
+	cr_assert_eq(kv_item_exptime(it), 40);
+	kv_item_set_won(it);
+	kv_item_put(s, it);
+	/* a newer one is refused, as KV_CAS does; an older one stores, stale,
+	 * with the old TTL and win token */
+	cr_assert_eq(put(s, "k", "d", 0, 0, KV_CAS_STALE, c3 + 1, 1, NULL), KV_EXISTS);
+	cr_assert_eq(put(s, "k", "d", 0, 0, KV_CAS, c1, 1, NULL), KV_EXISTS);
+	cr_assert_eq(put(s, "k", "e", 0, 99, KV_CAS_STALE, c1, 1, NULL), KV_OK);
+	it = kv_get(s, "k", 1, 1);
+	cr_assert_eq(kv_item_data(it)[0], 'e');
+	cr_assert(kv_item_stale(it));
+	cr_assert(kv_item_won(it));
+	cr_assert_eq(kv_item_exptime(it), 40);
+	kv_item_put(s, it);
+	cr_assert_eq(put(s, "nope", "e", 0, 0, KV_CAS_STALE, 1, 1, NULL), KV_NOT_FOUND);
+	/* a binary key survives append */
+	enum kv_status st;
+	it = kv_item_alloc(s, "b", 1, 0, 0, 1, 1, &st);
+	kv_item_data(it)[0] = 'x';
+	kv_item_set_key_binary(it);
+	cr_assert_eq(kv_store(s, it, KV_SET, 0, 0, 1, NULL), KV_OK);
+	cr_assert_eq(put(s, "b", "y", 0, 0, KV_APPEND, 0, 1, NULL), KV_OK);
+	it = kv_get(s, "b", 1, 1);
+	cr_assert_eq(kv_item_len(it), 2);
+	cr_assert(kv_item_key_binary(it));
+	kv_item_put(s, it);
+	cr_assert_eq(stats(s).cas_hits, 2);
 }
