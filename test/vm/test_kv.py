@@ -28,6 +28,7 @@ What runs where (one boot per column, module-scoped):
   incr from 16 clients on many cores               x        x
   message pool flood (48 pipelined)                x        x
   large values across cores, 12 at once            x        x
+  3 slow readers don't stall their core            x        x
   everything back afterwards               x       x        x
   eviction under memory_mb 2                                          2 cores
   kv.evict false: out of memory                                       2 cores
@@ -120,9 +121,11 @@ class KvVM(Console):
         kw.setdefault("default_noreply", False)
         return Client((self.guest, PORT), connect_timeout=30, timeout=120, socket_module=self.sockets, **kw)
 
-    def raw(self, timeout=120):
+    def raw(self, timeout=120, rcvbuf=None):
         s = self.sockets.socket()
         s.settimeout(timeout)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.connect((self.guest, PORT))
         return s
 
@@ -252,6 +255,102 @@ def conns_on_cores(vm, want, most=64):
 
 def delta(after, before, name):
     return {c: after[c][name] - before[c][name] for c in after}
+
+
+# ---------------------------------------------------------------- a small memory_mb, own boots
+# (first in the file: pytest runs them before the core-count boots, so
+# no two VMs run at once)
+
+@pytest.fixture
+def small():
+    """kv.memory_mb 2 on 2 data cores: 1 MiB per shard."""
+    v = boot_kv(8, 2, {"memory_mb": 2})
+    try:
+        yield v
+    finally:
+        shut(v)
+
+
+@pytest.fixture
+def noevict():
+    """kv.memory_mb 2 and kv.evict false (memcached's -M) on 2 data cores."""
+    v = boot_kv(9, 2, {"memory_mb": 2, "evict": False})
+    try:
+        yield v
+    finally:
+        shut(v)
+
+
+def fill(vm, n, size, prefix):
+    """n sets of size-byte values, pipelined 100 at a time: the answers."""
+    s = vm.raw()
+    answers = []
+    try:
+        for a in range(0, n, 100):
+            req = b"".join(b"set %s%d 0 0 %d\r\n%s\r\n" % (prefix, i, size, b"x" * size)
+                           for i in range(a, min(n, a + 100)))
+            s.sendall(req)
+            answers += recv_lines(s, min(n, a + 100) - a)
+    finally:
+        s.close()
+    return answers
+
+
+def test_eviction_under_a_small_memory_mb(small):
+    before = small.per_core()
+    answers = fill(small, 6000, 1000, b"ev")         # 6 MB into 2 MiB
+    assert answers == [b"STORED"] * 6000, set(answers)
+    c = small.client()
+    try:
+        early = c.get_many(["ev%d" % i for i in range(200)])
+        late = c.get_many(["ev%d" % i for i in range(5900, 6000)])
+    finally:
+        c.close()
+    assert len(early) < 20, "early keys still there: %d of 200" % len(early)
+    assert len(late) == 100, len(late)
+    st = small.stats()
+    assert int(st["evictions"]) > 0 and int(st["limit_maxbytes"]) == 2 << 20, st
+    time.sleep(0.5)
+    after = small.per_core()
+    ev = delta(after, before, "evictions")
+    for core in small.data_cores:                     # counted per shard
+        assert ev[core] > 0, ev
+        assert after[core]["bytes"] <= after[core]["limit_maxbytes"], after[core]
+    assert sum(ev.values()) == int(st["evictions"]), (ev, st["evictions"])
+    # and it goes on working
+    c = small.client()
+    try:
+        assert c.set("after", b"fine") and c.get("after") == b"fine"
+    finally:
+        c.close()
+    everything_back(small)
+
+
+def test_evict_false_answers_out_of_memory(noevict):
+    answers = fill(noevict, 6000, 1000, b"oom")
+    stored = answers.count(b"STORED")
+    refused = answers.count(b"SERVER_ERROR out of memory storing object")
+    assert stored + refused == 6000, set(answers)
+    assert 500 < stored < 6000 and refused > 0, (stored, refused)
+    st = noevict.stats()
+    assert int(st["evictions"]) == 0, st
+    per = noevict.per_core()
+    assert sum(r["out_of_memory"] for r in per.values()) == refused, per
+    # what was stored is all there (nothing evicted), keys of both shards
+    c = noevict.client()
+    try:
+        keys = ["oom%d" % i for i, a in enumerate(answers) if a == b"STORED"]
+        got = {}
+        for a in range(0, len(keys), 200):
+            got.update(c.get_many(keys[a:a + 200]))
+        assert len(got) == len(keys), (len(got), len(keys))
+        # room again after deletes: stores succeed
+        for k in keys[:50]:
+            assert c.delete(k)
+        assert c.set(keys[0], b"y" * 1000) and c.get(keys[0]) == b"y" * 1000
+    finally:
+        c.close()
+    everything_back(noevict)
 
 
 # ---------------------------------------------------------------- every core count
@@ -650,12 +749,17 @@ def test_message_pool_flood(vm, multi):
 
 
 def test_large_values_across_cores(vm, multi):
-    """12 clients at once store and read 64 KiB values (bigger than a small
-    message: they travel in a core's 4 big messages), most on other cores'
-    shards, 6 times each: every store STORED, every read exact, no
-    connection closed; no_msg counts the waits for a big message."""
+    """12 clients at once store and read 64 KiB values, 6 each, most on
+    other cores' shards. Such a value travels in one of its core's 4 big
+    messages (a store's value staged for another shard, an answer bigger
+    than a small message); with none free, as docs/kv.md says, a store
+    answers SERVER_ERROR out of memory storing object and an answer closes
+    its connection (answer_overflow), each counted in no_msg. So: every
+    answer that comes is exact, every refusal and closed connection is
+    counted, most exchanges succeed, and every big message is back."""
     before = vm.per_core()
-    errors = []
+    errors, outcome = [], {"ok": 0, "oom": 0, "closed": 0}
+    lock = threading.Lock()
 
     def worker(w):
         try:
@@ -664,15 +768,26 @@ def test_large_values_across_cores(vm, multi):
                 k = b"big%d_%d" % (w, r)
                 v = bytes([65 + (w + r) % 26]) * 65536
                 s.sendall(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (k, len(v), v, k))
-                want = b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (k, len(v), v)
+                stored = b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (k, len(v), v)
+                oom = b"SERVER_ERROR out of memory storing object\r\nEND\r\n"
                 got = b""
                 deadline = time.monotonic() + 120
-                while len(got) < len(want) and time.monotonic() < deadline:
-                    d = s.recv(1 << 16)
+                while got not in (stored, oom) and time.monotonic() < deadline:
+                    try:
+                        d = s.recv(1 << 16)
+                    except ConnectionResetError:
+                        d = b""
                     if not d:
                         break
                     got += d
-                assert got == want, "conn %d round %d: %r... (%d bytes)" % (w, r, got[:60], len(got))
+                if got in (stored, oom):
+                    with lock:
+                        outcome["ok" if got == stored else "oom"] += 1
+                    continue
+                assert stored.startswith(got), "conn %d round %d: %r... (%d bytes)" % (w, r, got[:60], len(got))
+                with lock:
+                    outcome["closed"] += 1          # cut short: closed by the appliance
+                break
             s.close()
         except Exception as e:  # noqa: BLE001
             errors.append(repr(e))
@@ -683,12 +798,53 @@ def test_large_values_across_cores(vm, multi):
         t.join(400)
     time.sleep(0.5)
     after = vm.per_core()
-    print("large values on %d cores: no_msg %s, answer_overflow %s" % (
-        vm.cores, delta(after, before, "no_msg"), delta(after, before, "answer_overflow")))
+    no_msg, overflow = delta(after, before, "no_msg"), delta(after, before, "answer_overflow")
+    print("large values on %d cores: %s; no_msg %s, answer_overflow %s" % (vm.cores, outcome, no_msg, overflow))
     assert not errors, errors[:3]
+    assert sum(overflow.values()) == outcome["closed"], (outcome, overflow)
+    assert sum(no_msg.values()) >= outcome["closed"] + outcome["oom"], (outcome, no_msg)
+    assert outcome["ok"] >= 36, outcome                  # half of the 72 at least
     for c in vm.data_cores:
         assert after[c]["big_msgs_free"] == after[c]["big_msgs"], (c, after[c])
-        assert after[c]["answer_overflow"] == before[c]["answer_overflow"], (c, after[c])
+        assert after[c]["msgs_free"] == after[c]["msgs"], (c, after[c])
+
+
+def test_slow_readers_do_not_stall_their_core(vm, multi):
+    """Three clients on one core pipeline 80 gets of 4000-byte values and
+    never read (a 4 KiB receive buffer): their answers back up beyond the
+    send buffer and each holds up to 64 of the core's 128 messages. A
+    fourth client on that core must still be answered (within 20 s)."""
+    keys = [b"slow%02d" % i for i in range(64)]
+    c = vm.client()
+    c.set_many({k.decode(): b"s" * 4000 for k in keys})
+    c.close()
+    slow = {}
+    try:
+        for _ in range(60):
+            s = vm.raw(rcvbuf=4096)
+            slow.setdefault(vm.core_of(s), []).append(s)
+            if max(len(v) for v in slow.values()) >= 4:
+                break
+        core, group = max(slow.items(), key=lambda kv: len(kv[1]))
+        assert len(group) >= 4, {c: len(v) for c, v in slow.items()}
+        probe, readers = group[0], group[1:4]
+        for s in readers:
+            s.sendall(b"".join(b"get %s\r\n" % keys[i % 64] for i in range(80)))
+        time.sleep(3)
+        held = vm.per_core()[core]
+        probe.settimeout(20)
+        t0 = time.monotonic()
+        probe.sendall(b"get %s\r\n" % keys[1])
+        try:
+            ans = recv_until(probe, b"END\r\n", timeout=20)
+        except socket.timeout:
+            ans = b""
+        assert ans.endswith(b"END\r\n"), "core %d stalled %.0f s behind 3 slow readers (msgs_free %d of %d)" % (
+            core, time.monotonic() - t0, held["msgs_free"], held["msgs"])
+    finally:
+        for v in slow.values():
+            for s in v:
+                s.close()
 
 
 # ---------------------------------------------------------------- last on every boot
@@ -708,9 +864,13 @@ def metric_sum(text, name, cores):
 
 
 def test_everything_back_afterwards(vm):
+    everything_back(vm)
+
+
+def everything_back(vm):
     """Every connection slot (stats, /v1/kv, the stack's pollux_tcp_connections
-    on the data cores) and every packet buffer (the console's netstat:
-    free + rx posted + tx held = total) is back."""
+    on the data cores), every message and every packet buffer (the
+    console's netstat: free + rx posted + tx held = total) is back."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         st = vm.stats()
@@ -731,97 +891,3 @@ def test_everything_back_afterwards(vm):
     acct = netstat_buffers(vm)
     assert acct and acct[3] == acct[4], (acct, vm.out(40))
     assert not re.search(r"^\*\*\* |panic|assertion failed", vm.out(), re.M), vm.out(60)
-
-
-# ---------------------------------------------------------------- a small memory_mb, own boots
-
-@pytest.fixture(scope="module")
-def small():
-    """kv.memory_mb 2 on 2 data cores: 1 MiB per shard."""
-    v = boot_kv(8, 2, {"memory_mb": 2})
-    try:
-        yield v
-    finally:
-        shut(v)
-
-
-@pytest.fixture(scope="module")
-def noevict():
-    """kv.memory_mb 2 and kv.evict false (memcached's -M) on 2 data cores."""
-    v = boot_kv(9, 2, {"memory_mb": 2, "evict": False})
-    try:
-        yield v
-    finally:
-        shut(v)
-
-
-def fill(vm, n, size, prefix):
-    """n sets of size-byte values, pipelined 100 at a time: the answers."""
-    s = vm.raw()
-    answers = []
-    try:
-        for a in range(0, n, 100):
-            req = b"".join(b"set %s%d 0 0 %d\r\n%s\r\n" % (prefix, i, size, b"x" * size)
-                           for i in range(a, min(n, a + 100)))
-            s.sendall(req)
-            answers += recv_lines(s, min(n, a + 100) - a)
-    finally:
-        s.close()
-    return answers
-
-
-def test_eviction_under_a_small_memory_mb(small):
-    before = small.per_core()
-    answers = fill(small, 6000, 1000, b"ev")         # 6 MB into 2 MiB
-    assert answers == [b"STORED"] * 6000, set(answers)
-    c = small.client()
-    try:
-        early = c.get_many(["ev%d" % i for i in range(200)])
-        late = c.get_many(["ev%d" % i for i in range(5900, 6000)])
-    finally:
-        c.close()
-    assert len(early) < 20, "early keys still there: %d of 200" % len(early)
-    assert len(late) == 100, len(late)
-    st = small.stats()
-    assert int(st["evictions"]) > 0 and int(st["limit_maxbytes"]) == 2 << 20, st
-    time.sleep(0.5)
-    after = small.per_core()
-    ev = delta(after, before, "evictions")
-    for core in small.data_cores:                     # counted per shard
-        assert ev[core] > 0, ev
-        assert after[core]["bytes"] <= after[core]["limit_maxbytes"], after[core]
-    assert sum(ev.values()) == int(st["evictions"]), (ev, st["evictions"])
-    # and it goes on working
-    c = small.client()
-    try:
-        assert c.set("after", b"fine") and c.get("after") == b"fine"
-    finally:
-        c.close()
-    test_everything_back_afterwards(small)
-
-
-def test_evict_false_answers_out_of_memory(noevict):
-    answers = fill(noevict, 6000, 1000, b"oom")
-    stored = answers.count(b"STORED")
-    refused = answers.count(b"SERVER_ERROR out of memory storing object")
-    assert stored + refused == 6000, set(answers)
-    assert 500 < stored < 6000 and refused > 0, (stored, refused)
-    st = noevict.stats()
-    assert int(st["evictions"]) == 0, st
-    per = noevict.per_core()
-    assert sum(r["out_of_memory"] for r in per.values()) == refused, per
-    # what was stored is all there (nothing evicted), keys of both shards
-    c = noevict.client()
-    try:
-        keys = ["oom%d" % i for i, a in enumerate(answers) if a == b"STORED"]
-        got = {}
-        for a in range(0, len(keys), 200):
-            got.update(c.get_many(keys[a:a + 200]))
-        assert len(got) == len(keys), (len(got), len(keys))
-        # room again after deletes: stores succeed
-        for k in keys[:50]:
-            assert c.delete(k)
-        assert c.set(keys[0], b"y" * 1000) and c.get(keys[0]) == b"y" * 1000
-    finally:
-        c.close()
-    test_everything_back_afterwards(noevict)
