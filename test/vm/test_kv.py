@@ -18,6 +18,7 @@ What runs where (one boot per column, module-scoped):
   test                                  1 core  2 cores  4 cores  own boot
   set/get/delete/incr/cas                  x       x        x
   multi-get across shards, in order        x       x        x
+  multi-get of 100 1000-byte values (xfail)  x     x        x
   noreply pipeline                         x       x        x
   bad input ends its connection only       x       x        x
   memccapable -a and -b                    x       x        x
@@ -28,7 +29,7 @@ What runs where (one boot per column, module-scoped):
   incr from 16 clients on many cores               x        x
   message pool flood (48 pipelined)                x        x
   large values across cores, 12 at once            x        x
-  3 slow readers don't stall their core            x        x
+  4 slow readers don't stall their core (xfail)    x        x
   everything back afterwards               x       x        x
   eviction under memory_mb 2                                          2 cores
   kv.evict false: out of memory                                       2 cores
@@ -188,6 +189,13 @@ def boot_kv(index, cores, kv=None):
 
 
 def shut(v):
+    """Stops the VM; its console is kept in build/test_kv-<subnet>.console
+    for a look after a failure."""
+    try:
+        with open(os.path.join(ROOT, "build", "test_kv-%s.console" % v.net.host.split(".")[2]), "w") as f:
+            f.write(v.out() + "\n")
+    except OSError:
+        pass
     try:
         v.stop()
     finally:
@@ -296,14 +304,23 @@ def fill(vm, n, size, prefix):
     return answers
 
 
+def get_in_fives(c, keys):
+    """get_many, five keys a line: 1000-byte values, many to a line, close
+    the connection (test_multi_get_of_1k_values)."""
+    got = {}
+    for a in range(0, len(keys), 5):
+        got.update(c.get_many(keys[a:a + 5]))
+    return got
+
+
 def test_eviction_under_a_small_memory_mb(small):
     before = small.per_core()
     answers = fill(small, 6000, 1000, b"ev")         # 6 MB into 2 MiB
     assert answers == [b"STORED"] * 6000, set(answers)
     c = small.client()
     try:
-        early = c.get_many(["ev%d" % i for i in range(200)])
-        late = c.get_many(["ev%d" % i for i in range(5900, 6000)])
+        early = get_in_fives(c, ["ev%d" % i for i in range(200)])
+        late = get_in_fives(c, ["ev%d" % i for i in range(5900, 6000)])
     finally:
         c.close()
     assert len(early) < 20, "early keys still there: %d of 200" % len(early)
@@ -317,12 +334,17 @@ def test_eviction_under_a_small_memory_mb(small):
         assert ev[core] > 0, ev
         assert after[core]["bytes"] <= after[core]["limit_maxbytes"], after[core]
     assert sum(ev.values()) == int(st["evictions"]), (ev, st["evictions"])
-    # and it goes on working
-    c = small.client()
+    # and it goes on working: a value of the same size evicts again; a
+    # small one needs a page of its own class, and every page went to the
+    # 1000-byte class (no slab rebalancing, docs/kv.md): a clean error
+    s = small.raw()
     try:
-        assert c.set("after", b"fine") and c.get("after") == b"fine"
+        s.sendall(b"set after 0 0 1000\r\n%s\r\nget after\r\n" % (b"y" * 1000))
+        assert recv_until(s, b"END\r\n") == b"STORED\r\nVALUE after 0 1000\r\n%s\r\nEND\r\n" % (b"y" * 1000)
+        s.sendall(b"set small 0 0 4\r\nfine\r\n")
+        assert recv_until(s, b"\r\n") in (b"STORED\r\n", b"SERVER_ERROR out of memory storing object\r\n")
     finally:
-        c.close()
+        s.close()
     everything_back(small)
 
 
@@ -340,9 +362,7 @@ def test_evict_false_answers_out_of_memory(noevict):
     c = noevict.client()
     try:
         keys = ["oom%d" % i for i, a in enumerate(answers) if a == b"STORED"]
-        got = {}
-        for a in range(0, len(keys), 200):
-            got.update(c.get_many(keys[a:a + 200]))
+        got = get_in_fives(c, keys)
         assert len(got) == len(keys), (len(got), len(keys))
         # room again after deletes: stores succeed
         for k in keys[:50]:
@@ -405,6 +425,33 @@ def test_multi_get_across_shards_in_order(vm):
             assert order == [k.encode() for k in keys[:120]], (core, ans[:400])
         finally:
             s.close()
+
+
+@pytest.mark.xfail(strict=True, reason="kv.c: the over-long answers of a multi-get batch each take one "
+                   "of the core's 4 big messages (msg_redo); the 5th finds none and the connection is "
+                   "reset (answer_overflow)")
+def test_multi_get_of_1k_values(vm):
+    """One get of 100 keys with 1000-byte values (a common memcached
+    load): every value comes, in order."""
+    keys = ["kk%03d" % i for i in range(100)]
+    c = vm.client()
+    try:
+        c.set_many({k: k.encode() * 200 for k in keys})     # 1000 bytes
+    finally:
+        c.close()
+    before = vm.per_core()
+    s = vm.raw()
+    try:
+        s.sendall(b"get " + " ".join(keys).encode() + b"\r\n")
+        try:
+            ans = recv_until(s, b"END\r\n")
+        except ConnectionResetError:
+            ans = b"(reset)"
+    finally:
+        s.close()
+    overflow = delta(vm.per_core(), before, "answer_overflow")
+    want = b"".join(b"VALUE %s 0 1000\r\n%s\r\n" % (k.encode(), k.encode() * 200) for k in keys) + b"END\r\n"
+    assert ans == want, "%d of %d bytes, answer_overflow %s" % (len(ans), len(want), overflow)
 
 
 def test_noreply_pipeline(vm):
@@ -470,9 +517,9 @@ EXPORTER = ("pid uptime time version curr_items total_items bytes curr_connectio
             "touch_hits touch_misses evictions expired_unfetched evicted_unfetched limit_maxbytes "
             "threads bytes_read bytes_written rusage_user rusage_system").split()
 SLAB_FIELDS = ("chunk_size chunks_per_page total_pages total_chunks used_chunks free_chunks "
-               "free_chunks_end mem_requested get_hits cmd_set delete_hits incr_hits decr_hits "
+               "free_chunks_end get_hits cmd_set delete_hits incr_hits decr_hits "
                "cas_hits cas_badval touch_hits").split()
-ITEM_FIELDS = ("number age evicted evicted_nonzero evicted_time outofmemory reclaimed "
+ITEM_FIELDS = ("number age mem_requested evicted evicted_nonzero evicted_time outofmemory reclaimed "
                "expired_unfetched evicted_unfetched").split()
 
 
@@ -520,6 +567,10 @@ def test_exporter_stats_present_and_well_formed(vm):
     for i in ids:
         for f in SLAB_FIELDS:
             assert re.fullmatch(r"\d+", slabs.get("%d:%s" % (i, f), "")), (i, f, slabs)
+    # items: the classes holding items now (as memcached: not every slab class)
+    item_ids = sorted({int(k.split(":")[1]) for k in items if k.startswith("items:")})
+    assert item_ids and set(item_ids) <= set(ids), (item_ids, ids)
+    for i in item_ids:
         for f in ITEM_FIELDS:
             assert re.fullmatch(r"\d+", items.get("items:%d:%s" % (i, f), "")), (i, f, items)
     assert sum(int(slabs["%d:cas_hits" % i]) for i in ids) >= 1
@@ -589,7 +640,7 @@ def test_64_concurrent_clients(vm, multi):
         t.start()
     for t in ts:
         t.join(300)
-    assert not errors, errors[:5]
+    assert not errors, (errors[:5], vm.stats(), vm.per_core())
     assert len(cores) == vm.cores, cores         # 64 flows: every core got some
     c = vm.client()
     assert c.get("shared") == b"64"
@@ -809,25 +860,29 @@ def test_large_values_across_cores(vm, multi):
         assert after[c]["msgs_free"] == after[c]["msgs"], (c, after[c])
 
 
+@pytest.mark.xfail(strict=True, reason="kv.c: a connection whose client does not read holds a message "
+                   "per answer in its FIFO (up to 64); a few such hold the core's 128 and every other "
+                   "connection of the core waits (conn_must_wait) until they read or idle out")
 def test_slow_readers_do_not_stall_their_core(vm, multi):
-    """Three clients on one core pipeline 80 gets of 4000-byte values and
+    """Four clients on one core pipeline 80 gets of 6000-byte values and
     never read (a 4 KiB receive buffer): their answers back up beyond the
     send buffer and each holds up to 64 of the core's 128 messages. A
-    fourth client on that core must still be answered (within 20 s)."""
+    fifth client on that core must still be answered (within 20 s)."""
     keys = [b"slow%02d" % i for i in range(64)]
     c = vm.client()
-    c.set_many({k.decode(): b"s" * 4000 for k in keys})
+    for a in range(0, 64, 4):
+        c.set_many({k.decode(): b"s" * 6000 for k in keys[a:a + 4]})
     c.close()
     slow = {}
     try:
         for _ in range(60):
             s = vm.raw(rcvbuf=4096)
             slow.setdefault(vm.core_of(s), []).append(s)
-            if max(len(v) for v in slow.values()) >= 4:
+            if max(len(v) for v in slow.values()) >= 5:
                 break
         core, group = max(slow.items(), key=lambda kv: len(kv[1]))
-        assert len(group) >= 4, {c: len(v) for c, v in slow.items()}
-        probe, readers = group[0], group[1:4]
+        assert len(group) >= 5, {c: len(v) for c, v in slow.items()}
+        probe, readers = group[0], group[1:5]
         for s in readers:
             s.sendall(b"".join(b"get %s\r\n" % keys[i % 64] for i in range(80)))
         time.sleep(3)
@@ -839,7 +894,7 @@ def test_slow_readers_do_not_stall_their_core(vm, multi):
             ans = recv_until(probe, b"END\r\n", timeout=20)
         except socket.timeout:
             ans = b""
-        assert ans.endswith(b"END\r\n"), "core %d stalled %.0f s behind 3 slow readers (msgs_free %d of %d)" % (
+        assert ans.endswith(b"END\r\n"), "core %d stalled %.0f s behind 4 slow readers (msgs_free %d of %d)" % (
             core, time.monotonic() - t0, held["msgs_free"], held["msgs"])
     finally:
         for v in slow.values():
