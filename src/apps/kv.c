@@ -253,8 +253,11 @@ static void conn_pump(struct kv_conn *kc);
 static void conn_resume(struct kv_conn *kc);
 static void conn_release(struct kv_core *k, struct kv_conn *kc);
 
-/* an answer that did not fit: made again alone into a big message */
-static void msg_redo(struct kv_core *k, struct kv_msg *m, unsigned i)
+/* An answer that did not fit: made again alone into a big message.
+ * -1: there was none, and the connection was aborted: kv_gone ran (in
+ * tcp_abort) and gave back m with the rest of the FIFO, so the caller
+ * must touch neither m nor the connection again. */
+static int msg_redo(struct kv_core *k, struct kv_msg *m, unsigned i)
 {
 	struct kv_conn *kc = m->conn;
 	struct kv_msg *b = msg_take(k, 1);
@@ -265,11 +268,11 @@ static void msg_redo(struct kv_core *k, struct kv_msg *m, unsigned i)
 	if (!b || f == kc->ftail) {
 		counter_add(&k->answer_overflow, 1);
 		kc->closing = 1;
-		if (kc->c)
-			tcp_abort(kc->c);
 		if (b)
 			msg_give(k, b);
-		return;
+		if (kc->c)
+			tcp_abort(kc->c);
+		return -1;
 	}
 	m->left--;
 	b->ops[0] = m->ops[i];
@@ -290,10 +293,12 @@ static void msg_redo(struct kv_core *k, struct kv_msg *m, unsigned i)
 			kc->closing = 1;
 			if (kc->c)
 				tcp_abort(kc->c);
+			return -1;
 		}
 	} else {
 		msg_send(k, b, core, 0);
 	}
+	return 0;
 }
 
 /* back home: its answers are ready */
@@ -317,8 +322,8 @@ static void msg_back(struct kv_msg *m)
 		return;
 	}
 	for (unsigned i = 0; i < m->nops; i++)
-		if (m->over[i] && !m->big)
-			msg_redo(k, m, i);
+		if (m->over[i] && !m->big && msg_redo(k, m, i) < 0)
+			return;         /* aborted: m went back in kv_gone */
 	if (m->left == 0) {
 		msg_give(k, m);
 		return;
@@ -445,8 +450,10 @@ static void msg_dispatch(struct kv_core *k, struct kv_conn *kc, struct kv_msg *m
 		msg_exec(m);
 		m->done = 1;
 		for (unsigned i = 0; i < m->nops; i++)
-			if (m->over[i] && !m->big)
-				msg_redo(k, m, i);
+			if (m->over[i] && !m->big && msg_redo(k, m, i) < 0)
+				return;         /* aborted: m went back in kv_gone */
+		if (m->left == 0)
+			msg_give(k, m); /* every answer of it made again elsewhere */
 		return;
 	}
 	kc->inflight++;

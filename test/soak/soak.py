@@ -62,7 +62,6 @@ machine) and bench/soak/soak.png (latency and throughput over time); the
 logs (console, hping3) in build/soak/logs/. Exit status 0 when every check
 held. Options (environment): SOAK_MINUTES (default 30), SOAK_SETTLE_S
 (default 300), SOAK_SUBNET (the third octet, default 60). Needs root."""
-import ctypes
 import datetime
 import http.client
 import json
@@ -86,7 +85,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "vm"))
 sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
 import benchlib                                         # noqa: E402
 from benchlib import log                                # noqa: E402
-from test_net import Net, sh                            # noqa: E402
+from conftest import Net, enter_netns                   # noqa: E402
 from api_contract import FPR_RE, fetch_cert, free_port  # noqa: E402
 
 VM = os.path.join(ROOT, "tools", "pollux-vm")
@@ -110,19 +109,6 @@ def env_num(name, default, lo):
     if x < lo:
         sys.exit("%s: at least %s" % (name, lo))
     return x
-
-
-def enter_netns(ns):
-    """Moves this process (its only thread so far) into the named network
-    namespace; threads and children started after inherit it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:                 # CLONE_NEWNET
-            e = ctypes.get_errno()
-            raise OSError(e, "setns %s: %s" % (ns, os.strerror(e)))
-    finally:
-        os.close(fd)
 
 
 def csum(b):

@@ -12,46 +12,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import ROOT, VM, spawn, stop
+from conftest import ROOT, VM, Net, spawn, stop
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
                                 reason="needs root and iproute2 for a network namespace")
-
-
-def sh(*args, check=True, **kw):
-    return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
-
-
-class Net:
-    """A namespace with one tap; the VM runs inside the namespace."""
-
-    def __init__(self, subnet, queues):
-        self.ns = "pollux-t%d-%d" % (os.getpid(), subnet)
-        self.tap = "ptap%d" % subnet
-        self.host = "198.18.%d.1" % subnet
-        self.guest = "198.18.%d.2" % subnet
-        sh("ip", "netns", "add", self.ns)
-        mq = ["multi_queue"] if queues > 1 else []
-        self.ip("tuntap", "add", "dev", self.tap, "mode", "tap", *mq)
-        self.ip("addr", "add", self.host + "/24", "dev", self.tap)
-        self.ip("link", "set", self.tap, "up")
-        self.ip("link", "set", "lo", "up")
-
-    def ip(self, *args):
-        return sh("ip", "-n", self.ns, *args)
-
-    def run(self, *args, **kw):
-        return subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, **kw)
-
-    def close(self):
-        sh("ip", "netns", "del", self.ns, check=False)
 
 
 class EchoVM:
