@@ -28,7 +28,12 @@
  * unique is not above it is invalid. A delayed flush takes effect at the
  * first operation (or sweep) at or after its time, before that operation
  * runs, so what was stored before that moment is gone and what is stored
- * from then on stays.
+ * from then on stays. An item whose unique the client chose (meta E) says
+ * nothing about when it was stored: it is marked ITEM_CAS_SET, never
+ * judged by oldest_cas, and a flush that takes effect unlinks every such
+ * item at once instead (flush_now; a walk of the LRUs, only while the
+ * shard holds one). Else an E above the uniques issued survived every
+ * flush, and an E below a flush's mark was lost as soon as stored.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -42,6 +47,7 @@
 #define ITEM_STALE 4u
 #define ITEM_WON 8u             /* a win token (mg W) was sent */
 #define ITEM_KEY_BINARY 16u     /* stored with meta b */
+#define ITEM_CAS_SET 32u        /* its unique was the client's (meta E): see flush_now */
 
 struct kv_item {
 	struct kv_item *hnext;          /* hash chain; free-list link when free */
@@ -78,6 +84,7 @@ struct kv_shard {
 	unsigned nclasses;
 	uint64_t cas_counter;           /* uniques issued: counter * nshards + shard */
 	uint64_t oldest_cas;            /* flushed: unique <= this (0: none) */
+	uint64_t cas_set_items;         /* linked items with ITEM_CAS_SET */
 	uint32_t flush_when;            /* a delayed flush's time; valid if flush_pending */
 	int flush_pending;
 	uint32_t now;                   /* the latest `now` seen (for the classes' age) */
@@ -166,14 +173,32 @@ static uint64_t cas_next(struct kv_shard *s)
 	return s->cas_counter * s->p.nshards + s->p.shard;
 }
 
+static void item_reclaim(struct kv_shard *s, struct kv_item *it);
+
+/* a flush takes effect: every unique issued so far is flushed, and every
+ * item with a unique of the client's is unlinked now (referenced ones
+ * stay readable by their holders until put, as any unlinked item) */
+static void flush_now(struct kv_shard *s)
+{
+	s->oldest_cas = s->cas_counter * s->p.nshards + s->p.shard;
+	for (unsigned k = 0; k < s->nclasses && s->cas_set_items; k++) {
+		struct kv_item *it = s->cls[k].head, *next;
+		for (; it && s->cas_set_items; it = next) {
+			next = it->next;
+			if (it->iflags & ITEM_CAS_SET)
+				item_reclaim(s, it);
+		}
+	}
+}
+
 /* a delayed flush takes effect before the first operation at its time */
 static void flush_check(struct kv_shard *s, uint32_t now)
 {
 	if (now > s->now)
 		s->now = now;
 	if (s->flush_pending && now >= s->flush_when) {
-		s->oldest_cas = s->cas_counter * s->p.nshards + s->p.shard;
 		s->flush_pending = 0;
+		flush_now(s);
 	}
 }
 
@@ -184,7 +209,7 @@ static int item_expired(const struct kv_item *it, uint32_t now)
 
 static int item_flushed(const struct kv_shard *s, const struct kv_item *it)
 {
-	return s->oldest_cas != 0 && it->cas <= s->oldest_cas;
+	return s->oldest_cas != 0 && !(it->iflags & ITEM_CAS_SET) && it->cas <= s->oldest_cas;
 }
 
 static void lru_remove(struct kv_shard *s, struct kv_item *it)
@@ -256,6 +281,8 @@ static void item_link(struct kv_shard *s, struct kv_item *it)
 	it->hnext = *b;
 	*b = it;
 	it->iflags |= ITEM_LINKED;
+	if (it->iflags & ITEM_CAS_SET)
+		s->cas_set_items++;
 	lru_push(s, it);
 	s->cls[it->cls].number++;
 	s->st.curr_items++;
@@ -272,6 +299,8 @@ static void item_unlink(struct kv_shard *s, struct kv_item *it)
 	it->hnext = NULL;
 	lru_remove(s, it);
 	it->iflags &= (uint8_t)~ITEM_LINKED;
+	if (it->iflags & ITEM_CAS_SET)
+		s->cas_set_items--;
 	s->cls[it->cls].number--;
 	s->st.curr_items--;
 	s->st.bytes -= item_total(it->klen, it->nbytes);
@@ -579,6 +608,16 @@ struct kv_item *kv_item_alloc(struct kv_shard *s, const void *key, size_t klen, 
 	return it;
 }
 
+/* a linked item changed in place (md I, incr/decr) gets a unique of ours */
+static void item_new_unique(struct kv_shard *s, struct kv_item *it)
+{
+	if (it->iflags & ITEM_CAS_SET) {
+		it->iflags &= (uint8_t)~ITEM_CAS_SET;
+		s->cas_set_items--;
+	}
+	it->cas = cas_next(s);
+}
+
 /* links `it` in place of `old` (NULL: none), with a fresh or given unique */
 static void item_replace(struct kv_shard *s, struct kv_item *old, struct kv_item *it,
 			 uint64_t cas_set, uint32_t now)
@@ -586,6 +625,10 @@ static void item_replace(struct kv_shard *s, struct kv_item *old, struct kv_item
 	if (old)
 		item_unlink(s, old);
 	it->cas = cas_set ? cas_set : cas_next(s);
+	if (cas_set)
+		it->iflags |= ITEM_CAS_SET;
+	else
+		it->iflags &= (uint8_t)~ITEM_CAS_SET;
 	it->atime = now;
 	memcpy(it->data + it->klen + it->nbytes, "\r\n", 2);
 	item_link(s, it);
@@ -706,7 +749,7 @@ enum kv_status kv_delete(struct kv_shard *s, const void *key, size_t klen, uint6
 		it->iflags = (uint8_t)((it->iflags | ITEM_STALE) & ~ITEM_WON);
 		if (how & KV_DEL_TTL)
 			it->exptime = exptime;
-		it->cas = cas_next(s);
+		item_new_unique(s, it);
 		return KV_OK;
 	}
 	s->st.delete_hits++;
@@ -817,7 +860,7 @@ enum kv_status kv_arith(struct kv_shard *s, const void *key, size_t klen, int in
 		uint8_t *d = kv_item_data(it);
 		memcpy(d, dec, n);
 		memset(d + n, ' ', it->nbytes - n);
-		it->cas = cas_next(s);
+		item_new_unique(s, it);
 		lru_bump(s, it, now);
 	} else {
 		it->refs++;
@@ -862,7 +905,7 @@ void kv_flush(struct kv_shard *s, uint32_t when, uint32_t now)
 	s->st.cmd_flush++;
 	if (when <= now) {
 		s->flush_pending = 0;
-		s->oldest_cas = s->cas_counter * s->p.nshards + s->p.shard;
+		flush_now(s);
 	} else {
 		s->flush_pending = 1;
 		s->flush_when = when;

@@ -464,6 +464,59 @@ Test(kv_store, flush_now_and_delayed)
 	cr_assert_eq(used_chunks(s), 0);
 }
 
+/* a unique chosen by the client (meta E) says nothing of when the item
+ * was stored: such items go at the flush itself, whatever their unique,
+ * and one stored after a flush stays, even with a unique below its mark
+ * (found by fuzz_kv_proto: `ms o 3 E5` survived flush_all) */
+static enum kv_status put_cas(struct kv_shard *s, const char *key, const char *val,
+			      uint64_t cas_set, uint32_t now)
+{
+	enum kv_status st;
+	size_t n = strlen(val);
+	struct kv_item *it = kv_item_alloc(s, key, strlen(key), 0, 0, (uint32_t)n, now, &st);
+	if (!it)
+		return st;
+	memcpy(kv_item_data(it), val, n);
+	return kv_store(s, it, KV_SET, 0, cas_set, now, NULL);
+}
+
+Test(kv_store, flush_takes_items_with_a_client_unique)
+{
+	struct kv_shard *s = shard_default();
+	char b[64];
+	for (int i = 0; i < 50; i++)
+		set(s, "x", "1", 1);            /* uniques 1..50 issued */
+	cr_assert_eq(put_cas(s, "hi", "1", ~0ull, 1), KV_OK);
+	cr_assert_eq(put_cas(s, "lo", "1", 3, 1), KV_OK);
+	kv_flush(s, 2, 2);
+	cr_assert_null(get(s, "hi", 2, b), "a unique above every one issued survived the flush");
+	cr_assert_null(get(s, "lo", 2, b));
+	cr_assert_null(get(s, "x", 2, b));
+	cr_assert_eq(stats(s).curr_items, 0, "unlinked at the flush, not when next read");
+	/* after the flush: a unique below its mark is kept */
+	cr_assert_eq(put_cas(s, "lo", "2", 3, 2), KV_OK);
+	cr_assert_str_eq(get(s, "lo", 3, b), "2");
+	/* delayed, and an item referenced across it: unlinked, still readable
+	 * by its holder, freed at the put */
+	struct kv_item *held = kv_get(s, "lo", 2, 3);
+	cr_assert_not_null(held);
+	kv_flush(s, 5, 3);
+	cr_assert_str_eq(get(s, "lo", 4, b), "2");
+	cr_assert_null(get(s, "lo", 5, b));
+	cr_assert_eq(memcmp(kv_item_data(held), "2", 1), 0);
+	kv_item_put(s, held);
+	/* incr gives the item a unique of ours: flushed by the mark again */
+	cr_assert_eq(put_cas(s, "n", "7", 1000000, 6), KV_OK);
+	uint64_t v;
+	cr_assert_eq(kv_arith(s, "n", 1, 1, 1, 0, 0, 0, 0, 6, &v, NULL), KV_OK);
+	cr_assert_eq(v, 8);
+	kv_flush(s, 7, 7);
+	cr_assert_null(get(s, "n", 7, b));
+	kv_sweep(s, 8, 1000);
+	cr_assert_eq(stats(s).curr_items, 0);
+	cr_assert_eq(used_chunks(s), 0);
+}
+
 Test(kv_store, sweep_reclaims_within_budget)
 {
 	struct kv_shard *s = shard_default();
