@@ -5,7 +5,8 @@
  * op runs on the core that owns its key's shard:
  *
  *   "app": "kv", "kv": { "port": 11211, "memory_mb": 64, "item_size_max": 1048576,
- *                        "evict": true, "max_conns": 1024, "idle_timeout_s": 600 }
+ *                        "evict": true, "max_conns": 1024, "idle_timeout_s": 600,
+ *                        "send_timeout_s": 30 }
  *
  * Ops on this core's shard run at once; the others travel in a message
  * (struct kv_msg, from this core's pool) over the sched channels
@@ -16,11 +17,26 @@
  * messages come back. The keys of one text multi-get line are batched:
  * one message per shard (up to KV_BATCH keys), sent when the line ends.
  *
+ * Answers stream through a message: its shard runs its ops in order
+ * while their answers fit and stops at the first that does not (ran);
+ * once the FIFO sent those, the rest run again in the same message from
+ * the start of its buffer (msg_more). So a batch needs one small
+ * message however long its answers. An answer that alone overflows a
+ * small one (a large value) moves with the ops after it into a big
+ * message; with none free it waits on the core's big-wait queue (FIFO,
+ * served by the poller as big ones come back): the connection waits,
+ * nothing is closed.
+ *
  * A store's value is received straight into the item when the key is
  * ours, else into the message that carries it (staged at the end of its
- * buffer; one of the few big messages when it does not fit a small one).
- * An answer bigger than a small message (a large value) is made again
- * into a big message; with none free the connection is closed (counted).
+ * buffer; one of the few big messages when it does not fit a small one;
+ * none free: SERVER_ERROR out of memory).
+ *
+ * Bounds per connection: it holds at most KV_CONN_SHARE messages (then
+ * its input waits: back-pressure on it alone; a core short of messages
+ * resumes its waiting connections in turn), and one that holds messages
+ * while its client takes no bytes for kv.send_timeout_s is reset by the
+ * sweep, its messages freed (counted).
  *
  * Memory: everything is taken at start-up (the shards' arenas from
  * kv.memory_mb, per core: the connection slots, kv.max_conns split over
@@ -33,7 +49,12 @@
  * Owners: a connection, its parser and FIFO belong to its core; a
  * message belongs to its home core's pool and is written by the shard's
  * core only while it is there (the channel hands it over and back, with
- * release/acquire). Counters are per core (counter_t), read by any core.
+ * release/acquire: the shard's core writes buf, beg/end, ran, need_big,
+ * len and back; the home core reads them only after the message came
+ * back, i.e. once it set done itself). done, left, from, big_wait and
+ * the FIFO are the home core's alone; it reads done of a message that is
+ * out (it wrote it before sending), never ran. Counters are per core
+ * (counter_t), read by any core.
  */
 #include <errno.h>
 #include <stddef.h>
