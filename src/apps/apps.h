@@ -68,6 +68,7 @@ struct kv_config {
 	uint32_t evict;                 /* boolean */
 	uint32_t max_conns;             /* all data cores together */
 	uint32_t idle_timeout_s;        /* 0: none */
+	uint32_t send_timeout_s;        /* held messages, no bytes taken: reset */
 };
 
 /* "app" and each appliance's own section */

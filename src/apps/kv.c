@@ -5,7 +5,8 @@
  * op runs on the core that owns its key's shard:
  *
  *   "app": "kv", "kv": { "port": 11211, "memory_mb": 64, "item_size_max": 1048576,
- *                        "evict": true, "max_conns": 1024, "idle_timeout_s": 600 }
+ *                        "evict": true, "max_conns": 1024, "idle_timeout_s": 600,
+ *                        "send_timeout_s": 30 }
  *
  * Ops on this core's shard run at once; the others travel in a message
  * (struct kv_msg, from this core's pool) over the sched channels
@@ -16,11 +17,26 @@
  * messages come back. The keys of one text multi-get line are batched:
  * one message per shard (up to KV_BATCH keys), sent when the line ends.
  *
+ * Answers stream through a message: its shard runs its ops in order
+ * while their answers fit and stops at the first that does not (ran);
+ * once the FIFO sent those, the rest run again in the same message from
+ * the start of its buffer (msg_more). So a batch needs one small
+ * message however long its answers. An answer that alone overflows a
+ * small one (a large value) moves with the ops after it into a big
+ * message; with none free it waits on the core's big-wait queue (FIFO,
+ * served by the poller as big ones come back): the connection waits,
+ * nothing is closed.
+ *
  * A store's value is received straight into the item when the key is
  * ours, else into the message that carries it (staged at the end of its
- * buffer; one of the few big messages when it does not fit a small one).
- * An answer bigger than a small message (a large value) is made again
- * into a big message; with none free the connection is closed (counted).
+ * buffer; one of the few big messages when it does not fit a small one;
+ * none free: SERVER_ERROR out of memory).
+ *
+ * Bounds per connection: it holds at most KV_CONN_SHARE messages (then
+ * its input waits: back-pressure on it alone; a core short of messages
+ * resumes its waiting connections in turn), and one that holds messages
+ * while its client takes no bytes for kv.send_timeout_s is reset by the
+ * sweep, its messages freed (counted).
  *
  * Memory: everything is taken at start-up (the shards' arenas from
  * kv.memory_mb, per core: the connection slots, kv.max_conns split over
@@ -33,7 +49,12 @@
  * Owners: a connection, its parser and FIFO belong to its core; a
  * message belongs to its home core's pool and is written by the shard's
  * core only while it is there (the channel hands it over and back, with
- * release/acquire). Counters are per core (counter_t), read by any core.
+ * release/acquire: the shard's core writes buf, beg/end, ran, need_big,
+ * len and back; the home core reads them only after the message came
+ * back, i.e. once it set done itself). done, left, from, big_wait and
+ * the FIFO are the home core's alone; it reads done of a message that is
+ * out (it wrote it before sending), never ran. Counters are per core
+ * (counter_t), read by any core.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -61,19 +82,22 @@ _Static_assert(KV_MSGS >= POLLUX_MAX_CORES, "a flush_all needs a message per sha
 #define KV_BIGS 4               /* big messages per core (item_size_max + room) */
 #define KV_ANSWER_ROOM 1024     /* room beside a staged value for its answer */
 #define KV_SWEEP_BUDGET 256     /* items a core's sweep looks at per second */
+#define KV_CONN_SHARE 16        /* messages one connection may hold: then its input waits */
+_Static_assert(KV_CONN_SHARE >= 2 && KV_CONN_SHARE * 4 <= KV_MSGS, "a share leaves the pool to the rest");
 
 struct kv_msg {
-	struct kv_msg *next;            /* free list, retry list: first */
+	struct kv_msg *next;            /* free list, retry list, big-wait list: first */
 	struct kv_conn *conn;           /* whose answers these are */
 	uint32_t gen;                   /* conn's generation when sent */
 	uint16_t home;                  /* the core whose pool it is */
 	uint16_t core;                  /* retry: where it goes */
 	uint16_t runs_on;               /* the core of its shard */
 	uint8_t big, done, back, flush_only;
+	uint8_t need_big, big_wait;     /* op `ran` alone overflows it; on the big-wait list */
 	uint16_t nops, left;            /* ops; FIFO entries not yet emitted */
+	uint16_t from, ran;             /* this run began at op `from`; ops < ran are answered */
 	uint32_t cap, len, stage;       /* buf bytes; answers; staged value at the end */
-	uint32_t end[KV_BATCH];         /* op i's answer ends there (begins at end[i-1]) */
-	uint8_t over[KV_BATCH];         /* op i's answer did not fit */
+	uint32_t beg[KV_BATCH], end[KV_BATCH];  /* op i's answer: buf[beg[i], end[i]) */
 	struct kv_op ops[KV_BATCH];
 	uint8_t *buf;
 };
@@ -96,6 +120,9 @@ struct kv_conn {
 	uint8_t starved;                /* on its core's starved list */
 	struct kv_conn *starve_next;
 	uint32_t inflight;              /* messages out with its answers */
+	uint32_t held;                  /* messages taken for it (<= KV_CONN_SHARE + 1) */
+	uint8_t send_wait;              /* tcp_send took nothing since send_since */
+	uint32_t send_since;            /* kv_now() then */
 	/* a store whose value is arriving: where it goes */
 	struct kv_item *vitem;
 	struct kv_msg *vmsg;
@@ -118,12 +145,14 @@ struct kv_core {
 	struct kv_conn *conns, *free;
 	uint32_t nconns;
 	struct kv_msg *msg_free, *big_free, *retry;
-	struct kv_conn *starved;        /* blocked for want of a message: the poller resumes them */
+	struct kv_msg *big_wait, *big_wait_tail;        /* answers waiting for a big message, FIFO */
+	struct kv_conn *starved, *starved_tail; /* blocked for want of a message, FIFO: the poller resumes them */
 	struct timer sweep;
 	int timer_on;
 	uint32_t next_id;
 	/* owner writes, any core reads */
 	counter_t curr_conns, total_conns, refused, idle_resets, closed_bad, answer_overflow;
+	counter_t send_timeouts, share_waits, big_waits;
 	counter_t ops, cross_core, cross_msgs, no_msg, retries, bytes_read, bytes_written;
 	counter_t msgs_free, bigs_free;
 	counter_t busy_ns;              /* in kv's receive and message handlers */
@@ -160,15 +189,27 @@ static struct kv_msg *msg_take(struct kv_core *k, int big)
 		return NULL;
 	}
 	counter_add(big ? &k->bigs_free : &k->msgs_free, (uint64_t)-1);
-	m->nops = m->left = 0;
+	m->nops = m->left = m->from = m->ran = 0;
 	m->len = m->stage = 0;
-	m->done = m->back = m->flush_only = 0;
+	m->done = m->back = m->flush_only = m->need_big = m->big_wait = 0;
 	m->conn = NULL;
 	return m;
 }
 
+/* m holds kc's answers from now on (counted in kc->held) */
+static void msg_own(struct kv_msg *m, struct kv_conn *kc)
+{
+	m->conn = kc;
+	m->gen = kc->gen;
+	m->home = (uint16_t)core_self()->id;
+	kc->held++;
+}
+
 static void msg_give(struct kv_core *k, struct kv_msg *m)
 {
+	if (m->conn)
+		m->conn->held--;
+	m->conn = NULL;
 	counter_add(m->big ? &k->bigs_free : &k->msgs_free, 1);
 	apps_give(m->big ? (void **)&k->big_free : (void **)&k->msg_free, m);
 }
@@ -210,19 +251,23 @@ static void msg_exec(struct kv_msg *m)
 	struct kv_core *k = me();
 	uint32_t now = kv_now();
 	struct kv_wr w = { .o = { .put = wr_put }, .buf = m->buf, .cap = m->cap - m->stage };
-	for (unsigned i = 0; i < m->nops; i++) {
+	unsigned i;
+	/* ops from `from` on, in order, while their answers fit: the rest
+	 * runs again (msg_more) once these answers went out */
+	for (i = m->from; i < m->nops; i++) {
 		w.start = w.len;
 		struct kv_out *out = m->flush_only ? NULL : &w.o;
 		if (kv_exec(k->shard, &m->ops[i], now, out) < 0) {
-			m->over[i] = 1;
 			w.len = w.start;
-		} else {
-			m->over[i] = 0;
+			break;
 		}
+		m->beg[i] = w.start;
 		m->end[i] = w.len;
 	}
+	m->need_big = i == m->from && i < m->nops;      /* alone it does not fit */
+	counter_add(&k->ops, i - m->from);
+	m->ran = (uint16_t)i;
 	m->len = w.len;
-	counter_add(&k->ops, m->nops);
 }
 
 static void msg_home(void *arg);
@@ -253,52 +298,82 @@ static void conn_pump(struct kv_conn *kc);
 static void conn_resume(struct kv_conn *kc);
 static void conn_release(struct kv_core *k, struct kv_conn *kc);
 
-/* An answer that did not fit: made again alone into a big message.
- * -1: there was none, and the connection was aborted: kv_gone ran (in
- * tcp_abort) and gave back m with the rest of the FIFO, so the caller
- * must touch neither m nor the connection again. */
-static int msg_redo(struct kv_core *k, struct kv_msg *m, unsigned i)
+static int msg_more(struct kv_core *k, struct kv_msg *m, int turn);
+
+/* m is done: the ops it could not answer go on once its answers went
+ * out. 0, or -1 when the connection ended (kv_gone ran: touch neither m
+ * nor the connection again). */
+static int msg_settle(struct kv_core *k, struct kv_msg *m)
+{
+	if (m->ran < m->nops && m->left == m->nops - m->ran && !m->big_wait)
+		return msg_more(k, m, 0);
+	return 0;
+}
+
+/* runs m's ops from m->from on its shard's core: here at once, or sent */
+static int msg_run(struct kv_core *k, struct kv_conn *kc, struct kv_msg *m)
+{
+	if (m->runs_on == core_self()->id) {
+		msg_exec(m);
+		m->done = 1;
+		return msg_settle(k, m);
+	}
+	m->done = 0;
+	kc->inflight++;
+	msg_send(k, m, m->runs_on, 0);
+	return 0;
+}
+
+/* Every answer m made went out and ops remain (from m->ran on). They run
+ * again in m itself, from its start; or, when op `ran` alone overflows a
+ * small message (a large value), they move to a big message, and with
+ * none free m waits on the core's big-wait list, FIFO, for the poller to
+ * serve it (turn: this is its turn). The connection waits meanwhile (its
+ * FIFO's head is not ready); nothing is closed. */
+static int msg_more(struct kv_core *k, struct kv_msg *m, int turn)
 {
 	struct kv_conn *kc = m->conn;
-	struct kv_msg *b = msg_take(k, 1);
-	uint32_t f;
-	for (f = kc->fhead; f != kc->ftail; f++)
-		if (kc->fifo[f % KV_FIFO].m == m && kc->fifo[f % KV_FIFO].i == i)
-			break;
-	if (!b || f == kc->ftail) {
+	if (!m->need_big) {
+		m->from = m->ran;
+		return msg_run(k, kc, m);
+	}
+	if (m->big || m->stage) {
+		/* can't happen: a big message holds any item's answer, and a
+		 * store's answer has KV_ANSWER_ROOM beside its value */
 		counter_add(&k->answer_overflow, 1);
 		kc->closing = 1;
-		if (b)
-			msg_give(k, b);
 		if (kc->c)
 			tcp_abort(kc->c);
 		return -1;
 	}
-	m->left--;
-	b->ops[0] = m->ops[i];
-	b->nops = b->left = 1;
-	b->conn = kc;
-	b->gen = kc->gen;
-	b->home = (uint16_t)core_self()->id;
-	kc->fifo[f % KV_FIFO] = (struct kv_entry){ b, 0 };
-	kc->inflight++;
-	uint16_t core = m->runs_on;
-	b->runs_on = core;
-	if (core == core_self()->id) {
-		msg_exec(b);
-		b->done = 1;
-		kc->inflight--;
-		if (b->over[0]) {
-			counter_add(&k->answer_overflow, 1);
-			kc->closing = 1;
-			if (kc->c)
-				tcp_abort(kc->c);
-			return -1;
-		}
-	} else {
-		msg_send(k, b, core, 0);
+	struct kv_msg *b = k->big_wait && !turn ? NULL : msg_take(k, 1);
+	if (!b) {
+		counter_add(&k->big_waits, 1);
+		m->big_wait = 1;
+		m->next = NULL;
+		if (k->big_wait_tail)
+			k->big_wait_tail->next = m;
+		else
+			k->big_wait = m;
+		k->big_wait_tail = m;
+		return 0;
 	}
-	return 0;
+	msg_own(b, kc);
+	b->runs_on = m->runs_on;
+	unsigned n = m->nops - m->ran;
+	for (unsigned j = 0; j < n; j++)
+		b->ops[j] = m->ops[m->ran + j];
+	b->nops = b->left = (uint16_t)n;
+	for (uint32_t f = kc->fhead; f != kc->ftail; f++) {
+		struct kv_entry *e = &kc->fifo[f % KV_FIFO];
+		if (e->m == m && e->i >= m->ran)
+			*e = (struct kv_entry){ b, (uint16_t)(e->i - m->ran) };
+	}
+	m->left = (uint16_t)(m->left - n);
+	m->nops = m->ran;
+	if (m->left == 0)
+		msg_give(k, m);
+	return msg_run(k, kc, b);
 }
 
 /* back home: its answers are ready */
@@ -316,18 +391,13 @@ static void msg_back(struct kv_msg *m)
 	ASSERT(kc->gen == m->gen);
 	if (kc->gone) {
 		/* the connection went meanwhile: kv_gone dropped its entries */
+		msg_give(k, m);
 		if (!kc->inflight)
 			conn_release(k, kc);
-		msg_give(k, m);
 		return;
 	}
-	for (unsigned i = 0; i < m->nops; i++)
-		if (m->over[i] && !m->big && msg_redo(k, m, i) < 0)
-			return;         /* aborted: m went back in kv_gone */
-	if (m->left == 0) {
-		msg_give(k, m);
-		return;
-	}
+	if (msg_settle(k, m) < 0)
+		return;         /* aborted: m went back in kv_gone */
 	conn_pump(kc);
 	conn_resume(kc);
 }
@@ -338,7 +408,17 @@ static void msg_home(void *arg) { msg_back(arg); }
 static void kv_sweep_fire(struct timer *t, void *arg)
 {
 	struct kv_core *k = arg;
-	kv_sweep(k->shard, kv_now(), KV_SWEEP_BUDGET);
+	uint32_t now = kv_now();
+	/* a client that holds messages and takes no bytes for
+	 * kv.send_timeout_s is reset: kv_gone gives its messages back */
+	for (uint32_t i = 0; i < k->nconns; i++) {
+		struct kv_conn *kc = &k->conns[i];
+		if (kc->c && kc->held && kc->send_wait && now - kc->send_since >= cfgk.send_timeout_s) {
+			counter_add(&k->send_timeouts, 1);
+			tcp_abort(kc->c);
+		}
+	}
+	kv_sweep(k->shard, now, KV_SWEEP_BUDGET);
 	unsigned n = kv_class_stats(k->shard, k->cls_mirror, KV_CLASSES_MAX);
 	atomic_store_explicit(&k->cls_n, n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&k->cls_seq, 1, memory_order_release);
@@ -361,9 +441,25 @@ static unsigned kv_poll(void *arg)
 		msg_send(k, m, m->core, m->back);
 		n++;
 	}
+	/* answers waiting for a big message, first come first served */
+	while (k->big_wait && k->big_free) {
+		struct kv_msg *m = k->big_wait;
+		k->big_wait = m->next;
+		if (!k->big_wait)
+			k->big_wait_tail = NULL;
+		m->big_wait = 0;
+		struct kv_conn *kc = m->conn;
+		if (msg_more(k, m, 1) == 0) {
+			conn_pump(kc);
+			conn_resume(kc);
+		}
+		n++;
+	}
 	while (k->starved && !msgs_short(k)) {
 		struct kv_conn *kc = k->starved;
 		k->starved = kc->starve_next;
+		if (!k->starved)
+			k->starved_tail = NULL;
 		kc->starved = 0;
 		conn_resume(kc);
 		n++;
@@ -386,6 +482,20 @@ static void kv_mirror(void *arg)
 
 static int fifo_full(const struct kv_conn *kc) { return kc->ftail - kc->fhead >= KV_FIFO; }
 
+/* tcp_send, noting when the client stops taking bytes (kv.send_timeout_s) */
+static size_t conn_send(struct kv_core *k, struct kv_conn *kc, const uint8_t *p, size_t len)
+{
+	size_t n = tcp_send(kc->c, p, len);
+	counter_add(&k->bytes_written, n);
+	if (n)
+		kc->send_wait = 0;
+	else if (!kc->send_wait) {
+		kc->send_wait = 1;
+		kc->send_since = kv_now();
+	}
+	return n;
+}
+
 /* sends what is ready, in order: direct bytes, then the FIFO's head */
 static void conn_pump(struct kv_conn *kc)
 {
@@ -393,8 +503,7 @@ static void conn_pump(struct kv_conn *kc)
 	if (!kc->c)
 		return;
 	while (kc->out_sent < kc->out_len) {
-		size_t n = tcp_send(kc->c, kc->out + kc->out_sent, kc->out_len - kc->out_sent);
-		counter_add(&k->bytes_written, n);
+		size_t n = conn_send(k, kc, kc->out + kc->out_sent, kc->out_len - kc->out_sent);
 		kc->out_sent += (uint32_t)n;
 		if (!n)
 			return;
@@ -403,12 +512,11 @@ static void conn_pump(struct kv_conn *kc)
 	while (kc->fhead != kc->ftail) {
 		struct kv_entry *e = &kc->fifo[kc->fhead % KV_FIFO];
 		struct kv_msg *m = e->m;
-		if (!m->done)
-			return;
-		uint32_t a = e->i ? m->end[e->i - 1] : 0, b = m->end[e->i];
+		if (!m->done || e->i >= m->ran)
+			return;         /* out, or not run yet (msg_more) */
+		uint32_t a = m->beg[e->i], b = m->end[e->i];
 		while (a + kc->fsent < b) {
-			size_t n = tcp_send(kc->c, m->buf + a + kc->fsent, b - a - kc->fsent);
-			counter_add(&k->bytes_written, n);
+			size_t n = conn_send(k, kc, m->buf + a + kc->fsent, b - a - kc->fsent);
 			kc->fsent += (uint32_t)n;
 			if (!n)
 				return;
@@ -417,6 +525,8 @@ static void conn_pump(struct kv_conn *kc)
 		kc->fhead++;
 		if (--m->left == 0)
 			msg_give(k, m);
+		else if (msg_settle(k, m) < 0)
+			return;         /* aborted: everything went back in kv_gone */
 	}
 	if (kc->close_after && !kc->inflight) {
 		kc->close_after = 0;
@@ -432,7 +542,8 @@ static void conn_pump(struct kv_conn *kc)
 static int conn_must_wait(const struct kv_conn *kc)
 {
 	struct kv_core *k = &cores[core_self()->id];
-	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || msgs_short(k);
+	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || kc->held >= KV_CONN_SHARE ||
+	       msgs_short(k);
 }
 
 static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
@@ -441,46 +552,37 @@ static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
 	m->left++;
 }
 
-/* sends (or runs here) a message whose ops are all in */
-static void msg_dispatch(struct kv_core *k, struct kv_conn *kc, struct kv_msg *m, uint32_t shard)
+/* sends (or runs here) a message whose ops are all in; -1: the
+ * connection ended */
+static int msg_dispatch(struct kv_core *k, struct kv_conn *kc, struct kv_msg *m, uint32_t shard)
 {
 	uint16_t core = shard_core[shard];
 	m->runs_on = core;
-	if (core == core_self()->id) {
-		msg_exec(m);
-		m->done = 1;
-		for (unsigned i = 0; i < m->nops; i++)
-			if (m->over[i] && !m->big && msg_redo(k, m, i) < 0)
-				return;         /* aborted: m went back in kv_gone */
-		if (m->left == 0)
-			msg_give(k, m); /* every answer of it made again elsewhere */
-		return;
+	if (core != core_self()->id) {
+		counter_add(&k->cross_core, m->nops);
+		counter_add(&k->cross_msgs, 1);
 	}
-	kc->inflight++;
-	counter_add(&k->cross_core, m->nops);
-	counter_add(&k->cross_msgs, 1);
-	msg_send(k, m, core, 0);
+	return msg_run(k, kc, m);
 }
 
 /* the open batches of a multi-get line go */
-static void batch_flush(struct kv_core *k, struct kv_conn *kc)
+static int batch_flush(struct kv_core *k, struct kv_conn *kc)
 {
 	for (uint32_t s = 0; s < nshards; s++)
 		if (kc->batch[s]) {
 			struct kv_msg *m = kc->batch[s];
 			kc->batch[s] = NULL;
-			msg_dispatch(k, kc, m, s);
+			if (msg_dispatch(k, kc, m, s) < 0)
+				return -1;
 		}
+	return 0;
 }
 
 static struct kv_msg *msg_for(struct kv_core *k, struct kv_conn *kc, int big)
 {
 	struct kv_msg *m = msg_take(k, big);
-	if (m) {
-		m->conn = kc;
-		m->gen = kc->gen;
-		m->home = (uint16_t)core_self()->id;
-	}
+	if (m)
+		msg_own(m, kc);
 	return m;
 }
 
@@ -518,28 +620,35 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	}
 	if (shard == k->shard_ix && kc->fhead == kc->ftail && !multi) {
 		/* direct: into the connection's out buffer */
+		/* a big message for a long answer, unless others wait for one */
 		struct kv_wr w = { .o = { .put = wr_put }, .buf = kc->out, .len = kc->out_len,
-				   .cap = KV_CONN_OUT, .start = kc->out_len, .grow = kc };
+				   .cap = KV_CONN_OUT, .start = kc->out_len,
+				   .grow = k->big_wait ? NULL : kc };
 		int rc = kv_exec(k->shard, op, now, &w.o);
-		counter_add(&k->ops, 1);
-		if (w.big) {
-			kc->out_len = w.start;
-			w.big->conn = kc;
-			w.big->gen = kc->gen;
-			w.big->home = (uint16_t)core_self()->id;
-			w.big->nops = 1;
-			w.big->end[0] = w.len;
-			w.big->done = 1;
-			fifo_push(kc, w.big, 0);
-		} else {
-			kc->out_len = w.len;
+		if (rc >= 0 || w.big) {
+			counter_add(&k->ops, 1);
+			if (w.big) {
+				kc->out_len = w.start;
+				msg_own(w.big, kc);
+				w.big->nops = w.big->ran = 1;
+				w.big->beg[0] = 0;
+				w.big->end[0] = w.len;
+				w.big->done = 1;
+				fifo_push(kc, w.big, 0);
+			} else {
+				kc->out_len = w.len;
+			}
+			if (rc < 0) {
+				/* can't happen: a big message holds any item's answer */
+				counter_add(&k->answer_overflow, 1);
+				tcp_abort(kc->c);
+				return -1;
+			}
+			return 0;
 		}
-		if (rc < 0) {
-			counter_add(&k->answer_overflow, 1);
-			tcp_abort(kc->c);
-			return -1;
-		}
-		return 0;
+		/* too long for the out buffer and no big message now: the op
+		 * goes the message way, and waits its turn for one (msg_more) */
+		kc->out_len = w.start;
 	}
 	struct kv_msg *m = kc->batch[shard];
 	if (!m) {
@@ -559,9 +668,10 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 		return 0;
 	}
 	kc->batch[shard] = NULL;
-	msg_dispatch(k, kc, m, shard);
+	if (msg_dispatch(k, kc, m, shard) < 0)
+		return -1;
 	if (op->flags & KV_OPF_LAST)
-		batch_flush(k, kc);
+		return batch_flush(k, kc);
 	return 0;
 }
 
@@ -621,8 +731,7 @@ static int conn_store(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	m->ops[0] = *op;
 	m->nops = 1;
 	fifo_push(kc, m, 0);
-	msg_dispatch(k, kc, m, kv_shard_of(op->key, op->klen, nshards));
-	return 0;
+	return msg_dispatch(k, kc, m, kv_shard_of(op->key, op->klen, nshards));
 }
 
 /* Feeds bytes to the parser until they are used up or the connection
@@ -636,12 +745,20 @@ static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data
 	for (unsigned guard = 0; !kc->closing && guard < 1u << 20; guard++) {
 		if (conn_must_wait(kc)) {
 			/* what waits in open batches must go, or the FIFO never drains */
-			batch_flush(k, kc);
+			if (batch_flush(k, kc) < 0)
+				return -1;
+			if (!kc->blocked && kc->held >= KV_CONN_SHARE)
+				counter_add(&k->share_waits, 1);
 			kc->blocked = 1;
 			if (msgs_short(k) && !kc->starved) {
+				/* at the tail: the poller resumes them in turn */
 				kc->starved = 1;
-				kc->starve_next = k->starved;
-				k->starved = kc;
+				kc->starve_next = NULL;
+				if (k->starved_tail)
+					k->starved_tail->starve_next = kc;
+				else
+					k->starved = kc;
+				k->starved_tail = kc;
 			}
 			break;
 		}
@@ -779,6 +896,19 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 			kc->batch[s]->done = 1;         /* never sent: given back below */
 			kc->batch[s] = NULL;
 		}
+	/* its answers waiting for a big message leave the queue */
+	for (struct kv_msg **pp = &k->big_wait, *prev = NULL; *pp;) {
+		struct kv_msg *m = *pp;
+		if (m->conn == kc) {
+			*pp = m->next;
+			m->big_wait = 0;
+		} else {
+			prev = m;
+			pp = &m->next;
+		}
+		if (!*pp)
+			k->big_wait_tail = prev;
+	}
 	for (; kc->fhead != kc->ftail; kc->fhead++) {
 		struct kv_msg *m = kc->fifo[kc->fhead % KV_FIFO].m;
 		if (--m->left == 0 && m->done)
@@ -786,10 +916,14 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 		/* not done: it is out on another core, given back in msg_back */
 	}
 	if (kc->starved) {
-		struct kv_conn **pp = &k->starved;
-		while (*pp != kc)
+		struct kv_conn **pp = &k->starved, *prev = NULL;
+		while (*pp != kc) {
+			prev = *pp;
 			pp = &(*pp)->starve_next;
+		}
 		*pp = kc->starve_next;
+		if (k->starved_tail == kc)
+			k->starved_tail = prev;
 		kc->starved = 0;
 	}
 	if (kc->inflight) {
@@ -979,6 +1113,9 @@ void kv_core_stats(uint32_t core, struct kv_core_stats *o)
 	o->idle_resets = counter_get(&k->idle_resets);
 	o->closed_bad = counter_get(&k->closed_bad);
 	o->answer_overflow = counter_get(&k->answer_overflow);
+	o->send_timeouts = counter_get(&k->send_timeouts);
+	o->share_waits = counter_get(&k->share_waits);
+	o->big_waits = counter_get(&k->big_waits);
 	o->ops = counter_get(&k->ops);
 	o->cross_core = counter_get(&k->cross_core);
 	o->cross_msgs = counter_get(&k->cross_msgs);
@@ -1040,6 +1177,11 @@ static const struct schema_node fields[] = {
 	  .doc = "Client connections of the whole appliance (memcached's -c), split evenly "
 		 "over the data cores; one more on a full core is refused, counted (default 1024)." },
 	APPS_IDLE_TIMEOUT_ROW(offsetof(struct kv_config, idle_timeout_s), 600, "a client connection"),
+	{ .key = "send_timeout_s", .kind = SK_INTEGER, .min = 1, .max = 86400, .type = ST_U32,
+	  F(send_timeout_s), .def = 30,
+	  .doc = "Seconds a client connection that holds answer messages (a per-core pool) may "
+		 "take no answer bytes before it is reset and its messages freed (counted: "
+		 "send_timeouts; default 30)." },
 	{ .kind = SK_END }
 };
 #undef F

@@ -24,7 +24,10 @@ struct kv_core_stats {
 	struct kv_shard_stats store;    /* its shard's counters (kv_store.h) */
 	uint64_t curr_conns, total_conns, refused, idle_resets;
 	uint64_t closed_bad;            /* closed after a line too long, a lying data block... */
-	uint64_t answer_overflow;       /* an answer no buffer could hold: closed */
+	uint64_t answer_overflow;       /* an answer no buffer could hold: closed (can't happen) */
+	uint64_t send_timeouts;         /* reset: held messages, no bytes taken for kv.send_timeout_s */
+	uint64_t share_waits;           /* input held: the connection had its share of messages */
+	uint64_t big_waits;             /* an answer waited for a big message */
 	uint64_t ops;                   /* ops executed on this shard */
 	uint64_t cross_core;            /* ops this core sent to another core's shard */
 	uint64_t cross_msgs;            /* ...in how many messages (multi-gets batch) */
