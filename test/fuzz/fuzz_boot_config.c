@@ -71,12 +71,15 @@ static void check_named(const char *err, const json_t *doc)
 		if (*p < 0x20 || *p == 0x7f)
 			fail("an error message with a control character", err);
 	const char *sep = strstr(err, ": ");
-	if (!sep || sep == err || !sep[2])
+	if (!sep || !sep[2])
 		fail("an error without \"path: reason\"", err);
 	if (!strncmp(err, "(document): ", 12))
 		return;
 	/* a key of the document as the message shows it: control
-	 * characters as '?', the path cut at 159 bytes */
+	 * characters as '?', the path cut at 159 bytes. The key may itself
+	 * hold ": " or be empty (the document's key ": 3" gives ": 3:
+	 * unknown key"), so the path is found by the key, not by the first
+	 * ": ". */
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)doc, key, v) {
@@ -84,9 +87,12 @@ static void check_named(const char *err, const json_t *doc)
 		size_t n = 0;
 		for (; key[n] && n < sizeof shown - 1; n++)
 			shown[n] = (unsigned char)key[n] < 0x20 || key[n] == 0x7f ? '?' : key[n];
-		if (!strncmp(err, shown, n) && (n == sizeof shown - 1 || err[n] == '.' || err[n] == '[' || err[n] == ':'))
+		if (!strncmp(err, shown, n) &&
+		    (n == sizeof shown - 1 || err[n] == '.' || err[n] == '[' || !strncmp(err + n, ": ", 2)))
 			return;
 	}
+	if (sep == err)
+		fail("an error without \"path: reason\"", err);
 	static const char *const roots[] = { "name", "app", "cores", "interfaces", "tcp", "pool", "nic", "api",
 					     "l2fwd", "echo", "iperf", "web", "proxy" };
 	for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
