@@ -39,12 +39,7 @@ static void kv_start(uint32_t send_timeout_s)
 static void kv_connect(struct h_peer *p, uint16_t port)
 {
 	h_peer_init(p, port, KV_PORT, 1, 7, 1);
-	h_peer_syn(p);
-	cr_assert(h_peer_recv(p, &K) && K.flags == (TCP_SYN | TCP_ACK), "no SYN-ACK");
-	p->iss = K.seq;
-	p->ack = K.seq + 1;
-	p->our_wscale = K.wscale;
-	h_peer_send(p, TCP_ACK, NULL, 0);
+	cr_assert_eq(h_peer_handshake(p), 0, "no SYN-ACK");
 }
 
 /* sends in segments of at most 1400 bytes */

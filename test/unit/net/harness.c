@@ -1088,8 +1088,16 @@ void h_peer_take(struct h_peer *p, const struct h_pkt *k)
 
 int h_peer_connect(struct h_peer *p)
 {
-	struct h_pkt k;
 	struct h_app_conn *before = h_app_latest;
+	if (h_peer_handshake(p))
+		return -1;
+	p->app = h_app_latest != before ? h_app_latest : NULL;
+	return p->app && p->app->c ? 0 : -1;
+}
+
+int h_peer_handshake(struct h_peer *p)
+{
+	struct h_pkt k;
 	h_peer_syn(p);
 	if (!h_peer_recv(p, &k) || k.flags != (TCP_SYN | TCP_ACK) || k.ack != p->seq)
 		return -1;
@@ -1100,8 +1108,7 @@ int h_peer_connect(struct h_peer *p)
 	p->ws = p->ws && k.wscale >= 0;
 	p->ts = p->ts && k.ts;
 	h_peer_send(p, TCP_ACK, NULL, 0);
-	p->app = h_app_latest != before ? h_app_latest : NULL;
-	return p->app && p->app->c ? 0 : -1;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- set-up */

@@ -254,7 +254,11 @@ void h_peer_syn(struct h_peer *p);
  * other flows); records its TSval for echo. Returns 1 or 0 (none). */
 int h_peer_recv(struct h_peer *p, struct h_pkt *k);
 /* The whole handshake: SYN, SYN-ACK (checked loosely: returns -1 when
- * it is not one), ACK. p->app is the app's side. Returns 0. */
+ * it is not one), ACK; the peer's MSS, window scale and timestamps taken
+ * from the SYN-ACK. Returns 0. For any listener, an appliance's too. */
+int h_peer_handshake(struct h_peer *p);
+/* h_peer_handshake with the harness's own app: p->app is the app's side;
+ * -1 when no such connection came up. */
 int h_peer_connect(struct h_peer *p);
 /* Our sequence space as the peer sees it: advances p->ack past k when k
  * starts at p->ack (in order). */
