@@ -3,7 +3,7 @@
  * places, and writes what came out (every op, every value received) as
  * one line of text per op, so that tests can compare runs cut
  * differently and check ops by their text. Used by test_kv_proto.c and
- * test_kv_exec.c; header-only, test code.
+ * test_kv_exec.c (with bin_req, a binary request); header-only, test code.
  */
 #ifndef POLLUX_TEST_KV_FEED_H
 #define POLLUX_TEST_KV_FEED_H
@@ -141,6 +141,35 @@ static inline void feed_whole(struct feed *f, const void *in, size_t n)
 	kv_parser_init(p);
 	feed_run(f, p, in, n, NULL, 0);
 	free(p);
+}
+
+/* a binary-protocol request (24-byte header, extras, key, value) into b;
+ * its length */
+static inline size_t bin_req(uint8_t *b, uint8_t opcode, const void *ext, uint8_t extlen,
+			     const char *key, const void *val, uint32_t vlen, uint32_t opaque, uint64_t cas)
+{
+	size_t kl = key ? strlen(key) : 0;
+	uint32_t body = (uint32_t)(extlen + kl + vlen);
+
+	memset(b, 0, 24);
+	b[0] = 0x80;
+	b[1] = opcode;
+	b[2] = (uint8_t)(kl >> 8);
+	b[3] = (uint8_t)kl;
+	b[4] = extlen;
+	for (int i = 0; i < 4; i++) {
+		b[8 + i] = (uint8_t)(body >> (24 - 8 * i));
+		b[12 + i] = (uint8_t)(opaque >> (24 - 8 * i));
+	}
+	for (int i = 0; i < 8; i++)
+		b[16 + i] = (uint8_t)(cas >> (56 - 8 * i));
+	if (extlen)
+		memcpy(b + 24, ext, extlen);
+	if (kl)
+		memcpy(b + 24 + extlen, key, kl);
+	if (vlen)
+		memcpy(b + 24 + extlen + kl, val, vlen);
+	return 24 + body;
 }
 
 #endif

@@ -455,35 +455,6 @@ Test(kv_proto, meta_bad_chunk_always_answers)
 
 /* --- binary --------------------------------------------------------- */
 
-static size_t bin_req(uint8_t *b, uint8_t opcode, const void *ext, uint8_t extlen,
-		      const char *key, const void *val, uint32_t vlen, uint32_t opaque, uint64_t cas)
-{
-	size_t kl = key ? strlen(key) : 0;
-	uint32_t body = (uint32_t)(extlen + kl + vlen);
-
-	memset(b, 0, 24);
-	b[0] = 0x80;
-	b[1] = opcode;
-	b[2] = (uint8_t)(kl >> 8);
-	b[3] = (uint8_t)kl;
-	b[4] = extlen;
-	b[8] = (uint8_t)(body >> 24);
-	b[9] = (uint8_t)(body >> 16);
-	b[10] = (uint8_t)(body >> 8);
-	b[11] = (uint8_t)body;
-	for (int i = 0; i < 4; i++)
-		b[12 + i] = (uint8_t)(opaque >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++)
-		b[16 + i] = (uint8_t)(cas >> (56 - 8 * i));
-	if (extlen)
-		memcpy(b + 24, ext, extlen);
-	if (kl)
-		memcpy(b + 24 + extlen, key, kl);
-	if (vlen)
-		memcpy(b + 24 + extlen + kl, val, vlen);
-	return 24 + body;
-}
-
 Test(kv_proto, binary_commands)
 {
 	static uint8_t in[4096];
