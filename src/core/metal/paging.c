@@ -76,29 +76,44 @@ size_t frames_free_count(void)
 	return n;
 }
 
+/* Zeroes whole frames with plain 64-bit stores, not memset: musl's
+ * memset is `rep stosq`, which TCG runs one 8-byte iteration per pass
+ * through the instruction (~95 MB/s here; a 256 MiB kv arena took 2.7 s
+ * to boot). The loop's empty asm keeps the compiler from turning it back
+ * into a memset call. */
+static void zero_frames(uint64_t p, size_t n)
+{
+	uint64_t *w = (uint64_t *)p, *end = w + n * (FRAME_SIZE / 8);
+	for (; w < end; w += 8) {
+		w[0] = 0; w[1] = 0; w[2] = 0; w[3] = 0;
+		w[4] = 0; w[5] = 0; w[6] = 0; w[7] = 0;
+		__asm__ volatile("" ::: "memory");
+	}
+}
+
+/* Page tables: one frame, taken and zeroed with the lock held. */
 static uint64_t alloc_locked(size_t n, uint64_t align)
 {
 	uint64_t p = frame_pool_alloc(&pool, n, align);
 	if (p)
-		memset((void *)p, 0, n * FRAME_SIZE);
+		zero_frames(p, n);
 	return p;
 }
 
-void *frame_alloc_pages(size_t n)
+/* The frames are ours once the bitmap says so: they are zeroed after the
+ * lock is dropped, so a large allocation does not hold up other cores. */
+static void *alloc_zeroed(size_t n, uint64_t align)
 {
 	lock();
-	uint64_t p = alloc_locked(n, FRAME_SIZE);
+	uint64_t p = frame_pool_alloc(&pool, n, align);
 	unlock();
+	if (p)
+		zero_frames(p, n);
 	return (void *)p;
 }
 
-void *frame_alloc_huge(void)
-{
-	lock();
-	uint64_t p = alloc_locked(HUGE / FRAME_SIZE, HUGE);
-	unlock();
-	return (void *)p;
-}
+void *frame_alloc_pages(size_t n) { return alloc_zeroed(n, FRAME_SIZE); }
+void *frame_alloc_huge(void) { return alloc_zeroed(HUGE / FRAME_SIZE, HUGE); }
 
 void frame_free_pages(void *p, size_t n)
 {
