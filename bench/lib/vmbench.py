@@ -96,6 +96,41 @@ def group_cpu_s(pgid):
     return total / tck
 
 
+def group_cpu_split_s(pgid):
+    """CPU seconds of group pgid's processes split by thread: (vcpu, rest).
+    vCPU threads are QEMU's "CPU n/TCG" (or "/KVM") ones, named because
+    every guest runs with -name ...,debug-threads=on; the rest is QEMU's
+    main loop (the device models: virtio-net's tap I/O) and its helpers."""
+    tck = os.sysconf("SC_CLK_TCK")
+    vcpu = rest = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+            if int(st[st.rindex(")") + 2:].split()[2]) != pgid:
+                continue
+            tasks = os.listdir("/proc/%s/task" % d)
+        except (OSError, ValueError):
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%s/task/%s/stat" % (d, t)) as f:
+                    ts = f.read()
+                with open("/proc/%s/task/%s/comm" % (d, t)) as f:
+                    name = f.read().strip()
+            except OSError:
+                continue
+            fields = ts[ts.rindex(")") + 2:].split()
+            v = int(fields[11]) + int(fields[12])
+            if re.match(r"CPU \d+/", name):
+                vcpu += v
+            else:
+                rest += v
+    return vcpu / tck, rest / tck
+
+
 class VmBench:
     """One bench script's run: its name (the prefix of every line it
     prints), work folder, the guests' memory, the image copy it boots,
@@ -150,7 +185,8 @@ class VmBench:
 
     def guest(self, name, kind, net, cmd, ready_re):
         """A guest on net's tap: cmd plus the tap's netdev and device."""
-        return Guest(self, name, kind, net, cmd + net.qemu_net_args(), ready_re)
+        return Guest(self, name, kind, net,
+                     cmd + net.qemu_net_args() + ["-name", name + ",debug-threads=on"], ready_re)
 
     # ------------------------------------------------------------ commands
     def pollux_cmd(self, smp, config, append):
@@ -442,6 +478,10 @@ class Guest:
 
     def cpu_s(self):
         return group_cpu_s(self.p.pid) if self.p and self.p.poll() is None else 0.0
+
+    def cpu_split_s(self):
+        """(vCPU threads, the rest of QEMU) CPU seconds so far."""
+        return group_cpu_split_s(self.p.pid) if self.p and self.p.poll() is None else (0.0, 0.0)
 
     def alive(self):
         return self.p is not None and self.p.poll() is None
