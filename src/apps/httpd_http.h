@@ -184,8 +184,8 @@ struct httpd_head {
 };
 
 /* The head (status line, headers, the empty line) into out; its length,
- * or -ENOSPC if cap is too small, -EINVAL for a status it does not know
- * or a head missing what the status needs. Headers by status:
+ * or -ENOSPC if cap is too small, -EINVAL for a status it does not know,
+ * a head missing what the status needs, or a malformed ETag. Headers by status:
  *   all:  Server, Date; Connection when closing or keeping 1.0 alive
  *   200:  Content-Type, Content-Length, Last-Modified, ETag,
  *         Accept-Ranges: bytes, extra

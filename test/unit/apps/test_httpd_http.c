@@ -1,8 +1,8 @@
 /*
  * test_httpd_http.c — the httpd appliance's HTTP semantics
- * (src/apps/httpd_http.c) alone: the request line, target normalisation,
- * HTTP-dates, entity-tags, Range, the preconditions in RFC 9110 §13.2.2's
- * order, and response heads byte for byte.
+ * (src/apps/httpd_http.c, httpd_head.c) alone: the request line, target
+ * normalisation, HTTP-dates, entity-tags, Range, the preconditions in
+ * RFC 9110 §13.2.2's order, and response heads byte for byte.
  *
  * The cases are the RFCs' own examples where they give some (RFC 9110
  * §5.6.7 dates, §8.8.3.2 the comparison table, §13.1 the If-* values,
@@ -925,6 +925,10 @@ Test(head, bad_heads_and_small_buffers_are_refused)
 	cr_assert_eq(httpd_head_build(&h, b, sizeof b), -EINVAL);
 	h = base(301);
 	cr_assert_eq(httpd_head_build(&h, b, sizeof b), -EINVAL, "301 without a Location");
+	struct httpd_rep bad = { S("\"a\"\r\nSet-Cookie: x"), 0, 0, 1 };
+	h = base(200);
+	h.rep = &bad;
+	cr_assert_eq(httpd_head_build(&h, b, sizeof b), -EINVAL, "a malformed ETag");
 	h = base(200);
 	int n = httpd_head_build(&h, b, sizeof b);
 	cr_assert_gt(n, 0);
