@@ -5,6 +5,7 @@
  * `now`), no allocation: callers own every buffer in and out, and every
  * function's work is linear in its input (the caller bounds header sizes,
  * 431). Any core may call any of them; they touch no shared state.
+ * httpd_http.c holds the request side, httpd_head.c the response.
  *
  * The flow, for the appliance:
  *   1. httpd_method_parse, httpd_version_parse: 400 / 405 / 505, or go on.
@@ -203,7 +204,8 @@ uint64_t httpd_body_length(const struct httpd_head *h);
 /* multipart/byteranges (206 with ranges->n > 1): the body is, for each
  * range i, httpd_part_head(i) then the range's bytes from the file, then
  * httpd_part_trailer(); httpd_body_length() is exactly their sum.
- * Each returns its length or -ENOSPC. */
+ * Each returns its length, -ENOSPC, or -EINVAL (not a multipart 206, no
+ * boundary, i out of range). */
 int httpd_part_head(const struct httpd_head *h, unsigned i, char *out, size_t cap);
 int httpd_part_trailer(const struct httpd_head *h, char *out, size_t cap);
 #define HTTPD_PART_HEAD_MAX 256         /* with a content type of at most 100 bytes */
