@@ -58,7 +58,7 @@ NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.
 	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c src/apps/kv_store.c src/apps/kv_proto.c src/apps/kv_exec.c \
-	src/apps/kv.c
+	src/apps/kv.c src/apps/httpd_http.c src/apps/httpd_head.c
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c src/api/config.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -242,6 +242,18 @@ $(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(
 endef
 $(eval $(call kv_proto_test,test_kv_proto))
 $(eval $(call kv_proto_test,test_kv_exec))
+# httpd's HTTP semantics (httpd_http.c, httpd_head.c) alone: pure functions, no stack
+HTTPD_HTTP_TEST_SRC := src/apps/httpd_http.c src/apps/httpd_head.c
+$(BUILD)/unit/apps/test_httpd_http: test/unit/apps/test_httpd_http.c $(HTTPD_HTTP_TEST_SRC) \
+		$(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) -o $@ $< $(HTTPD_HTTP_TEST_SRC) -lcriterion
+$(BUILD)/unit-san/apps/test_httpd_http: test/unit/apps/test_httpd_http.c $(HTTPD_HTTP_TEST_SRC) \
+		$(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $< (asan, ubsan)"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(HTTPD_HTTP_TEST_SRC) -lcriterion
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
