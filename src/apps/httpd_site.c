@@ -31,7 +31,7 @@
 #include "apps/httpd_site.h"
 #include "httpd_mime.h"
 
-#define MAX_LINK_HOPS 8
+#define MAX_LINK_HOPS 8                 /* links followed to reach a file, at most */
 
 static const struct siphash_key etag_key = { 0x706f6c6c75782d65ull, 0x7461672d76310a00ull };
 static const struct siphash_key path_key = { 0x706f6c6c75782d70ull, 0x6174682d76310a00ull };
@@ -180,6 +180,7 @@ struct raw {
 	size_t link_len;
 	uint64_t off;
 	uint8_t kind, state;
+	uint8_t depth;                  /* links followed to reach the file */
 };
 
 struct build {
@@ -266,7 +267,7 @@ static int link_resolve(struct build *b, struct raw *r, int hops)
 		t = raw_find(b, tmp, tl);
 	if (!t || t == r || t->kind == RAW_DIR || t->kind == RAW_IMPLIED_DIR ||
 	    ((t->kind == RAW_SYMLINK || t->kind == RAW_HARDLINK) && link_resolve(b, t, hops + 1)) ||
-	    t->state == ST_SKIP) {
+	    t->state == ST_SKIP || t->depth >= MAX_LINK_HOPS) {
 		r->state = ST_SKIP;
 		return -1;
 	}
@@ -275,6 +276,7 @@ static int link_resolve(struct build *b, struct raw *r, int hops)
 	r->f.mtime = t->f.mtime;
 	memcpy(r->f.etag, t->f.etag, sizeof r->f.etag);
 	r->f.via_link = 1;
+	r->depth = (uint8_t)(t->depth + 1);
 	r->state = ST_OK;
 	return 0;
 }
@@ -406,7 +408,7 @@ int httpd_site_build(const void *archive, size_t len, const struct httpd_site_op
 			}
 			struct raw *named = p->kind == RAW_IMPLIED_DIR ? q : p;
 			rc = refuse(&b, -EINVAL, pd || qd ? "a path both a directory and a file" : "a path named twice",
-				    named->f.path, named->f.path_len, q->off);
+				    named->f.path, named->f.path_len, pd || qd ? named->off : q->off);
 			goto fail;
 		}
 		b.r[w++] = b.r[i];
