@@ -59,7 +59,7 @@ NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.
 	src/net/config.c
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c src/apps/kv_store.c src/apps/kv_proto.c src/apps/kv_exec.c \
-	src/apps/kv.c src/apps/httpd_http.c src/apps/httpd_head.c
+	src/apps/kv.c src/apps/httpd_http.c src/apps/httpd_head.c src/apps/httpd.c
 # httpd's site index; its media-type table is generated (tools/gen-mime-types)
 HTTPD_SITE_SRC := src/apps/httpd_site.c
 APPS_SRC += $(HTTPD_SITE_SRC)

@@ -410,6 +410,11 @@ static void post_kv_flush(struct api_req *req, struct api_resp *resp)
 	app_action(req, resp, "kv", "flush", "flushed");
 }
 
+static void get_httpd(struct api_req *req, struct api_resp *resp)
+{
+	get_app(req, resp, "httpd");
+}
+
 static void get_openapi(struct api_req *req, struct api_resp *resp)
 {
 	api_resp_json(resp, 200, api_openapi());
@@ -437,6 +442,8 @@ const struct api_route api_routes[] = {
 	{ API_GET, "/v1/kv", get_kv, "The kv appliance's counters per core and summed (404: kv not running)",
 	  "AppStats", NULL, MON },
 	{ API_POST, "/v1/kv/flush", post_kv_flush, "flush_all on every kv shard, now", "Status", NULL, ADM },
+	{ API_GET, "/v1/httpd", get_httpd,
+	  "The httpd appliance's counters per core and summed (404: httpd not running)", "AppStats", NULL, MON },
 	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL, MON },
 	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL, MON },
 };

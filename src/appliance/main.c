@@ -108,6 +108,8 @@ static int devices_init(json_t **cfgp, struct appliance_config *c, int *bad_conf
 	*bad_config = 1;
 	/* the stack runs on the devices when the config gives them addresses
 	 * (l2fwd, without "interfaces", uses the devices raw) */
+	/* httpd serves the boot module when it is a tar archive (make site) */
+	c->apps.httpd.archive = platform_boot_archive(&c->apps.httpd.archive_len);
 	if ((c->net.on && (rc = net_init(&c->net, err, errlen))) || (rc = apps_init(&c->apps, err, errlen))) {
 		config_prefix(err, errlen);
 		return rc;

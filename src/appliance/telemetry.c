@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include "api/api.h"
 #include "appliance/appliance.h"
+#include "apps/httpd.h"
 #include "apps/kv.h"
 #include "core/core.h"
 #include "drivers/netdev.h"
@@ -167,9 +168,70 @@ static const struct kv_metric {
 #define KV_NMETRICS (sizeof kv_metrics / sizeof kv_metrics[0])
 _Static_assert(KV_NMETRICS <= API_APP_METRICS_MAX, "kv has more counters than the API holds");
 
+/* httpd: requests, bytes and responses by status class, connections
+ * (apps/httpd.h), per data core */
+#define HC(f, n, h, g) { { n, h, g }, offsetof(struct httpd_core_stats, f), \
+			 sizeof(((struct httpd_core_stats *)0)->f) }
+static const struct kv_metric httpd_metrics[] = {
+	HC(requests, "requests_total", "Requests answered (every status).", 0),
+	HC(status[1], "responses_1xx_total", "Responses with a 1xx status.", 0),
+	HC(status[2], "responses_2xx_total", "Responses with a 2xx status.", 0),
+	HC(status[3], "responses_3xx_total", "Responses with a 3xx status (301, 304).", 0),
+	HC(status[4], "responses_4xx_total", "Responses with a 4xx status.", 0),
+	HC(status[5], "responses_5xx_total", "Responses with a 5xx status.", 0),
+	HC(bytes_out, "bytes_sent_total", "Bytes of heads and bodies taken by the stack.", 0),
+	HC(body_bytes, "file_bytes_sent_total", "Bytes of files among them.", 0),
+	HC(curr_conns, "connections", "Client connections open now on this core.", 1),
+	HC(accepted, "connections_accepted_total", "Client connections accepted.", 0),
+	HC(refused, "connections_refused_total", "Connections refused: every slot of the core taken.", 0),
+	HC(idle_resets, "idle_resets_total", "Connections reset after httpd.idle_timeout_s of silence.", 0),
+	HC(input_resets, "input_resets_total",
+	   "Connections reset: pipelined input beyond the input buffer while an answer went out.", 0),
+	HC(log_lines, "access_log_lines_total", "Access-log lines written (the ring keeps the last 64).", 0),
+	HC(conn_slots, "conn_slots", "Connection slots of this core.", 1),
+	HC(conn_slots_free, "conn_slots_free", "Connection slots free now.", 1),
+	HC(sites_pinned, "responses_sending", "Responses sending file bytes now (each pins its site).", 1),
+};
+#define HTTPD_NMETRICS (sizeof httpd_metrics / sizeof httpd_metrics[0])
+_Static_assert(HTTPD_NMETRICS <= API_APP_METRICS_MAX, "httpd has more counters than the API holds");
+
+static void httpd_app_stats(struct api_app_stats *out)
+{
+	static struct api_app_metric names[HTTPD_NMETRICS];
+	for (size_t k = 0; k < HTTPD_NMETRICS; k++)
+		names[k] = httpd_metrics[k].m;
+	out->app = "httpd";
+	out->m = names;
+	out->nmetrics = HTTPD_NMETRICS;
+	out->ncores = cores_count() < API_MAX_CORES ? cores_count() : API_MAX_CORES;
+	for (uint32_t c = 0; c < out->ncores; c++) {
+		struct httpd_core_stats hs;
+		httpd_core_stats(c, &hs);
+		if (!hs.data)
+			continue;
+		out->on[c] = 1;
+		for (size_t k = 0; k < HTTPD_NMETRICS; k++) {
+			const unsigned char *p = (const unsigned char *)&hs + httpd_metrics[k].off;
+			uint64_t v;
+			if (httpd_metrics[k].size == sizeof(uint64_t)) {
+				memcpy(&v, p, sizeof v);
+			} else {
+				uint32_t v32;
+				memcpy(&v32, p, sizeof v32);
+				v = v32;
+			}
+			out->v[c][k] = v;
+		}
+	}
+}
+
 void appliance_app_stats(struct api_app_stats *out)
 {
 	static struct api_app_metric names[KV_NMETRICS];
+	if (httpd_running()) {
+		httpd_app_stats(out);
+		return;
+	}
 	if (!kv_running())
 		return;
 	for (size_t k = 0; k < KV_NMETRICS; k++)

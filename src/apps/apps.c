@@ -22,6 +22,7 @@ const struct app apps_table[] = {
 	  .prepare = web_prepare, .commit = web_commit },
 	{ .name = "proxy", .schema = &proxy_schema, .needs_net = 1, .init = proxy_init },
 	{ .name = "kv", .schema = &kv_schema, .needs_net = 1, .init = kv_init },
+	{ .name = "httpd", .schema = &httpd_schema, .needs_net = 1, .init = httpd_init },
 	{ .name = NULL }
 };
 #define APPS_N (sizeof apps_table / sizeof apps_table[0] - 1)

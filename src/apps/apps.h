@@ -71,6 +71,20 @@ struct kv_config {
 	uint32_t send_timeout_s;        /* held messages, no bytes taken: reset */
 };
 
+/* "httpd" (src/apps/httpd.c, docs/httpd.md) */
+struct httpd_config {
+	uint16_t port;
+	const char *default_type;       /* NULL: application/octet-stream */
+	const char *server;             /* NULL: "pollux"; "": no Server header */
+	uint32_t max_conns;             /* all data cores together */
+	uint32_t idle_timeout_s;        /* 0: none */
+	uint32_t keepalive_requests;    /* per connection; 0: no limit */
+	/* not from the document: the boot module when it is a tar archive
+	 * (platform_boot_archive, set by the composition root); NULL: none */
+	const void *archive;
+	size_t archive_len;
+};
+
 /* "app" and each appliance's own section */
 struct apps_config {
 	int app;                        /* index in apps_table; -1: none (just the runtime) */
@@ -80,6 +94,7 @@ struct apps_config {
 	struct web_config web;
 	struct proxy_config proxy;
 	struct kv_config kv;
+	struct httpd_config httpd;
 };
 
 
@@ -124,7 +139,7 @@ void apps_commit(const struct apps_config *next, void *pending);
 
 /* each appliance's entry points (its row in apps_table) */
 extern const struct schema_node l2fwd_schema, echo_schema, iperf_schema, web_schema, proxy_schema,
-	kv_schema;
+	kv_schema, httpd_schema;
 int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen);
 int echo_init(const struct apps_config *cfg, char *err, size_t errlen);
 int iperf_init(const struct apps_config *cfg, char *err, size_t errlen);
@@ -133,6 +148,7 @@ int web_prepare(const struct apps_config *next, void **pending, char *err, size_
 void web_commit(void *pending);
 int proxy_init(const struct apps_config *cfg, char *err, size_t errlen);
 int kv_init(const struct apps_config *cfg, char *err, size_t errlen);
+int httpd_init(const struct apps_config *cfg, char *err, size_t errlen);
 
 /* Idle timeouts: a silent peer must not hold a connection (and its slot)
  * for ever. An appliance keeps one struct apps_idle in each connection's
