@@ -420,8 +420,20 @@ RUN_configs/kv.json := --smp 3 --machine q35 --config configs/kv.json -- \
 	-netdev user,id=data,restrict=on,net=198.18.0.0/24,host=198.18.0.1,hostfwd=tcp:127.0.0.1:$(KV_PORT)-198.18.0.2:11211 \
 	-device virtio-net-pci,netdev=data
 RUN_MSG_configs/kv.json := "pollux: kv at 127.0.0.1:$(KV_PORT) once the console shows 'pollux ready' (e.g. memcstat --servers=127.0.0.1:$(KV_PORT))"
+# make run CONFIG=configs/httpd.json: httpd serving the sample site
+# (configs/site/, packed by make site) with 127.0.0.1:$(HTTP_PORT)
+# forwarded to its port 80, for a browser or curl on the host.
+HTTP_PORT ?= 8080
+RUN_configs/httpd.json := --smp 3 --machine q35 --config $(BUILD)/site.tar -- \
+	-netdev user,id=data,restrict=on,net=198.18.0.0/24,host=198.18.0.1,hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-198.18.0.2:80 \
+	-device virtio-net-pci,netdev=data
+RUN_MSG_configs/httpd.json := "pollux: httpd at http://127.0.0.1:$(HTTP_PORT)/ once the console shows 'pollux ready'"
+RUN_SITE_configs/httpd.json := configs/site
 run: $(BUILD)/.deps
 	@$(MAKE) --no-print-directory all
+ifdef RUN_SITE_$(CONFIG)
+	@$(MAKE) --no-print-directory site DIR=$(RUN_SITE_$(CONFIG)) CONFIG=$(CONFIG)
+endif
 ifdef RUN_$(CONFIG)
 	@echo "pollux: booting $(CONFIG) (q35). Quit with Ctrl-A then X."
 	@echo $(RUN_MSG_$(CONFIG))
@@ -447,7 +459,7 @@ site: $(BUILD)/.deps
 		{ echo "make site: $(CONFIG) is not valid JSON"; exit 2; }
 	@rm -rf $(BUILD)/site.stage && mkdir -p $(BUILD)/site.stage && cp "$(CONFIG)" $(BUILD)/site.stage/pollux.json
 	@tar --format=pax --sort=name --owner=0 --group=0 --numeric-owner -cf $(BUILD)/site.tar.tmp \
-		-C $(BUILD)/site.stage pollux.json -C "$(DIR)" .
+		-C $(BUILD)/site.stage pollux.json -C "$(abspath $(DIR))" .
 	@mv $(BUILD)/site.tar.tmp $(BUILD)/site.tar && rm -rf $(BUILD)/site.stage
 	@echo "site: $(BUILD)/site.tar ($$(tar -tf $(BUILD)/site.tar | wc -l) entries, $$(stat -c %s $(BUILD)/site.tar) bytes)"
 

@@ -62,6 +62,33 @@ web = {
     "idle": b"\0" + connect() + wait(31000) + data(GET),
 }
 
+def req(path, extra=b"", method=b"GET", ver=b"1.1"):
+    return method + b" " + path + b" HTTP/" + ver + b"\r\nHost: x\r\n" + extra + b"\r\n"
+
+
+httpd = {
+    "get": b"\0" + connect() + data(GET),
+    "head_dir_301": b"\0" + connect() + data(req(b"/docs", method=b"HEAD") + req(b"/docs/") + req(b"/nope")),
+    "range": b"\0" + connect() + data(req(b"/a.txt", b"Range: bytes=2-5\r\n")),
+    "multipart": b"\0" + connect() + data(req(b"/big.bin", b"Range: bytes=0-99,50000-50099,-10\r\n")),
+    "unsatisfiable": b"\0" + connect() + data(req(b"/a.txt", b"Range: bytes=50-\r\n")),
+    "conditional": b"\0" + connect() + data(req(b"/a.txt", b"If-None-Match: *\r\n")
+                                            + req(b"/a.txt", b"If-Match: \"x\"\r\n")
+                                            + req(b"/a.txt", b"If-Range: \"x\"\r\nRange: bytes=1-2\r\n")),
+    "big_slow": b"\1" + connect() + data(req(b"/big.bin")) + b"".join(wait(200) + ack(4096) for _ in range(20)),
+    "big_zero_window": b"\1" + connect() + ack(0, zero=1) + data(req(b"/big.bin") * 2) + wait(5000) + ack(65535),
+    "pipeline_split": b"\0" + connect() + split(req(b"/a.txt") * 6, [3, 17, 30, 31, 90, 120]),
+    "long_target": b"\0" + connect() + data(b"GET /" + b"a" * 1400 + b" HTTP/1.1\r\n\r\n"),
+    "bad_escape": b"\0" + connect() + data(req(b"/%2e%2e/x") + req(b"/%00")),
+    "http10_keep": b"\0" + connect() + data(req(b"/", b"Connection: keep-alive\r\n", ver=b"1.0") + req(b"/a.txt", ver=b"1.0")),
+    "http2": b"\0" + connect() + data(req(b"/", ver=b"2.0")),
+    "post": b"\0" + connect() + data(req(b"/", b"Content-Length: 3\r\n", method=b"POST") + b"abc" + GET),
+    "half_close_big": b"\0" + connect() + data(req(b"/big.bin"), fin=1),
+    "reset_mid_body": b"\1" + connect() + data(req(b"/big.bin")) + wait(100) + rst(),
+    "two_clients": b"\0" + connect(0) + connect(1) + data(req(b"/big.bin"), 1) + data(GET, 0) + fin(1) + rst(0),
+    "idle": b"\0" + connect() + wait(31000) + data(GET),
+}
+
 echo = {
     "echo": b"\0" + connect() + data(b"hello\n") + fin(),
     "split": b"\0" + connect() + split(bytes(range(256)) * 4, [1, 2, 300, 700]),
@@ -113,6 +140,7 @@ proxy = {
 
 if __name__ == "__main__":
     write("app_web", web)
+    write("app_httpd", httpd)
     write("app_echo", echo)
     write("app_iperf", iperf)
     write("app_proxy", proxy)
