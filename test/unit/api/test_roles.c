@@ -230,6 +230,9 @@ Test(roles, kv_reads_for_the_monitor_flush_for_the_admin)
 	cr_assert_eq(call("GET /v1/kv", MONITOR), 200, "%s", body);
 	cr_assert(strstr(body, "\"get_hits\": 7") || strstr(body, "\"get_hits\":7"), "%s", body);
 	cr_assert(strstr(body, "\"total\""), "%s", body);
+	/* GET /v1/httpd: the same route shape, 404 while kv runs */
+	cr_assert_eq(call("GET /v1/httpd", MONITOR), 404, "%s", body);
+	cr_assert(strstr(body, "the httpd appliance is not running"), "%s", body);
 	cr_assert_eq(call("POST /v1/kv/flush", MONITOR), 403, "%s", body);
 	cr_assert_eq(fake_flushes, 0);
 	cr_assert_eq(call("POST /v1/kv/flush", ADMIN), 200, "%s", body);
