@@ -195,6 +195,10 @@ struct api_backend {
 	/* An appliance's action, e.g. ("kv", "flush"): 0, -ENOENT (that
 	 * appliance is not running) or another -errno with a reason in err. */
 	int (*app_action)(void *arg, const char *app, const char *action, char *err, size_t errlen);
+	/* An appliance's own log as text, e.g. ("httpd", httpd's access log):
+	 * 0 with *text malloc'd (the caller frees it) and *len, -ENOENT (that
+	 * appliance is not running or has no log) or -ENOMEM. */
+	int (*app_log)(void *arg, const char *app, char **text, size_t *len);
 };
 
 /* Renders the snapshot in the Prometheus text exposition format 0.0.4.

@@ -415,6 +415,24 @@ static void get_httpd(struct api_req *req, struct api_resp *resp)
 	get_app(req, resp, "httpd");
 }
 
+static void get_httpd_access_log(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, app_log);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = be->app_log(be->arg, "httpd", &text, &len);
+	if (rc == -ENOENT) {
+		api_resp_error(resp, 404, "the httpd appliance is not running");
+		return;
+	}
+	if (rc) {
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	api_resp_text(resp, 200, "text/plain; charset=utf-8", text, len);      /* takes text */
+}
+
 static void get_openapi(struct api_req *req, struct api_resp *resp)
 {
 	api_resp_json(resp, 200, api_openapi());
@@ -444,6 +462,9 @@ const struct api_route api_routes[] = {
 	{ API_POST, "/v1/kv/flush", post_kv_flush, "flush_all on every kv shard, now", "Status", NULL, ADM },
 	{ API_GET, "/v1/httpd", get_httpd,
 	  "The httpd appliance's counters per core and summed (404: httpd not running)", "AppStats", NULL, MON },
+	{ API_GET, "/v1/httpd/access-log", get_httpd_access_log,
+	  "httpd's access log: the last 64 lines of each data core, Combined Log Format (404: httpd not running)",
+	  NULL, NULL, ADM },
 	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL, MON },
 	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL, MON },
 };

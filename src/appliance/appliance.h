@@ -58,6 +58,7 @@ void appliance_telemetry_snapshot(struct api_stats *out);
 struct api_app_stats;
 void appliance_app_stats(struct api_app_stats *out);
 int appliance_app_action(const char *app, const char *action, char *err, size_t errlen);
+int appliance_app_log(const char *app, char **text, size_t *len);
 
 /* netstat.c: core 0 prints every queue's counters and the buffer
  * accounting every period_ms (the `netstat=MS` command-line word), from

@@ -148,8 +148,13 @@ static int rt_app_action(void *arg, const char *app, const char *action, char *e
 	return appliance_app_action(app, action, err, errlen);
 }
 
+static int rt_app_log(void *arg, const char *app, char **text, size_t *len)
+{
+	return appliance_app_log(app, text, len);
+}
+
 const struct api_backend api_runtime_backend = {
 	.system = rt_system, .stats = rt_stats, .config_get = rt_config_get,
 	.config_apply = rt_config_apply, .log_lines = rt_log_lines, .shutdown = rt_shutdown,
-	.app_stats = rt_app_stats, .app_action = rt_app_action,
+	.app_stats = rt_app_stats, .app_action = rt_app_action, .app_log = rt_app_log,
 };

@@ -15,6 +15,7 @@
  * still.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <stddef.h>
@@ -274,4 +275,22 @@ int appliance_app_action(const char *app, const char *action, char *err, size_t 
 	if (rc && rc != -ENOENT)
 		snprintf(err, errlen, "a shard's channel was full: some shards were flushed, try again");
 	return rc;
+}
+
+/* httpd's access log: every core's ring, core by core, oldest first */
+int appliance_app_log(const char *app, char **text, size_t *len)
+{
+	if (strcmp(app, "httpd") || !httpd_running())
+		return -ENOENT;
+	size_t cap = (size_t)cores_count() * HTTPD_ACCESS_LOG_BYTES + 1;
+	char *t = malloc(cap);
+	if (!t)
+		return -ENOMEM;
+	size_t n = 0;
+	t[0] = 0;
+	for (uint32_t c = 0; c < cores_count(); c++)
+		n += httpd_access_log(c, t + n, cap - n);
+	*text = t;
+	*len = n;
+	return 0;
 }

@@ -55,6 +55,7 @@
 #define HTTPD_FIELD_MAX 24              /* longer header names are none httpd reads */
 #define HTTPD_LOG_N 64                  /* access-log lines kept per core */
 #define HTTPD_LOG_LINE 320
+_Static_assert(HTTPD_LOG_N * HTTPD_LOG_LINE <= HTTPD_ACCESS_LOG_BYTES, "httpd.h's bound");
 
 /* ---------------------------------------------------------------- the site */
 
@@ -320,7 +321,7 @@ static int pump(struct hconn *w)
 			size_t n = tcp_send(w->c, w->out + w->out_sent, w->out_len - w->out_sent);
 			w->out_sent += (uint32_t)n;
 			counter_add(&k->bytes_out, n);
-			if (w->multipart)
+			if (w->part || w->trailer_done)        /* a part head or the last boundary */
 				w->body_sent += n;
 			if (w->out_sent < w->out_len)
 				return 0;
@@ -708,7 +709,6 @@ static int parse(struct hconn *w, const char *data, size_t len)
 	int st = w->err ? w->err : e == HPE_HEADER_OVERFLOW ? 431 : 400;
 	if (e == HPE_INVALID_VERSION)
 		st = 505;
-	w->peer_fin = 1;
 	int rc = answer_error(w, st, w->p.http_major == 1 && w->p.http_minor == 0 ? 0 : 1, 0, 0);
 	return rc < 0 ? -1 : 0;
 }

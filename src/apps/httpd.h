@@ -39,6 +39,7 @@ void httpd_core_stats(uint32_t core, struct httpd_core_stats *out);
  * Format and ending "\n", into out (cap bytes, NUL-terminated; lines
  * that do not fit whole are left out). Returns the bytes written. */
 size_t httpd_access_log(uint32_t core, char *out, size_t cap);
+#define HTTPD_ACCESS_LOG_BYTES (64 * 320)  /* the most one core's ring holds */
 
 /* Control core: indexes a new site from a tar archive (len bytes,
  * borrowed until archive_free(archive, ctx) is called, when the site is

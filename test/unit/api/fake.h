@@ -122,10 +122,23 @@ static int fake_app_action(void *arg, const char *app, const char *action, char 
 	return 0;
 }
 
+/* an httpd-like access log when fake_log_on */
+static int fake_log_on;
+static int fake_app_log(void *arg, const char *app, char **text, size_t *len)
+{
+	static const char line[] = "198.18.0.1 - - [03/Dec/2026:19:40:00 +0000] \"GET / HTTP/1.1\" 200 15 \"-\" \"t\"\n";
+	if (!fake_log_on || strcmp(app, "httpd"))
+		return -ENOENT;
+	if (!(*text = strdup(line)))
+		return -ENOMEM;
+	*len = sizeof line - 1;
+	return 0;
+}
+
 static const struct api_backend fake_backend = {
 	.system = fake_system, .stats = fake_stats, .config_get = fake_config_get,
 	.config_apply = fake_config_apply, .log_lines = fake_log_lines, .shutdown = fake_shutdown,
-	.app_stats = fake_app_stats, .app_action = fake_app_action,
+	.app_stats = fake_app_stats, .app_action = fake_app_action, .app_log = fake_app_log,
 };
 
 static void fake_reset(void)
@@ -133,7 +146,7 @@ static void fake_reset(void)
 	json_decref(fake_cfg);
 	fake_cfg = json_loads("{\"name\": \"default\", \"cores\": {\"idle\": \"halt\"}}", 0, NULL);
 	fake_shutdowns = fake_applies = fake_refuse_apply = 0;
-	fake_app_on = fake_flushes = 0;
+	fake_app_on = fake_flushes = fake_log_on = 0;
 	snprintf(fake_ifname, sizeof fake_ifname, "eth0");
 }
 #endif

@@ -243,6 +243,17 @@ Test(roles, kv_reads_for_the_monitor_flush_for_the_admin)
 	cr_assert(strstr(body, "channel was full"), "%s", body);
 }
 
+/* GET /v1/httpd/access-log: the admin's (client addresses), 404 when
+ * httpd does not run, the text as the appliance gives it */
+Test(roles, httpd_access_log_for_the_admin)
+{
+	cr_assert_eq(call("GET /v1/httpd/access-log", ADMIN), 404, "%s", body);
+	fake_log_on = 1;
+	cr_assert_eq(call("GET /v1/httpd/access-log", MONITOR), 403, "%s", body);
+	cr_assert_eq(call("GET /v1/httpd/access-log", ADMIN), 200, "%s", body);
+	cr_assert(strstr(body, "\"GET / HTTP/1.1\" 200 15 \"-\" \"t\"\n"), "%s", body);
+}
+
 Test(roles, metrics_carry_the_appliances_counters)
 {
 	fake_app_on = 1;
