@@ -42,6 +42,15 @@ def httpd(request, tmp_path_factory):
     big = os.urandom(2 << 20)
     (site / "big.bin").write_bytes(big)
     os.utime(site / "a.txt", (1700000000, 1700000000))
+    huge = None
+    if data_cores == 2:                         # 100 MiB: one boot is enough
+        huge = hashlib.sha256()
+        with open(site / "huge.bin", "wb") as f:
+            for i in range(100):
+                chunk = os.urandom(1 << 20)
+                huge.update(chunk)
+                f.write(chunk)
+        huge = huge.hexdigest()
     build = tmp / "build"
     p = subprocess.run(["make", "--no-print-directory", "site", "DIR=%s" % site,
                         "CONFIG=%s" % os.path.join(ROOT, "configs", "httpd.json"), "BUILD=%s" % build],
@@ -50,7 +59,7 @@ def httpd(request, tmp_path_factory):
     port = free_port()
     netdev = ("user,id=d0,restrict=on,net=198.18.0.0/24,host=198.18.0.1,"
               "hostfwd=tcp:127.0.0.1:%d-198.18.0.2:80" % port)
-    vm = spawn([VM, "--machine", "q35", "--smp", str(data_cores + 1), "--mem", "256M", "--config", str(build / "site.tar"),
+    vm = spawn([VM, "--machine", "q35", "--smp", str(data_cores + 1), "--mem", "512M", "--config", str(build / "site.tar"),
                 "--timeout", "600", "--", "-netdev", netdev, "-device", "virtio-net-pci,netdev=d0"])
     lines, ready = [], threading.Event()
 
@@ -65,13 +74,14 @@ def httpd(request, tmp_path_factory):
         assert ready.wait(240), "no ready line:\n" + "\n".join(lines[-60:])
         assert any("httpd: HTTP/1.1 on TCP port 80" in l and "of %d data core(s)" % data_cores in l
                    for l in lines), "\n".join(lines[-40:])
-        assert any("httpd: site of 4 files, 2 directories" in l for l in lines), "\n".join(lines[-40:])
+        assert any("httpd: site of %d files, 2 directories" % (5 if huge else 4) in l
+                   for l in lines), "\n".join(lines[-40:])
         for _ in range(30):                     # the hostfwd may refuse until ARP settles
             r = curl(port, "/a.txt", check=False)
             if r.returncode == 0:
                 break
             time.sleep(1)
-        yield {"port": port, "big": big, "lines": lines}
+        yield {"port": port, "big": big, "huge": huge, "lines": lines}
     finally:
         stop(vm)
 
@@ -204,3 +214,17 @@ def test_big_file_intact_while_others_ask(httpd):
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(big).hexdigest(), len(r.stdout)
     assert not errors
+
+
+def test_100_mib_file_intact(httpd):
+    if not httpd["huge"]:
+        pytest.skip("the 100 MiB file is in the 2-core boot only")
+    h = hashlib.sha256()
+    p = subprocess.Popen(["curl", "-sS", "--max-time", "400", "http://127.0.0.1:%d/huge.bin" % httpd["port"]],
+                         stdout=subprocess.PIPE)
+    n = 0
+    for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+        h.update(chunk)
+        n += len(chunk)
+    assert p.wait(420) == 0
+    assert n == 100 << 20 and h.hexdigest() == httpd["huge"], n
