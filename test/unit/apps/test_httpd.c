@@ -42,7 +42,7 @@ static void site_build(struct tb *t, const char *index)
 	tb_end(t);
 }
 
-static void start_conns(uint32_t max_conns)
+static void start_full(uint32_t max_conns, uint32_t idle_s, uint32_t keepalive_requests)
 {
 	struct apps_config cfg;
 	char err[256];
@@ -50,12 +50,14 @@ static void start_conns(uint32_t max_conns)
 	site_build(&site, "<h1>hello</h1>\n");
 	cfg.httpd.port = PORT;
 	cfg.httpd.max_conns = max_conns;
-	cfg.httpd.keepalive_requests = 1000;
+	cfg.httpd.idle_timeout_s = idle_s;
+	cfg.httpd.keepalive_requests = keepalive_requests;
 	cfg.httpd.archive = site.buf;
 	cfg.httpd.archive_len = site.len;
 	cr_assert_eq(httpd_init(&cfg, err, sizeof err), 0, "httpd_init: %s", err);
 }
 
+static void start_conns(uint32_t max_conns) { start_full(max_conns, 0, 1000); }
 static void start(void) { start_conns(8); }
 
 static void hconnect(struct h_peer *p, uint16_t port)
@@ -475,4 +477,35 @@ Test(httpd, site_replaced_while_sending)
 	ask(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
 	cr_assert_str_eq(body_of(R), "<h1>three</h1>\n");
 	finish(&p);
+}
+
+Test(httpd, idle_reset_and_keepalive_requests)
+{
+	struct h_peer p;
+	int fin;
+	start_full(8, 60, 3);
+	hconnect(&p, 40060);
+	/* the third request on a connection is answered with Connection: close */
+	for (int i = 0; i < 3; i++) {
+		ask(&p, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", &fin);
+		cr_assert_eq(status_of(R), 200);
+		char v[32];
+		if (i < 2)
+			cr_assert(!fin && !header(R, "Connection", v, sizeof v), "request %d: %s", i, R);
+		else
+			cr_assert(fin && !strcmp(header(R, "Connection", v, sizeof v), "close"), "%s", R);
+	}
+	finish(&p);
+	/* a client that goes quiet is reset after idle_timeout_s, counted */
+	hconnect(&p, 40061);
+	ask(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
+	h_advance_ms(59000);
+	cr_assert_not(h_peer_recv(&p, &K), "a segment before the timeout (flags %#x)", K.flags);
+	h_advance_ms(1500);
+	cr_assert(h_peer_recv(&p, &K) && (K.flags & TCP_RST), "no reset after the idle timeout");
+	cr_assert_eq(net_tcp_conns(0), 0);
+	struct httpd_core_stats s;
+	httpd_core_stats(0, &s);
+	cr_assert_eq(s.idle_resets, 1);
+	cr_assert_eq(s.conn_slots_free, s.conn_slots);
 }
