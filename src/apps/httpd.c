@@ -713,12 +713,18 @@ static int parse(struct hconn *w, const char *data, size_t len)
 	return rc < 0 ? -1 : 0;
 }
 
-/* A connection we are closing takes everything (and drops it), so the
- * peer's FIN can come (web.c says why). */
+/* The window follows the input buffer: while no answer is in progress
+ * the client may have at most HTTPD_IN_MAX bytes in flight, so what
+ * arrives after an answer starts (within the window already advertised)
+ * always fits the buffer; while one is in progress, 0. A connection we
+ * are closing takes everything (and drops it), so the peer's FIN can
+ * come (web.c says why). */
 static size_t httpd_recv_space(struct tcp_conn *c, void *ctx)
 {
 	struct hconn *w = ctx;
-	return (w->busy || w->in_len) && !w->closing && !w->close_after ? 0 : 1u << 30;
+	if (w->closing || w->close_after)
+		return 1u << 30;
+	return w->busy ? 0 : HTTPD_IN_MAX - w->in_len;
 }
 
 static void httpd_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)

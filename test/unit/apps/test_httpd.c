@@ -66,6 +66,9 @@ static void hconnect(struct h_peer *p, uint16_t port)
 	cr_assert_eq(h_peer_handshake(p), 0, "no SYN-ACK");
 }
 
+static uint32_t edge;                   /* the right edge of the window we were offered */
+static uint32_t acked;                  /* what the appliance acknowledged of ours */
+
 /* reads (and acknowledges) what comes until nothing more for a while;
  * *fin set when the appliance's FIN came */
 static size_t peer_read(struct h_peer *p, char *out, size_t max, int *fin)
@@ -76,6 +79,10 @@ static size_t peer_read(struct h_peer *p, char *out, size_t max, int *fin)
 	for (int idle = 0; idle < 20; idle++) {
 		int got = 0;
 		while (h_peer_recv(p, &K)) {
+			if (K.flags & TCP_ACK) {
+				edge = K.ack + ((uint32_t)K.win << (p->our_wscale > 0 ? p->our_wscale : 0));
+				acked = K.ack;
+			}
 			if (K.seq == p->ack && K.plen) {
 				cr_assert(n + K.plen <= max, "more than %zu bytes", max);
 				memcpy(out + n, K.payload, K.plen);
@@ -508,4 +515,78 @@ Test(httpd, idle_reset_and_keepalive_requests)
 	httpd_core_stats(0, &s);
 	cr_assert_eq(s.idle_resets, 1);
 	cr_assert_eq(s.conn_slots_free, s.conn_slots);
+}
+
+/* A deep pipeline sent as fast as the window allows, each answer larger
+ * than the send buffer (so each is in progress while more requests
+ * come): every request answered, in order, none reset (the window never
+ * lets more in during an answer than the input buffer holds) */
+Test(httpd, deep_pipeline_within_the_window)
+{
+	struct h_peer p;
+	static char reqs[24 * 512], out[24 * 66000];
+	char pad[301];
+	size_t len = 0;
+	memset(pad, 'p', 300);
+	pad[300] = 0;
+	start();
+	hconnect(&p, 40070);
+	for (int i = 0; i < 24; i++)
+		len += (size_t)snprintf(reqs + len, sizeof reqs - len,
+					"GET /big.bin?%02d HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\nRange: bytes=%d-%d\r\n\r\n",
+					i, pad, i * 1000, i * 1000 + 65599);
+	cr_assert(len > 8192);
+	edge = p.seq + 1400;
+	acked = p.seq;
+	size_t off = 0, n = 0;
+	for (int round = 0; round < 2000 && (off < len || n < 24 * 65600); round++) {
+		size_t k = 0;
+		for (;;) {                      /* as much as the window allows, at once */
+			uint32_t room = (int32_t)(edge - p.seq) > 0 ? edge - p.seq : 0;
+			size_t c = len - off < 1400 ? len - off : 1400;
+			if (c > room)
+				c = room;
+			if (!c)
+				break;
+			h_peer_send(&p, TCP_ACK | TCP_PSH, reqs + off, c);
+			off += c;
+			k += c;
+		}
+		size_t got = peer_read(&p, out + n, sizeof out - n - 1, NULL);
+		n += got;
+		if (!k && !got) {
+			/* nothing moves: what a real peer's timers do. The
+			 * stack drops what comes while the window is shut (an
+			 * answer in progress): retransmit from its ACK point;
+			 * with nothing outstanding, probe (the last byte again
+			 * draws an ACK with the window as it is now) */
+			h_advance_ms(200);
+			uint32_t out_n = p.seq - acked;
+			if ((int32_t)out_n > 0) {
+				size_t from = off - out_n, c = out_n < 1400 ? out_n : 1400;
+				h_peer_send_at(&p, acked, TCP_ACK | TCP_PSH, reqs + from, c);
+			} else if (off < len) {
+				h_peer_send_at(&p, p.seq - 1, TCP_ACK, reqs + off - 1, 1);
+			}
+		}
+	}
+	out[n] = 0;
+	struct httpd_core_stats s;
+	httpd_core_stats(0, &s);
+	cr_assert_eq(off, len, "%zu of %zu bytes sent, %zu read, edge %u seq %u; %llu answers, %llu resets, %llu conns, %llu idle",
+		     off, len, n, edge, p.seq, (unsigned long long)s.requests, (unsigned long long)s.input_resets,
+		     (unsigned long long)s.curr_conns, (unsigned long long)s.idle_resets);
+	cr_assert_eq(s.input_resets, 0);
+	cr_assert_eq(s.requests, 24);
+	cr_assert_eq(s.status[2], 24);
+	/* in order: answer i carries bytes i * 1000 ... */
+	const char *a = out;
+	for (int i = 0; i < 24; i++) {
+		a = strstr(a, "HTTP/1.1 206 Partial Content\r\n");
+		cr_assert_not_null(a, "answer %d missing", i);
+		const char *b = strstr(a, "\r\n\r\n") + 4;
+		cr_assert(!memcmp(b, big + i * 1000, 65600), "answer %d: wrong bytes", i);
+		a = b + 65600;
+	}
+	finish(&p);
 }
