@@ -97,8 +97,8 @@ Test(schema, enums_and_one_of)
 	BAD("{\"cores\": {\"idle\": [\"poll\", 1]}}", "cores.idle[1]: must be \"poll\" or \"halt\"");
 	BAD("{\"cores\": {\"idle\": 5}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
 	BAD("{\"cores\": {\"idle\": {}}}", "cores.idle: must be \"poll\", \"halt\" or a list of them");
-	BAD("{\"app\": \"memcached\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\", \"kv\"");
-	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\", \"kv\"");
+	BAD("{\"app\": \"memcached\"}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\", \"kv\", \"httpd\"");
+	BAD("{\"app\": 1}", "app: must be one of \"l2fwd\", \"echo\", \"iperf\", \"web\", \"proxy\", \"kv\", \"httpd\"");
 	BAD("{\"proxy\": {\"listen\": 80, \"backend\": \"1.2.3.4:99999\"}}", "proxy.backend: must be \"a.b.c.d:port\"");
 	BAD("{\"proxy\": {\"backend\": \"1.2.3.4:80\"}}", "proxy.listen: required");
 	GOOD("{\"tcp\": {\"send_buffers\": 16}}");
@@ -223,7 +223,7 @@ Test(schema, json_schema_rendering_follows_the_table)
 	idle = json_object_get(idle, "idle");
 	cr_assert_eq(json_array_size(json_object_get(idle, "oneOf")), 2);
 	json_t *app = json_object_get(json_object_get(s, "properties"), "app");
-	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 6);
+	cr_assert_eq(json_array_size(json_object_get(app, "enum")), 7);
 	json_decref(s);
 }
 
