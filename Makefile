@@ -126,7 +126,7 @@ deps-bench: $(BUILD)/.deps $(BUILD)/.deps-bench
 # never typed by hand; every object and test that includes the header
 # waits for it.
 MIME_TYPES := /etc/mime.types
-$(BUILD)/gen/httpd_mime.h: tools/gen-mime-types | $(BUILD)/.deps
+$(BUILD)/gen/httpd_mime.h: tools/gen-mime-types $(wildcard $(MIME_TYPES)) | $(BUILD)/.deps
 	@$(PYTHON) tools/gen-mime-types $(MIME_TYPES) $@
 $(HTTPD_SITE_SRC:%.c=$(BUILD)/k/%.o) $(HTTPD_SITE_SRC:%.c=$(BUILD)/h/%.o): $(BUILD)/gen/httpd_mime.h
 
@@ -193,7 +193,8 @@ UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_APPS := $(wildcard test/unit/apps/test_*.c)
 UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
-	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c
+	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c \
+	src/core/tar.c
 # The config schema as the appliance assembles it: every subsystem's table
 # and the appliance table (whose rows link the appliances, so they come
 # with the stack and the net tests' stub platform).
