@@ -126,7 +126,7 @@ deps-bench: $(BUILD)/.deps $(BUILD)/.deps-bench
 # never typed by hand; every object and test that includes the header
 # waits for it.
 MIME_TYPES := /etc/mime.types
-$(BUILD)/gen/httpd_mime.h: tools/gen-mime-types | $(BUILD)/.deps
+$(BUILD)/gen/httpd_mime.h: tools/gen-mime-types $(wildcard $(MIME_TYPES)) | $(BUILD)/.deps
 	@$(PYTHON) tools/gen-mime-types $(MIME_TYPES) $@
 $(HTTPD_SITE_SRC:%.c=$(BUILD)/k/%.o) $(HTTPD_SITE_SRC:%.c=$(BUILD)/h/%.o): $(BUILD)/gen/httpd_mime.h
 

@@ -388,7 +388,8 @@ Test(site, thousands_of_paths_are_each_found_and_strangers_are_not)
 
 Test(site, a_folder_archived_by_gnu_tar_with_a_symlink)
 {
-	char dir[] = "/tmp/pollux-site-XXXXXX", cmd[1024], path[256];
+	char dir[256], cmd[1024], path[300];
+	snprintf(dir, sizeof dir, "%s/pollux-site-XXXXXX", P_tmpdir);
 	cr_assert(mkdtemp(dir));
 	snprintf(cmd, sizeof cmd,
 		 "cd %s && mkdir -p site/css site/blog && printf '<h1>' > site/index.html"

@@ -297,7 +297,8 @@ Test(tar, error_names_are_escaped_for_the_console)
 /* ---- archives GNU tar wrote */
 static struct tb gnu_tar(const char *format, const char *extra)
 {
-	char dir[] = "/tmp/pollux-tar-XXXXXX", cmd[1024], path[256];
+	char dir[256], cmd[1024], path[300];
+	snprintf(dir, sizeof dir, "%s/pollux-tar-XXXXXX", P_tmpdir);
 	cr_assert(mkdtemp(dir));
 	snprintf(cmd, sizeof cmd,
 		 "cd %s && mkdir -p site/sub && printf '<p>' > site/index.html && printf 'body{}' > site/sub/a.css"
