@@ -33,7 +33,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
 	python3-prometheus-client testssl.sh memcached python3-pymemcache libmemcached-tools
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
-	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
+	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx nginx-light wrk
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
@@ -414,6 +414,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/boot/run
 	bench/tcp/run
 	bench/kv/run
+	bench/httpd/run
 	bench/pps/run
 	bench/api/run
 
