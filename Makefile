@@ -31,14 +31,15 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	libcriterion-dev libmbedtls-dev libhttp-parser-dev libjansson-dev \
 	python3 python3-pytest gdb procps dpdk dpdk-dev \
 	iproute2 iputils-ping netcat-openbsd iperf3 curl hping3 tcpdump clang libclang-rt-dev \
-	python3-prometheus-client testssl.sh memcached python3-pymemcache libmemcached-tools
+	python3-prometheus-client testssl.sh memcached python3-pymemcache libmemcached-tools \
+	media-types
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
 	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx nginx-light wrk
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
 	src/core/config.c src/core/backtrace.c src/core/arena.c src/core/log.c src/core/schema.c \
-	src/core/siphash.c
+	src/core/siphash.c src/core/tar.c
 CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/trap.c src/core/metal/paging.c src/core/metal/acpi.c \
 	src/core/metal/apic.c src/core/metal/smp.c src/core/metal/syscall.c \
@@ -59,6 +60,9 @@ NET_SRC := src/net/eth.c src/net/arp.c src/net/ip.c src/net/udp.c src/net/iface.
 APPS_SRC := src/apps/apps.c src/apps/l2fwd.c src/apps/echo.c src/apps/iperf.c src/apps/web.c \
 	src/apps/proxy.c src/apps/kv_store.c src/apps/kv_proto.c src/apps/kv_exec.c \
 	src/apps/kv.c src/apps/httpd_http.c src/apps/httpd_head.c
+# httpd's site index; its media-type table is generated (tools/gen-mime-types)
+HTTPD_SITE_SRC := src/apps/httpd_site.c
+APPS_SRC += $(HTTPD_SITE_SRC)
 API_SRC := src/api/schema.c src/api/buf.c src/api/http.c src/api/router.c src/api/routes.c \
 	src/api/metrics.c src/api/openapi.c src/api/tls.c src/api/cert.c src/api/apply.c src/api/config.c
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -77,7 +81,7 @@ KERNEL_OBJ := $(KERNEL_C:%.c=$(BUILD)/k/%.o) $(KERNEL_S:%.S=$(BUILD)/k/%.o)
 # ---------------------------------------------------------------- flags
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 KCFLAGS := -std=gnu11 -O2 -g $(WARN) -nostdinc -isystem $(MUSL_INC) \
-	-isystem $(GCC_INC) -isystem $(BUILD)/inc -Isrc -ffreestanding -fno-pie -fno-pic \
+	-isystem $(GCC_INC) -isystem $(BUILD)/inc -Isrc -I$(BUILD)/gen -ffreestanding -fno-pie -fno-pic \
 	-fno-stack-protector -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 	-mcmodel=small -march=x86-64 -mtune=generic -fno-asynchronous-unwind-tables \
 	-fno-builtin-malloc -D_GNU_SOURCE -DPOLLUX_METAL
@@ -87,12 +91,12 @@ KLIBS := -Wl,--start-group $(DEBLIB)/libmbedtls.a $(DEBLIB)/libmbedx509.a \
 	$(DEBLIB)/libmbedcrypto.a $(DEBLIB)/libhttp_parser.a $(DEBLIB)/libjansson.a \
 	$(MUSL_LIB) $(LIBGCC) -Wl,--end-group
 
-HCFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED -fno-omit-frame-pointer
+HCFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -I$(BUILD)/gen -D_GNU_SOURCE -DPOLLUX_HOSTED -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all hosted deps deps-bench run test test-layers test-unit test-vm test-hosted test-vhost-live test-fuzz bench soak clean gdb
+.PHONY: all hosted site deps deps-bench run test test-layers test-unit test-vm test-hosted test-vhost-live test-fuzz bench soak clean gdb
 all: $(BUILD)/pollux.elf $(BUILD)/pollux-hosted
 
 # ---------------------------------------------------------------- deps
@@ -116,6 +120,15 @@ $(BUILD)/.deps-bench: Makefile
 	$(call install_missing,$(BENCH_PKGS))
 deps: $(BUILD)/.deps
 deps-bench: $(BUILD)/.deps $(BUILD)/.deps-bench
+
+# ---------------------------------------------------------------- generated
+# httpd's media types from Debian's /etc/mime.types (package media-types),
+# never typed by hand; every object and test that includes the header
+# waits for it.
+MIME_TYPES := /etc/mime.types
+$(BUILD)/gen/httpd_mime.h: tools/gen-mime-types $(wildcard $(MIME_TYPES)) | $(BUILD)/.deps
+	@$(PYTHON) tools/gen-mime-types $(MIME_TYPES) $@
+$(HTTPD_SITE_SRC:%.c=$(BUILD)/k/%.o) $(HTTPD_SITE_SRC:%.c=$(BUILD)/h/%.o): $(BUILD)/gen/httpd_mime.h
 
 # ---------------------------------------------------------------- kernel
 # The libraries' headers, without the rest of /usr/include (glibc's
@@ -148,7 +161,7 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c \
 	$(API_SRC) src/appliance/probe_hosted.c src/appliance/hosted_listener.c
 HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
-HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -D_GNU_SOURCE -DPOLLUX_HOSTED \
+HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -I$(BUILD)/gen -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer -march=x86-64 -mtune=generic -pthread
 
 $(BUILD)/h/%.o: %.c | $(BUILD)/.deps
@@ -173,13 +186,15 @@ UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c src/sched/config.c
 UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h src/apps/*.h src/appliance/*.h test/unit/*/stubs.h test/unit/net/*.h)
+UNIT_HDRS += $(BUILD)/gen/httpd_mime.h
 UNIT_DRIVERS := $(filter-out %_live.c,$(wildcard test/unit/drivers/test_*.c))
 UNIT_DRIVERS_SRC := src/drivers/virtio.c src/drivers/virtq.c src/drivers/vhost_user.c
 UNIT_NET := $(wildcard test/unit/net/test_*.c)
 UNIT_API := $(wildcard test/unit/api/test_*.c)
 UNIT_APPS := $(wildcard test/unit/apps/test_*.c)
 UNIT_NET_SRC := test/unit/net/harness.c $(PKT_SRC) $(NET_SRC) \
-	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c
+	src/sched/timer.c src/core/log.c src/core/config.c src/core/schema.c src/core/siphash.c \
+	src/core/tar.c
 # The config schema as the appliance assembles it: every subsystem's table
 # and the appliance table (whose rows link the appliances, so they come
 # with the stack and the net tests' stub platform).
@@ -254,6 +269,16 @@ $(BUILD)/unit-san/apps/test_httpd_http: test/unit/apps/test_httpd_http.c $(HTTPD
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC $< (asan, ubsan)"
 	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(HTTPD_HTTP_TEST_SRC) -lcriterion
+# the site index alone: the tar reader, the index, the media types
+SITE_TEST_SRC := src/apps/httpd_site.c src/core/tar.c src/core/siphash.c
+$(BUILD)/unit/apps/test_httpd_site: test/unit/apps/test_httpd_site.c $(SITE_TEST_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) $(HCFLAGS) -o $@ $< $(SITE_TEST_SRC) -lcriterion
+$(BUILD)/unit-san/apps/test_httpd_site: test/unit/apps/test_httpd_site.c $(SITE_TEST_SRC) $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $< (asan, ubsan)"
+	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(SITE_TEST_SRC) -lcriterion
 # the TCP suites again with the fake device's checksum offload and TSO
 UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
@@ -277,7 +302,7 @@ test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 # build/fuzz/corpus/<name>/ until `make fuzz` merges it in.
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -Itest/unit/net -D_GNU_SOURCE -DPOLLUX_HOSTED \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Isrc -I$(BUILD)/gen -Itest/unit/net -D_GNU_SOURCE -DPOLLUX_HOSTED \
 	-fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_NET_SRC := $(filter-out src/sched/timer.c,$(UNIT_NET_SRC))
 FUZZ_API_SRC := $(API_SRC) $(CONFIG_SCHEMA_SRC) test/unit/api/schema_root.c
@@ -409,6 +434,23 @@ else
 	tools/pollux-vm --smp 4 --machine q35 --config $(CONFIG) --api $(API_PORT)
 endif
 
+# make site DIR=<folder> CONFIG=<config>: build/site.tar, a boot module
+# holding CONFIG as pollux.json (first, so `tar -tf` shows it at once)
+# and the folder's files as the site's root (<folder>/index.html is /).
+# The site index never serves the top-level pollux.json, so a folder
+# with one of its own is refused here rather than shadowed.
+site: $(BUILD)/.deps
+	@[ -n "$(DIR)" ] && [ -d "$(DIR)" ] || { echo "make site: DIR=<folder> must name the site's folder"; exit 2; }
+	@[ -f "$(CONFIG)" ] || { echo "make site: CONFIG=$(CONFIG) is not a file"; exit 2; }
+	@[ ! -e "$(DIR)/pollux.json" ] || { echo "make site: $(DIR)/pollux.json would clash with the config"; exit 2; }
+	@$(PYTHON) -c 'import json,sys; json.load(open(sys.argv[1]))' "$(CONFIG)" || \
+		{ echo "make site: $(CONFIG) is not valid JSON"; exit 2; }
+	@rm -rf $(BUILD)/site.stage && mkdir -p $(BUILD)/site.stage && cp "$(CONFIG)" $(BUILD)/site.stage/pollux.json
+	@tar --format=pax --sort=name --owner=0 --group=0 --numeric-owner -cf $(BUILD)/site.tar.tmp \
+		-C $(BUILD)/site.stage pollux.json -C "$(DIR)" .
+	@mv $(BUILD)/site.tar.tmp $(BUILD)/site.tar && rm -rf $(BUILD)/site.stage
+	@echo "site: $(BUILD)/site.tar ($$(tar -tf $(BUILD)/site.tar | wc -l) entries, $$(stat -c %s $(BUILD)/site.tar) bytes)"
+
 bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/ring/run
 	bench/boot/run
@@ -426,4 +468,4 @@ gdb: all
 	@echo "start QEMU with: tools/pollux-vm --gdb ...  then: gdb -ex 'target remote :1234' $(BUILD)/pollux.elf"
 
 clean:
-	rm -rf $(BUILD)/k $(BUILD)/fuzz $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/unit-tsan $(BUILD)/pollux.elf $(BUILD)/h $(BUILD)/pollux-hosted
+	rm -rf $(BUILD)/k $(BUILD)/gen $(BUILD)/fuzz $(BUILD)/unit $(BUILD)/unit-san $(BUILD)/unit-tsan $(BUILD)/pollux.elf $(BUILD)/h $(BUILD)/pollux-hosted

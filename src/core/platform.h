@@ -12,7 +12,15 @@
 #include <stdint.h>
 #include "core/core.h"
 
+/* The boot module (-initrd, or hosted --config FILE) is the JSON config,
+ * or a tar archive holding it as pollux.json beside an appliance's files
+ * (make site). platform_config returns the document (inside the archive
+ * when the module is one); platform_boot_archive the whole archive, or
+ * NULL when the module was plain JSON. An archive that is malformed or
+ * lacks pollux.json stops the boot (EXIT_BAD_CONFIG) with the reason on
+ * the console. Both borrowed for the life of the system. */
 const char *platform_config(size_t *len);   /* the raw document, or NULL/0 */
+const void *platform_boot_archive(size_t *len);
 void platform_core_enter(struct core *c);   /* on core c, before its loop */
 void platform_ready(void);                  /* every core is in its loop */
 /* The platform's own tests (test=NAME): 0 passed, -1 failed, -ENOENT

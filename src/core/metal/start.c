@@ -16,6 +16,7 @@
 #include "core/metal/metal.h"
 #include "core/cmdline.h"
 #include "core/platform.h"
+#include "core/tar.h"
 
 #define PVH_MAGIC 0x336ec578
 
@@ -225,10 +226,44 @@ void core_idle_wait(uint64_t token, uint64_t deadline_ns)
 	__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
+/* The module split into config and archive on first use (RAM is all
+ * mapped by then; kmain only reserved the module's range). */
+static const char *boot_config, *boot_archive;
+static size_t boot_config_len, boot_archive_len;
+static int boot_split;
+
+static void boot_module_split(void)
+{
+	char err[300];
+	if (boot_split)
+		return;
+	boot_split = 1;
+	int rc = tar_boot_config(metal_config_buf, metal_config_len, &boot_config, &boot_config_len, err, sizeof err);
+	if (rc < 0) {
+		klog("%s", err);
+		klog("pollux: boot stopped: the boot module is a tar archive without a usable pollux.json");
+		platform_exit(EXIT_BAD_CONFIG);
+	}
+	if (rc) {
+		boot_archive = metal_config_buf;
+		boot_archive_len = metal_config_len;
+		klog("boot: module is a tar archive (%zu bytes), config pollux.json (%zu bytes)", boot_archive_len,
+		     boot_config_len);
+	}
+}
+
 const char *platform_config(size_t *len)
 {
-	*len = metal_config_len;
-	return metal_config_buf;
+	boot_module_split();
+	*len = boot_config_len;
+	return boot_config;
+}
+
+const void *platform_boot_archive(size_t *len)
+{
+	boot_module_split();
+	*len = boot_archive_len;
+	return boot_archive;
 }
 
 void platform_core_enter(struct core *c) { }
