@@ -21,7 +21,10 @@
  * while their answers fit and stops at the first that does not (ran);
  * once the FIFO sent those, the rest run again in the same message from
  * the start of its buffer (msg_more). So a batch needs one small
- * message however long its answers. An answer that alone overflows a
+ * message however long its answers. The op that did not fit ran
+ * nothing: the writer's room callback told kv_exec before the read
+ * counted or changed anything (hits, the fetched bit, a gat's TTL, an mg
+ * win token), so every op counts once however often it is tried. An answer that alone overflows a
  * small one (a large value) moves with the ops after it into a big
  * message; with none free it waits on the core's big-wait queue (FIFO,
  * served by the poller as big ones come back): the connection waits,
@@ -223,7 +226,9 @@ struct kv_wr {
 	struct kv_msg *big;
 };
 
-static int wr_put(struct kv_out *o, const void *p, size_t n)
+/* room for n more bytes: 0, or -ENOBUFS (kv_exec then stops before its
+ * read changed anything, so the op can run again, counted once) */
+static int wr_room(struct kv_out *o, size_t n)
 {
 	struct kv_wr *w = (struct kv_wr *)o;
 	if (w->len + n > w->cap && w->grow && !w->big) {
@@ -238,7 +243,13 @@ static int wr_put(struct kv_out *o, const void *p, size_t n)
 			w->cap = b->cap;
 		}
 	}
-	if (w->len + n > w->cap)
+	return w->len + n <= w->cap ? 0 : -ENOBUFS;
+}
+
+static int wr_put(struct kv_out *o, const void *p, size_t n)
+{
+	struct kv_wr *w = (struct kv_wr *)o;
+	if (wr_room(o, n))
 		return -ENOBUFS;
 	memcpy(w->buf + w->len, p, n);
 	w->len += (uint32_t)n;
@@ -250,7 +261,7 @@ static void msg_exec(struct kv_msg *m)
 {
 	struct kv_core *k = me();
 	uint32_t now = kv_now();
-	struct kv_wr w = { .o = { .put = wr_put }, .buf = m->buf, .cap = m->cap - m->stage };
+	struct kv_wr w = { .o = { .put = wr_put, .room = wr_room }, .buf = m->buf, .cap = m->cap - m->stage };
 	unsigned i;
 	/* ops from `from` on, in order, while their answers fit: the rest
 	 * runs again (msg_more) once these answers went out */
@@ -621,7 +632,7 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	if (shard == k->shard_ix && kc->fhead == kc->ftail && !multi) {
 		/* direct: into the connection's out buffer */
 		/* a big message for a long answer, unless others wait for one */
-		struct kv_wr w = { .o = { .put = wr_put }, .buf = kc->out, .len = kc->out_len,
+		struct kv_wr w = { .o = { .put = wr_put, .room = wr_room }, .buf = kc->out, .len = kc->out_len,
 				   .cap = KV_CONN_OUT, .start = kc->out_len,
 				   .grow = k->big_wait ? NULL : kc };
 		int rc = kv_exec(k->shard, op, now, &w.o);

@@ -11,6 +11,7 @@
  * kv.send_timeout_s (send_timeouts) and every message comes back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../net/check.h"
 #include "apps/apps.h"
@@ -127,6 +128,60 @@ Test(kv_flow, a_100_key_get_of_1k_values_streams_whole)
 	h_turn();
 	kv_core_stats(0, &st);
 	cr_assert_eq(st.curr_conns, 0);
+}
+
+/* the value of `name` in the answer to `stats` on p (-1: absent) */
+static long long stat_of(struct h_peer *p, const char *name)
+{
+	static char got[16384];
+	char pat[80];
+	peer_send_all(p, "stats\r\n", 7);
+	size_t n = peer_read(p, got, sizeof got - 1);   /* until nothing more comes */
+	got[n] = 0;
+	cr_assert(n >= 5 && !memcmp(got + n - 5, "END\r\n", 5), "stats: %zu bytes", n);
+	snprintf(pat, sizeof pat, "STAT %s ", name);
+	const char *at = strstr(got, pat);
+	return at ? atoll(at + strlen(pat)) : -1;
+}
+
+/* A batch whose answers overflow its message runs its remaining ops again
+ * (msg_more): each op is counted once all the same */
+Test(kv_flow, a_multi_get_that_overflows_its_message_counts_each_key_once)
+{
+	struct h_peer p;
+	static char got[120000], line[1024];
+	kv_start(30);
+	kv_connect(&p, 41003);
+	set_values(&p, "c", 40, 1000);
+	size_t l = (size_t)snprintf(line, sizeof line, "get");
+	for (int i = 0; i < 40; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " c%03d", i);
+	for (int i = 0; i < 5; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " miss%d", i);
+	memcpy(line + l, "\r\n", 2);
+	peer_send_all(&p, line, l + 2);
+	size_t w = 40 * (strlen("VALUE c000 0 1000\r\n") + 1002) + 5;
+	cr_assert_eq(peer_read(&p, got, w), w);
+	cr_assert_eq(stat_of(&p, "get_hits"), 40);
+	cr_assert_eq(stat_of(&p, "get_misses"), 5);
+	cr_assert_eq(stat_of(&p, "cmd_get"), 45);
+	/* gat counts touches once as well */
+	l = (size_t)snprintf(line, sizeof line, "gat 0");
+	for (int i = 0; i < 40; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " c%03d", i);
+	memcpy(line + l, "\r\n", 2);
+	peer_send_all(&p, line, l + 2);
+	cr_assert_eq(peer_read(&p, got, w), w);
+	cr_assert_eq(stat_of(&p, "get_hits"), 80);
+	cr_assert_eq(stat_of(&p, "touch_hits"), 40);
+	cr_assert_eq(stat_of(&p, "cmd_touch"), 40);
+	struct kv_core_stats st;
+	kv_core_stats(0, &st);
+	/* the sets, the get, the gat and the 6 stats: once each */
+	cr_assert_eq(st.ops, 40 + 45 + 40 + 6, "ops %lu", (unsigned long)st.ops);
+	cr_assert_eq(st.msgs_free, st.msgs);
+	h_peer_send(&p, TCP_RST | TCP_ACK, NULL, 0);
+	h_turn();
 }
 
 Test(kv_flow, a_client_that_never_reads_holds_its_share_then_is_reset)
