@@ -149,6 +149,8 @@ static const struct kv_metric {
 	KVC(send_timeouts, "send_timeouts_total",
 	    "Connections reset: they held messages and took no bytes for kv.send_timeout_s.", 0),
 	KVC(share_waits, "share_waits_total", "Times a connection's input waited: it held its share of messages.", 0),
+	KVC(reserve_waits, "reserve_waits_total",
+	    "Times a connection's input waited: past its few messages, the pool at its reserve.", 0),
 	KVC(big_waits, "big_waits_total", "Times an answer waited for a large answer message.", 0),
 	KVC(ops, "ops_total", "Operations executed on this core's shard.", 0),
 	KVC(cross_core, "cross_core_ops_total", "Operations this core sent to another core's shard.", 0),

@@ -36,10 +36,16 @@
  * none free: SERVER_ERROR out of memory).
  *
  * Bounds per connection: it holds at most KV_CONN_SHARE messages (then
- * its input waits: back-pressure on it alone; a core short of messages
- * resumes its waiting connections in turn), and one that holds messages
- * while its client takes no bytes for kv.send_timeout_s is reset by the
- * sweep, its messages freed (counted).
+ * its input waits: back-pressure on it alone), and past its first
+ * KV_CONN_FEW only while more than KV_MSG_RESERVE of the core's pool
+ * are free (pool_wait): clients that never read can't hold more than
+ * KV_MSGS - KV_MSG_RESERVE beyond their few, and the reserve serves the
+ * connections within theirs, so other clients of the core go on being
+ * answered (it takes KV_MSGS / KV_CONN_FEW = 64 such clients to drain a
+ * core). Connections waiting for the pool are resumed in turn by the
+ * poller as the rule lets each on. One that holds messages while its
+ * client takes no bytes for kv.send_timeout_s is reset by the sweep, its
+ * messages freed (counted).
  *
  * Memory: everything is taken at start-up (the shards' arenas from
  * kv.memory_mb, per core: the connection slots, kv.max_conns split over
@@ -86,7 +92,11 @@ _Static_assert(KV_MSGS >= POLLUX_MAX_CORES, "a flush_all needs a message per sha
 #define KV_ANSWER_ROOM 1024     /* room beside a staged value for its answer */
 #define KV_SWEEP_BUDGET 256     /* items a core's sweep looks at per second */
 #define KV_CONN_SHARE 16        /* messages one connection may hold: then its input waits */
+#define KV_CONN_FEW 2           /* ...of which it may take these whatever the others hold */
+#define KV_MSG_RESERVE (KV_MSGS / 4)    /* beyond its few, only while more than this are free */
 _Static_assert(KV_CONN_SHARE >= 2 && KV_CONN_SHARE * 4 <= KV_MSGS, "a share leaves the pool to the rest");
+_Static_assert(KV_CONN_FEW >= 1 && KV_CONN_FEW < KV_CONN_SHARE && KV_MSG_RESERVE >= KV_CONN_SHARE,
+	       "the reserve serves the connections within their few");
 
 struct kv_msg {
 	struct kv_msg *next;            /* free list, retry list, big-wait list: first */
@@ -155,7 +165,7 @@ struct kv_core {
 	uint32_t next_id;
 	/* owner writes, any core reads */
 	counter_t curr_conns, total_conns, refused, idle_resets, closed_bad, answer_overflow;
-	counter_t send_timeouts, share_waits, big_waits;
+	counter_t send_timeouts, share_waits, big_waits, reserve_waits;
 	counter_t ops, cross_core, cross_msgs, no_msg, retries, bytes_read, bytes_written;
 	counter_t msgs_free, bigs_free;
 	counter_t busy_ns;              /* in kv's receive and message handlers */
@@ -182,6 +192,20 @@ static struct kv_core *me(void) { return &cores[core_self()->id]; }
 static int msgs_short(const struct kv_core *k)
 {
 	return !k->msg_free || counter_get(&k->msgs_free) < nshards;
+}
+
+/* The pool's fairness rule: a connection takes its first KV_CONN_FEW
+ * messages while the pool has a shard's worth free, the rest of its
+ * share only while more than KV_MSG_RESERVE are free. So connections
+ * that never read hold at most KV_MSGS - KV_MSG_RESERVE messages beyond
+ * their few, and the reserve goes to those that hold fewer: it takes
+ * KV_MSGS / KV_CONN_FEW such clients on one core (64) to starve the rest
+ * until kv.send_timeout_s resets them. 1: this connection's input waits
+ * for the pool (the poller resumes it when the rule lets it on). */
+static int pool_wait(const struct kv_core *k, const struct kv_conn *kc)
+{
+	return msgs_short(k) ||
+	       (kc->held >= KV_CONN_FEW && counter_get(&k->msgs_free) <= KV_MSG_RESERVE);
 }
 
 static struct kv_msg *msg_take(struct kv_core *k, int big)
@@ -466,13 +490,24 @@ static unsigned kv_poll(void *arg)
 		}
 		n++;
 	}
-	while (k->starved && !msgs_short(k)) {
-		struct kv_conn *kc = k->starved;
-		k->starved = kc->starve_next;
-		if (!k->starved)
-			k->starved_tail = NULL;
+	/* connections that waited for the pool, in turn: each the fairness
+	 * rule lets on now (one past its few waits on while the pool is at
+	 * its reserve; one within them goes) */
+	struct kv_conn *prev = NULL, *next;
+	for (struct kv_conn *kc = k->starved; kc && !msgs_short(k); kc = next) {
+		next = kc->starve_next;
+		if (pool_wait(k, kc)) {
+			prev = kc;
+			continue;
+		}
+		if (prev)
+			prev->starve_next = next;
+		else
+			k->starved = next;
+		if (k->starved_tail == kc)
+			k->starved_tail = prev;
 		kc->starved = 0;
-		conn_resume(kc);
+		conn_resume(kc);        /* may queue it again, at the tail */
 		n++;
 	}
 	return n;
@@ -554,7 +589,7 @@ static int conn_must_wait(const struct kv_conn *kc)
 {
 	struct kv_core *k = &cores[core_self()->id];
 	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || kc->held >= KV_CONN_SHARE ||
-	       msgs_short(k);
+	       pool_wait(k, kc);
 }
 
 static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
@@ -758,10 +793,13 @@ static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data
 			/* what waits in open batches must go, or the FIFO never drains */
 			if (batch_flush(k, kc) < 0)
 				return -1;
+			int pool = pool_wait(k, kc);
 			if (!kc->blocked && kc->held >= KV_CONN_SHARE)
 				counter_add(&k->share_waits, 1);
+			else if (!kc->blocked && pool && !msgs_short(k))
+				counter_add(&k->reserve_waits, 1);
 			kc->blocked = 1;
-			if (msgs_short(k) && !kc->starved) {
+			if (pool && !kc->starved) {
 				/* at the tail: the poller resumes them in turn */
 				kc->starved = 1;
 				kc->starve_next = NULL;
@@ -1127,6 +1165,7 @@ void kv_core_stats(uint32_t core, struct kv_core_stats *o)
 	o->send_timeouts = counter_get(&k->send_timeouts);
 	o->share_waits = counter_get(&k->share_waits);
 	o->big_waits = counter_get(&k->big_waits);
+	o->reserve_waits = counter_get(&k->reserve_waits);
 	o->ops = counter_get(&k->ops);
 	o->cross_core = counter_get(&k->cross_core);
 	o->cross_msgs = counter_get(&k->cross_msgs);
