@@ -32,8 +32,15 @@
  *
  * A store's value is received straight into the item when the key is
  * ours, else into the message that carries it (staged at the end of its
- * buffer; one of the few big messages when it does not fit a small one;
- * none free: SERVER_ERROR out of memory).
+ * buffer; one of the few big messages when it does not fit a small one).
+ * With no big one free, or answers or stores already waiting for one, the
+ * store waits its turn (vwait, on the core's store-wait queue, served by
+ * the poller in one ticket order with the big-wait queue): the parser
+ * holds the op with no destination yet, the connection's input waits.
+ * A connection whose value is still arriving into a message
+ * kv.send_timeout_s after it took it (seconds while kv itself held its
+ * input not counted) is reset by the sweep (counted: value_timeouts), so
+ * a client can't keep a big message by not sending.
  *
  * Bounds per connection: it holds at most KV_CONN_SHARE messages (then
  * its input waits: back-pressure on it alone), and past its first
@@ -60,8 +67,9 @@
  * core only while it is there (the channel hands it over and back, with
  * release/acquire: the shard's core writes buf, beg/end, ran, need_big,
  * len and back; the home core reads them only after the message came
- * back, i.e. once it set done itself). done, left, from, big_wait and
- * the FIFO are the home core's alone; it reads done of a message that is
+ * back, i.e. once it set done itself). done, left, from, big_wait,
+ * ticket, a connection's vwait and the wait queues and the FIFO are the
+ * home core's alone; it reads done of a message that is
  * out (it wrote it before sending), never ran. Counters are per core
  * (counter_t), read by any core.
  */
@@ -109,6 +117,7 @@ struct kv_msg {
 	uint8_t need_big, big_wait;     /* op `ran` alone overflows it; on the big-wait list */
 	uint16_t nops, left;            /* ops; FIFO entries not yet emitted */
 	uint16_t from, ran;             /* this run began at op `from`; ops < ran are answered */
+	uint32_t ticket;                /* big-wait: its turn (stores wait in the same order) */
 	uint32_t cap, len, stage;       /* buf bytes; answers; staged value at the end */
 	uint32_t beg[KV_BATCH], end[KV_BATCH];  /* op i's answer: buf[beg[i], end[i]) */
 	struct kv_op ops[KV_BATCH];
@@ -140,6 +149,13 @@ struct kv_conn {
 	struct kv_item *vitem;
 	struct kv_msg *vmsg;
 	uint8_t verr;
+	uint32_t vsince;                /* kv_now() when vmsg was taken, + seconds blocked */
+	/* ...or waits for a big message to go into (vwait): the parser holds
+	 * its op, the connection's input waits; served in ticket order with
+	 * the answers on the big-wait list */
+	uint8_t vwait;
+	uint32_t vwait_len, vticket;
+	struct kv_conn *vwait_next;
 	/* the multi-get line being read: its open message per shard */
 	struct kv_msg *batch[POLLUX_MAX_CORES];
 	/* answers in order: direct bytes first, then the FIFO */
@@ -159,13 +175,15 @@ struct kv_core {
 	uint32_t nconns;
 	struct kv_msg *msg_free, *big_free, *retry;
 	struct kv_msg *big_wait, *big_wait_tail;        /* answers waiting for a big message, FIFO */
+	struct kv_conn *store_wait, *store_wait_tail;   /* stores' values waiting for one, FIFO */
+	uint32_t big_ticket;                            /* the next waiter's turn (either list) */
 	struct kv_conn *starved, *starved_tail; /* blocked for want of a message, FIFO: the poller resumes them */
 	struct timer sweep;
 	int timer_on;
 	uint32_t next_id;
 	/* owner writes, any core reads */
 	counter_t curr_conns, total_conns, refused, idle_resets, closed_bad, answer_overflow;
-	counter_t send_timeouts, share_waits, big_waits, reserve_waits;
+	counter_t send_timeouts, share_waits, big_waits, reserve_waits, value_timeouts;
 	counter_t ops, cross_core, cross_msgs, no_msg, retries, bytes_read, bytes_written;
 	counter_t msgs_free, bigs_free;
 	counter_t busy_ns;              /* in kv's receive and message handlers */
@@ -206,6 +224,12 @@ static int pool_wait(const struct kv_core *k, const struct kv_conn *kc)
 {
 	return msgs_short(k) ||
 	       (kc->held >= KV_CONN_FEW && counter_get(&k->msgs_free) <= KV_MSG_RESERVE);
+}
+
+/* someone waits for a big message: a newcomer queues behind */
+static int bigs_queued(const struct kv_core *k)
+{
+	return k->big_wait || k->store_wait;
 }
 
 static struct kv_msg *msg_take(struct kv_core *k, int big)
@@ -331,6 +355,8 @@ static void msg_remote(void *arg)
 
 static void conn_pump(struct kv_conn *kc);
 static void conn_resume(struct kv_conn *kc);
+static struct kv_msg *msg_for(struct kv_core *k, struct kv_conn *kc, int big);
+static void value_stage(struct kv_conn *kc, struct kv_msg *m, uint32_t vlen);
 static void conn_release(struct kv_core *k, struct kv_conn *kc);
 
 static int msg_more(struct kv_core *k, struct kv_msg *m, int turn);
@@ -381,10 +407,11 @@ static int msg_more(struct kv_core *k, struct kv_msg *m, int turn)
 			tcp_abort(kc->c);
 		return -1;
 	}
-	struct kv_msg *b = k->big_wait && !turn ? NULL : msg_take(k, 1);
+	struct kv_msg *b = bigs_queued(k) && !turn ? NULL : msg_take(k, 1);
 	if (!b) {
 		counter_add(&k->big_waits, 1);
 		m->big_wait = 1;
+		m->ticket = k->big_ticket++;
 		m->next = NULL;
 		if (k->big_wait_tail)
 			k->big_wait_tail->next = m;
@@ -451,6 +478,13 @@ static void kv_sweep_fire(struct timer *t, void *arg)
 		if (kc->c && kc->held && kc->send_wait && now - kc->send_since >= cfgk.send_timeout_s) {
 			counter_add(&k->send_timeouts, 1);
 			tcp_abort(kc->c);
+		} else if (kc->c && kc->vmsg && kc->blocked) {
+			kc->vsince++;   /* a second kv held its input: not the client's */
+		} else if (kc->c && kc->vmsg && (int32_t)(now - kc->vsince) >= (int32_t)cfgk.send_timeout_s) {
+			/* a value still arriving into a message after as long:
+			 * the message goes back (a big one is one of four) */
+			counter_add(&k->value_timeouts, 1);
+			tcp_abort(kc->c);
 		}
 	}
 	kv_sweep(k->shard, now, KV_SWEEP_BUDGET);
@@ -476,9 +510,23 @@ static unsigned kv_poll(void *arg)
 		msg_send(k, m, m->core, m->back);
 		n++;
 	}
-	/* answers waiting for a big message, first come first served */
-	while (k->big_wait && k->big_free) {
+	/* answers and stores waiting for a big message, first come first
+	 * served (by ticket across the two lists) */
+	while (k->big_free && bigs_queued(k)) {
 		struct kv_msg *m = k->big_wait;
+		struct kv_conn *sc = k->store_wait;
+		if (sc && (!m || (int32_t)(sc->vticket - m->ticket) < 0)) {
+			k->store_wait = sc->vwait_next;
+			if (!k->store_wait)
+				k->store_wait_tail = NULL;
+			sc->vwait = 0;
+			if (sc->closing)
+				continue;       /* parses nothing more: no destination needed */
+			value_stage(sc, msg_for(k, sc, 1), sc->vwait_len);
+			conn_resume(sc);
+			n++;
+			continue;
+		}
 		k->big_wait = m->next;
 		if (!k->big_wait)
 			k->big_wait_tail = NULL;
@@ -589,7 +637,7 @@ static int conn_must_wait(const struct kv_conn *kc)
 {
 	struct kv_core *k = &cores[core_self()->id];
 	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || kc->held >= KV_CONN_SHARE ||
-	       pool_wait(k, kc);
+	       kc->vwait || pool_wait(k, kc);
 }
 
 static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
@@ -669,7 +717,7 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 		/* a big message for a long answer, unless others wait for one */
 		struct kv_wr w = { .o = { .put = wr_put, .room = wr_room }, .buf = kc->out, .len = kc->out_len,
 				   .cap = KV_CONN_OUT, .start = kc->out_len,
-				   .grow = k->big_wait ? NULL : kc };
+				   .grow = bigs_queued(k) ? NULL : kc };
 		int rc = kv_exec(k->shard, op, now, &w.o);
 		if (rc >= 0 || w.big) {
 			counter_add(&k->ops, 1);
@@ -721,7 +769,20 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	return 0;
 }
 
-/* where a store's value goes (KV_PARSE_VALUE) */
+/* the value of kc's store (vlen bytes) goes into m, staged at its end */
+static void value_stage(struct kv_conn *kc, struct kv_msg *m, uint32_t vlen)
+{
+	ASSERT(m);
+	m->stage = vlen + 2;
+	kc->vmsg = m;
+	kc->vsince = kv_now();
+	kv_parse_value_dst(&kc->p, m->buf + m->cap - m->stage);
+}
+
+/* Where a store's value goes (KV_PARSE_VALUE). A value for another core
+ * too long for a small message waits for a big one when none is free (or
+ * others wait): no destination yet, so the parser holds the op and the
+ * connection's input waits (vwait) until the poller gives it one. */
 static void conn_value(struct kv_core *k, struct kv_conn *kc, const struct kv_op *op)
 {
 	enum kv_status st = KV_OK;
@@ -738,15 +799,30 @@ static void conn_value(struct kv_core *k, struct kv_conn *kc, const struct kv_op
 			kc->verr = (uint8_t)st;
 	} else {
 		uint64_t need = (uint64_t)op->vlen + 2 + KV_ANSWER_ROOM;
+		int big = need > KV_MSG_BUF;
 		struct kv_msg *m = NULL;
-		if (need > big_cap)
+		if (need > big_cap) {
 			kc->verr = KV_TOO_LARGE;
-		else if (!(m = msg_for(k, kc, need > KV_MSG_BUF)))
+		} else if (big && (bigs_queued(k) || !k->big_free)) {
+			counter_add(&k->big_waits, 1);
+			kc->vwait = 1;
+			kc->vwait_len = op->vlen;
+			kc->vticket = k->big_ticket++;
+			kc->vwait_next = NULL;
+			if (k->store_wait_tail)
+				k->store_wait_tail->vwait_next = kc;
+			else
+				k->store_wait = kc;
+			k->store_wait_tail = kc;
+			return;
+		} else if (!(m = msg_for(k, kc, big))) {
+			/* can't happen: a small one is free (conn_must_wait), a
+			 * big one was just seen free */
 			kc->verr = KV_NO_MEMORY;
+		}
 		if (m) {
-			m->stage = op->vlen + 2;
-			dst = m->buf + m->cap - m->stage;
-			kc->vmsg = m;
+			value_stage(kc, m, op->vlen);
+			return;
 		}
 	}
 	kv_parse_value_dst(&kc->p, dst);
@@ -945,7 +1021,19 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 			kc->batch[s]->done = 1;         /* never sent: given back below */
 			kc->batch[s] = NULL;
 		}
-	/* its answers waiting for a big message leave the queue */
+	/* its store waiting for a big message, its answers waiting for one,
+	 * leave their queues */
+	if (kc->vwait) {
+		struct kv_conn **pp = &k->store_wait, *prev = NULL;
+		while (*pp != kc) {
+			prev = *pp;
+			pp = &(*pp)->vwait_next;
+		}
+		*pp = kc->vwait_next;
+		if (k->store_wait_tail == kc)
+			k->store_wait_tail = prev;
+		kc->vwait = 0;
+	}
 	for (struct kv_msg **pp = &k->big_wait, *prev = NULL; *pp;) {
 		struct kv_msg *m = *pp;
 		if (m->conn == kc) {
@@ -1166,6 +1254,7 @@ void kv_core_stats(uint32_t core, struct kv_core_stats *o)
 	o->share_waits = counter_get(&k->share_waits);
 	o->big_waits = counter_get(&k->big_waits);
 	o->reserve_waits = counter_get(&k->reserve_waits);
+	o->value_timeouts = counter_get(&k->value_timeouts);
 	o->ops = counter_get(&k->ops);
 	o->cross_core = counter_get(&k->cross_core);
 	o->cross_msgs = counter_get(&k->cross_msgs);
