@@ -1383,6 +1383,9 @@ static int core_setup(uint32_t c, uint32_t shard, size_t arena_len, uint32_t con
 
 int kv_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
+	/* from nothing: the lists, counters and sweep timers of a former
+	 * run (a test's earlier world) point into memory no longer ours */
+	memset(cores, 0, sizeof cores);
 	cfgk = cfg->kv;
 	uint32_t n = cores_count();
 	nshards = n > 1 ? n - 1 : 1;
