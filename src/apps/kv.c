@@ -23,10 +23,10 @@
  * the start of its buffer (msg_more). So a batch needs one small
  * message however long its answers. The op that did not fit ran
  * nothing: the writer's room callback told kv_exec before the read
- * counted or changed anything (hits, the fetched bit, a gat's TTL, an mg
- * win token), so every op counts once however often it is tried. An answer that alone overflows a
- * small one (a large value) moves with the ops after it into a big
- * message; with none free it waits on the core's big-wait queue (FIFO,
+ * counted or changed anything (hits, the fetched bit, a gat's TTL, an
+ * mg win token), so every op counts once however often it is tried. An
+ * answer that alone overflows a small one (a large value) moves with the
+ * ops after it into a big message; with none free it waits on the core's big-wait queue (FIFO,
  * served by the poller as big ones come back): the connection waits,
  * nothing is closed.
  *
@@ -68,9 +68,9 @@
  * release/acquire: the shard's core writes buf, beg/end, ran, need_big,
  * len and back; the home core reads them only after the message came
  * back, i.e. once it set done itself). done, left, from, big_wait,
- * ticket, a connection's vwait and the wait queues and the FIFO are the
- * home core's alone; it reads done of a message that is
- * out (it wrote it before sending), never ran. Counters are per core
+ * ticket, the FIFO, a connection's vwait and the core's wait queues are
+ * the home core's alone; it reads done of a message that is out (it
+ * wrote it before sending), never ran. Counters are per core
  * (counter_t), read by any core.
  */
 #include <errno.h>
@@ -225,6 +225,34 @@ static int pool_wait(const struct kv_core *k, const struct kv_conn *kc)
 	return msgs_short(k) ||
 	       (kc->held >= KV_CONN_FEW && counter_get(&k->msgs_free) <= KV_MSG_RESERVE);
 }
+
+/* The core's FIFOs of connections (starved, store_wait), each chained
+ * through its own field of struct kv_conn, at offset `off`: kc joins the
+ * tail / leaves from wherever it is. */
+#define CONN_NEXT(kc, off) (*(struct kv_conn **)((char *)(kc) + (off)))
+static void conn_list_add(struct kv_conn **head, struct kv_conn **tail, struct kv_conn *kc, size_t off)
+{
+	CONN_NEXT(kc, off) = NULL;
+	if (*tail)
+		CONN_NEXT(*tail, off) = kc;
+	else
+		*head = kc;
+	*tail = kc;
+}
+
+static void conn_list_del(struct kv_conn **head, struct kv_conn **tail, struct kv_conn *kc, size_t off)
+{
+	struct kv_conn **pp = head, *prev = NULL;
+	while (*pp != kc) {
+		prev = *pp;
+		pp = &CONN_NEXT(*pp, off);
+	}
+	*pp = CONN_NEXT(kc, off);
+	if (*tail == kc)
+		*tail = prev;
+}
+#define STARVED offsetof(struct kv_conn, starve_next)
+#define STORE_WAIT offsetof(struct kv_conn, vwait_next)
 
 /* someone waits for a big message: a newcomer queues behind */
 static int bigs_queued(const struct kv_core *k)
@@ -516,9 +544,7 @@ static unsigned kv_poll(void *arg)
 		struct kv_msg *m = k->big_wait;
 		struct kv_conn *sc = k->store_wait;
 		if (sc && (!m || (int32_t)(sc->vticket - m->ticket) < 0)) {
-			k->store_wait = sc->vwait_next;
-			if (!k->store_wait)
-				k->store_wait_tail = NULL;
+			conn_list_del(&k->store_wait, &k->store_wait_tail, sc, STORE_WAIT);   /* the head */
 			sc->vwait = 0;
 			if (sc->closing)
 				continue;       /* parses nothing more: no destination needed */
@@ -808,12 +834,7 @@ static void conn_value(struct kv_core *k, struct kv_conn *kc, const struct kv_op
 			kc->vwait = 1;
 			kc->vwait_len = op->vlen;
 			kc->vticket = k->big_ticket++;
-			kc->vwait_next = NULL;
-			if (k->store_wait_tail)
-				k->store_wait_tail->vwait_next = kc;
-			else
-				k->store_wait = kc;
-			k->store_wait_tail = kc;
+			conn_list_add(&k->store_wait, &k->store_wait_tail, kc, STORE_WAIT);
 			return;
 		} else if (!(m = msg_for(k, kc, big))) {
 			/* can't happen: a small one is free (conn_must_wait), a
@@ -878,12 +899,7 @@ static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data
 			if (pool && !kc->starved) {
 				/* at the tail: the poller resumes them in turn */
 				kc->starved = 1;
-				kc->starve_next = NULL;
-				if (k->starved_tail)
-					k->starved_tail->starve_next = kc;
-				else
-					k->starved = kc;
-				k->starved_tail = kc;
+				conn_list_add(&k->starved, &k->starved_tail, kc, STARVED);
 			}
 			break;
 		}
@@ -1024,14 +1040,7 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 	/* its store waiting for a big message, its answers waiting for one,
 	 * leave their queues */
 	if (kc->vwait) {
-		struct kv_conn **pp = &k->store_wait, *prev = NULL;
-		while (*pp != kc) {
-			prev = *pp;
-			pp = &(*pp)->vwait_next;
-		}
-		*pp = kc->vwait_next;
-		if (k->store_wait_tail == kc)
-			k->store_wait_tail = prev;
+		conn_list_del(&k->store_wait, &k->store_wait_tail, kc, STORE_WAIT);
 		kc->vwait = 0;
 	}
 	for (struct kv_msg **pp = &k->big_wait, *prev = NULL; *pp;) {
@@ -1053,14 +1062,7 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 		/* not done: it is out on another core, given back in msg_back */
 	}
 	if (kc->starved) {
-		struct kv_conn **pp = &k->starved, *prev = NULL;
-		while (*pp != kc) {
-			prev = *pp;
-			pp = &(*pp)->starve_next;
-		}
-		*pp = kc->starve_next;
-		if (k->starved_tail == kc)
-			k->starved_tail = prev;
+		conn_list_del(&k->starved, &k->starved_tail, kc, STARVED);
 		kc->starved = 0;
 	}
 	if (kc->inflight) {

@@ -46,16 +46,7 @@ void *frame_alloc_pages(size_t npages)
 	return p;
 }
 
-void klog(const char *fmt, ...)
-{
-	if (!getenv("T_VERBOSE"))
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+void klog(const char *fmt, ...) { (void)fmt; }      /* kv's start-up line: not under test */
 
 _Noreturn void panic(const char *fmt, ...)
 {
