@@ -243,6 +243,9 @@ $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_n
 KV_PROTO_TEST_SRC_test_kv_proto := src/apps/kv_proto.c
 KV_PROTO_TEST_SRC_test_kv_exec := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c \
 	src/core/siphash.c
+# test_kv_cores: kv.c on several cores over a fake platform of its own
+# (the net harness has one core), so not with the harness either
+KV_PROTO_TEST_SRC_test_kv_cores := src/apps/kv.c $(KV_PROTO_TEST_SRC_test_kv_exec)
 define kv_proto_test
 $(BUILD)/unit/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
 		test/unit/apps/kv_feed.h | $(BUILD)/.deps
@@ -257,6 +260,7 @@ $(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(
 endef
 $(eval $(call kv_proto_test,test_kv_proto))
 $(eval $(call kv_proto_test,test_kv_exec))
+$(eval $(call kv_proto_test,test_kv_cores))
 # httpd's HTTP semantics (httpd_http.c, httpd_head.c) alone: pure functions, no stack
 HTTPD_HTTP_TEST_SRC := src/apps/httpd_http.c src/apps/httpd_head.c
 $(BUILD)/unit/apps/test_httpd_http: test/unit/apps/test_httpd_http.c $(HTTPD_HTTP_TEST_SRC) \
