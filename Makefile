@@ -170,6 +170,7 @@ hosted: $(BUILD)/pollux-hosted
 UNIT_CORE := $(wildcard test/unit/core/test_*.c)
 UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
+UNIT_TSAN += test/unit/net/test_pktbuf_ref.c
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c src/sched/config.c
 UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h src/apps/*.h src/appliance/*.h test/unit/*/stubs.h test/unit/net/*.h)
@@ -243,7 +244,8 @@ endef
 $(eval $(call kv_proto_test,test_kv_proto))
 $(eval $(call kv_proto_test,test_kv_exec))
 # the TCP suites again with the fake device's checksum offload and TSO
-UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
+UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile \
+	$(BUILD)/unit/net/test_tcp_ref
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; \
