@@ -220,6 +220,11 @@ UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
+# the reference count's TSan stress test links nothing but itself
+$(BUILD)/unit-tsan/net/test_pktbuf_ref: test/unit/net/test_pktbuf_ref.c $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $< (tsan)"
+	@$(HOSTCC) $(HCFLAGS) $(TSANFLAGS) -DPKTBUF_REF_ALONE -o $@ $< -lcriterion -lpthread
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c

@@ -12,8 +12,15 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include "pkt/pktbuf.h"
+
+#ifdef PKTBUF_REF_ALONE
+/* the TSan build links nothing else; Criterion's runner cannot start
+ * under TSan, so the sched tests' stubs bring their own (and panic) */
+#include "../sched/stubs.h"
+#endif
 
 #define THREADS 4
 #define ROUNDS 20000
@@ -23,9 +30,13 @@ static uint8_t block[BLOCK];
 static struct pktbuf_ref ref;
 static _Atomic int releases;
 
+static _Atomic int wrong;
+
+/* on whichever thread dropped the last reference: no Criterion assert */
 static void on_release(struct pktbuf_ref *r)
 {
-	cr_assert_eq(r, &ref);
+	if (r != &ref)
+		atomic_fetch_add(&wrong, 1);
 	memset(block, 0xee, sizeof block);      /* the "free": plain stores */
 	atomic_fetch_add_explicit(&releases, 1, memory_order_relaxed);
 }
@@ -65,6 +76,7 @@ Test(pktbuf_ref, release_once_after_every_holders_reads)
 	}
 	cr_assert_eq(bad, 0, "a holder read the memory after its release");
 	cr_assert_eq(atomic_load(&releases), 1);
+	cr_assert_eq(atomic_load(&wrong), 0);
 	cr_assert_eq(pktbuf_ref_count(&ref), 0);
 	cr_assert_eq(block[1], 0xee);
 }
