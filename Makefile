@@ -183,6 +183,7 @@ hosted: $(BUILD)/pollux-hosted
 UNIT_CORE := $(wildcard test/unit/core/test_*.c)
 UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
+UNIT_TSAN += test/unit/net/test_pktbuf_ref.c
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c src/sched/config.c
 UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h src/apps/*.h src/appliance/*.h test/unit/*/stubs.h test/unit/net/*.h)
@@ -234,6 +235,11 @@ UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
+# the reference count's TSan stress test links nothing but itself
+$(BUILD)/unit-tsan/net/test_pktbuf_ref: test/unit/net/test_pktbuf_ref.c $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $< (tsan)"
+	@$(HOSTCC) $(HCFLAGS) $(TSANFLAGS) -DPKTBUF_REF_ALONE -o $@ $< -lcriterion -lpthread
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
@@ -284,7 +290,8 @@ $(BUILD)/unit-san/apps/test_httpd_site: test/unit/apps/test_httpd_site.c $(SITE_
 	@echo "  HOSTCC $< (asan, ubsan)"
 	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(SITE_TEST_SRC) -lcriterion
 # the TCP suites again with the fake device's checksum offload and TSO
-UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
+UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile \
+	$(BUILD)/unit/net/test_tcp_ref
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; \

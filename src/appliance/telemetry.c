@@ -89,6 +89,8 @@ void appliance_telemetry_snapshot(struct api_stats *st)
 		pktbuf_pool_usage((uint16_t)c, &u);
 		st->pool_free += u.free;
 		st->pool_total += u.total;
+		st->pool_ext_free += u.ext_free;
+		st->pool_ext_total += u.ext_total;
 	}
 	int n = netdev_count();
 	st->nifs = n < API_MAX_IFS ? (uint32_t)n : API_MAX_IFS;
