@@ -34,7 +34,7 @@ DEB_PKGS := gcc make binutils musl-dev qemu-system-x86 qemu-utils \
 	python3-prometheus-client testssl.sh memcached python3-pymemcache libmemcached-tools \
 	media-types
 BENCH_PKGS := libdpdk-dev pkg-config gnuplot-nox busybox-static cpio \
-	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx
+	linux-image-amd64 kmod libc6-dev libssl-dev openssl nginx nginx-light wrk
 
 # ---------------------------------------------------------------- sources
 CORE_PURE := src/core/memmap.c src/core/frame.c src/core/cmdline.c \
@@ -183,6 +183,7 @@ hosted: $(BUILD)/pollux-hosted
 UNIT_CORE := $(wildcard test/unit/core/test_*.c)
 UNIT_SCHED := $(wildcard test/unit/sched/test_*.c)
 UNIT_TSAN := $(filter test/unit/sched/test_ring.c test/unit/sched/test_quiesce.c,$(UNIT_SCHED))
+UNIT_TSAN += test/unit/net/test_pktbuf_ref.c
 UNIT_CORE_SRC := $(CORE_PURE)
 UNIT_SCHED_SRC := $(CORE_PURE) src/sched/timer.c src/sched/chan.c src/sched/loop.c src/sched/config.c
 UNIT_HDRS := $(wildcard src/core/*.h src/sched/*.h src/pkt/*.h src/drivers/*.h src/net/*.h src/api/*.h src/apps/*.h src/appliance/*.h test/unit/*/stubs.h test/unit/net/*.h)
@@ -234,6 +235,11 @@ UNIT_BINS := $(UNIT_CORE:test/unit/%.c=$(BUILD)/unit/%) $(UNIT_SCHED:test/unit/%
 UNIT_SAN_BINS := $(UNIT_BINS:$(BUILD)/unit/%=$(BUILD)/unit-san/%)
 UNIT_TSAN_BINS := $(UNIT_TSAN:test/unit/%.c=$(BUILD)/unit-tsan/%)
 
+# the reference count's TSan stress test links nothing but itself
+$(BUILD)/unit-tsan/net/test_pktbuf_ref: test/unit/net/test_pktbuf_ref.c $(UNIT_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $< (tsan)"
+	@$(HOSTCC) $(HCFLAGS) $(TSANFLAGS) -DPKTBUF_REF_ALONE -o $@ $< -lcriterion -lpthread
 # test_virtio_net_tx compiles the driver's data path and the pool in
 $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_net_tx: \
 	src/drivers/virtio_net_rxtx.c src/pkt/pktbuf.c
@@ -243,6 +249,9 @@ $(BUILD)/unit/drivers/test_virtio_net_tx $(BUILD)/unit-san/drivers/test_virtio_n
 KV_PROTO_TEST_SRC_test_kv_proto := src/apps/kv_proto.c
 KV_PROTO_TEST_SRC_test_kv_exec := src/apps/kv_proto.c src/apps/kv_exec.c src/apps/kv_store.c \
 	src/core/siphash.c
+# test_kv_cores: kv.c on several cores over a fake platform of its own
+# (the net harness has one core), so not with the harness either
+KV_PROTO_TEST_SRC_test_kv_cores := src/apps/kv.c $(KV_PROTO_TEST_SRC_test_kv_exec)
 define kv_proto_test
 $(BUILD)/unit/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(UNIT_HDRS) \
 		test/unit/apps/kv_feed.h | $(BUILD)/.deps
@@ -257,6 +266,7 @@ $(BUILD)/unit-san/apps/$(1): test/unit/apps/$(1).c $$(KV_PROTO_TEST_SRC_$(1)) $(
 endef
 $(eval $(call kv_proto_test,test_kv_proto))
 $(eval $(call kv_proto_test,test_kv_exec))
+$(eval $(call kv_proto_test,test_kv_cores))
 # httpd's HTTP semantics (httpd_http.c, httpd_head.c) alone: pure functions, no stack
 HTTPD_HTTP_TEST_SRC := src/apps/httpd_http.c src/apps/httpd_head.c
 $(BUILD)/unit/apps/test_httpd_http: test/unit/apps/test_httpd_http.c $(HTTPD_HTTP_TEST_SRC) \
@@ -280,7 +290,8 @@ $(BUILD)/unit-san/apps/test_httpd_site: test/unit/apps/test_httpd_site.c $(SITE_
 	@echo "  HOSTCC $< (asan, ubsan)"
 	@$(HOSTCC) $(HCFLAGS) $(SANFLAGS) -o $@ $< $(SITE_TEST_SRC) -lcriterion
 # the TCP suites again with the fake device's checksum offload and TSO
-UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile
+UNIT_OFFLOAD_BINS := $(BUILD)/unit/net/test_tcp $(BUILD)/unit/net/test_tcp_active $(BUILD)/unit/net/test_tcp_hostile \
+	$(BUILD)/unit/net/test_tcp_ref
 test-unit: $(UNIT_BINS) $(UNIT_SAN_BINS) $(UNIT_TSAN_BINS)
 	@fail=0; for t in $^; do \
 		echo "== $$t"; $$t --jobs 1 || fail=1; done; \
@@ -468,6 +479,7 @@ bench: $(BUILD)/.deps $(BUILD)/.deps-bench all
 	bench/boot/run
 	bench/tcp/run
 	bench/kv/run
+	bench/httpd/run
 	bench/pps/run
 	bench/api/run
 

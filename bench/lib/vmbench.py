@@ -407,19 +407,23 @@ class Guest:
         self.lines = []
         self.boots = 0
         self.boot_failures = []
+        self.boot_s = BOOT_S            # a script may lower these (e.g. memory probes)
+        self.tries = BOOT_TRIES
+        self.exit_statuses = []         # QEMU's exit status after each failed boot (None: running)
 
     def start(self):
         """Boots to the ready line. A boot that fails (a panic line, an
         exit, no ready line in BOOT_S) is retried up to BOOT_TRIES times
-        in all; each failure is recorded in boot_failures."""
-        for attempt in range(BOOT_TRIES):
+        in all (self.tries, self.boot_s); each failure is recorded in
+        boot_failures, QEMU's exit status in exit_statuses."""
+        for attempt in range(self.tries):
             err = self._boot()
             if err is None:
                 return
             self.boot_failures.append(err)
             self.vb.log(f"  {self.name}: boot failed ({err}); "
-                        + ("retrying" if attempt + 1 < BOOT_TRIES else "giving up"))
-        raise RuntimeError(f"{self.name}: {BOOT_TRIES} boots failed, last: {err}")
+                        + ("retrying" if attempt + 1 < self.tries else "giving up"))
+        raise RuntimeError(f"{self.name}: {self.tries} boots failed, last: {err}")
 
     def _boot(self):
         self.lines = []
@@ -433,14 +437,20 @@ class Guest:
         self.boots += 1
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
-        i = self.wait_for(lambda l: self.ready_re.search(l) or BOOT_FAIL_RE.search(l), BOOT_S)
+        i = self.wait_for(lambda l: self.ready_re.search(l) or BOOT_FAIL_RE.search(l), self.boot_s)
         if i is not None and self.ready_re.search(self.lines[i]):
             self.ready_line = self.lines[i]
             return None
         if i is not None:
             time.sleep(0.5)         # the rest of the panic report
         tail = " | ".join(l.strip() for l in self.lines[-6:] if l.strip())
-        why = "no ready line in %d s" % BOOT_S if i is None else "panic"
+        why = "no ready line in %d s" % self.boot_s if i is None else "panic"
+        if self.p.poll() is None and i is None:
+            try:
+                self.p.wait(timeout=1)      # an exit just now: its status
+            except subprocess.TimeoutExpired:
+                pass
+        self.exit_statuses.append(self.p.poll())
         if self.p.poll() is not None:
             why = "QEMU exited with %s" % self.p.returncode
         self.stop()

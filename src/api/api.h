@@ -144,6 +144,7 @@ struct api_stats {
 	uint32_t nifs;
 	struct api_iface_stats ifs[API_MAX_IFS];
 	uint64_t pool_free, pool_total; /* packet buffers, all cores */
+	uint64_t pool_ext_free, pool_ext_total; /* external fragments (zero-copy send), all cores */
 };
 
 /* ---- the running appliance's own counters: GET /v1/<app> and /metrics

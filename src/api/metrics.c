@@ -307,6 +307,10 @@ char *api_metrics_render(const struct api_stats *in, size_t *len)
 	api_buf_printf(&b, "pollux_pktbuf_free_buffers %llu\n", (unsigned long long)st->pool_free);
 	head(&b, "pollux_pktbuf_buffers", "gauge", "Packet buffers in the pools, all cores.");
 	api_buf_printf(&b, "pollux_pktbuf_buffers %llu\n", (unsigned long long)st->pool_total);
+	head(&b, "pollux_pktbuf_ext_frags_in_use", "gauge",
+	     "External fragments (zero-copy sends) in frames not yet reclaimed, all cores.");
+	api_buf_printf(&b, "pollux_pktbuf_ext_frags_in_use %llu\n",
+		       (unsigned long long)(st->pool_ext_total - st->pool_ext_free));
 	free(st);
 	if (b.oom) {
 		api_buf_free(&b);

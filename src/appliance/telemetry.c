@@ -91,6 +91,8 @@ void appliance_telemetry_snapshot(struct api_stats *st)
 		pktbuf_pool_usage((uint16_t)c, &u);
 		st->pool_free += u.free;
 		st->pool_total += u.total;
+		st->pool_ext_free += u.ext_free;
+		st->pool_ext_total += u.ext_total;
 	}
 	int n = netdev_count();
 	st->nifs = n < API_MAX_IFS ? (uint32_t)n : API_MAX_IFS;
@@ -151,7 +153,11 @@ static const struct kv_metric {
 	KVC(send_timeouts, "send_timeouts_total",
 	    "Connections reset: they held messages and took no bytes for kv.send_timeout_s.", 0),
 	KVC(share_waits, "share_waits_total", "Times a connection's input waited: it held its share of messages.", 0),
-	KVC(big_waits, "big_waits_total", "Times an answer waited for a large answer message.", 0),
+	KVC(reserve_waits, "reserve_waits_total",
+	    "Times a connection's input waited: past its few messages, the pool at its reserve.", 0),
+	KVC(big_waits, "big_waits_total", "Times an answer or a store's value waited for a large message.", 0),
+	KVC(value_timeouts, "value_timeouts_total",
+	    "Connections reset: a value still arriving into a message kv.send_timeout_s after it began.", 0),
 	KVC(ops, "ops_total", "Operations executed on this core's shard.", 0),
 	KVC(cross_core, "cross_core_ops_total", "Operations this core sent to another core's shard.", 0),
 	KVC(cross_msgs, "cross_core_msgs_total", "Messages those took (a multi-get batches per shard).", 0),

@@ -21,22 +21,38 @@
  * while their answers fit and stops at the first that does not (ran);
  * once the FIFO sent those, the rest run again in the same message from
  * the start of its buffer (msg_more). So a batch needs one small
- * message however long its answers. An answer that alone overflows a
- * small one (a large value) moves with the ops after it into a big
- * message; with none free it waits on the core's big-wait queue (FIFO,
+ * message however long its answers. The op that did not fit ran
+ * nothing: the writer's room callback told kv_exec before the read
+ * counted or changed anything (hits, the fetched bit, a gat's TTL, an
+ * mg win token), so every op counts once however often it is tried. An
+ * answer that alone overflows a small one (a large value) moves with the
+ * ops after it into a big message; with none free it waits on the core's big-wait queue (FIFO,
  * served by the poller as big ones come back): the connection waits,
  * nothing is closed.
  *
  * A store's value is received straight into the item when the key is
  * ours, else into the message that carries it (staged at the end of its
- * buffer; one of the few big messages when it does not fit a small one;
- * none free: SERVER_ERROR out of memory).
+ * buffer; one of the few big messages when it does not fit a small one).
+ * With no big one free, or answers or stores already waiting for one, the
+ * store waits its turn (vwait, on the core's store-wait queue, served by
+ * the poller in one ticket order with the big-wait queue): the parser
+ * holds the op with no destination yet, the connection's input waits.
+ * A connection whose value is still arriving into a message
+ * kv.send_timeout_s after it took it (seconds while kv itself held its
+ * input not counted) is reset by the sweep (counted: value_timeouts), so
+ * a client can't keep a big message by not sending.
  *
  * Bounds per connection: it holds at most KV_CONN_SHARE messages (then
- * its input waits: back-pressure on it alone; a core short of messages
- * resumes its waiting connections in turn), and one that holds messages
- * while its client takes no bytes for kv.send_timeout_s is reset by the
- * sweep, its messages freed (counted).
+ * its input waits: back-pressure on it alone), and past its first
+ * KV_CONN_FEW only while more than KV_MSG_RESERVE of the core's pool
+ * are free (pool_wait): clients that never read can't hold more than
+ * KV_MSGS - KV_MSG_RESERVE beyond their few, and the reserve serves the
+ * connections within theirs, so other clients of the core go on being
+ * answered (it takes KV_MSGS / KV_CONN_FEW = 64 such clients to drain a
+ * core). Connections waiting for the pool are resumed in turn by the
+ * poller as the rule lets each on. One that holds messages while its
+ * client takes no bytes for kv.send_timeout_s is reset by the sweep, its
+ * messages freed (counted).
  *
  * Memory: everything is taken at start-up (the shards' arenas from
  * kv.memory_mb, per core: the connection slots, kv.max_conns split over
@@ -51,9 +67,10 @@
  * core only while it is there (the channel hands it over and back, with
  * release/acquire: the shard's core writes buf, beg/end, ran, need_big,
  * len and back; the home core reads them only after the message came
- * back, i.e. once it set done itself). done, left, from, big_wait and
- * the FIFO are the home core's alone; it reads done of a message that is
- * out (it wrote it before sending), never ran. Counters are per core
+ * back, i.e. once it set done itself). done, left, from, big_wait,
+ * ticket, the FIFO, a connection's vwait and the core's wait queues are
+ * the home core's alone; it reads done of a message that is out (it
+ * wrote it before sending), never ran. Counters are per core
  * (counter_t), read by any core.
  */
 #include <errno.h>
@@ -83,7 +100,11 @@ _Static_assert(KV_MSGS >= POLLUX_MAX_CORES, "a flush_all needs a message per sha
 #define KV_ANSWER_ROOM 1024     /* room beside a staged value for its answer */
 #define KV_SWEEP_BUDGET 256     /* items a core's sweep looks at per second */
 #define KV_CONN_SHARE 16        /* messages one connection may hold: then its input waits */
+#define KV_CONN_FEW 2           /* ...of which it may take these whatever the others hold */
+#define KV_MSG_RESERVE (KV_MSGS / 4)    /* beyond its few, only while more than this are free */
 _Static_assert(KV_CONN_SHARE >= 2 && KV_CONN_SHARE * 4 <= KV_MSGS, "a share leaves the pool to the rest");
+_Static_assert(KV_CONN_FEW >= 1 && KV_CONN_FEW < KV_CONN_SHARE && KV_MSG_RESERVE >= KV_CONN_SHARE,
+	       "the reserve serves the connections within their few");
 
 struct kv_msg {
 	struct kv_msg *next;            /* free list, retry list, big-wait list: first */
@@ -96,6 +117,7 @@ struct kv_msg {
 	uint8_t need_big, big_wait;     /* op `ran` alone overflows it; on the big-wait list */
 	uint16_t nops, left;            /* ops; FIFO entries not yet emitted */
 	uint16_t from, ran;             /* this run began at op `from`; ops < ran are answered */
+	uint32_t ticket;                /* big-wait: its turn (stores wait in the same order) */
 	uint32_t cap, len, stage;       /* buf bytes; answers; staged value at the end */
 	uint32_t beg[KV_BATCH], end[KV_BATCH];  /* op i's answer: buf[beg[i], end[i]) */
 	struct kv_op ops[KV_BATCH];
@@ -127,6 +149,13 @@ struct kv_conn {
 	struct kv_item *vitem;
 	struct kv_msg *vmsg;
 	uint8_t verr;
+	uint32_t vsince;                /* kv_now() when vmsg was taken, + seconds blocked */
+	/* ...or waits for a big message to go into (vwait): the parser holds
+	 * its op, the connection's input waits; served in ticket order with
+	 * the answers on the big-wait list */
+	uint8_t vwait;
+	uint32_t vwait_len, vticket;
+	struct kv_conn *vwait_next;
 	/* the multi-get line being read: its open message per shard */
 	struct kv_msg *batch[POLLUX_MAX_CORES];
 	/* answers in order: direct bytes first, then the FIFO */
@@ -146,13 +175,15 @@ struct kv_core {
 	uint32_t nconns;
 	struct kv_msg *msg_free, *big_free, *retry;
 	struct kv_msg *big_wait, *big_wait_tail;        /* answers waiting for a big message, FIFO */
+	struct kv_conn *store_wait, *store_wait_tail;   /* stores' values waiting for one, FIFO */
+	uint32_t big_ticket;                            /* the next waiter's turn (either list) */
 	struct kv_conn *starved, *starved_tail; /* blocked for want of a message, FIFO: the poller resumes them */
 	struct timer sweep;
 	int timer_on;
 	uint32_t next_id;
 	/* owner writes, any core reads */
 	counter_t curr_conns, total_conns, refused, idle_resets, closed_bad, answer_overflow;
-	counter_t send_timeouts, share_waits, big_waits;
+	counter_t send_timeouts, share_waits, big_waits, reserve_waits, value_timeouts;
 	counter_t ops, cross_core, cross_msgs, no_msg, retries, bytes_read, bytes_written;
 	counter_t msgs_free, bigs_free;
 	counter_t busy_ns;              /* in kv's receive and message handlers */
@@ -179,6 +210,54 @@ static struct kv_core *me(void) { return &cores[core_self()->id]; }
 static int msgs_short(const struct kv_core *k)
 {
 	return !k->msg_free || counter_get(&k->msgs_free) < nshards;
+}
+
+/* The pool's fairness rule: a connection takes its first KV_CONN_FEW
+ * messages while the pool has a shard's worth free, the rest of its
+ * share only while more than KV_MSG_RESERVE are free. So connections
+ * that never read hold at most KV_MSGS - KV_MSG_RESERVE messages beyond
+ * their few, and the reserve goes to those that hold fewer: it takes
+ * KV_MSGS / KV_CONN_FEW such clients on one core (64) to starve the rest
+ * until kv.send_timeout_s resets them. 1: this connection's input waits
+ * for the pool (the poller resumes it when the rule lets it on). */
+static int pool_wait(const struct kv_core *k, const struct kv_conn *kc)
+{
+	return msgs_short(k) ||
+	       (kc->held >= KV_CONN_FEW && counter_get(&k->msgs_free) <= KV_MSG_RESERVE);
+}
+
+/* The core's FIFOs of connections (starved, store_wait), each chained
+ * through its own field of struct kv_conn, at offset `off`: kc joins the
+ * tail / leaves from wherever it is. */
+#define CONN_NEXT(kc, off) (*(struct kv_conn **)((char *)(kc) + (off)))
+static void conn_list_add(struct kv_conn **head, struct kv_conn **tail, struct kv_conn *kc, size_t off)
+{
+	CONN_NEXT(kc, off) = NULL;
+	if (*tail)
+		CONN_NEXT(*tail, off) = kc;
+	else
+		*head = kc;
+	*tail = kc;
+}
+
+static void conn_list_del(struct kv_conn **head, struct kv_conn **tail, struct kv_conn *kc, size_t off)
+{
+	struct kv_conn **pp = head, *prev = NULL;
+	while (*pp != kc) {
+		prev = *pp;
+		pp = &CONN_NEXT(*pp, off);
+	}
+	*pp = CONN_NEXT(kc, off);
+	if (*tail == kc)
+		*tail = prev;
+}
+#define STARVED offsetof(struct kv_conn, starve_next)
+#define STORE_WAIT offsetof(struct kv_conn, vwait_next)
+
+/* someone waits for a big message: a newcomer queues behind */
+static int bigs_queued(const struct kv_core *k)
+{
+	return k->big_wait || k->store_wait;
 }
 
 static struct kv_msg *msg_take(struct kv_core *k, int big)
@@ -223,7 +302,9 @@ struct kv_wr {
 	struct kv_msg *big;
 };
 
-static int wr_put(struct kv_out *o, const void *p, size_t n)
+/* room for n more bytes: 0, or -ENOBUFS (kv_exec then stops before its
+ * read changed anything, so the op can run again, counted once) */
+static int wr_room(struct kv_out *o, size_t n)
 {
 	struct kv_wr *w = (struct kv_wr *)o;
 	if (w->len + n > w->cap && w->grow && !w->big) {
@@ -238,7 +319,13 @@ static int wr_put(struct kv_out *o, const void *p, size_t n)
 			w->cap = b->cap;
 		}
 	}
-	if (w->len + n > w->cap)
+	return w->len + n <= w->cap ? 0 : -ENOBUFS;
+}
+
+static int wr_put(struct kv_out *o, const void *p, size_t n)
+{
+	struct kv_wr *w = (struct kv_wr *)o;
+	if (wr_room(o, n))
 		return -ENOBUFS;
 	memcpy(w->buf + w->len, p, n);
 	w->len += (uint32_t)n;
@@ -250,7 +337,7 @@ static void msg_exec(struct kv_msg *m)
 {
 	struct kv_core *k = me();
 	uint32_t now = kv_now();
-	struct kv_wr w = { .o = { .put = wr_put }, .buf = m->buf, .cap = m->cap - m->stage };
+	struct kv_wr w = { .o = { .put = wr_put, .room = wr_room }, .buf = m->buf, .cap = m->cap - m->stage };
 	unsigned i;
 	/* ops from `from` on, in order, while their answers fit: the rest
 	 * runs again (msg_more) once these answers went out */
@@ -296,6 +383,8 @@ static void msg_remote(void *arg)
 
 static void conn_pump(struct kv_conn *kc);
 static void conn_resume(struct kv_conn *kc);
+static struct kv_msg *msg_for(struct kv_core *k, struct kv_conn *kc, int big);
+static void value_stage(struct kv_conn *kc, struct kv_msg *m, uint32_t vlen);
 static void conn_release(struct kv_core *k, struct kv_conn *kc);
 
 static int msg_more(struct kv_core *k, struct kv_msg *m, int turn);
@@ -346,10 +435,11 @@ static int msg_more(struct kv_core *k, struct kv_msg *m, int turn)
 			tcp_abort(kc->c);
 		return -1;
 	}
-	struct kv_msg *b = k->big_wait && !turn ? NULL : msg_take(k, 1);
+	struct kv_msg *b = bigs_queued(k) && !turn ? NULL : msg_take(k, 1);
 	if (!b) {
 		counter_add(&k->big_waits, 1);
 		m->big_wait = 1;
+		m->ticket = k->big_ticket++;
 		m->next = NULL;
 		if (k->big_wait_tail)
 			k->big_wait_tail->next = m;
@@ -416,6 +506,13 @@ static void kv_sweep_fire(struct timer *t, void *arg)
 		if (kc->c && kc->held && kc->send_wait && now - kc->send_since >= cfgk.send_timeout_s) {
 			counter_add(&k->send_timeouts, 1);
 			tcp_abort(kc->c);
+		} else if (kc->c && kc->vmsg && kc->blocked) {
+			kc->vsince++;   /* a second kv held its input: not the client's */
+		} else if (kc->c && kc->vmsg && (int32_t)(now - kc->vsince) >= (int32_t)cfgk.send_timeout_s) {
+			/* a value still arriving into a message after as long:
+			 * the message goes back (a big one is one of four) */
+			counter_add(&k->value_timeouts, 1);
+			tcp_abort(kc->c);
 		}
 	}
 	kv_sweep(k->shard, now, KV_SWEEP_BUDGET);
@@ -441,9 +538,21 @@ static unsigned kv_poll(void *arg)
 		msg_send(k, m, m->core, m->back);
 		n++;
 	}
-	/* answers waiting for a big message, first come first served */
-	while (k->big_wait && k->big_free) {
+	/* answers and stores waiting for a big message, first come first
+	 * served (by ticket across the two lists) */
+	while (k->big_free && bigs_queued(k)) {
 		struct kv_msg *m = k->big_wait;
+		struct kv_conn *sc = k->store_wait;
+		if (sc && (!m || (int32_t)(sc->vticket - m->ticket) < 0)) {
+			conn_list_del(&k->store_wait, &k->store_wait_tail, sc, STORE_WAIT);   /* the head */
+			sc->vwait = 0;
+			if (sc->closing)
+				continue;       /* parses nothing more: no destination needed */
+			value_stage(sc, msg_for(k, sc, 1), sc->vwait_len);
+			conn_resume(sc);
+			n++;
+			continue;
+		}
 		k->big_wait = m->next;
 		if (!k->big_wait)
 			k->big_wait_tail = NULL;
@@ -455,13 +564,24 @@ static unsigned kv_poll(void *arg)
 		}
 		n++;
 	}
-	while (k->starved && !msgs_short(k)) {
-		struct kv_conn *kc = k->starved;
-		k->starved = kc->starve_next;
-		if (!k->starved)
-			k->starved_tail = NULL;
+	/* connections that waited for the pool, in turn: each the fairness
+	 * rule lets on now (one past its few waits on while the pool is at
+	 * its reserve; one within them goes) */
+	struct kv_conn *prev = NULL, *next;
+	for (struct kv_conn *kc = k->starved; kc && !msgs_short(k); kc = next) {
+		next = kc->starve_next;
+		if (pool_wait(k, kc)) {
+			prev = kc;
+			continue;
+		}
+		if (prev)
+			prev->starve_next = next;
+		else
+			k->starved = next;
+		if (k->starved_tail == kc)
+			k->starved_tail = prev;
 		kc->starved = 0;
-		conn_resume(kc);
+		conn_resume(kc);        /* may queue it again, at the tail */
 		n++;
 	}
 	return n;
@@ -543,7 +663,7 @@ static int conn_must_wait(const struct kv_conn *kc)
 {
 	struct kv_core *k = &cores[core_self()->id];
 	return fifo_full(kc) || kc->out_len > KV_CONN_OUT / 2 || kc->held >= KV_CONN_SHARE ||
-	       msgs_short(k);
+	       kc->vwait || pool_wait(k, kc);
 }
 
 static void fifo_push(struct kv_conn *kc, struct kv_msg *m, unsigned i)
@@ -621,9 +741,9 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	if (shard == k->shard_ix && kc->fhead == kc->ftail && !multi) {
 		/* direct: into the connection's out buffer */
 		/* a big message for a long answer, unless others wait for one */
-		struct kv_wr w = { .o = { .put = wr_put }, .buf = kc->out, .len = kc->out_len,
+		struct kv_wr w = { .o = { .put = wr_put, .room = wr_room }, .buf = kc->out, .len = kc->out_len,
 				   .cap = KV_CONN_OUT, .start = kc->out_len,
-				   .grow = k->big_wait ? NULL : kc };
+				   .grow = bigs_queued(k) ? NULL : kc };
 		int rc = kv_exec(k->shard, op, now, &w.o);
 		if (rc >= 0 || w.big) {
 			counter_add(&k->ops, 1);
@@ -675,7 +795,20 @@ static int conn_op(struct kv_core *k, struct kv_conn *kc, struct kv_op *op)
 	return 0;
 }
 
-/* where a store's value goes (KV_PARSE_VALUE) */
+/* the value of kc's store (vlen bytes) goes into m, staged at its end */
+static void value_stage(struct kv_conn *kc, struct kv_msg *m, uint32_t vlen)
+{
+	ASSERT(m);
+	m->stage = vlen + 2;
+	kc->vmsg = m;
+	kc->vsince = kv_now();
+	kv_parse_value_dst(&kc->p, m->buf + m->cap - m->stage);
+}
+
+/* Where a store's value goes (KV_PARSE_VALUE). A value for another core
+ * too long for a small message waits for a big one when none is free (or
+ * others wait): no destination yet, so the parser holds the op and the
+ * connection's input waits (vwait) until the poller gives it one. */
 static void conn_value(struct kv_core *k, struct kv_conn *kc, const struct kv_op *op)
 {
 	enum kv_status st = KV_OK;
@@ -692,15 +825,25 @@ static void conn_value(struct kv_core *k, struct kv_conn *kc, const struct kv_op
 			kc->verr = (uint8_t)st;
 	} else {
 		uint64_t need = (uint64_t)op->vlen + 2 + KV_ANSWER_ROOM;
+		int big = need > KV_MSG_BUF;
 		struct kv_msg *m = NULL;
-		if (need > big_cap)
+		if (need > big_cap) {
 			kc->verr = KV_TOO_LARGE;
-		else if (!(m = msg_for(k, kc, need > KV_MSG_BUF)))
+		} else if (big && (bigs_queued(k) || !k->big_free)) {
+			counter_add(&k->big_waits, 1);
+			kc->vwait = 1;
+			kc->vwait_len = op->vlen;
+			kc->vticket = k->big_ticket++;
+			conn_list_add(&k->store_wait, &k->store_wait_tail, kc, STORE_WAIT);
+			return;
+		} else if (!(m = msg_for(k, kc, big))) {
+			/* can't happen: a small one is free (conn_must_wait), a
+			 * big one was just seen free */
 			kc->verr = KV_NO_MEMORY;
+		}
 		if (m) {
-			m->stage = op->vlen + 2;
-			dst = m->buf + m->cap - m->stage;
-			kc->vmsg = m;
+			value_stage(kc, m, op->vlen);
+			return;
 		}
 	}
 	kv_parse_value_dst(&kc->p, dst);
@@ -747,18 +890,16 @@ static long conn_feed(struct kv_core *k, struct kv_conn *kc, const uint8_t *data
 			/* what waits in open batches must go, or the FIFO never drains */
 			if (batch_flush(k, kc) < 0)
 				return -1;
+			int pool = pool_wait(k, kc);
 			if (!kc->blocked && kc->held >= KV_CONN_SHARE)
 				counter_add(&k->share_waits, 1);
+			else if (!kc->blocked && pool && !msgs_short(k))
+				counter_add(&k->reserve_waits, 1);
 			kc->blocked = 1;
-			if (msgs_short(k) && !kc->starved) {
+			if (pool && !kc->starved) {
 				/* at the tail: the poller resumes them in turn */
 				kc->starved = 1;
-				kc->starve_next = NULL;
-				if (k->starved_tail)
-					k->starved_tail->starve_next = kc;
-				else
-					k->starved = kc;
-				k->starved_tail = kc;
+				conn_list_add(&k->starved, &k->starved_tail, kc, STARVED);
 			}
 			break;
 		}
@@ -896,7 +1037,12 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 			kc->batch[s]->done = 1;         /* never sent: given back below */
 			kc->batch[s] = NULL;
 		}
-	/* its answers waiting for a big message leave the queue */
+	/* its store waiting for a big message, its answers waiting for one,
+	 * leave their queues */
+	if (kc->vwait) {
+		conn_list_del(&k->store_wait, &k->store_wait_tail, kc, STORE_WAIT);
+		kc->vwait = 0;
+	}
 	for (struct kv_msg **pp = &k->big_wait, *prev = NULL; *pp;) {
 		struct kv_msg *m = *pp;
 		if (m->conn == kc) {
@@ -916,14 +1062,7 @@ static void kv_gone(struct tcp_conn *c, void *ctx, int reason)
 		/* not done: it is out on another core, given back in msg_back */
 	}
 	if (kc->starved) {
-		struct kv_conn **pp = &k->starved, *prev = NULL;
-		while (*pp != kc) {
-			prev = *pp;
-			pp = &(*pp)->starve_next;
-		}
-		*pp = kc->starve_next;
-		if (k->starved_tail == kc)
-			k->starved_tail = prev;
+		conn_list_del(&k->starved, &k->starved_tail, kc, STARVED);
 		kc->starved = 0;
 	}
 	if (kc->inflight) {
@@ -1116,6 +1255,8 @@ void kv_core_stats(uint32_t core, struct kv_core_stats *o)
 	o->send_timeouts = counter_get(&k->send_timeouts);
 	o->share_waits = counter_get(&k->share_waits);
 	o->big_waits = counter_get(&k->big_waits);
+	o->reserve_waits = counter_get(&k->reserve_waits);
+	o->value_timeouts = counter_get(&k->value_timeouts);
 	o->ops = counter_get(&k->ops);
 	o->cross_core = counter_get(&k->cross_core);
 	o->cross_msgs = counter_get(&k->cross_msgs);
@@ -1244,6 +1385,9 @@ static int core_setup(uint32_t c, uint32_t shard, size_t arena_len, uint32_t con
 
 int kv_init(const struct apps_config *cfg, char *err, size_t errlen)
 {
+	/* from nothing: the lists, counters and sweep timers of a former
+	 * run (a test's earlier world) point into memory no longer ours */
+	memset(cores, 0, sizeof cores);
 	cfgk = cfg->kv;
 	uint32_t n = cores_count();
 	nshards = n > 1 ? n - 1 : 1;

@@ -27,7 +27,9 @@ struct kv_core_stats {
 	uint64_t answer_overflow;       /* an answer no buffer could hold: closed (can't happen) */
 	uint64_t send_timeouts;         /* reset: held messages, no bytes taken for kv.send_timeout_s */
 	uint64_t share_waits;           /* input held: the connection had its share of messages */
-	uint64_t big_waits;             /* an answer waited for a big message */
+	uint64_t reserve_waits;         /* input held: past its few, the pool at its reserve */
+	uint64_t big_waits;             /* an answer or a store's value waited for a big message */
+	uint64_t value_timeouts;        /* reset: a value still arriving kv.send_timeout_s on */
 	uint64_t ops;                   /* ops executed on this shard */
 	uint64_t cross_core;            /* ops this core sent to another core's shard */
 	uint64_t cross_msgs;            /* ...in how many messages (multi-gets batch) */

@@ -52,6 +52,19 @@ static void put(struct w *w, const void *p, size_t n)
 		w->err = -ENOBUFS;
 }
 
+/* whether n more bytes fit (out->room); if not the op stops here, before
+ * its read changes or counts anything, and answers -ENOBUFS */
+static bool room(struct w *w, size_t n)
+{
+	if (!w->o || w->err || !w->o->room)
+		return !w->err;
+	if (w->o->room(w->o, n)) {
+		w->err = -ENOBUFS;
+		return false;
+	}
+	return true;
+}
+
 static void put_line(struct w *w, const char *s)
 {
 	put(w, s, strlen(s));
@@ -261,17 +274,23 @@ static void put_value(struct w *w, struct kv_item *it)
 	put(w, kv_item_data(it), kv_item_len(it) + 2);
 }
 
+/* A read (get, gat, binary get, mg) asks out->room for its whole answer
+ * before kv_read_count, kv_item_bump or anything else that changes the
+ * shard: first for its answer on a miss (kv_peek may unlink an expired
+ * item, and the miss is counted by why), then, on a hit, for the hit's. */
 static void exec_get_text(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
 	bool touch = op->cmd == KV_CMD_GAT || op->cmd == KV_CMD_GATS;
 	bool cas = op->cmd == KV_CMD_GETS || op->cmd == KV_CMD_GATS;
+	size_t end = (op->flags & KV_OPF_LAST) ? 5 : 0;
 
+	if (!room(w, end))
+		return;
 	if (op->klen) {
-		struct kv_item *it = touch
-			? kv_gat(s, op->key, op->klen, rel_time(op->exptime, now), now)
-			: kv_get(s, op->key, op->klen, now);
+		enum kv_miss why;
+		struct kv_item *it = kv_peek(s, op->key, op->klen, now, &why);
+		struct line l = { .n = 0 };
 		if (it) {
-			struct line l = { .n = 0 };
 			l_str(&l, "VALUE ");
 			l_mem(&l, op->key, op->klen);
 			l_str(&l, " ");
@@ -282,7 +301,18 @@ static void exec_get_text(struct kv_shard *s, const struct kv_op *op, uint32_t n
 				l_str(&l, " ");
 				l_u64(&l, kv_item_cas(it));
 			}
-			put_l(w, &l);
+			l_str(&l, "\r\n");
+			if (!room(w, l.n + kv_item_len(it) + 2 + end)) {
+				kv_item_put(s, it);
+				return;
+			}
+		}
+		kv_read_count(s, it, touch, why);
+		if (it) {
+			if (touch)
+				kv_item_set_exptime(it, rel_time(op->exptime, now));
+			kv_item_bump(s, it, now);
+			put(w, l.b, l.n);
 			put_value(w, it);
 			kv_item_put(s, it);
 		}
@@ -296,13 +326,23 @@ static void exec_get_bin(struct kv_shard *s, const struct kv_op *op, uint32_t no
 	bool touch = op->cmd == KV_CMD_GAT || op->cmd == KV_CMD_TOUCH;
 	bool value = op->cmd != KV_CMD_TOUCH;
 	uint16_t keylen = (op->flags & KV_OPF_RETKEY) ? op->klen : 0;
-	struct kv_item *it = touch
-		? kv_gat(s, op->key, op->klen, rel_time(op->exptime, now), now)
-		: kv_get(s, op->key, op->klen, now);
+	size_t miss = noreply(op) ? 0 : 24 + (keylen ? keylen : strlen("Not found"));
+	enum kv_miss why;
 
+	if (!room(w, miss))
+		return;
+	struct kv_item *it = kv_peek(s, op->key, op->klen, now, &why);
+	if (it && !room(w, 24 + 4 + keylen + (value ? kv_item_len(it) : 0))) {
+		kv_item_put(s, it);
+		return;
+	}
+	kv_read_count(s, it, touch, why);
 	if (it) {
 		uint32_t len = value ? kv_item_len(it) : 0;
 		uint8_t fl[4];
+		if (touch)
+			kv_item_set_exptime(it, rel_time(op->exptime, now));
+		kv_item_bump(s, it, now);
 		be(fl, kv_item_flags(it), 4);
 		bin_hdr(w, op, op->bin_opcode, BIN_OK, 4, keylen, 4 + keylen + len, kv_item_cas(it));
 		put(w, fl, 4);
@@ -583,11 +623,20 @@ static struct kv_item *mg_vivify(struct kv_shard *s, const struct kv_op *op, uin
 static void exec_mg(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct w *w)
 {
 	bool touch = kv_op_mflag(op, 'T'), created = false, won = false;
+	bool v = kv_op_mflag(op, 'v');
 	enum kv_miss why;
-	struct kv_item *it = kv_peek(s, op->key, op->klen, now, &why);
 	struct line l = { .n = 0 };
 	struct mret r;
 
+	/* room first (see exec_get_text): the line at most, and the value;
+	 * an item N creates is empty */
+	if (!room(w, sizeof(l.b) + (v ? 2 : 0)))
+		return;
+	struct kv_item *it = kv_peek(s, op->key, op->klen, now, &why);
+	if (it && v && !room(w, sizeof(l.b) + kv_item_len(it) + 2)) {
+		kv_item_put(s, it);
+		return;
+	}
 	if (!it && op->vivify >= 0)
 		created = (it = mg_vivify(s, op, now)) != NULL;
 	kv_read_count(s, it, touch, why);

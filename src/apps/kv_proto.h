@@ -229,11 +229,16 @@ enum kv_route {
 enum kv_route kv_op_route(const struct kv_op *op);
 
 /* The reply writer: put appends n bytes to the connection's answer,
- * 0 or -ENOBUFS (then kv_exec stops and returns -ENOBUFS: the answer is
- * cut, the appliance closes the connection). */
+ * 0 or -ENOBUFS (then kv_exec stops and returns -ENOBUFS). room
+ * (optional, NULL: unbounded) says whether n more bytes would fit (0, and
+ * the puts of those n bytes then succeed) or not (-ENOBUFS): kv_exec asks
+ * it before a read changes or counts anything (get, gat, binary get, mg),
+ * so a read that answers -ENOBUFS left the shard as it was and may run
+ * again where there is room, counted once (kv.c's messages do). */
 struct kv_out {
 	int (*put)(struct kv_out *o, const void *p, size_t n);
 	void *arg;
+	int (*room)(struct kv_out *o, size_t n);
 };
 
 /* The Unix time the appliance started (for kv_exptime_rel's absolute
@@ -250,7 +255,9 @@ struct kv_item *kv_op_item_alloc(struct kv_shard *s, const struct kv_op *op, uin
  * e.g. flush on all shards but one). `s` is the key's owner shard for
  * KV_ROUTE_KEY ops, any shard for KV_ROUTE_ALL, may be NULL for
  * KV_ROUTE_LOCAL. A store op's op->item reference is consumed. Returns 0
- * or -ENOBUFS (out->put failed). Owner core only; no heap, no lock. */
+ * or -ENOBUFS (out->put or out->room failed; with out->room, a read
+ * failed before its first side effect). Owner core only; no heap, no
+ * lock. */
 int kv_exec(struct kv_shard *s, const struct kv_op *op, uint32_t now, struct kv_out *out);
 
 /* --- what `stats` needs from the appliance (kv.c implements) --------- */

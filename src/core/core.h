@@ -107,6 +107,11 @@ void *frame_alloc_huge(void);   /* one 2 MiB page, 2 MiB aligned, private */
  * Freed only with frame_free_dma_pages. */
 void *frame_alloc_dma_pages(size_t npages);
 void frame_free_dma_pages(void *p, size_t npages);
+/* Any core: 1 when a device can read [p, p + len): on metal any RAM, on
+ * hosted only what frame_alloc_dma_pages handed out (the memfd the
+ * backend maps). Zero-copy transmit checks this before pointing a
+ * descriptor at memory it did not allocate. */
+int frame_is_dma(const void *p, size_t len);
 
 /* ---- platform: console and exit */
 void console_write(const char *s, size_t n);

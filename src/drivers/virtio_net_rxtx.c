@@ -21,8 +21,11 @@
  * each of its buffers, else it stays the caller's (back-pressure).
  * Offloads: PKTBUF_F_TX_CSUM becomes NEEDS_CSUM with csum_start/offset
  * counted from the frame's start; PKTBUF_F_TX_TSO adds GSO_TCPV4 with
- * gso_size and hdr_len. The copies in the buffers belong to the frame, so
- * nothing the device reads changes before reclaim.
+ * gso_size and hdr_len. A chain without TSO (a segment with an external
+ * fragment) must fit max_frame. The copies in the buffers belong to the
+ * frame, and an external fragment (PKTBUF_F_EXT) holds a reference on
+ * immutable memory until reclaim frees it, so nothing the device reads
+ * changes before reclaim.
  */
 #include <errno.h>
 #include <string.h>
@@ -112,8 +115,11 @@ void netdev_tx_reclaim(struct netdev *d, uint16_t q)
 static int tx_header(const struct netdev *d, struct pktbuf *b, struct virtio_net_hdr *h)
 {
 	memset(h, 0, sizeof *h);
+	/* a chain that is no TSO frame (a segment whose payload is an
+	 * external fragment) must fit the MTU like a single buffer */
+	int long_chain = b->frag && !(b->flags & PKTBUF_F_TX_TSO) && pktbuf_frame_len(b) > d->max_frame;
 	if (!(b->flags & (PKTBUF_F_TX_CSUM | PKTBUF_F_TX_TSO)))
-		return b->frag ? -EINVAL : 0;   /* a chain must be a TSO frame */
+		return long_chain ? -EINVAL : 0;
 	if (!(d->tx_offloads & NETDEV_TX_CSUM) || !(b->flags & PKTBUF_F_TX_CSUM) ||
 	    b->csum_start < b->off || (uint32_t)(b->csum_start - b->off) + b->csum_offset + 2 > b->len)
 		return -EINVAL;
@@ -121,7 +127,7 @@ static int tx_header(const struct netdev *d, struct pktbuf *b, struct virtio_net
 	h->csum_start = (uint16_t)(b->csum_start - b->off);
 	h->csum_offset = b->csum_offset;
 	if (!(b->flags & PKTBUF_F_TX_TSO))
-		return b->frag ? -EINVAL : 0;
+		return long_chain ? -EINVAL : 0;
 	if (!(d->tx_offloads & NETDEV_TX_TSO4) || pktbuf_frame_len(b) > d->tso_max || !b->gso_size ||
 	    b->hdr_end <= b->csum_start || b->hdr_end - b->off > b->len)
 		return -EINVAL;
@@ -138,7 +144,10 @@ static uint16_t tx_descs(const struct vnet_txq *t, const struct pktbuf *b, struc
 	uint16_t n = 0, max = (uint16_t)(t->vq.size / 2 ? t->vq.size / 2 : 1);
 	v[n++] = (struct virtq_buf){ (uint64_t)(uintptr_t)(b->buf + b->off - VNET_HDR), VNET_HDR + b->len, 0 };
 	for (const struct pktbuf *f = b->frag; f; f = f->frag) {
-		if (n == max || f->len == 0 || f->off + f->len > PKTBUF_FRAG_ROOM) {
+		/* an external fragment (PKTBUF_F_EXT) is off 0, len bytes of
+		 * memory it holds a reference on: not bounded by a slot */
+		if (n == max || f->len == 0 ||
+		    (!(f->flags & PKTBUF_F_EXT) && f->off + f->len > PKTBUF_FRAG_ROOM)) {
 			*bad = 1;
 			return 0;
 		}

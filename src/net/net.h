@@ -13,7 +13,8 @@
  * Buffers: receive callbacks get a view into the packet, valid only
  * during the call. tcp_send copies into the connection's bounded send
  * buffer and returns how much it took (back-pressure: 0 when full; the
- * `sent` callback says when room comes back).
+ * `writable` callback says when room comes back); tcp_send_ref queues
+ * immutable memory by reference instead, for zero-copy transmit.
  */
 #ifndef POLLUX_NET_H
 #define POLLUX_NET_H
@@ -119,6 +120,22 @@ struct tcp_conn *tcp_connect(uint32_t addr, uint16_t port, const struct tcp_ops 
  * connection holds one only while it has bytes unacknowledged): `writable`
  * follows when room comes back. */
 size_t tcp_send(struct tcp_conn *c, const void *data, size_t len);
+/* Zero-copy: queues up to len bytes of data by reference instead of
+ * copying them, in order with what tcp_send queued (headers copied,
+ * bodies referenced), within the same bound (the send buffer's size,
+ * both kinds counted: a slow reader pins at most that much of the
+ * memory); returns how many, and `writable` follows as for tcp_send.
+ * The stack takes a reference on ref (pkt/pktbuf.h: pktbuf_ref) per
+ * queued extent and per frame that carries its bytes, and drops it when
+ * the bytes are acknowledged and the frame is reclaimed, or when the
+ * connection goes (reset, timeout, abort). The caller keeps its own
+ * reference while it calls and must not change [data, data + len)
+ * while any reference is held. Retransmissions read the memory again.
+ * The memory must be device-visible (frame_is_dma: any RAM on metal;
+ * on hosted only frame_alloc_dma_pages memory): segments whose bytes
+ * are not are sent as copies (counted: tcp_ref_copy_fallback). */
+struct pktbuf_ref;
+size_t tcp_send_ref(struct tcp_conn *c, const void *data, size_t len, struct pktbuf_ref *ref);
 size_t tcp_send_space(const struct tcp_conn *c);
 /* Asks for `writable` when c's send room grows (an app whose receive room
  * on another connection depends on it, e.g. a relay) */
@@ -173,6 +190,7 @@ int udp_may_answer(const struct udp_meta *m);
 	X(drop_tcp_out_of_window) X(drop_tcp_bad_ack) X(tcp_challenge_acks) X(tcp_challenge_ack_limited) \
 	X(tcp_oow_ack_limited) \
 	X(tcp_ooo_coalesced) \
+	X(tcp_ref_bytes) X(tcp_copy_bytes) X(tcp_ref_copy_fallback) X(tcp_ref_ext_exhausted) \
 	X(steered_out) X(steered_in) X(tx_drop) X(drop_no_buffer)
 #define NET_STATS_U64(f) uint64_t f;
 struct net_stats { NET_STATS_FIELDS(NET_STATS_U64) };

@@ -196,4 +196,5 @@ void dhcp_start(struct net_if *ifc);
 void dhcp_input(struct net_if *ifc, struct pktbuf *b);
 
 #define NSTAT(field) counter_add(&net_me()->ctr.field, 1)
+#define NSTAT_ADD(field, n) counter_add(&net_me()->ctr.field, (n))
 #endif

@@ -281,11 +281,80 @@ void tcp_sb_put(struct tcp_conn *c)
 	struct tcp_core *t = tc();
 	if (!c->sb)
 		return;
+	for (; c->sref_n; c->sref_n--) {
+		struct tcp_sref *e = &c->sref[c->sref_head];
+		c->sref_head = (uint8_t)((c->sref_head + 1) % TCP_SREF_MAX);
+		pktbuf_ref_put(e->ref);
+		e->ref = NULL;
+	}
+	c->sref_head = 0;
 	*(void **)c->sb = t->sb_free;
 	t->sb_free = c->sb;
 	t->sb_avail++;
 	c->sb = NULL;
-	c->sb_len = c->sb_head = 0;
+	c->sb_len = c->sb_head = c->sb_copied = c->sb_tail = 0;
+}
+
+/* ---- the send queue: copied runs and referenced extents, in order */
+void tcp_sq_drop(struct tcp_conn *c, uint32_t n)
+{
+	ASSERT(n <= c->sb_len);
+	c->sb_len -= n;
+	uint32_t ring = 0;                      /* copied bytes dropped */
+	while (n && c->sref_n) {
+		struct tcp_sref *e = &c->sref[c->sref_head];
+		uint32_t k = n < e->pre ? n : e->pre;
+		e->pre -= k;
+		ring += k;
+		n -= k;
+		k = n < e->len ? n : e->len;
+		e->p += k;
+		e->len -= k;
+		n -= k;
+		if (e->pre || e->len)
+			break;                  /* n is 0: this extent stays */
+		pktbuf_ref_put(e->ref);         /* all its bytes acknowledged */
+		e->ref = NULL;
+		c->sref_head = (uint8_t)((c->sref_head + 1) % TCP_SREF_MAX);
+		c->sref_n--;
+	}
+	if (n) {                                /* what is left: the tail's copied bytes */
+		ASSERT(n <= c->sb_tail);
+		c->sb_tail -= n;
+		ring += n;
+	}
+	if (!c->sref_n)
+		c->sb_tail = c->sb_copied - ring;
+	c->sb_copied -= ring;
+	c->sb_head = (c->sb_head + ring) & (c->sb_size - 1);
+}
+
+uint32_t tcp_sq_run(const struct tcp_conn *c, uint32_t off, const uint8_t **p, struct pktbuf_ref **ref)
+{
+	ASSERT(off < c->sb_len);
+	uint32_t ring = 0, avail;
+	for (uint32_t i = 0; i < c->sref_n; i++) {
+		const struct tcp_sref *e = &c->sref[(c->sref_head + i) % TCP_SREF_MAX];
+		if (off < e->pre) {
+			avail = e->pre - off;
+			goto copied;
+		}
+		off -= e->pre;
+		ring += e->pre;
+		if (off < e->len) {
+			*p = e->p + off;
+			*ref = e->ref;
+			return e->len - off;
+		}
+		off -= e->len;
+	}
+	ASSERT(off < c->sb_tail);
+	avail = c->sb_tail - off;
+copied:;
+	uint32_t at = (c->sb_head + ring + off) & (c->sb_size - 1);
+	*p = c->sb + at;
+	*ref = NULL;
+	return c->sb_size - at < avail ? c->sb_size - at : avail;
 }
 
 /* ---- listeners */
@@ -361,15 +430,58 @@ size_t tcp_send(struct tcp_conn *c, const void *data, size_t len)
 	}
 	size_t room = c->sb_size - c->sb_len, n = len < room ? len : room;
 	for (size_t i = 0; i < n; ) {
-		uint32_t at = (c->sb_head + c->sb_len + (uint32_t)i) & (c->sb_size - 1);
+		uint32_t at = (c->sb_head + c->sb_copied + (uint32_t)i) & (c->sb_size - 1);
 		size_t chunk = c->sb_size - at < n - i ? c->sb_size - at : n - i;
 		memcpy(c->sb + at, (const uint8_t *)data + i, chunk);
 		i += chunk;
 	}
 	c->sb_len += (uint32_t)n;
+	c->sb_copied += (uint32_t)n;
+	c->sb_tail += (uint32_t)n;
 	if (n < len)
 		c->want_writable = 1;
 	tcp_output(c, 0);
+	return n;
+}
+
+/* The queue's bound is the same as tcp_send's (sb_size bytes from
+ * snd_una, both kinds counted), so a slow reader pins at most that much
+ * of the referenced memory; and like tcp_send it needs one of the core's
+ * send buffers while bytes are queued (the ring stays unused for
+ * referenced bytes, but the core's count of busy connections holds). */
+size_t tcp_send_ref(struct tcp_conn *c, const void *data, size_t len, struct pktbuf_ref *ref)
+{
+	ASSERT(tcp_conn_mine(c));
+	ASSERT(ref && pktbuf_ref_count(ref) > 0);
+	if (c->fin_queued || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT) || !len)
+		return 0;
+	if (!sb_get(c)) {
+		NSTAT(tcp_sndbuf_wait);
+		c->want_writable = 1;
+		WAIT_ADD(tc(), c, sbw);
+		return 0;
+	}
+	size_t room = c->sb_size - c->sb_len, n = len < room ? len : room;
+	struct tcp_sref *last = c->sref_n ? &c->sref[(c->sref_head + c->sref_n - 1) % TCP_SREF_MAX] : NULL;
+	if (n && last && !c->sb_tail && last->ref == ref && last->p + last->len == (const uint8_t *)data) {
+		last->len += (uint32_t)n;       /* continues the last extent */
+	} else if (n && c->sref_n < TCP_SREF_MAX) {
+		struct tcp_sref *e = &c->sref[(c->sref_head + c->sref_n) % TCP_SREF_MAX];
+		e->p = data;
+		e->len = (uint32_t)n;
+		e->pre = c->sb_tail;
+		e->ref = ref;
+		pktbuf_ref_get(ref);
+		c->sref_n++;
+		c->sb_tail = 0;
+	} else {
+		n = 0;                          /* no room, or every extent in use */
+	}
+	c->sb_len += (uint32_t)n;
+	if (n < len)
+		c->want_writable = 1;
+	if (n)
+		tcp_output(c, 0);
 	return n;
 }
 

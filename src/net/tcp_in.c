@@ -145,8 +145,7 @@ static void ack_advance(struct tcp_conn *c, uint32_t ack, const struct tcp_opts 
 	uint32_t data = acked - (fin_acked ? 1 : 0);
 	if (data > c->sb_len)
 		data = c->sb_len;
-	c->sb_head = (c->sb_head + data) & (c->sb_size - 1);
-	c->sb_len -= data;
+	tcp_sq_drop(c, data);                   /* references on them dropped */
 	if (!c->sb_len)
 		tcp_sb_put(c);                      /* all acknowledged: back to the pool */
 	c->snd_una = ack;

@@ -13,7 +13,8 @@
  * device cuts into segments of tcp_seg_payload_max() bytes, each with our
  * header and options (timestamps included), PSH on the last only. A TSO
  * frame is a chain of pktbufs holding a copy of the send buffer's bytes
- * (see tcp_send_segment for why a copy). Retransmissions (RTO, fast
+ * (see tcp_send_segment for why a copy), and external fragments for
+ * referenced bytes (tcp_send_ref: no copy). Retransmissions (RTO, fast
  * retransmit, NewReno's partial ACKs) and probes stay single segments.
  *
  * A segment that finds no buffer or a full transmit batch is not waited
@@ -53,57 +54,111 @@ static void ack_lost(struct tcp_conn *c, uint8_t flags, uint32_t len)
 	WAIT_ADD(tc(), c, txw);
 }
 
-/* Copies n bytes of the send buffer from offset off (bytes past
- * snd_una) to dst, across the ring's wrap. */
-static void sb_copy(const struct tcp_conn *c, uint32_t off, uint8_t *dst, uint32_t n)
+/* The payload of a frame: len bytes of the send queue at off (bytes
+ * past snd_una), after the header bytes already in head b (b->len).
+ * Copied runs go into b's room, then into chained buffers; a referenced
+ * run whose memory is device-visible becomes an external fragment (a
+ * reference for the frame, dropped when the driver reclaims it), one
+ * that is not is copied (counted: tcp_ref_copy_fallback, in bytes).
+ * Returns 0, or -ENOBUFS with what was chained left on b (the caller
+ * frees b whole): no buffer (drop_no_buffer) or no external fragment
+ * (tcp_ref_ext_exhausted); the segment goes again by its bookkeeping. */
+static int put_payload(struct tcp_conn *c, struct pktbuf *b, uint32_t off, uint32_t len)
 {
-	for (uint32_t i = 0; i < n; ) {
-		uint32_t at = (c->sb_head + off + i) & (c->sb_size - 1);
-		uint32_t chunk = c->sb_size - at < n - i ? c->sb_size - at : n - i;
-		memcpy(dst + i, c->sb + at, chunk);
-		i += chunk;
+	struct pktbuf_pool *pool = pktbuf_pool_of((uint16_t)core_self()->id);
+	struct pktbuf *tail = b, **link = &b->frag;
+	uint32_t frag_len = 0, by_ref = 0, copied = 0, fallback = 0;
+	while (len) {
+		const uint8_t *p;
+		struct pktbuf_ref *r;
+		uint32_t k = tcp_sq_run(c, off, &p, &r);
+		if (k > len)
+			k = len;
+		off += k;
+		len -= k;
+		if (r && frame_is_dma(p, k)) {
+			struct pktbuf *f = pktbuf_ext_alloc(pool, p, k, r);
+			if (!f) {
+				NSTAT(tcp_ref_ext_exhausted);
+				return -ENOBUFS;
+			}
+			*link = tail = f;
+			link = &f->frag;
+			frag_len += k;
+			by_ref += k;
+			continue;
+		}
+		*(r ? &fallback : &copied) += k;
+		while (k) {
+			/* never into an external fragment: that memory is not ours */
+			uint32_t cap = tail == b ? PKTBUF_DATA : PKTBUF_FRAG_ROOM;
+			if ((tail->flags & PKTBUF_F_EXT) || tail->len == cap) {
+				struct pktbuf *f = pktbuf_alloc(pool);
+				if (!f) {
+					NSTAT(drop_no_buffer);
+					return -ENOBUFS;
+				}
+				f->off = 0;
+				*link = tail = f;
+				link = &f->frag;
+				continue;
+			}
+			uint32_t m = cap - tail->len < k ? cap - tail->len : k;
+			memcpy(pktbuf_data(tail) + tail->len, p, m);
+			tail->len = (uint16_t)(tail->len + m);
+			if (tail != b)
+				frag_len += m;
+			p += m;
+			k -= m;
+		}
 	}
-}
-
-/* Chains buffers behind head b for `len` payload bytes that do not fit
- * in it, copied from the send buffer at `off`. Returns 0, or -ENOBUFS
- * (nothing chained: the caller frees b alone). */
-static int chain_payload(struct tcp_conn *c, struct pktbuf *b, uint32_t off, uint32_t len)
-{
-	struct pktbuf *frags[TSO_MAX_DEFAULT / PKTBUF_FRAG_ROOM + 2];
-	unsigned n = (len + PKTBUF_FRAG_ROOM - 1) / PKTBUF_FRAG_ROOM;
-	if (n > sizeof frags / sizeof frags[0] ||
-	    pktbuf_alloc_bulk(pktbuf_pool_of((uint16_t)core_self()->id), frags, n) != n) {
-		NSTAT(drop_no_buffer);
-		return -ENOBUFS;
+	b->frag_len = frag_len;
+	if (by_ref)
+		NSTAT_ADD(tcp_ref_bytes, by_ref);
+	if (copied)
+		NSTAT_ADD(tcp_copy_bytes, copied);
+	if (fallback) {
+		NSTAT_ADD(tcp_ref_copy_fallback, fallback);
+		NSTAT_ADD(tcp_copy_bytes, fallback);
 	}
-	struct pktbuf **link = &b->frag;
-	for (unsigned k = 0; k < n; k++) {
-		struct pktbuf *f = frags[k];
-		f->off = 0;
-		f->len = (uint16_t)(len - k * PKTBUF_FRAG_ROOM < PKTBUF_FRAG_ROOM ? len - k * PKTBUF_FRAG_ROOM
-										   : PKTBUF_FRAG_ROOM);
-		sb_copy(c, off + k * PKTBUF_FRAG_ROOM, f->buf, f->len);
-		*link = f;
-		link = &f->frag;
-	}
-	b->frag_len = len;
 	return 0;
 }
 
-/* Builds and sends one segment: flags, seq, payload from the send buffer
+/* The TCP checksum of frame b (the segment from b's data, chain
+ * included) onto sum, for a device without checksum offload: external
+ * fragments are read where they point (no copy). A run at an odd offset
+ * is summed byte-swapped (RFC 1071: the sum is byte-order independent). */
+static uint16_t frame_csum(struct pktbuf *b, uint32_t sum)
+{
+	uint64_t s = sum + (uint16_t)~net_csum(pktbuf_data(b), b->len, 0);
+	uint32_t at = b->len;
+	for (const struct pktbuf *f = b->frag; f; f = f->frag) {
+		uint32_t x = (uint16_t)~net_csum(f->buf + f->off, f->len, 0);
+		if (at & 1)
+			x = (uint16_t)(x << 8 | x >> 8);
+		s += x;
+		at += f->len;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* Builds and sends one segment: flags, seq, payload from the send queue
  * at offset `off` (bytes past snd_una), `len` bytes. With the device's
  * TSO, len may span many segments of tcp_seg_payload_max() bytes (tcp_output
  * sizes it by frame_payload_max): one TSO frame.
  *
- * The payload is copied out of the send buffer, into the frame's own
- * buffers, which the device reads until the driver reclaims the frame.
- * Pointing the device at the send buffer itself would save that copy,
- * but its bytes are not stable for as long: an ACK frees them (the ring
- * moves on and tcp_send writes there, or the buffer goes back to the
- * core's pool for another connection) while a retransmitted copy may
- * still sit in the TX ring or the batch, and reclaim is lazy. A copy
- * makes the frame's lifetime the frame's own business. */
+ * Copied bytes (tcp_send) are copied out of the send buffer, into the
+ * frame's own buffers, which the device reads until the driver reclaims
+ * the frame. Pointing the device at the send buffer itself would save
+ * that copy, but its bytes are not stable for as long: an ACK frees them
+ * (the ring moves on and tcp_send writes there, or the buffer goes back
+ * to the core's pool for another connection) while a retransmitted copy
+ * may still sit in the TX ring or the batch, and reclaim is lazy. A copy
+ * makes the frame's lifetime the frame's own business. Referenced bytes
+ * (tcp_send_ref) need no copy for that: the frame holds its own
+ * reference on their immutable memory (an external fragment). */
 int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t off, uint32_t len)
 {
 	struct pktbuf *b = net_alloc();
@@ -135,10 +190,10 @@ int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t o
 		optlen += 8;
 	}
 	uint32_t hl = (uint32_t)sizeof *h + (uint32_t)optlen;
-	uint32_t in_head = len < PKTBUF_DATA - hl ? len : PKTBUF_DATA - hl;
-	sb_copy(c, off, o + optlen, in_head);
-	if (len > in_head && chain_payload(c, b, off + in_head, len - in_head)) {
+	b->len = (uint16_t)hl;
+	if (len && put_payload(c, b, off, len)) {
 		pktbuf_free(b);
+		ack_lost(c, flags, len);
 		return -ENOBUFS;
 	}
 	h->sport = htons(c->lport);
@@ -161,14 +216,13 @@ int tcp_send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint32_t o
 		b->csum_start = b->off;
 		b->csum_offset = CSUM_OFFSET;
 	} else {
-		h->csum = net_csum(h, tl, net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl));
+		h->csum = frame_csum(b, net_pseudo_sum(c->ifc->addr, c->raddr, IP_PROTO_TCP, tl));
 	}
 	if (len > tcp_seg_payload_max(c)) {
 		b->flags |= PKTBUF_F_TX_TSO;
 		b->gso_size = (uint16_t)tcp_seg_payload_max(c);
 		b->hdr_end = (uint16_t)(b->off + hl);
 	}
-	b->len = (uint16_t)(hl + in_head);
 	if (flags & TCP_ACK) {
 		c->acks_owed = 0;
 		c->ack_pending = 0;

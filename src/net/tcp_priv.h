@@ -75,6 +75,10 @@
  * below any keepalive or zero-window probe interval. */
 #define OOW_ACK_MS 500
 #define TSO_MAX_DEFAULT 65536
+/* referenced extents a connection's send queue may hold (tcp_send_ref):
+ * a response is a copied header and one referenced body, so a few
+ * pipelined responses fit; tcp_send_ref takes nothing more when full */
+#define TCP_SREF_MAX 8
 #define CSUM_OFFSET 16                  /* of the checksum in the TCP header */
 
 enum tcp_state {
@@ -100,9 +104,24 @@ struct tcp_conn {
 	uint32_t ts_recent;
 	uint32_t oow_ack_ms;                    /* ts_now() of the last out-of-window
 						 * ACK (OOW_ACK_MS); 0: none yet */
-	uint8_t *sb;                            /* send buffer: bytes from snd_una;
+	uint8_t *sb;                            /* send buffer: copied bytes from snd_una;
 						 * NULL while empty (from the core's pool) */
-	uint32_t sb_size, sb_head, sb_len;
+	uint32_t sb_size, sb_head;              /* sb_head: ring offset of the first copied byte */
+	uint32_t sb_len;                        /* the send queue's bytes from snd_una, both kinds */
+	uint32_t sb_copied;                     /* ... of them in the ring (tcp_send) */
+	/* The send queue is sb_len bytes in order: copied runs (in the ring,
+	 * in order) and referenced extents (tcp_send_ref). Extent i follows
+	 * `pre` copied bytes after extent i-1; sb_tail copied bytes follow
+	 * the last one (without extents, sb_tail == sb_copied). Each extent
+	 * holds one reference on ref until its bytes are acknowledged or the
+	 * connection is freed (tcp_sb_put). */
+	struct tcp_sref {
+		const uint8_t *p;
+		uint32_t len, pre;
+		struct pktbuf_ref *ref;
+	} sref[TCP_SREF_MAX];
+	uint32_t sb_tail;
+	uint8_t sref_head, sref_n;
 	int fin_queued, fin_sent, want_writable;
 	int ack_pending;                        /* an ACK was dropped (full TX): tcp_poll resends */
 	uint32_t max_snd_wnd;                   /* the largest window the peer offered
@@ -268,8 +287,16 @@ void tcp_conn_free(struct tcp_conn *c);
  * slot is freed: c is invalid afterwards. */
 void tcp_conn_gone(struct tcp_conn *c, int reason);
 /* Gives c's send buffer, if it holds one, back to the core's pool; what
- * was in it is forgotten (sb_len 0). */
+ * was in it is forgotten (sb_len 0) and the references of its extents
+ * dropped. */
 void tcp_sb_put(struct tcp_conn *c);
+/* The first n bytes of the send queue are gone (acknowledged): the ring
+ * moves on, extents consumed whole drop their reference. */
+void tcp_sq_drop(struct tcp_conn *c, uint32_t n);
+/* The contiguous run of the send queue at off (bytes past snd_una,
+ * off < sb_len): *p its first byte, returns its length (>= 1); *ref the
+ * extent's reference for a referenced run, NULL for one in the ring. */
+uint32_t tcp_sq_run(const struct tcp_conn *c, uint32_t off, const uint8_t **p, struct pktbuf_ref **ref);
 /* the listener on port, NULL: none (any core: listeners are fixed after
  * start-up) */
 struct listener *tcp_listener_of(uint16_t port);

@@ -17,8 +17,17 @@ int pktbuf_pool_init(struct pktbuf_pool *p, uint16_t core, uint32_t count)
 	p->objs = frame_alloc_pages(mpages);
 	p->data = frame_alloc_dma_pages(dpages);
 	p->stack = frame_alloc_pages(spages);
-	if (!p->objs || !p->data || !p->stack)
+	uint32_t next = count / PKTBUF_EXT_DIV > PKTBUF_EXT_MIN ? count / PKTBUF_EXT_DIV : PKTBUF_EXT_MIN;
+	p->ext_objs = frame_alloc_pages(((size_t)next * sizeof(struct pktbuf) + 4095) / 4096);
+	p->ext_stack = frame_alloc_pages(((size_t)next * sizeof(struct pktbuf *) + 4095) / 4096);
+	if (!p->objs || !p->data || !p->stack || !p->ext_objs || !p->ext_stack)
 		return -ENOMEM;
+	p->ext_count = next;
+	for (uint32_t i = 0; i < next; i++) {
+		p->ext_objs[i].home = core;
+		p->ext_stack[i] = &p->ext_objs[i];
+	}
+	p->ext_top = next;
 	p->count = count;
 	p->core = core;
 	for (uint32_t i = 0; i < count; i++) {
@@ -79,6 +88,8 @@ void pktbuf_pool_usage(uint16_t core, struct pktbuf_pool_usage *out)
 	const struct pktbuf_pool *p = &pools[core];
 	out->free = __atomic_load_n(&p->top, __ATOMIC_RELAXED);
 	out->total = p->count;
+	out->ext_free = __atomic_load_n(&p->ext_top, __ATOMIC_RELAXED);
+	out->ext_total = p->ext_count;
 }
 
 static void reset(struct pktbuf *b)
@@ -127,6 +138,42 @@ unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned 
 	return n;
 }
 
+struct pktbuf *pktbuf_ext_alloc(struct pktbuf_pool *p, const void *data, uint32_t len, struct pktbuf_ref *ref)
+{
+	ASSERT(pool_mine(p));
+	ASSERT(len && len <= 0xffff && ref);
+	if (!p->ext_top) {
+		p->ext_alloc_fail++;
+		return NULL;
+	}
+	struct pktbuf *b = p->ext_stack[--p->ext_top];
+	b->off = 0;
+	b->len = (uint16_t)len;
+	b->flags = PKTBUF_F_EXT;
+	b->frag = NULL;
+	b->frag_len = 0;
+	b->magic = PKTBUF_EXT_MAGIC;
+	b->buf = (uint8_t *)(uintptr_t)data;
+	b->ext_ref = ref;
+	pktbuf_ref_get(ref);
+	return b;
+}
+
+/* An external fragment back to its stack, its reference dropped (the
+ * device is done with the frame: the driver reclaimed it). */
+static void free_ext(struct pktbuf_pool *p, struct pktbuf *b)
+{
+	ASSERT(pool_mine(p));
+	ASSERT(b->magic == PKTBUF_EXT_MAGIC);   /* freed twice */
+	ASSERT(p->ext_top < p->ext_count);
+	struct pktbuf_ref *r = b->ext_ref;
+	b->magic = 0;
+	b->ext_ref = NULL;
+	b->buf = NULL;
+	p->ext_stack[p->ext_top++] = b;
+	pktbuf_ref_put(r);
+}
+
 /* On the home core. A buffer freed twice (its magic already cleared, or
  * the stack already full) is our own bug, never the wire's or a
  * device's (their buffers come back through private shadow state): it
@@ -134,6 +181,10 @@ unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned 
  * owners later. */
 static void free_local(struct pktbuf_pool *p, struct pktbuf *b)
 {
+	if (b->flags & PKTBUF_F_EXT) {
+		free_ext(p, b);
+		return;
+	}
 	ASSERT(pool_mine(p));
 	ASSERT(b->magic == PKTBUF_MAGIC);       /* freed twice */
 	ASSERT(p->top < p->count);

@@ -56,12 +56,14 @@ struct pktbuf {
 	uint32_t frag_len;              /* head: bytes in the chained buffers */
 	uint16_t gso_size;              /* TSO: payload bytes per segment */
 	uint16_t hdr_end;               /* TSO: buf offset where the payload starts */
-	/* immutable after pktbuf_pool_init */
+	/* immutable after pktbuf_pool_init; an external fragment's
+	 * (PKTBUF_F_EXT) are set by pktbuf_ext_alloc instead */
 	uint8_t *buf;                   /* the data slot: PKTBUF_SLOT bytes, device-visible */
-	char pad[PKTBUF_META - 56];
+	struct pktbuf_ref *ext_ref;     /* PKTBUF_F_EXT: the reference it holds */
 };
 _Static_assert(sizeof(struct pktbuf) == PKTBUF_META, "metadata is one cache line");
 #define PKTBUF_MAGIC 0x706b7462u
+#define PKTBUF_EXT_MAGIC 0x706b7465u
 #define PKTBUF_F_CSUM_NEEDED 1          /* virtio NEEDS_CSUM: csum_start/offset valid */
 #define PKTBUF_F_CSUM_VALID  2          /* device checked it */
 /* Transmit offloads, asked by the stack only when the device offers them
@@ -73,12 +75,77 @@ _Static_assert(sizeof(struct pktbuf) == PKTBUF_META, "metadata is one cache line
 					 * the field holds the pseudo-header sum */
 #define PKTBUF_F_TX_TSO  8              /* TCPv4 segmentation: gso_size, hdr_end
 					 * (with PKTBUF_F_TX_CSUM) */
+#define PKTBUF_F_EXT     16             /* an external fragment: see below */
 
 static inline uint8_t *pktbuf_data(struct pktbuf *p) { return p->buf + p->off; }
 /* the whole frame's length, chained buffers included */
 static inline uint32_t pktbuf_frame_len(const struct pktbuf *p) { return (uint32_t)p->len + p->frag_len; }
 /* bytes a chained (non-head) buffer can hold: all of buf */
 #define PKTBUF_FRAG_ROOM PKTBUF_SLOT
+
+/*
+ * References on immutable memory (zero-copy transmit).
+ *
+ * A pktbuf_ref counts the holders of a block of memory that nobody
+ * writes while the count is above zero (a site's files, say). Its owner
+ * makes it with count 1 (its own reference), hands it to senders
+ * (tcp_send_ref), and drops its own with pktbuf_ref_put when it wants the
+ * memory back; `release` runs once, on whichever core drops the last
+ * reference (the app moves the actual free to a core of its choice).
+ *
+ * Ordering contract: count is the only shared word. pktbuf_ref_get is a
+ * relaxed increment: the caller already holds a reference, so the
+ * memory is alive and nothing needs publishing. pktbuf_ref_put is an
+ * acq_rel decrement: its release half orders every read of the memory
+ * this holder made (and, for a fragment, the device's reads, which
+ * completed before the driver reclaimed the frame) before the decrement;
+ * its acquire half, on the put that reaches zero, pairs with the release
+ * halves of all earlier puts, so `release` (and the free it leads to)
+ * happens after every holder's last read.
+ */
+struct pktbuf_ref {
+	_Atomic uint32_t count;         /* holders; 0: released */
+	void (*release)(struct pktbuf_ref *r);  /* may be NULL */
+	void *arg;                      /* the owner's */
+};
+static inline void pktbuf_ref_init(struct pktbuf_ref *r, void (*release)(struct pktbuf_ref *), void *arg)
+{
+	atomic_init(&r->count, 1);
+	r->release = release;
+	r->arg = arg;
+}
+static inline void pktbuf_ref_get(struct pktbuf_ref *r)
+{
+	/* relaxed: the caller holds a reference (see the contract above) */
+	atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
+}
+static inline void pktbuf_ref_put(struct pktbuf_ref *r)
+{
+	/* acq_rel: release pairs with the acquire of the put that reaches
+	 * zero, which then runs `release` after every holder's reads */
+	uint32_t was = atomic_fetch_sub_explicit(&r->count, 1, memory_order_acq_rel);
+	ASSERT(was > 0);                /* dropped more often than taken */
+	if (was == 1 && r->release)
+		r->release(r);
+}
+/* Any core: holders now (tests, telemetry). */
+static inline uint32_t pktbuf_ref_count(struct pktbuf_ref *r)
+{
+	return atomic_load_explicit(&r->count, memory_order_relaxed);
+}
+
+/*
+ * External fragments: a pktbuf whose bytes are not its own slot but
+ * memory it references (PKTBUF_F_EXT; buf points there, off is 0, len
+ * its bytes, ext_ref the reference it holds until it is freed). Only a
+ * chained (non-head) buffer of a transmit frame may be one. They come
+ * from a small per-core pool beside the buffers' (one per
+ * PKTBUF_EXT_DIV buffers, at least PKTBUF_EXT_MIN), have no data slot, and are freed
+ * with the chain (pktbuf_free, which drops the reference). The memory
+ * must be device-visible (frame_is_dma): the caller checks that.
+ */
+#define PKTBUF_EXT_DIV 4                /* an external fragment per 4 buffers */
+#define PKTBUF_EXT_MIN 16
 
 struct pktbuf_pool {
 	/* immutable after pktbuf_pool_init */
@@ -92,6 +159,12 @@ struct pktbuf_pool {
 	uint64_t alloc_fail, remote_frees;
 	struct pktbuf *going_home;      /* freed here, not ours, channel was full */
 	uint64_t going_home_deferred;
+	/* external fragments: metadata only (private), their own free stack */
+	struct pktbuf *ext_objs;        /* immutable after pktbuf_pool_init */
+	uint32_t ext_count;             /* immutable after pktbuf_pool_init */
+	struct pktbuf **ext_stack;      /* owner */
+	uint32_t ext_top;               /* owner */
+	uint64_t ext_alloc_fail;        /* owner */
 } __attribute__((aligned(CACHE_LINE)));
 
 /* Makes `count` buffers: metadata and the free stack from private memory
@@ -112,6 +185,11 @@ int pktbuf_pools_init(uint32_t per_core);
 /* Home core only. NULL when the pool is empty (counted). */
 struct pktbuf *pktbuf_alloc(struct pktbuf_pool *p);
 unsigned pktbuf_alloc_bulk(struct pktbuf_pool *p, struct pktbuf **out, unsigned n);
+/* Home core: an external fragment of len bytes at data (1..65535,
+ * device-visible, immutable while ref is held), taking a reference on
+ * ref. NULL when the pool's external fragments are all in use (counted:
+ * ext_alloc_fail); it never blocks. */
+struct pktbuf *pktbuf_ext_alloc(struct pktbuf_pool *p, const void *data, uint32_t len, struct pktbuf_ref *ref);
 /* Any core: frees to the home pool, directly when called there, else by
  * call_on to the home core; a chain's buffers all go. */
 void pktbuf_free(struct pktbuf *b);
@@ -123,6 +201,7 @@ static inline uint32_t pktbuf_pool_size(const struct pktbuf_pool *p) { return p-
 struct pktbuf_pool_usage {
 	uint32_t free;                  /* on the pool's free stack */
 	uint32_t total;                 /* buffers the pool was made with */
+	uint32_t ext_free, ext_total;   /* external fragments, the same way */
 };
 /* Any core: core's pool as it stands, by relaxed loads (a level that may
  * be a burst old, never torn; see pktbuf.c). A core without a pool

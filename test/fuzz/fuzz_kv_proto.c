@@ -71,7 +71,7 @@ static bool is_store(const struct kv_op *op)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct kv_parser p;
-	struct kv_out out = { sink, NULL };
+	struct kv_out out = { .put = sink };
 	struct kv_shard_params prm = { .evict = 1 };
 	struct kv_item *inflight = NULL;
 	enum kv_status inflight_err = KV_OK;

@@ -15,7 +15,9 @@
  * up), half-open == the slots in SYN_RCVD; the out-of-order queues
  * within their budgets (the core's at most its pool / OOO_CORE_DIV
  * buffers, a connection's at most min(OOO_MAX, half that)) and counted
- * right; send buffers lent == the slots holding one; no timer armed on
+ * right; send buffers lent == the slots holding one; the zero-copy
+ * memory's references == the extents queued + the external fragments
+ * out; no timer armed on
  * a free slot, and every live slot holds a timer that can end it
  * (retransmission, keepalive or TIME_WAIT: nothing a peer opens may stay
  * for ever); with what was sent drained, every packet buffer is in the
@@ -47,7 +49,8 @@
  *                 what answers unless arg bit 0 (left half-open)
  *     6 complete: every peer with a SYN-ACK and no ACK yet sends it
  *                 (cookie ACKs among them, refused when the slots are full)
- *     7 app/peer: arg % 8: 0 app sends 3000, 1 app closes, 2 app aborts,
+ *     7 app/peer: arg % 8: 0 app sends 3000 (odd peers: 301 copied, the
+ *                 rest by reference, tcp_send_ref), 1 app closes, 2 app aborts,
  *                 3 peer FIN, 4 peer RST, 5 peer ACKs all (window 65535),
  *                 6 app reads (slow app), 7 tcp_recv_update
  */
@@ -62,6 +65,10 @@
 #define SLOW_ROOM 4096
 
 static int slow_app;
+/* the memory zero-copy sends reference (tcp_send_ref): one block, one
+ * reference, the fuzzer's own count of 1 */
+static uint8_t ref_mem[3000];
+static struct pktbuf_ref ref;
 
 /* ---- the peers: one flow each, 198.18.0.1:PORT0+k -> LPORT */
 struct peer {
@@ -249,13 +256,21 @@ __attribute__((no_sanitize("coverage"))) static void check_bounds(const char *wh
 			core_max);
 	if (sbs + t->sb_avail != t->sb_count)
 		nf_fail("tcp_conns", "%s: %u send buffers lent, %u free of %u", when, sbs, t->sb_avail, t->sb_count);
+	/* every reference the stack holds is a queued extent or an external
+	 * fragment of a frame not yet reclaimed */
+	uint32_t exts = 0, frags = pool->ext_count - pool->ext_top;
+	for (uint32_t i = 0; i < t->max; i++)
+		exts += t->conns[i].state == TCP_CLOSED ? 0 : t->conns[i].sref_n;
+	if (pktbuf_ref_count(&ref) != 1 + exts + frags)
+		nf_fail("tcp_conns", "%s: %u references held, %u extents queued, %u fragments out", when,
+			pktbuf_ref_count(&ref) - 1, exts, frags);
 	/* a frame tcp_poll let out after the turn's flush waits in the
 	 * interface's TX batch for the next one (by design): held, not lost */
 	uint32_t batched = 0;
 	for (int i = 0; i < net_nifs; i++)
 		for (uint32_t j = 0; j < net_cores[0].txq[i].n; j++)
 			for (const struct pktbuf *b = net_cores[0].txq[i].pkts[j]; b; b = b->frag)
-				batched++;
+				batched += !(b->flags & PKTBUF_F_EXT);
 	if (h_tx_count() == 0 && h_pool_avail() + ooo + batched != H_POOL)
 		nf_fail("tcp_conns", "%s: %u buffers in the pool, %u queued out of order, %u in the TX batch, of %u",
 			when, h_pool_avail(), ooo, batched, H_POOL);
@@ -323,11 +338,19 @@ static void op_data(struct nf_in *in, uint32_t k)
 	P[k].seq += (uint32_t)len;
 }
 
+/* odd peers' apps send as the httpd does: a copied header (of an odd
+ * length), then the body by reference */
 static void app_send(uint32_t k)
 {
 	static uint8_t d[3000];
 	if (A[k].c) {
-		tcp_send(A[k].c, d, sizeof d);
+		if (k & 1) {
+			size_t n = tcp_send(A[k].c, d, 301);
+			if (n == 301 && A[k].c)
+				tcp_send_ref(A[k].c, ref_mem + 301, sizeof ref_mem - 301, &ref);
+		} else {
+			tcp_send(A[k].c, d, sizeof d);
+		}
 		h_turn();
 	}
 }
@@ -425,6 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	struct nf_clock clock = { 0, FUZZ_TIME_MS };
 	memset(P, 0, sizeof P);
 	memset(A, 0, sizeof A);
+	pktbuf_ref_init(&ref, NULL, NULL);
 	for (uint32_t k = 0; k < NPEERS; k++)
 		P[k].iss = 0x30000000u + k * 7919u;
 	next_open = 0;
@@ -478,6 +502,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	for (uint32_t k = 0; k < NPEERS; k++)
 		if (A[k].c)
 			nf_fail("tcp_conns", "the app still holds a connection, never told it was gone");
+	h_tx_drop_all();
+	if (pktbuf_ref_count(&ref) != 1)
+		nf_fail("tcp_conns", "after every connection ended: %u references left", pktbuf_ref_count(&ref) - 1);
 	nf_world_end("tcp_conns");
 	return 0;
 }

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 {
 	static struct kv_parser p;
 	struct kv_shard_params prm = { .evict = 1 };
-	struct kv_out out = { out_put, NULL };
+	struct kv_out out = { .put = out_put };
 	uint8_t key[16] = { 42 };
 	uint8_t *in = malloc(IN_MAX);
 	void *arena = aligned_alloc(4096, PAGES * KV_PAGE_SIZE);

@@ -793,15 +793,19 @@ def test_message_pool_flood(vm, multi):
     time.sleep(0.5)
     after = vm.per_core()
     msgs = delta(after, before, "cross_core_msgs")
-    print("message pool flood on %d cores: lowest msgs_free %s, cross-core messages %s, no_msg %s" % (
-        vm.cores, low, msgs, delta(after, before, "no_msg")))
+    print("message pool flood on %d cores: lowest msgs_free %s, cross-core messages %s, no_msg %s, "
+          "reserve_waits %s" % (vm.cores, low, msgs, delta(after, before, "no_msg"),
+                                delta(after, before, "reserve_waits")))
     assert sum(msgs.values()) >= n * per * 2 * (vm.cores - 1) // vm.cores // 2, msgs
     for c in vm.data_cores:
         assert after[c]["msgs_free"] == after[c]["msgs"], (c, after[c])
         assert after[c]["big_msgs_free"] == after[c]["big_msgs"], (c, after[c])
         assert after[c]["answer_overflow"] == before[c]["answer_overflow"], (c, after[c])
-    # the pool ran low somewhere: connections had to wait for messages
-    assert min(low.values()) < vm.cores, low
+    # the pool ran low somewhere: connections had to wait for messages,
+    # past their few at the pool's reserve (reserve_waits) or below one
+    # message per shard
+    waits = delta(after, before, "reserve_waits")
+    assert min(low.values()) < vm.cores or sum(waits.values()) > 0, (low, waits)
 
 
 def test_large_values_across_cores(vm, multi):

@@ -274,6 +274,13 @@ void *frame_alloc_huge(void) { return region_alloc(&priv_mem, 512, 2u << 20); }
 void frame_free_pages(void *p, size_t n) { region_free(&priv_mem, "frame_free_pages", p, n); }
 void *frame_alloc_dma_pages(size_t n) { return region_alloc(&dma_mem, n, FRAME_SIZE); }
 void frame_free_dma_pages(void *p, size_t n) { region_free(&dma_mem, "frame_free_dma_pages", p, n); }
+/* base and size are fixed once region_init ran (start-up, before the
+ * cores): read without the lock */
+int frame_is_dma(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)dma_mem.base;
+	return dma_mem.base && a >= b && len <= dma_mem.size && a - b <= dma_mem.size - len;
+}
 
 int platform_dma_fd(void) { return mem_fd; }
 void *platform_dma_base(void) { return dma_mem.base; }

@@ -61,6 +61,8 @@ static void fake_stats(void *arg, struct api_stats *st)
 	}
 	st->pool_free = 900;
 	st->pool_total = 1024;
+	st->pool_ext_free = 250;
+	st->pool_ext_total = 256;
 }
 
 static json_t *fake_config_get(void *arg)

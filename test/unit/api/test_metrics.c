@@ -70,6 +70,7 @@ Test(metrics, samples_and_labels)
 	cr_assert(strstr(text, "pollux_queue_broken{core=\"2\",iface=\"eth0\",queue=\"1\"} 1\n"));
 	cr_assert(strstr(text, "pollux_interface_up{iface=\"eth0\"} 1\n"));
 	cr_assert(strstr(text, "pollux_pktbuf_buffers 1024\n"));
+	cr_assert(strstr(text, "pollux_pktbuf_ext_frags_in_use 6\n"));
 }
 
 /* Every queue counter and gauge of NETDEV_QUEUE_STATS_FIELDS that names

@@ -71,7 +71,15 @@ static int out_put(struct kv_out *o, const void *p, size_t n)
 	return 0;
 }
 
-static struct kv_out OUTW = { out_put, NULL };
+static struct kv_out OUTW = { .put = out_put };
+
+/* a writer that says beforehand whether an answer fits (as kv.c's) */
+static int out_room(struct kv_out *o, size_t n)
+{
+	return OUTN + n > OUT_LIMIT ? -ENOBUFS : 0;
+}
+
+static struct kv_out OUTR = { .put = out_put, .room = out_room };
 
 static uint8_t *on_value(struct feed *f, struct kv_op *op)
 {
@@ -334,6 +342,64 @@ Test(kv_exec, answer_cut_short)
 		OUTN = 0;
 		cr_assert_eq(kv_exec(S, &op, NOW, &OUTW), -ENOBUFS);
 	}
+}
+
+/* one request, one op, through OUTR with OUT_LIMIT bytes of room: its
+ * kv_exec's answer */
+static int exec_room(const void *req, size_t n, size_t limit)
+{
+	struct kv_op op;
+	enum kv_parse_ev ev;
+	size_t used = kv_parse(&P, req, n, &op, &ev);
+	cr_assert_eq(ev, KV_PARSE_OP);
+	cr_assert_eq(used, n);
+	OUTN = 0;
+	OUT_LIMIT = limit;
+	int rc = kv_exec(S, &op, NOW, &OUTR);
+	OUT_LIMIT = sizeof(OUT);
+	return rc;
+}
+
+/* kv.c runs a read again where its answer did not fit: the read that did
+ * not fit must have counted and changed nothing (hits, the fetched bit,
+ * a gat's TTL, an mg R win token) */
+Test(kv_exec, a_read_without_room_changes_and_counts_nothing)
+{
+	static char val[3000], req[3100];
+	struct kv_shard_stats a, b;
+	uint8_t bin[64];
+
+	memset(val, 'v', sizeof val);
+	snprintf(req, sizeof req, "set big 0 0 %zu\r\n%.*s\r\n", sizeof val, (int)sizeof val, val);
+	EXPECT(req, "STORED\r\n");
+	EXPECT("ms tok 3 T100\r\nabc\r\n", "HD\r\n");
+	kv_shard_stats(S, &a);
+	cr_assert_eq(exec_room("get big\r\n", 9, 100), -ENOBUFS);
+	cr_assert_eq(exec_room("gat 500 big\r\n", 13, 100), -ENOBUFS);
+	cr_assert_eq(exec_room("mg big v h\r\n", 12, 2000), -ENOBUFS);
+	cr_assert_eq(exec_room("mg tok R101 v\r\n", 15, 100), -ENOBUFS);
+	cr_assert_eq(exec_room("get nope\r\n", 10, 3), -ENOBUFS);      /* even END does not fit */
+	size_t bl = bin_req(bin, 0x00, NULL, 0, "big", NULL, 0, 1, 0);
+	kv_parser_init(&P);                                     /* a binary connection */
+	cr_assert_eq(exec_room(bin, bl, 40), -ENOBUFS);
+	kv_parser_init(&P);                                     /* back to text */
+	kv_shard_stats(S, &b);
+	cr_assert_eq(b.get_hits, a.get_hits, "hits %llu -> %llu", (unsigned long long)a.get_hits,
+		     (unsigned long long)b.get_hits);
+	cr_assert_eq(b.get_misses, a.get_misses);
+	cr_assert_eq(b.cmd_touch, a.cmd_touch);
+	cr_assert_eq(b.touch_hits, a.touch_hits);
+	/* nothing changed: not fetched, TTL as it was, the win still there */
+	EXPECT("mg big h t s\r\n", "HD h0 t-1 s3000\r\n");
+	EXPECT("mg tok R101 t\r\n", "HD t100 W\r\n");
+	/* with room, each counts once */
+	kv_shard_stats(S, &a);
+	cr_assert_eq(exec_room("get big\r\n", 9, sizeof(OUT)), 0);
+	cr_assert_eq(OUTN, strlen("VALUE big 0 3000\r\n") + 3002 + 5);
+	cr_assert_eq(exec_room("get nope\r\n", 10, 5), 0);
+	kv_shard_stats(S, &b);
+	cr_assert_eq(b.get_hits, a.get_hits + 1);
+	cr_assert_eq(b.get_misses, a.get_misses + 1);
 }
 
 /* --- meta -------------------------------------------------------------- */

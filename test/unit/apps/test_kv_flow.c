@@ -6,11 +6,14 @@
  * What it pins down: a multi-get whose batch answers overflow their
  * 8 KiB message streams out whole and in order (the shard answers what
  * fits, the rest runs again once those went out) with no message lost;
- * and a client that never reads holds at most its share of the core's
- * messages (its input waits: share_waits), is reset after
- * kv.send_timeout_s (send_timeouts) and every message comes back.
+ * each op of such a batch counted once in `stats`; a client that never
+ * reads holds at most its share of the core's messages (its input waits:
+ * share_waits), is reset after kv.send_timeout_s (send_timeouts) and
+ * every message comes back; and clients that never read leave the
+ * pool's reserve to one that does (reserve_waits).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../net/check.h"
 #include "apps/apps.h"
@@ -22,7 +25,7 @@ TestSuite(kv_flow, .init = h_setup, .fini = h_teardown);
 #define SHARE 16                /* kv.c's KV_CONN_SHARE */
 static struct h_pkt K;
 
-static void kv_start(uint32_t send_timeout_s)
+static void kv_start_conns(uint32_t send_timeout_s, uint32_t max_conns)
 {
 	struct apps_config cfg;
 	char err[128];
@@ -31,9 +34,14 @@ static void kv_start(uint32_t send_timeout_s)
 	cfg.kv.memory_mb = 4;
 	cfg.kv.item_size_max = 1 << 20;
 	cfg.kv.evict = 1;
-	cfg.kv.max_conns = 8;
+	cfg.kv.max_conns = max_conns;
 	cfg.kv.send_timeout_s = send_timeout_s;
 	cr_assert_eq(kv_init(&cfg, err, sizeof err), 0, "kv_init: %s", err);
+}
+
+static void kv_start(uint32_t send_timeout_s)
+{
+	kv_start_conns(send_timeout_s, 8);
 }
 
 static void kv_connect(struct h_peer *p, uint16_t port)
@@ -129,6 +137,60 @@ Test(kv_flow, a_100_key_get_of_1k_values_streams_whole)
 	cr_assert_eq(st.curr_conns, 0);
 }
 
+/* the value of `name` in the answer to `stats` on p (-1: absent) */
+static long long stat_of(struct h_peer *p, const char *name)
+{
+	static char got[16384];
+	char pat[80];
+	peer_send_all(p, "stats\r\n", 7);
+	size_t n = peer_read(p, got, sizeof got - 1);   /* until nothing more comes */
+	got[n] = 0;
+	cr_assert(n >= 5 && !memcmp(got + n - 5, "END\r\n", 5), "stats: %zu bytes", n);
+	snprintf(pat, sizeof pat, "STAT %s ", name);
+	const char *at = strstr(got, pat);
+	return at ? atoll(at + strlen(pat)) : -1;
+}
+
+/* A batch whose answers overflow its message runs its remaining ops again
+ * (msg_more): each op is counted once all the same */
+Test(kv_flow, a_multi_get_that_overflows_its_message_counts_each_key_once)
+{
+	struct h_peer p;
+	static char got[120000], line[1024];
+	kv_start(30);
+	kv_connect(&p, 41003);
+	set_values(&p, "c", 40, 1000);
+	size_t l = (size_t)snprintf(line, sizeof line, "get");
+	for (int i = 0; i < 40; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " c%03d", i);
+	for (int i = 0; i < 5; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " miss%d", i);
+	memcpy(line + l, "\r\n", 2);
+	peer_send_all(&p, line, l + 2);
+	size_t w = 40 * (strlen("VALUE c000 0 1000\r\n") + 1002) + 5;
+	cr_assert_eq(peer_read(&p, got, w), w);
+	cr_assert_eq(stat_of(&p, "get_hits"), 40);
+	cr_assert_eq(stat_of(&p, "get_misses"), 5);
+	cr_assert_eq(stat_of(&p, "cmd_get"), 45);
+	/* gat counts touches once as well */
+	l = (size_t)snprintf(line, sizeof line, "gat 0");
+	for (int i = 0; i < 40; i++)
+		l += (size_t)snprintf(line + l, sizeof line - l, " c%03d", i);
+	memcpy(line + l, "\r\n", 2);
+	peer_send_all(&p, line, l + 2);
+	cr_assert_eq(peer_read(&p, got, w), w);
+	cr_assert_eq(stat_of(&p, "get_hits"), 80);
+	cr_assert_eq(stat_of(&p, "touch_hits"), 40);
+	cr_assert_eq(stat_of(&p, "cmd_touch"), 40);
+	struct kv_core_stats st;
+	kv_core_stats(0, &st);
+	/* the sets, the get, the gat and the 6 stats: once each */
+	cr_assert_eq(st.ops, 40 + 45 + 40 + 6, "ops %lu", (unsigned long)st.ops);
+	cr_assert_eq(st.msgs_free, st.msgs);
+	h_peer_send(&p, TCP_RST | TCP_ACK, NULL, 0);
+	h_turn();
+}
+
 Test(kv_flow, a_client_that_never_reads_holds_its_share_then_is_reset)
 {
 	struct h_peer p;
@@ -166,6 +228,75 @@ Test(kv_flow, a_client_that_never_reads_holds_its_share_then_is_reset)
 	cr_assert_eq(st.curr_conns, 0);
 	cr_assert_eq(st.msgs_free, st.msgs, "%u of %u messages back", st.msgs_free, st.msgs);
 	cr_assert_eq(st.bigs_free, st.bigs);
+}
+
+/* Eight clients that pipeline gets and never read would take the whole
+ * pool at 16 messages each; the pool keeps its reserve for connections
+ * within their few (KV_CONN_FEW), so a ninth that reads is answered all
+ * along, and once kv.send_timeout_s resets the eight everything is back */
+Test(kv_flow, clients_that_never_read_leave_the_pool_to_one_that_does)
+{
+	enum { GREEDY = 8 };
+	struct h_peer g[GREEDY], good;
+	static char req[4096], got[16384];
+	h_fini();
+	cr_assert_eq(h_init("{\"interfaces\": [{\"address\": \"198.18.0.2/24\", \"gateway\": \"198.18.0.1\"}],"
+			    " \"tcp\": {\"max_conns_per_core\": 16, \"send_buffer\": 16384}}"), 0);
+	kv_start_conns(30, 16);
+	kv_connect(&good, 41100);
+	set_values(&good, "s", 4, 6000);
+	uint32_t all = msgs_free();
+	size_t l = 0;
+	for (int i = 0; i < 60; i++)
+		l += (size_t)snprintf(req + l, sizeof req - l, "get s%03d s%03d\r\n", i % 4, (i + 1) % 4);
+	for (int c = 0; c < GREEDY; c++) {
+		kv_connect(&g[c], (uint16_t)(41010 + c));
+		g[c].win = 0;
+		peer_send_all(&g[c], req, l);
+	}
+	for (int i = 0; i < 20; i++) {
+		h_turn();
+		h_advance_ms(10);
+	}
+	struct kv_core_stats st;
+	kv_core_stats(0, &st);
+	uint32_t held = all - st.msgs_free;
+	/* each at least its few (2); past those, only down to the reserve
+	 * (128 / 4): at most 96 + 2 each */
+	cr_assert(held >= GREEDY * 2 && held <= 128 - 128 / 4 + GREEDY * 2,
+		  "the greedy hold %u messages", held);
+	cr_assert(st.reserve_waits >= 1, "reserve_waits %lu", (unsigned long)st.reserve_waits);
+	/* the good one: answered at once, again and again (each read is
+	 * bounded: 50 idle turns of 10 ms) */
+	size_t want = 2 * (strlen("VALUE s000 0 6000\r\n") + 6002) + 5;
+	for (int r = 0; r < 10; r++) {
+		peer_send_all(&good, "get s002 s003\r\n", 15);
+		size_t n = peer_read(&good, got, want);
+		cr_assert_eq(n, want, "round %d: %zu of %zu bytes", r, n, want);
+		cr_assert(!memcmp(got, "VALUE s002 0 6000\r\n", 19));
+	}
+	kv_core_stats(0, &st);
+	cr_assert_eq(st.send_timeouts, 0);
+	cr_assert_eq(st.curr_conns, GREEDY + 1);
+	/* the greedy take no byte for kv.send_timeout_s: reset, all back */
+	for (int s = 0; s < 33; s++) {
+		h_advance_ms(1000);
+		h_turn();
+		for (int c = 0; c < GREEDY; c++)
+			while (h_peer_recv(&g[c], &K))
+				;
+	}
+	kv_core_stats(0, &st);
+	cr_assert_eq(st.send_timeouts, GREEDY);
+	cr_assert_eq(st.curr_conns, 1);
+	cr_assert_eq(st.msgs_free, st.msgs, "%u of %u messages back", st.msgs_free, st.msgs);
+	cr_assert_eq(st.bigs_free, st.bigs);
+	cr_assert_eq(st.conn_slots_free, st.conn_slots - 1);
+	h_peer_send(&good, TCP_RST | TCP_ACK, NULL, 0);
+	h_turn();
+	kv_core_stats(0, &st);
+	cr_assert_eq(st.curr_conns, 0);
+	cr_assert_eq(st.conn_slots_free, st.conn_slots);
 }
 
 Test(kv_flow, a_client_that_reads_is_not_reset)

@@ -128,6 +128,9 @@ void frame_free_pages(void *p, size_t npages)
 /* device-visible memory: the same blocks here (no device) */
 void *frame_alloc_dma_pages(size_t npages) { return frame_alloc_pages(npages); }
 void frame_free_dma_pages(void *p, size_t npages) { frame_free_pages(p, npages); }
+/* as on hosted, when a test says so: no memory is device-visible */
+int h_mem_not_dma;
+int frame_is_dma(const void *p, size_t len) { (void)p; (void)len; return !h_mem_not_dma; }
 
 /* ---- sched */
 static struct timer_wheel h_wheel;
@@ -385,8 +388,14 @@ static void h_check_offloads(const struct pktbuf *b)
 		panic("tx_burst: NEEDS_CSUM on a device without CSUM");
 	if ((b->flags & PKTBUF_F_TX_TSO) && (!(h_dev_offloads & NETDEV_TX_TSO4) || !(b->flags & PKTBUF_F_TX_CSUM)))
 		panic("tx_burst: TSO on a device without TSO4, or without NEEDS_CSUM");
-	if (b->frag && !(b->flags & PKTBUF_F_TX_TSO))
-		panic("tx_burst: a chain that is no TSO frame");
+	if (b->frag && !(b->flags & PKTBUF_F_TX_TSO) && pktbuf_frame_len(b) > 1500u + ETH_HLEN + 4)
+		panic("tx_burst: a chain of %u bytes that is no TSO frame", pktbuf_frame_len(b));
+	if (b->flags & PKTBUF_F_EXT)
+		panic("tx_burst: an external fragment at a frame's head");
+	for (const struct pktbuf *f = b->frag; f; f = f->frag)
+		if ((f->flags & PKTBUF_F_EXT) && (f->magic != PKTBUF_EXT_MAGIC || !f->ext_ref || !f->len ||
+						  pktbuf_ref_count(f->ext_ref) == 0))
+			panic("tx_burst: an external fragment without its reference");
 	if ((b->flags & PKTBUF_F_TX_TSO) && pktbuf_frame_len(b) > h_dev_tso_max)
 		panic("tx_burst: a TSO frame of %u bytes, over the device's %u", pktbuf_frame_len(b), h_dev_tso_max);
 }
@@ -1006,7 +1015,7 @@ uint32_t h_pool_avail(void) { return pktbuf_pool_avail(pktbuf_pool_of(0)); }
 int h_pool_full(void)
 {
 	struct pktbuf_pool *p = pktbuf_pool_of(0);
-	return pktbuf_pool_avail(p) == p->count;
+	return pktbuf_pool_avail(p) == p->count && p->ext_top == p->ext_count;
 }
 
 /* ---------------------------------------------------------------- the peer */

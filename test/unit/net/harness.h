@@ -142,6 +142,10 @@ extern int h_tso_raw;                   /* capture TSO frames uncut */
 extern uint32_t h_dev_tso_frames;       /* TSO frames the device took */
 extern uint32_t h_dev_bad_partial;      /* NEEDS_CSUM without the pseudo sum, bad offsets */
 
+/* frame_is_dma answers 0 for everything (hosted, memory the backend
+ * does not map) while set */
+extern int h_mem_not_dma;
+
 /* ---- frames out */
 #define H_FRAME_MAX (65535 + 18)
 struct h_pkt {
@@ -188,7 +192,8 @@ void h_tx_drop_all(void);
 
 /* ---- the state the tests check */
 struct net_stats h_stats(void);
-/* every buffer back in core 0's pool (after h_tx_drop_all) */
+/* every buffer (and external fragment) back in core 0's pool (after
+ * h_tx_drop_all) */
 int h_pool_full(void);
 uint32_t h_pool_avail(void);
 
