@@ -42,7 +42,7 @@ struct sched_config {
 	uint32_t chan_slots;            /* per ordered pair, power of two */
 	enum sched_idle idle[POLLUX_MAX_CORES];
 	uint32_t halt_after;            /* idle turns before sleeping */
-	uint32_t halt_max_us;           /* longest sleep of a core with pollers */
+	uint32_t halt_max_us;           /* longest sleep of a core with a poller that can't be woken */
 	uint32_t arena_kib;             /* each core's start-up arena (main.c sets them up) */
 };
 /* The fields of "cores" (their keys, bounds, defaults and docs). */
