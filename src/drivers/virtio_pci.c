@@ -231,9 +231,12 @@ static int attach(struct pci_dev *p)
 		uint16_t ctl = pci_read16(p, (uint16_t)(p->msix_cap + 2));
 		uint32_t tbl = pci_read32(p, (uint16_t)(p->msix_cap + 4));
 		uint8_t bir = tbl & 7;
-		if (bir <= 5 && !p->bar[bir].is_io && p->bar[bir].addr) {
+		uint16_t size = (uint16_t)((ctl & 0x7ff) + 1);
+		/* the table must lie inside an assigned memory BAR */
+		if (bir <= 5 && !p->bar[bir].is_io && p->bar[bir].addr &&
+		    (uint64_t)(tbl & ~7u) + 16u * size <= p->bar[bir].size) {
 			v->msix_table = (uintptr_t)p->bar[bir].addr + (tbl & ~7u);
-			v->msix_size = (uint16_t)((ctl & 0x7ff) + 1);
+			v->msix_size = size;
 		}
 	}
 	w16(v->common + CC_MSIX, NO_VECTOR);      /* no configuration-change interrupts */
