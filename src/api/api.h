@@ -113,6 +113,7 @@ int api_config_apply(const json_t *running, const json_t *doc, const char *const
 struct api_core_stats {
 	const char *role;               /* "control" or "data" */
 	uint64_t turns, busy_turns, busy_cycles, idle_cycles, sleeps;
+	uint64_t sleeps_timed;          /* of sleeps: capped at halt_max_us (a poller can't be woken) */
 	uint64_t msgs_in, msgs_out, chan_full, timers_fired;
 	uint32_t chan_depth_in;         /* messages waiting now (a gauge) */
 	uint32_t tcp_conns;             /* open now (a gauge) */

@@ -76,9 +76,10 @@ static void netstat_print(struct timer *t, void *arg)
 		}
 	for (uint32_t c = 0; c < st->ncores; c++) {
 		const struct api_core_stats *cs = &st->core[c];
-		klog("netstat core %u: turns %llu busy %llu sleeps %llu msgs in %llu timers %llu",
+		klog("netstat core %u: turns %llu busy %llu sleeps %llu (timed %llu) msgs in %llu timers %llu",
 		     c, (unsigned long long)cs->turns, (unsigned long long)cs->busy_turns,
-		     (unsigned long long)cs->sleeps, (unsigned long long)cs->msgs_in,
+		     (unsigned long long)cs->sleeps, (unsigned long long)cs->sleeps_timed,
+		     (unsigned long long)cs->msgs_in,
 		     (unsigned long long)cs->timers_fired);
 	}
 	if (net_if_count()) {

@@ -275,6 +275,27 @@ static unsigned sl_poll(void *arg)
 	return work;
 }
 
+/* Before core 0 sleeps (cores.idle "halt"): the API's frames arrive on
+ * the management queue, whose interrupt wakes core 0, and every request
+ * is answered on core 0 itself. Output waiting for the stack's send
+ * buffer, a starved window and a shutdown in progress are re-tried by
+ * polling: while any is there, core 0 wakes on a timer. */
+static int sl_arm(void *arg)
+{
+	if (S.shutdown_at || api_runtime_shutdown_asked())
+		return SCHED_ARM_TIMED;
+	for (uint32_t i = 0; i < SL_MAX_CONNS; i++) {
+		const struct sconn *c = &S.conns[i];
+		size_t pending = 0;
+		if (!c->tc)
+			continue;
+		api_tls_conn_output(c->tls, &pending);
+		if (pending || c->starved)
+			return SCHED_ARM_TIMED;
+	}
+	return SCHED_ARM_SLEEP;
+}
+
 /* api.interface: the index in "interfaces" (default 0), which must have
  * a device */
 static int mgmt_index(const struct appliance_config *cfg, char *err, size_t errlen)
@@ -402,7 +423,8 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "config: api.port: %u is taken (%s)", port, strerror(-rc));
 		return -EINVAL;
 	}
-	if ((rc = sched_poller_add(0, "api", sl_poll, NULL, NULL))) {
+	if ((rc = sched_poller_add(0, "api", sl_poll, NULL, NULL)) ||
+	    (rc = sched_poller_set_arm(0, sl_poll, NULL, sl_arm, NULL))) {
 		snprintf(err, errlen, "api: no poller slot on core 0");
 		return rc;
 	}

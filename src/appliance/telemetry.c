@@ -70,6 +70,7 @@ static void core_snapshot(uint32_t c, struct api_core_stats *o)
 	o->busy_cycles = ss.busy_cycles;
 	o->idle_cycles = ss.idle_cycles;
 	o->sleeps = ss.sleeps;
+	o->sleeps_timed = ss.sleeps_timed;
 	o->msgs_in = ss.msgs_in;
 	o->msgs_out = ss.msgs_out;
 	o->chan_full = ss.chan_full;

@@ -587,6 +587,15 @@ static unsigned kv_poll(void *arg)
 	return n;
 }
 
+/* Before a halting core sleeps: messages to retry wait for room in a
+ * full channel, which nobody signals: poll on a timer. Big messages and
+ * starved connections are served by answers: call_on kicks. */
+static int kv_arm(void *arg)
+{
+	const struct kv_core *k = arg;
+	return k->retry || !k->timer_on ? SCHED_ARM_TIMED : SCHED_ARM_SLEEP;
+}
+
 /* end of every turn: the shard's counters for other cores to read */
 static void kv_mirror(void *arg)
 {
@@ -1376,6 +1385,8 @@ static int core_setup(uint32_t c, uint32_t shard, size_t arena_len, uint32_t con
 	counter_add(&k->msgs_free, KV_MSGS);
 	counter_add(&k->bigs_free, KV_BIGS);
 	rc = sched_poller_add(c, "kv", kv_poll, kv_mirror, k);
+	if (!rc)
+		rc = sched_poller_set_arm(c, kv_poll, k, kv_arm, NULL);
 	if (rc) {
 		snprintf(err, errlen, "kv: no room for a poller on core %u", c);
 		return rc;

@@ -58,6 +58,21 @@ static unsigned l2fwd_poll(void *arg)
 	return n;
 }
 
+/* Before a halting core sleeps: the device interrupts it at the next
+ * frame (or, without an interrupt, it wakes on a timer to poll) */
+static int l2fwd_arm(void *arg)
+{
+	struct l2fwd_q *f = arg;
+	int rc = netdev_rx_arm(f->in, f->q);
+	return rc > 0 ? SCHED_ARM_WORK : rc < 0 ? SCHED_ARM_TIMED : SCHED_ARM_SLEEP;
+}
+
+static void l2fwd_disarm(void *arg)
+{
+	struct l2fwd_q *f = arg;
+	netdev_rx_disarm(f->in, f->q);
+}
+
 /* ---- settings */
 static const char *const modes[] = { "macswap", "io", NULL };
 
@@ -134,6 +149,9 @@ int l2fwd_init(const struct apps_config *cfg, char *err, size_t errlen)
 			f->macswap = macswap;
 			snprintf(f->name, sizeof f->name, "l2fwd %s q%u", netdev_name(in), q);
 			int rc = sched_poller_add(netdev_queue_core(in, q), f->name, l2fwd_poll, NULL, f);
+			if (!rc)
+				rc = sched_poller_set_arm(netdev_queue_core(in, q), l2fwd_poll, f, l2fwd_arm,
+							  l2fwd_disarm);
 			if (rc) {
 				snprintf(err, errlen, "l2fwd: no room for a poller on core %u", netdev_queue_core(in, q));
 				return rc;

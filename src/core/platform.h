@@ -39,6 +39,12 @@ struct platform_pci_window {
 	uint64_t ecam, mmio_lo, mmio_hi;
 };
 void platform_pci_window(struct platform_pci_window *w);
+/* Metal: the MSI/MSI-X message (address, data) that ends core `core`'s
+ * idle `hlt`: a fixed, edge-triggered interrupt on the vector whose
+ * handler only acknowledges it (cores take interrupts only while they
+ * sleep). 0, -EINVAL (no such core) or -ENOTSUP (an APIC id an MSI
+ * address cannot name). */
+int platform_msi_wake(uint32_t core, uint64_t *addr, uint32_t *data);
 
 /* Hosted: the i-th --vhost-user PATH[,queues=N] word (NULL past the
  * last), and the memfd device-visible frames (frame_alloc_dma_pages) come

@@ -129,6 +129,17 @@ const struct rss_conf *netdev_rss(const struct netdev *d);
 
 uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);
 uint16_t netdev_tx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uint16_t n);
+/* Waking a sleeping owner (halting cores, sched_poller_set_arm). Owner,
+ * just before its core sleeps: asks the device to interrupt the queue's
+ * core at the next received frame, then looks again. 0: armed, sleep;
+ * 1: frames are already waiting, don't sleep; -EOPNOTSUPP: the transport
+ * gave the queue no interrupt (vhost-user, a device that refused the
+ * MSI-X vector), -EAGAIN: no buffer is posted (nothing can arrive): wake
+ * on a timer to poll. rx_disarm, after the sleep, turns the interrupt
+ * off again so polling costs none. TX needs no interrupt: completions
+ * are reclaimed on the next turn. */
+int netdev_rx_arm(struct netdev *d, uint16_t q);
+void netdev_rx_disarm(struct netdev *d, uint16_t q);
 /* Returns TX buffers the device has finished with to their pools (the
  * owner, e.g. when idle); tx_burst also does it lazily. */
 void netdev_tx_reclaim(struct netdev *d, uint16_t q);

@@ -124,7 +124,7 @@ static void probe(uint8_t bus, uint8_t dev, uint8_t fn)
 	if ((pci_read8(d, 0x0e) & 0x7f) == 0)    /* ordinary device, not a bridge */
 		size_bars(d);
 	d->msix_cap = pci_find_cap(d, PCI_CAP_MSIX, 0);
-	if (d->msix_cap)                         /* poll mode: MSI-X stays off */
+	if (d->msix_cap)                         /* off until a driver programs vectors (virtio_pci) */
 		pci_write16(d, d->msix_cap + 2, (uint16_t)(pci_read16(d, d->msix_cap + 2) & ~0x8000));
 }
 

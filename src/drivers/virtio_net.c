@@ -232,7 +232,9 @@ static int fill_rx(struct netdev *d, uint16_t q)
 	return 0;
 }
 
-static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_t want, int event_idx)
+/* wake_core: the core the queue's interrupt is to wake (RX queues), or -1 */
+static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_t want, int event_idx,
+		       int wake_core)
 {
 	struct virtio_dev *vd = d->vdev;
 	uint16_t max = vd->ops->queue_max(vd, idx);
@@ -246,6 +248,7 @@ static int setup_queue(struct netdev *d, struct virtq *vq, uint16_t idx, uint32_
 	if (rc)
 		return rc;
 	virtq_disable_interrupts(vq);
+	vq->wake_core = wake_core;
 	return vd->ops->queue_enable(vd, vq);
 }
 
@@ -299,8 +302,8 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 
 	for (uint16_t q = 0; q < d->nq; q++) {
 		d->rx[q].pool = pktbuf_pool_of(queue_core(d, q));
-		if ((rc = setup_queue(d, &d->rx[q].vq, (uint16_t)(2 * q), rx_ring, eidx)) ||
-		    (rc = setup_queue(d, &d->tx[q].vq, (uint16_t)(2 * q + 1), 0, eidx))) {
+		if ((rc = setup_queue(d, &d->rx[q].vq, (uint16_t)(2 * q), rx_ring, eidx, queue_core(d, q))) ||
+		    (rc = setup_queue(d, &d->tx[q].vq, (uint16_t)(2 * q + 1), 0, eidx, -1))) {
 			snprintf(err, errlen, "virtio-net %s: queue pair %u: %s", vd->name, q, strerror(-rc));
 			return rc;
 		}
@@ -309,7 +312,7 @@ static int init_one(struct netdev *d, struct virtio_dev *vd, uint32_t rx_ring, c
 		d->tso_max = tso_max_of(d->tx[0].vq.size);
 	struct virtq ctrl;
 	int have_ctrl = (f & VIRTIO_F_BIT(VIRTIO_NET_F_CTRL_VQ)) &&
-		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0) == 0;
+		setup_queue(d, &ctrl, (uint16_t)(2 * dev_pairs), 64, 0, -1) == 0;
 	vd->ops->set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 			    VIRTIO_STATUS_DRIVER_OK);
 	steer_choose(d, have_ctrl ? &ctrl : NULL, steer, steerlen);
@@ -354,6 +357,14 @@ int netdev_init_all(uint32_t rx_ring, char *err, size_t errlen)
 		     (d->tx_offloads & NETDEV_TX_TSO4) ? "csum+tso4" : (d->tx_offloads & NETDEV_TX_CSUM) ? "csum" : "none",
 		     d->link_up ? "up" : "down");
 		klog("%s: %s", d->name, steer);
+		uint16_t woken = 0;
+		for (uint16_t q = 0; q < d->nq; q++)
+			woken = (uint16_t)(woken + (d->rx[q].vq.wakes != 0));
+		if (woken == d->nq)
+			klog("%s: a halting core wakes on received frames (interrupt)", d->name);
+		else
+			klog("%s: %u of %u rx queues have no interrupt: their halting cores wake every "
+			     "cores.halt_max_us to poll", d->name, d->nq - woken, d->nq);
 		ndevs++;
 	}
 	return ndevs;

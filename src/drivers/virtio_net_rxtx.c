@@ -1,8 +1,9 @@
 /*
  * virtio_net_rxtx.c — the virtio-net data path: burst receive and
- * transmit on queues owned by one core each. No locks, no interrupts, no
- * allocation beyond the owner's pool; a doorbell only when the device
- * asks for one (EVENT_IDX or NO_NOTIFY).
+ * transmit on queues owned by one core each. No locks, no allocation
+ * beyond the owner's pool; a doorbell only when the device asks for one
+ * (EVENT_IDX or NO_NOTIFY). Polled: an RX queue interrupts only while its
+ * core sleeps (netdev_rx_arm until netdev_rx_disarm), TX never.
  *
  * RX: the device returns filled buffers (ids and lengths checked by virtq
  * against its private shadow); each becomes a pktbuf after the 12-byte
@@ -97,6 +98,22 @@ uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 	}
 	rx_refill(d, r);
 	return out;
+}
+
+int netdev_rx_arm(struct netdev *d, uint16_t q)
+{
+	struct virtq *vq = &d->rx[q].vq;
+	if (!vq->wakes)
+		return -EOPNOTSUPP;
+	if (virtq_free(vq) == vq->size && !virtq_broken(vq))
+		return -EAGAIN;                 /* nothing posted: no frame can come to wake us */
+	return virtq_arm(vq);
+}
+
+void netdev_rx_disarm(struct netdev *d, uint16_t q)
+{
+	if (d->rx[q].vq.wakes)
+		virtq_disable_interrupts(&d->rx[q].vq);
 }
 
 void netdev_tx_reclaim(struct netdev *d, uint16_t q)

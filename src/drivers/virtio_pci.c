@@ -4,11 +4,21 @@
  * through vendor capabilities in configuration space. Legacy (0.9) devices
  * are not supported: a device without the modern capabilities is skipped
  * with a message.
+ *
+ * Interrupts: none, except for a queue whose driver names a core to wake
+ * (virtq.wake_core: RX queues of virtio-net). Such a queue gets its own
+ * MSI-X vector, aimed at that core's APIC with the platform's wake-up
+ * vector (platform_msi_wake), whose handler only acknowledges it: it ends
+ * the core's idle `hlt` and nothing else. The configuration change vector
+ * stays NO_VECTOR. A device without MSI-X, without a free table entry, or
+ * that does not read the vector back keeps the queue vectorless (polled
+ * on a timer when its core halts), with a line on the console.
  */
 #include <stdio.h>
 #include <string.h>
 #include "core/core.h"
 #include "core/io.h"
+#include "core/platform.h"
 #include "drivers/pci.h"
 #include "drivers/virtio.h"
 #include "drivers/virtio_pci.h"
@@ -30,6 +40,13 @@
 #define CC_QDESC      0x20
 #define CC_QDRIVER    0x28
 #define CC_QDEVICE    0x30
+#define NO_VECTOR     0xffff
+
+/* MSI-X (PCI 3.0, 6.8.2): message control at cap + 2, table offset/BIR at
+ * cap + 4; 16-byte entries: address low, high, data, vector control */
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_FMASK  0x4000
+#define MSIX_ENTRY_MASKED 1
 
 struct vpci {
 	struct virtio_dev vdev;
@@ -37,6 +54,8 @@ struct vpci {
 	uintptr_t common, notify, isr, device;
 	uint32_t notify_mult;
 	uintptr_t qnotify[64];           /* per queue index: its notify address */
+	uintptr_t msix_table;            /* 0: no MSI-X */
+	uint16_t msix_size, msix_next;   /* table entries, the next free one */
 };
 
 static struct vpci vpcis[VIRTIO_MAX_DEVS];
@@ -99,6 +118,38 @@ static uint16_t vp_queue_max(struct virtio_dev *d, uint16_t idx)
 	return r16(c + CC_QSIZE);
 }
 
+/* The vector for a queue that wakes q->wake_core, or NO_VECTOR (with the
+ * reason in why). Programs the table entry and turns MSI-X on. */
+static uint16_t msix_vector_for(struct vpci *v, const struct virtq *q, const char **why)
+{
+	uint64_t addr;
+	uint32_t data;
+	if (!v->msix_table) {
+		*why = "the device has no MSI-X";
+		return NO_VECTOR;
+	}
+	if (v->msix_next >= v->msix_size) {
+		*why = "no free MSI-X table entry";
+		return NO_VECTOR;
+	}
+	if (platform_msi_wake((uint32_t)q->wake_core, &addr, &data)) {
+		*why = "the platform cannot aim an MSI at that core";
+		return NO_VECTOR;
+	}
+	uint16_t vec = v->msix_next++;
+	uintptr_t e = v->msix_table + 16u * vec;
+	w32(e + 12, MSIX_ENTRY_MASKED);
+	w32(e + 0, (uint32_t)addr);
+	w32(e + 4, (uint32_t)(addr >> 32));
+	w32(e + 8, data);
+	w32(e + 12, 0);                            /* unmasked */
+	uint16_t ctl = pci_read16(v->pci, (uint16_t)(v->pci->msix_cap + 2));
+	if ((ctl & (MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK)) != MSIX_CTRL_ENABLE)
+		pci_write16(v->pci, (uint16_t)(v->pci->msix_cap + 2),
+			    (uint16_t)((ctl | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_FMASK));
+	return vec;
+}
+
 static int vp_queue_enable(struct virtio_dev *d, struct virtq *q)
 {
 	struct vpci *v = V(d);
@@ -107,7 +158,21 @@ static int vp_queue_enable(struct virtio_dev *d, struct virtq *q)
 		return -1;
 	w16(c + CC_QSELECT, q->qidx);
 	w16(c + CC_QSIZE, q->size);
-	w16(c + CC_QMSIX, 0xffff);                 /* no interrupts: poll mode */
+	uint16_t vec = NO_VECTOR;
+	const char *why = NULL;
+	if (q->wake_core >= 0)
+		vec = msix_vector_for(v, q, &why);
+	w16(c + CC_QMSIX, vec);                    /* NO_VECTOR: no interrupts, polled */
+	if (vec != NO_VECTOR) {
+		/* the device says NO_VECTOR when it could not take it */
+		if (r16(c + CC_QMSIX) == vec)
+			q->wakes = 1;
+		else
+			why = "the device refused the MSI-X vector";
+	}
+	if (why)
+		klog("virtio-pci %02x:%02x.%x: queue %u: no interrupt (%s): its core wakes on a timer to poll",
+		     v->pci->bus, v->pci->dev, v->pci->fn, q->qidx, why);
 	w64(c + CC_QDESC, virtq_desc_addr(q));
 	w64(c + CC_QDRIVER, virtq_avail_addr(q));
 	w64(c + CC_QDEVICE, virtq_used_addr(q));
@@ -162,6 +227,19 @@ static int attach(struct pci_dev *p)
 		     p->bus, p->dev, p->fn);
 		return -1;
 	}
+	if (p->msix_cap) {
+		uint16_t ctl = pci_read16(p, (uint16_t)(p->msix_cap + 2));
+		uint32_t tbl = pci_read32(p, (uint16_t)(p->msix_cap + 4));
+		uint8_t bir = tbl & 7;
+		uint16_t size = (uint16_t)((ctl & 0x7ff) + 1);
+		/* the table must lie inside an assigned memory BAR */
+		if (bir <= 5 && !p->bar[bir].is_io && p->bar[bir].addr &&
+		    (uint64_t)(tbl & ~7u) + 16u * size <= p->bar[bir].size) {
+			v->msix_table = (uintptr_t)p->bar[bir].addr + (tbl & ~7u);
+			v->msix_size = size;
+		}
+	}
+	w16(v->common + CC_MSIX, NO_VECTOR);      /* no configuration-change interrupts */
 	v->vdev.ops = &vpci_ops;
 	v->vdev.priv = v;
 	v->vdev.device_id = p->device >= 0x1040 ? (uint16_t)(p->device - 0x1040) : p->subsys;

@@ -47,6 +47,7 @@ int virtq_init(struct virtq *q, uint16_t qidx, uint16_t size, void *mem, struct 
 		shadow[i] = (struct virtq_slot){ .next = (uint16_t)(i + 1) };
 	q->free_head = 0;
 	q->num_free = size;
+	q->wake_core = -1;
 	return 0;
 }
 
@@ -166,7 +167,25 @@ uint16_t virtq_get_used(struct virtq *q, void **cookies, uint32_t *lens, uint16_
 
 void virtq_disable_interrupts(struct virtq *q)
 {
-	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	__atomic_store_n(&q->avail->flags, VRING_AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
 	if (q->event_idx)
-		*used_event(q) = (uint16_t)(q->last_used + 0x8000);
+		__atomic_store_n(used_event(q), (uint16_t)(q->last_used + 0x8000), __ATOMIC_RELAXED);
+}
+
+/* The contract with the device (virtio 1.2, 2.7.7 and 2.7.10): it
+ * writes used->idx, then (full barrier) reads avail->flags or used_event
+ * and interrupts if they ask for it. We write the flag or used_event,
+ * then (full fence: a store followed by a load of another location needs
+ * one even on x86) read used->idx. Either the device sees our request
+ * and interrupts, or we see its entry and do not sleep; never neither. */
+int virtq_arm(struct virtq *q)
+{
+	if (q->broken)
+		return 0;                       /* stopped: nothing will ever come */
+	if (q->event_idx)
+		__atomic_store_n(used_event(q), q->last_used, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&q->avail->flags, 0, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_seq_cst);
+	return __atomic_load_n(&q->used->idx, __ATOMIC_RELAXED) != q->last_used;
 }

@@ -33,7 +33,10 @@
  *   - used->idx is load-acquired before the used entries are read;
  *   - between publishing avail->idx and reading the device's notify
  *     suppression (used->flags or avail_event) a full fence (virtq_kick_
- *     prepare), else a kick could be lost.
+ *     prepare), else a kick could be lost;
+ *   - the mirror image for interrupts: between asking for one (avail->
+ *     flags or used_event) and re-reading used->idx a full fence
+ *     (virtq_arm), else an interrupt could be lost.
  */
 #ifndef POLLUX_VIRTQ_H
 #define POLLUX_VIRTQ_H
@@ -54,6 +57,8 @@ struct virtq {
 	/* immutable after virtq_init */
 	uint16_t size, qidx;
 	int event_idx;
+	int wake_core;                  /* set before queue_enable: the core its interrupt wakes; -1: none */
+	int wakes;                      /* set by the transport: it took an interrupt for wake_core */
 	struct vring_desc *desc;        /* device-visible: written, never read back */
 	struct vring_avail *avail;      /* device-visible: written, never read back */
 	struct vring_used *used;        /* device-visible: read once per entry, checked */
@@ -113,6 +118,13 @@ int virtq_kick_prepare(struct virtq *q);
 uint16_t virtq_get_used(struct virtq *q, void **cookies, uint32_t *lens, uint16_t n);
 /* Ask the device not to interrupt us (poll mode). */
 void virtq_disable_interrupts(struct virtq *q);
+/* Ask the device to interrupt us at its next used entry (clears
+ * VRING_AVAIL_F_NO_INTERRUPT, or with EVENT_IDX sets used_event to the
+ * last entry seen), then, after a full fence, look at used->idx again:
+ * 1 if entries are already waiting (the caller must not sleep on the
+ * interrupt: it may have come and gone, or never come), else 0. A broken
+ * queue returns 0 and asks nothing. virtq_disable_interrupts undoes it. */
+int virtq_arm(struct virtq *q);
 static inline int virtq_broken(const struct virtq *q) { return q->broken; }
 static inline uint16_t virtq_free(const struct virtq *q) { return q->num_free; }
 /* Chains added and not yet had back (published or not). */

@@ -50,8 +50,39 @@ static void tx_flush(void *arg)
 		eth_tx_flush(nc, i);
 }
 
+/* Before a halting core sleeps: frames still in a TX batch wait for
+ * ring room, which completions (they raise no interrupt) make: poll on a
+ * timer. Else nothing this core sends needs waking. */
+static int tx_arm(void)
+{
+	struct net_core *nc = net_me();
+	for (int i = 0; i < net_nifs; i++)
+		if (nc->txq[i].n)
+			return SCHED_ARM_TIMED;
+	return SCHED_ARM_SLEEP;
+}
+
+/* ...and the queue's device interrupts the core at the next frame */
+static int rx_arm(void *arg)
+{
+	struct rxq_poller *p = arg;
+	int rc = netdev_rx_arm(p->ifc->dev, p->q);
+	if (rc > 0)
+		return SCHED_ARM_WORK;
+	if (rc < 0)
+		return SCHED_ARM_TIMED;
+	return tx_arm();
+}
+
+static void rx_disarm(void *arg)
+{
+	struct rxq_poller *p = arg;
+	netdev_rx_disarm(p->ifc->dev, p->q);
+}
+
 /* ---- configuration */
 static unsigned idle_poll(void *arg) { return 0; }
+static int idle_arm(void *arg) { return tx_arm(); }
 
 static void gratuitous(void *arg)
 {
@@ -124,6 +155,8 @@ int net_init(const struct net_config *cfg, char *err, size_t errlen)
 			p->q = q;
 			snprintf(p->name, sizeof p->name, "net eth%d q%u", k, q);
 			int rc = sched_poller_add(netdev_queue_core(ifc->dev, q), p->name, rx_poll, tx_flush, p);
+			if (!rc)
+				rc = sched_poller_set_arm(netdev_queue_core(ifc->dev, q), rx_poll, p, rx_arm, rx_disarm);
 			if (rc) {
 				snprintf(err, errlen, "net: no room for a poller on core %u", netdev_queue_core(ifc->dev, q));
 				return rc;
@@ -142,8 +175,8 @@ int net_init(const struct net_config *cfg, char *err, size_t errlen)
 		}
 	}
 	/* core 0 flushes what it sends, too (alone, it owns the queues) */
-	if (cores_count() > 1)
-		sched_poller_add(0, "net core0", idle_poll, tx_flush, NULL);
+	if (cores_count() > 1 && sched_poller_add(0, "net core0", idle_poll, tx_flush, NULL) == 0)
+		sched_poller_set_arm(0, idle_poll, NULL, idle_arm, NULL);
 	for (uint32_t c = 0; c < cores_count(); c++)
 		if (tcp_core_init(c, max_conns, sndbuf, nbufs)) {
 			snprintf(err, errlen, "tcp: no memory for %u connections and %u send buffers of %u bytes on core %u",

@@ -36,6 +36,14 @@ uint32_t tcp_tso_max = TSO_MAX_DEFAULT;
 
 static unsigned tcp_poll(void *arg);
 static void tcp_poll_flush(void *arg) { tcp_poll(arg); }
+/* Before a halting core sleeps: connections waiting for TX ring room
+ * wait for completions, which raise no interrupt: poll on a timer. The
+ * other waiting list (send buffers) is served by ACKs: received frames. */
+static int tcp_arm(void *arg)
+{
+	const struct tcp_core *t = arg;
+	return t->txw_head ? SCHED_ARM_TIMED : SCHED_ARM_SLEEP;
+}
 
 int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t nbufs)
 {
@@ -67,6 +75,8 @@ int tcp_core_init(uint32_t core, uint32_t max_conns, uint32_t sndbuf, uint32_t n
 	/* after the queues' pollers: its flush runs after theirs (an empty
 	 * TX batch), so what it lets out goes with the next turn's flush */
 	int rc = sched_poller_add(core, "tcp", tcp_poll, tcp_poll_flush, t);
+	if (!rc)
+		rc = sched_poller_set_arm(core, tcp_poll, t, tcp_arm, NULL);
 	if (rc)
 		return rc;
 	t->next_port = (uint16_t)(32768 + core * 1000);

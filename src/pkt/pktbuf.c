@@ -58,6 +58,14 @@ static unsigned going_home_poll(void *arg)
 	return n;
 }
 
+/* Before a halting core sleeps: buffers still going home wait for room
+ * in a full channel, which nobody signals: poll on a timer. */
+static int going_home_arm(void *arg)
+{
+	const struct pktbuf_pool *p = arg;
+	return p->going_home ? SCHED_ARM_TIMED : SCHED_ARM_SLEEP;
+}
+
 int pktbuf_pools_init(uint32_t per_core)
 {
 	for (uint32_t i = 0; i < cores_count(); i++) {
@@ -65,6 +73,8 @@ int pktbuf_pools_init(uint32_t per_core)
 		if (rc)
 			return rc;
 		rc = sched_poller_add(i, "pktbuf-home", going_home_poll, NULL, &pools[i]);
+		if (!rc)
+			rc = sched_poller_set_arm(i, going_home_poll, &pools[i], going_home_arm, NULL);
 		if (rc)
 			return rc;
 	}

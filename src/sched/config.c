@@ -52,7 +52,9 @@ const struct schema_node sched_schema[] = {
 	  .doc = "Idle turns before a halting core sleeps (default 64)." },
 	{ .key = "halt_max_us", .kind = SK_INTEGER, .min = 10, .max = 1000000,
 	  .type = ST_U32, F(halt_max_us), .def = 1000,
-	  .doc = "Longest sleep of a halting core, in microseconds (default 1000)." },
+	  .doc = "Longest sleep of a halting core with a poller no interrupt can wake "
+		 "(no MSI-X, hosted vhost-user, TX waiting for ring room), in microseconds "
+		 "(default 1000)." },
 	{ .key = "arena_kib", .kind = SK_INTEGER, .min = 64, .max = 1 << 20,
 	  .type = ST_U32, F(arena_kib), .def = 1024,
 	  .doc = "Each core's start-up arena in KiB (default 1024)." },

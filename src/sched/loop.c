@@ -18,6 +18,7 @@ int sched_poller_remove(sched_poll_fn fn, void *arg)
 			for (uint32_t k = i; k + 1 < n; k++) {
 				struct poller *d = &s->pollers[k], *e = &s->pollers[k + 1];
 				d->name = e->name; d->fn = e->fn; d->flush = e->flush; d->arg = e->arg;
+				d->arm = e->arm; d->disarm = e->disarm;
 				atomic_store_explicit(&d->calls, counter_get(&e->calls), memory_order_relaxed);
 				atomic_store_explicit(&d->busy_calls, counter_get(&e->busy_calls), memory_order_relaxed);
 				atomic_store_explicit(&d->busy_cycles, counter_get(&e->busy_cycles), memory_order_relaxed);
@@ -41,6 +42,8 @@ int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_fl
 	p->name = name;
 	p->fn = fn;
 	p->flush = flush;
+	p->arm = NULL;
+	p->disarm = NULL;
 	p->arg = arg;
 	/* release: the poller is complete before the loop (acquire) sees it */
 	atomic_store_explicit(&s->npollers, n + 1, memory_order_release);
@@ -57,6 +60,63 @@ void sched_timer_cancel(struct timer *t)
 	timer_cancel(&sched_cores[core_self()->id].wheel, t);
 }
 
+int sched_poller_set_arm(uint32_t core, sched_poll_fn fn, void *arg, sched_arm_fn arm, sched_flush_fn disarm)
+{
+	if (core >= cores_count())
+		return -EINVAL;
+	struct sched_core *s = &sched_cores[core];
+	uint32_t n = atomic_load_explicit(&s->npollers, memory_order_acquire);
+	for (uint32_t i = 0; i < n; i++)
+		if (s->pollers[i].fn == fn && s->pollers[i].arg == arg) {
+			/* the owner reads these only when it sleeps: set before its
+			 * loop starts (core 0 starts the others after set-up) or by
+			 * the owner itself */
+			s->pollers[i].arm = arm;
+			s->pollers[i].disarm = disarm;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int sched_arm_always(void *arg)
+{
+	(void)arg;
+	return SCHED_ARM_SLEEP;
+}
+
+/* Disarms pollers [0, n) whose arm ran. */
+static void disarm_pollers(struct sched_core *s, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (s->pollers[i].arm && s->pollers[i].disarm)
+			s->pollers[i].disarm(s->pollers[i].arg);
+}
+
+/* Arms every poller: SCHED_ARM_WORK as soon as one has work (the ones
+ * armed before it are disarmed again), else SCHED_ARM_TIMED if one can't
+ * be woken, else SCHED_ARM_SLEEP. *armed: how many pollers to disarm. */
+static int arm_pollers(struct sched_core *s, uint32_t np, uint32_t *armed)
+{
+	int r = SCHED_ARM_SLEEP;
+	for (uint32_t i = 0; i < np; i++) {
+		struct poller *p = &s->pollers[i];
+		if (!p->arm) {
+			r = SCHED_ARM_TIMED;
+			continue;
+		}
+		int a = p->arm(p->arg);
+		if (a == SCHED_ARM_WORK) {
+			disarm_pollers(s, i + 1);
+			*armed = 0;
+			return SCHED_ARM_WORK;
+		}
+		if (a != SCHED_ARM_SLEEP)
+			r = SCHED_ARM_TIMED;
+	}
+	*armed = np;
+	return r;
+}
+
 static void sleep_until_work(struct sched_core *s)
 {
 	uint64_t token = core_idle_prepare();
@@ -65,11 +125,18 @@ static void sleep_until_work(struct sched_core *s)
 	 * the sender's enqueue, then its check of the flag. The fences make
 	 * sure at least one side sees the other. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!sched_chan_pending(s)) {
+	uint32_t np = atomic_load_explicit(&s->npollers, memory_order_acquire), armed = 0;
+	/* after core_idle_prepare: an interrupt a poller's arm enables ends
+	 * the sleep even if it fires before the wait (metal: it stays pending
+	 * with interrupts off and ends the `sti; hlt` at once) */
+	int arm = sched_chan_pending(s) ? SCHED_ARM_WORK : arm_pollers(s, np, &armed);
+	if (arm == SCHED_ARM_WORK) {
+		counter_add(&s->sleeps_aborted, 1);
+	} else {
 		counter_add(&s->sleeps, 1);
-		/* pollers (NIC queues) raise no interrupt: wake to poll them */
 		uint64_t until = timer_wheel_next_ns(&s->wheel);
-		if (atomic_load_explicit(&s->npollers, memory_order_relaxed)) {
+		if (arm == SCHED_ARM_TIMED) {   /* someone must be polled: wake to poll */
+			counter_add(&s->sleeps_timed, 1);
 			uint64_t poll_at = time_ns() + s->halt_max_ns;
 			if (poll_at < until)
 				until = poll_at;
@@ -77,6 +144,7 @@ static void sleep_until_work(struct sched_core *s)
 		uint64_t c0 = cycles_now();
 		core_idle_wait(token, until);
 		counter_add(&s->idle_cycles, cycles_now() - c0);    /* asleep is idle */
+		disarm_pollers(s, armed);
 	}
 	atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
 }
@@ -163,6 +231,8 @@ void sched_stats(uint32_t core, struct sched_stats *o)
 	o->busy_cycles = counter_get(&s->busy_cycles);
 	o->idle_cycles = counter_get(&s->idle_cycles);
 	o->sleeps = counter_get(&s->sleeps);
+	o->sleeps_timed = counter_get(&s->sleeps_timed);
+	o->sleeps_aborted = counter_get(&s->sleeps_aborted);
 	o->msgs_in = counter_get(&s->msgs_in);
 	o->msgs_out = counter_get(&s->msgs_out);
 	o->chan_full = counter_get(&s->chan_full);

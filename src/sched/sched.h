@@ -8,8 +8,12 @@
  *
  * then, on an idle turn, either `pause` (policy "poll") or, after
  * halt_after idle turns, sleep until a kick, an interrupt or the next
- * timer (policy "halt"); a core with pollers (NIC queues, which raise no
- * interrupts) sleeps at most halt_max_us.
+ * timer (policy "halt"). Before it sleeps the core arms every poller
+ * (sched_poller_set_arm): a NIC queue asks its device for an interrupt
+ * and re-checks its ring. A poller that has work aborts the sleep; one
+ * that cannot be woken (no arm hook, or no interrupt to arm) caps the
+ * sleep at halt_max_us, so it is polled at least that often. After the
+ * sleep every armed poller is disarmed (polling costs no interrupts).
  *
  * Ownership: a core's pollers, timer wheel and counters belong to it.
  * Pollers are added before the core starts its loop or by the owner.
@@ -38,7 +42,7 @@ struct sched_config {
 	uint32_t chan_slots;            /* per ordered pair, power of two */
 	enum sched_idle idle[POLLUX_MAX_CORES];
 	uint32_t halt_after;            /* idle turns before sleeping */
-	uint32_t halt_max_us;           /* longest sleep of a core with pollers */
+	uint32_t halt_max_us;           /* longest sleep of a core with a poller that can't be woken */
 	uint32_t arena_kib;             /* each core's start-up arena (main.c sets them up) */
 };
 /* The fields of "cores" (their keys, bounds, defaults and docs). */
@@ -56,6 +60,27 @@ typedef unsigned (*sched_poll_fn)(void *arg);
 typedef void (*sched_flush_fn)(void *arg);
 int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn,
 		     sched_flush_fn flush, void *arg);
+/* ---- arming, for halting cores: arm(arg) runs on the owner core just
+ * before it sleeps, with that core's interrupts held off until the sleep
+ * itself, and returns
+ *   SCHED_ARM_SLEEP  nothing to do, and whatever brings this poller work
+ *                    wakes the core (an interrupt it just enabled, a
+ *                    call_on kick, this core's own timers or other pollers);
+ *   SCHED_ARM_WORK   work is already waiting: the core does not sleep;
+ *   SCHED_ARM_TIMED  it cannot be woken: sleep at most halt_max_us.
+ * disarm(arg), if given, runs after the sleep (or an aborted one) for every
+ * poller whose arm ran. A poller without arm counts as SCHED_ARM_TIMED.
+ * Same rules as sched_poller_add (before the core runs its loop, or by the
+ * owner). Returns 0, -EINVAL (core) or -ENOENT (no poller (fn, arg)). */
+#define SCHED_ARM_SLEEP 0
+#define SCHED_ARM_WORK 1
+#define SCHED_ARM_TIMED (-1)
+typedef int (*sched_arm_fn)(void *arg);
+int sched_poller_set_arm(uint32_t core, sched_poll_fn fn, void *arg, sched_arm_fn arm,
+			 sched_flush_fn disarm);
+/* An arm hook for a poller whose work only ever comes from this core's
+ * own events (its other pollers, timers, channels): always SCHED_ARM_SLEEP. */
+int sched_arm_always(void *arg);
 /* Owner only (e.g. from a call_on handler): removes the poller (fn, arg). */
 int sched_poller_remove(sched_poll_fn fn, void *arg);
 /* Runs one turn of the calling core's loop (boot and test code on core 0
@@ -97,6 +122,8 @@ struct sched_poller_stats {
 };
 struct sched_stats {
 	uint64_t turns, busy_turns, busy_cycles, idle_cycles, sleeps;
+	uint64_t sleeps_timed;                  /* of sleeps: capped at halt_max_us */
+	uint64_t sleeps_aborted;                /* a poller's arm found work: no sleep */
 	uint64_t msgs_in, msgs_out, chan_full, timers_fired, timers_armed;
 	uint32_t npollers;
 	uint32_t chan_depth_in;                 /* messages waiting for this core */

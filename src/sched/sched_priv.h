@@ -10,6 +10,8 @@ struct poller {
 	const char *name;
 	sched_poll_fn fn;
 	sched_flush_fn flush;
+	sched_arm_fn arm;               /* NULL: can't be woken (timed sleeps) */
+	sched_flush_fn disarm;
 	void *arg;
 	counter_t calls, busy_calls, busy_cycles, work;
 };
@@ -17,6 +19,8 @@ struct poller {
 struct sched_core {
 	/* owner writes; others read relaxed */
 	counter_t turns, busy_turns, busy_cycles, idle_cycles, sleeps;
+	counter_t sleeps_timed;            /* sleeps capped at halt_max_us */
+	counter_t sleeps_aborted;          /* a poller's arm found work */
 	counter_t msgs_in, msgs_out, chan_full, timers_fired, timers_armed;
 	_Atomic uint32_t npollers;
 	_Atomic uint64_t quiescent;        /* the epoch seen at the top of the last turn */

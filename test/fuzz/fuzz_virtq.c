@@ -65,6 +65,11 @@ int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_fl
 	(void)core; (void)name; (void)fn; (void)flush; (void)arg;
 	return 0;
 }
+int sched_poller_set_arm(uint32_t core, sched_poll_fn fn, void *arg, sched_arm_fn arm, sched_flush_fn disarm)
+{
+	(void)core; (void)fn; (void)arg; (void)arm; (void)disarm;
+	return 0;
+}
 
 /* Every block of the world, retired after each input and reused by size
  * by the next (allocating and faulting in fresh blocks per input was

@@ -266,7 +266,10 @@ def test_polluxctl(srv, pki, tmp_path):
     assert rc == 0, err
     rows = [l.split() for l in out.splitlines() if l[:1].isdigit()]
     assert [r[0] for r in rows] == ["0", "1"] * 2, out
-    assert all(0.0 <= float(r[1]) <= 100.0 and float(r[2]) > 0 for r in rows), out
+    # core 0 turns (it answers); an idle halting data core may sleep
+    # through a whole interval (nothing to poll, no timer): 0 turns/s
+    assert all(0.0 <= float(r[1]) <= 100.0 and float(r[2]) >= 0 for r in rows), out
+    assert all(float(r[2]) > 0 for r in rows if r[0] == "0"), out
     # the token from the flag beats the environment; a wrong one is 401
     rc, out, err = ctl(srv, "--token", "wrong-token-0123456789abc", "status", env_extra=ca)
     assert rc == 1 and "401" in err, err

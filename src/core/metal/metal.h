@@ -24,7 +24,7 @@ _Static_assert(sizeof(struct trap_frame) == 22 * 8, "entry.S frame layout");
 #define VECTOR_SYSCALL 0x100
 
 /* ---- vectors */
-#define VEC_WAKE      0x40   /* IPI: look at your mailbox */
+#define VEC_WAKE      0x40   /* IPI: look at your mailbox; MSI-X: a NIC queue has frames */
 #define VEC_TEST      0x41   /* IPI: self-test interrupt (red-zone test) */
 #define VEC_TIMER     0x42   /* LAPIC timer: wake a halted core */
 #define VEC_SPURIOUS  0xff

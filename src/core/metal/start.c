@@ -281,6 +281,20 @@ void platform_ready(void)
 	}
 }
 
+int platform_msi_wake(uint32_t core, uint64_t *addr, uint32_t *data)
+{
+	if (core >= metal_ncores)
+		return -EINVAL;
+	uint32_t id = metal_cores[core].hw_id;
+	if (id > 255)                           /* needs interrupt remapping */
+		return -ENOTSUP;
+	/* Intel SDM 11.11: 0xFEE, destination APIC id, physical mode;
+	 * data: fixed delivery, edge, the vector */
+	*addr = 0xfee00000u | id << 12;
+	*data = VEC_WAKE;
+	return 0;
+}
+
 /* PCI: BARs the firmware left unassigned go above low RAM and the ECAM
  * window (q35: 0xb0000000-0xbfffffff), below the IOAPIC. */
 void platform_pci_window(struct platform_pci_window *w)

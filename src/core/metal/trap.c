@@ -5,7 +5,8 @@
  * that tools/symbolize turns into names), stops every other core with an
  * NMI, and exits through isa-debug-exit with EXIT_PANIC where QEMU has it
  * (then halts). Interrupts used on purpose: VEC_WAKE (a core's mailbox or
- * clone handoff is waiting), VEC_TEST (the red-zone self-test).
+ * clone handoff is waiting, or an RX queue's MSI-X: platform_msi_wake),
+ * VEC_TEST (the red-zone self-test).
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -43,6 +43,11 @@ int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_fl
 	(void)core; (void)name; (void)fn; (void)flush; (void)arg;
 	return 0;
 }
+int sched_poller_set_arm(uint32_t core, sched_poll_fn fn, void *arg, sched_arm_fn arm, sched_flush_fn disarm)
+{
+	(void)core; (void)fn; (void)arg; (void)arm; (void)disarm;
+	return 0;
+}
 
 /* ---- the device */
 static int kicks;
@@ -282,4 +287,65 @@ Test(vnet_tx, chain_longer_than_half_the_ring_is_dropped)
 	cr_assert_eq(dev_read(&F), 0);
 	cr_assert_eq(TXC(tx_drop_bad_offload), 1);
 	all_home();
+}
+
+/* ---- waking a halting core: netdev_rx_arm / netdev_rx_disarm on an RX
+ * queue (the transport's vector is the device's business: `wakes` says
+ * whether it took one) */
+static void rx_setup(void)
+{
+	setup();
+	void *mem = frame_alloc_dma_pages(virtq_memsize(RING) / 4096);
+	static struct virtq_slot shadow[RING];
+	cr_assert_eq(virtq_init(&nd.rx[0].vq, 0, RING, mem, shadow, 0), 0);
+	virtq_disable_interrupts(&nd.rx[0].vq);
+	nd.rx[0].pool = pool;
+}
+
+TestSuite(vnet_rx_arm, .init = rx_setup);
+
+/* Device: fills the next posted RX buffer with a 60-byte frame. */
+static void dev_rx_one(void)
+{
+	struct virtq *q = &nd.rx[0].vq;
+	uint16_t head = q->avail->ring[dev_last_avail++ & (q->size - 1)];
+	uint8_t *p = (uint8_t *)(uintptr_t)q->desc[head].addr;
+	memset(p, 0, 12 + 60);
+	q->used->ring[dev_used & (q->size - 1)] = (struct vring_used_elem){ head, 12 + 60 };
+	dev_used++;
+	__atomic_store_n(&q->used->idx, dev_used, __ATOMIC_RELEASE);
+}
+
+Test(vnet_rx_arm, without_an_interrupt_the_core_polls_on_a_timer)
+{
+	struct pktbuf *pk[4];
+	cr_assert_eq(netdev_rx_burst(&nd, 0, pk, 4), 0);   /* posts buffers */
+	cr_expect_eq(netdev_rx_arm(&nd, 0), -EOPNOTSUPP);
+	cr_expect_eq(nd.rx[0].vq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT, "nothing asked");
+	netdev_rx_disarm(&nd, 0);
+}
+
+Test(vnet_rx_arm, nothing_posted_nothing_can_wake)
+{
+	nd.rx[0].vq.wakes = 1;
+	cr_expect_eq(netdev_rx_arm(&nd, 0), -EAGAIN);
+}
+
+Test(vnet_rx_arm, arm_sleep_frame_disarm)
+{
+	struct pktbuf *pk[4];
+	nd.rx[0].vq.wakes = 1;
+	cr_assert_eq(netdev_rx_burst(&nd, 0, pk, 4), 0);   /* posts buffers */
+	cr_expect_eq(netdev_rx_arm(&nd, 0), 0, "nothing there: sleep");
+	cr_expect_eq(nd.rx[0].vq.avail->flags & VRING_AVAIL_F_NO_INTERRUPT, 0, "the device may interrupt");
+	netdev_rx_disarm(&nd, 0);
+	cr_expect_eq(nd.rx[0].vq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT, "polling again");
+	dev_rx_one();
+	cr_expect_eq(netdev_rx_arm(&nd, 0), 1, "a frame came while polling: don't sleep");
+	netdev_rx_disarm(&nd, 0);
+	cr_assert_eq(netdev_rx_burst(&nd, 0, pk, 4), 1);
+	cr_expect_eq(pk[0]->len, 60);
+	pktbuf_free(pk[0]);
+	cr_expect_eq(netdev_rx_arm(&nd, 0), 0, "taken: sleep again");
+	netdev_rx_disarm(&nd, 0);
 }

@@ -483,3 +483,93 @@ Test(virtq, lengths_are_bounded_by_the_chains_writable_bytes)
 	cr_expect(virtq_broken(&q));
 	cr_expect_eq(q.bad_len, 1);
 }
+
+/* ---- asking for interrupts before a core sleeps (virtq_arm) against a
+ * device that decides as QEMU does (virtio_should_notify): without
+ * EVENT_IDX, unless NO_INTERRUPT is set; with it, when the used index
+ * passes used_event. dev_put_irq: put one entry, 1 if it would interrupt. */
+static int dev_put_irq(uint32_t id, uint32_t len)
+{
+	uint16_t old = dev.used_idx;
+	dev_put(id, len);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the device's side of the contract */
+	if (!q.event_idx)
+		return !(__atomic_load_n(&q.avail->flags, __ATOMIC_RELAXED) & VRING_AVAIL_F_NO_INTERRUPT);
+	uint16_t ev = __atomic_load_n(&q.avail->ring[q.size], __ATOMIC_RELAXED);
+	return (uint16_t)(dev.used_idx - ev - 1) < (uint16_t)(dev.used_idx - old);
+}
+
+static void post(char (*bufs)[64], int n)
+{
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(virtq_add1(&q, (uint64_t)(uintptr_t)bufs[i], 64, 1, bufs[i]), 0);
+	virtq_publish(&q);
+	cr_assert_eq(dev_take(), (uint32_t)n);
+}
+
+static void arm_disarm_cycle(int event_idx)
+{
+	setup_q(16, event_idx);
+	cr_expect_eq(q.wake_core, -1, "no core to wake until the driver names one");
+	cr_expect_eq(q.wakes, 0);
+	static char bufs[8][64];
+	void *c[8];
+	uint32_t l[8];
+	virtq_disable_interrupts(&q);
+	post(bufs, 8);
+	cr_expect_eq(dev_put_irq(dev.pending[0], 10), 0, "polling: no interrupt");
+	dev.pending[0] = dev.pending[--dev.npending];
+	cr_expect_eq(virtq_arm(&q), 1, "an entry came while polling: don't sleep");
+	virtq_disable_interrupts(&q);
+	cr_assert_eq(virtq_get_used(&q, c, l, 8), 1);
+	cr_expect_eq(virtq_arm(&q), 0, "nothing waiting: sleep");
+	if (!event_idx)
+		cr_expect_eq(q.avail->flags & VRING_AVAIL_F_NO_INTERRUPT, 0);
+	cr_expect_eq(dev_put_irq(dev.pending[0], 10), 1, "armed: the next entry interrupts");
+	dev.pending[0] = dev.pending[--dev.npending];
+	virtq_disable_interrupts(&q);
+	cr_expect_eq(dev_put_irq(dev.pending[0], 10), 0, "disarmed: polling again, no interrupt");
+	dev.pending[0] = dev.pending[--dev.npending];
+	cr_assert_eq(virtq_get_used(&q, c, l, 8), 2);
+	/* many rounds over the 16-bit wrap: every armed sleep is ended by the
+	 * first entry, no disarmed entry interrupts */
+	for (int round = 0; round < 70000; round++) {
+		cr_assert_eq(virtq_arm(&q), 0, "round %d", round);
+		cr_assert_eq(dev_put_irq(dev.pending[0], 10), 1, "round %d: armed", round);
+		dev.pending[0] = dev.pending[--dev.npending];
+		virtq_disable_interrupts(&q);
+		cr_assert_eq(dev_put_irq(dev.pending[0], 10), 0, "round %d: disarmed", round);
+		dev.pending[0] = dev.pending[--dev.npending];
+		cr_assert_eq(virtq_get_used(&q, c, l, 8), 2, "round %d", round);
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(virtq_add1(&q, (uint64_t)(uintptr_t)c[i], 64, 1, c[i]), 0);
+		virtq_publish(&q);
+		cr_assert_eq(dev_take(), 2);
+	}
+	cr_expect(!virtq_broken(&q));
+}
+
+Test(virtq, arm_and_disarm_with_the_flag)
+{
+	arm_disarm_cycle(0);
+}
+
+Test(virtq, arm_and_disarm_with_event_idx)
+{
+	arm_disarm_cycle(1);
+}
+
+Test(virtq, a_broken_queue_arms_nothing)
+{
+	setup_q(8, 0);
+	static char bufs[2][64];
+	virtq_disable_interrupts(&q);
+	post(bufs, 2);
+	dev_put(7, 10);                         /* never given: breaks the queue */
+	void *c[2];
+	cr_expect_eq(virtq_get_used(&q, c, NULL, 2), 0);
+	cr_assert(virtq_broken(&q));
+	cr_expect_eq(virtq_arm(&q), 0, "nothing will come: sleep");
+	cr_expect_eq(q.avail->flags & VRING_AVAIL_F_NO_INTERRUPT, VRING_AVAIL_F_NO_INTERRUPT,
+		     "and no interrupt asked of a device that lies");
+}

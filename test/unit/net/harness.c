@@ -176,7 +176,7 @@ H_NO_COVERAGE void sched_timer_cancel(struct timer *t)
 }
 
 #define H_POLLERS 16
-static struct { sched_poll_fn fn; sched_flush_fn flush; void *arg; } h_pollers[H_POLLERS];
+static struct { sched_poll_fn fn; sched_flush_fn flush; void *arg; sched_arm_fn arm; sched_flush_fn disarm; } h_pollers[H_POLLERS];
 static int h_npollers;
 
 int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_flush_fn flush, void *arg)
@@ -187,8 +187,21 @@ int sched_poller_add(uint32_t core, const char *name, sched_poll_fn fn, sched_fl
 	h_pollers[h_npollers].fn = fn;
 	h_pollers[h_npollers].flush = flush;
 	h_pollers[h_npollers].arg = arg;
+	h_pollers[h_npollers].arm = NULL;
+	h_pollers[h_npollers].disarm = NULL;
 	h_npollers++;
 	return 0;
+}
+
+int sched_poller_set_arm(uint32_t core, sched_poll_fn fn, void *arg, sched_arm_fn arm, sched_flush_fn disarm)
+{
+	for (int i = 0; i < h_npollers && core == 0; i++)
+		if (h_pollers[i].fn == fn && h_pollers[i].arg == arg) {
+			h_pollers[i].arm = arm;
+			h_pollers[i].disarm = disarm;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 #define H_CALLQ 256
@@ -252,6 +265,9 @@ uint16_t netdev_rx_burst(struct netdev *d, uint16_t q, struct pktbuf **pkts, uin
 	(void)d; (void)q; (void)pkts; (void)n;
 	return 0;                       /* frames come in through net_input */
 }
+/* no interrupts here: a halting core would poll on a timer */
+int netdev_rx_arm(struct netdev *d, uint16_t q) { (void)d; (void)q; return -EOPNOTSUPP; }
+void netdev_rx_disarm(struct netdev *d, uint16_t q) { (void)d; (void)q; }
 
 int h_peer_answers_arp = 1;
 static int h_arp_owed;

@@ -8,7 +8,8 @@
  *  - stub_thread_start() runs fn on a new thread whose core_self() is the
  *    given core;
  *  - time_ns() is CLOCK_MONOTONIC; core_kick() counts kicks per core;
- *    core_idle_wait() sleeps at most 50 us (or until its deadline);
+ *    core_idle_wait() sleeps at most 50 us (or until its deadline), and
+ *    counts its calls and keeps the last deadline, per core;
  *  - panic() on the test's thread fails the test; on any other thread it
  *    prints and aborts, which Criterion reports as a crash.
  *
@@ -309,8 +310,13 @@ __attribute__((weak, unused)) uint64_t core_idle_prepare(void)
 	return 0;
 }
 
+_Atomic uint64_t stub_idle_waits[POLLUX_MAX_CORES], stub_idle_deadline[POLLUX_MAX_CORES];
+
 __attribute__((weak, unused)) void core_idle_wait(uint64_t token, uint64_t deadline_ns)
 {
+	uint32_t me = core_self()->id;
+	atomic_store_explicit(&stub_idle_deadline[me], deadline_ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stub_idle_waits[me], 1, memory_order_release);
 	uint64_t now = time_ns(), ns = 50000;
 	if (deadline_ns > now && deadline_ns - now < ns)
 		ns = deadline_ns - now;
