@@ -394,16 +394,30 @@ int tcp_listen(uint16_t port, const struct tcp_ops *ops, tcp_accept_fn accept, v
 void tcp_set_keepalive_ms(uint32_t ms) { tcp_keepalive_ms = ms; }
 void tcp_set_tso_max(uint32_t bytes) { tcp_tso_max = bytes; }
 
+/* The app has room again. What the out-of-order queue holds at rcv_nxt
+ * (segments in our window that came while the app had no room) goes to
+ * it first, and is acknowledged now. Then a window update, when the
+ * window grew enough to be worth one (tcp_rcv_sws_min): by that much
+ * past the right edge we advertised last, or from below that much (zero
+ * included) to at least that much. Without it a peer that our window
+ * stopped waits for its persist or retransmission timer (>= 200 ms on
+ * Linux); a pipelining client would stall on every answer. */
 void tcp_recv_update(struct tcp_conn *c)
 {
 	ASSERT(tcp_conn_mine(c));
 	if (c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT)
 		return;
+	uint32_t nxt = c->rcv_nxt;
 	if (c->ooo)
 		tcp_rcv_data(c, NULL, 0);                   /* queued data the app can now take */
-	/* a window update when it opened by at least a segment */
-	uint32_t right = c->rcv_nxt + tcp_rcv_space(c);
-	if (SEQ_GEQ(right, c->rcv_adv + c->mss))
+	if (c->state == TCP_CLOSED)
+		return;                                     /* the app closed it from recv */
+	uint32_t space = tcp_rcv_space(c);
+	if (space > c->rcv_buf)
+		c->rcv_buf = space;
+	uint32_t min = tcp_rcv_sws_min(c);
+	uint32_t cur = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	if (c->rcv_nxt != nxt || space >= cur + min || (cur < min && space >= min))
 		tcp_send_segment(c, TCP_ACK, c->snd_nxt, 0, 0);
 }
 

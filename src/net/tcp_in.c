@@ -359,8 +359,9 @@ static int ooo_prepend(struct pktbuf *q, uint32_t seq, const uint8_t *data, uint
 	return 1;
 }
 
-/* A segment past rcv_nxt (seq, len payload bytes at off in b) onto c's
- * queue, within the window we advertised and within the budgets
+/* A segment past rcv_nxt, or at it for want of the app's room
+ * (hold_rest), (seq, len payload bytes at off in b) onto c's queue,
+ * within the window we advertised and within the budgets
  * (tcp_priv.h: OOO_*), which charge each queued buffer its true size,
  * not its payload. Bytes past rcv_edge are trimmed (the acceptability
  * test let the segment's start in): the queue never holds what we did
@@ -812,6 +813,10 @@ static enum seg_next seg_ack(struct tcp_conn *c, struct tcp_seg *s)
 	uint32_t win = (uint32_t)ntohs(h->win) << c->snd_wscale;
 	if (SEQ_GT(ack, c->snd_una)) {
 		ack_advance(c, ack, &s->o);
+		/* its writable and tcp_recv_update (which gives the app data
+		 * held for want of room) may let the app close or abort it */
+		if (c->state == TCP_CLOSED)
+			return SEG_DONE;
 	} else if (ack == c->snd_una && seglen == 0 && win == c->snd_wnd && flight(c) &&
 		   !(fl & TCP_FIN)) {
 		/* a duplicate ACK */
@@ -884,11 +889,32 @@ static uint32_t rcv_room(struct tcp_conn *c, const struct tcp_seg *s)
 	return room < wnd ? room : wnd;
 }
 
+/* The bytes of segment s from off on (len of them), which the app had no
+ * room for, onto the out-of-order queue as far as they lie within the
+ * window we advertised (ooo_insert's budgets apply): they are ours to
+ * take (RFC 9293 3.10.7.4 trims only what lies past the window), and
+ * tcp_recv_update gives them to the app and acknowledges them when it
+ * has room. Dropping them instead left the peer to send them again from
+ * its retransmission timer, a window update notwithstanding. Consumes
+ * s->b. */
+static void hold_rest(struct tcp_conn *c, struct tcp_seg *s, uint32_t off, uint32_t len)
+{
+	uint32_t seq = s->seq + off;
+	if (!s->b || !len || c->app_gone || SEQ_GEQ(seq, c->rcv_edge))
+		return;                         /* past the window: rcv_room counted it */
+	if (SEQ_GT(seq + len, c->rcv_edge))
+		len = c->rcv_edge - seq;
+	ooo_insert(c, s->b, seq, s->hl + off, len);
+	s->b = NULL;
+}
+
 /* The seventh step, segment text (3.10.7.4), in ESTABLISHED, FIN_WAIT_1
  * and FIN_WAIT_2: data at rcv_nxt goes to the app, as much as it has room
- * for (the rest, and a FIN behind it, are left for the peer to send
- * again); data partly old gives its new part; data beyond rcv_nxt waits
- * on the out-of-order queue (which keeps the buffer: s->b becomes NULL).
+ * for (the rest waits on the out-of-order queue, unacknowledged, as far
+ * as our window covered it: hold_rest; a FIN behind it is left for the
+ * peer to send again); data partly old gives its new part the same way;
+ * data beyond rcv_nxt waits on the out-of-order queue (which keeps the
+ * buffer: s->b becomes NULL).
  * Sets s->ack_now where the ACK must not wait (RFC 5681 4.2: every
  * second segment, data while out-of-order data waits, old or
  * out-of-order data, an app without room). SEG_DONE: the app closed or
@@ -899,7 +925,7 @@ static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
 	s->ack_now = 0;
 	if (s->seglen && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
 		if (seq == c->rcv_nxt) {
-			uint32_t room = rcv_room(c, s), had_ooo = c->nooo;
+			uint32_t room = rcv_room(c, s), had_ooo = c->nooo, all = s->seglen;
 			if (s->seglen > room) {         /* the app is full: hold back the rest */
 				s->seglen = room;
 				s->fl &= (uint8_t)~TCP_FIN;
@@ -908,12 +934,13 @@ static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
 			tcp_rcv_data(c, s->data, s->seglen);
 			if (c->state == TCP_CLOSED)
 				return SEG_DONE;
+			hold_rest(c, s, s->seglen, all - s->seglen);
 			c->acks_owed++;
 			s->ack_now = s->ack_now || c->acks_owed >= 2 || had_ooo;   /* RFC 5681 4.2 */
 		} else if (SEQ_LT(seq, c->rcv_nxt)) {   /* partly old: take the new part */
 			uint32_t skip = c->rcv_nxt - seq;
 			if (skip < s->seglen) {         /* as much as the app has room for */
-				uint32_t n = s->seglen - skip, room = rcv_room(c, s);
+				uint32_t n = s->seglen - skip, room = rcv_room(c, s), all = n;
 				if (n > room) {
 					n = room;
 					s->fl &= (uint8_t)~TCP_FIN;
@@ -921,6 +948,7 @@ static enum seg_next seg_data(struct tcp_conn *c, struct tcp_seg *s)
 				tcp_rcv_data(c, s->data + skip, n);
 				if (c->state == TCP_CLOSED)
 					return SEG_DONE;
+				hold_rest(c, s, skip + n, all - n);
 			}
 			s->ack_now = 1;
 		} else {

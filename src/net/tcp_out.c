@@ -32,6 +32,8 @@
 static uint16_t rcv_window(struct tcp_conn *c)
 {
 	uint32_t w = tcp_rcv_space(c), sh = c->ws_ok ? c->rcv_wscale : 0;
+	if (w > c->rcv_buf)
+		c->rcv_buf = w;
 	w >>= sh;
 	if (w > 65535)
 		w = 65535;

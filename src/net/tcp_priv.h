@@ -139,6 +139,8 @@ struct tcp_conn {
 	uint32_t acks_owed;
 	uint32_t rcv_adv;                       /* right edge we advertised last */
 	uint32_t rcv_edge;                      /* the furthest we ever advertised */
+	uint32_t rcv_buf;                       /* the most tcp_rcv_space ever offered:
+						 * RCV.BUFF for SWS avoidance */
 	struct pktbuf *ooo;                     /* sorted by seq (in b->rss), within
 						 * rcv_nxt .. rcv_edge */
 	uint32_t nooo;                          /* its buffers */
@@ -245,6 +247,19 @@ static inline int tcp_conn_mine(const struct tcp_conn *c)
 static inline uint32_t tcp_rcv_wnd(const struct tcp_conn *c)
 {
 	return SEQ_GT(c->rcv_edge, c->rcv_nxt) ? c->rcv_edge - c->rcv_nxt : 0;
+}
+
+/* Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3): a
+ * window increase is worth a segment of its own once it reaches
+ * min(RCV.BUFF / 2, MSS), RCV.BUFF being the most the app has ever had
+ * room for (an app with a buffer smaller than two segments still sees
+ * its window reopen); never 0. */
+static inline uint32_t tcp_rcv_sws_min(const struct tcp_conn *c)
+{
+	uint32_t half = c->rcv_buf / 2;
+	if (half > c->mss)
+		half = c->mss;
+	return half ? half : 1;
 }
 
 /* sequence space sent and not yet acknowledged */

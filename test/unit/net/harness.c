@@ -574,6 +574,9 @@ static void *app_accept(struct tcp_conn *c, void *arg)
 	return NULL;
 }
 
+/* what a small app holds at most */
+static size_t app_room(const struct h_app_conn *a) { return a->room ? a->room : H_SMALL_ROOM; }
+
 static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t len)
 {
 	struct h_app_conn *a = app_of(ctx, "recv");
@@ -582,7 +585,7 @@ static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t 
 	if (!len)
 		app_violation("recv of 0 bytes");
 	if (a->small) {
-		if (len > H_SMALL_ROOM - a->unread)
+		if (len > app_room(a) - a->unread)
 			app_violation("recv delivered more than recv_space allowed");
 		a->unread += len;
 	}
@@ -590,6 +593,8 @@ static void app_recv(struct tcp_conn *c, void *ctx, const uint8_t *data, size_t 
 	memcpy(a->rx + a->rxlen, data, n);     /* reads the whole view (ASan checks it) */
 	a->rxlen += n;
 	a->recvs++;
+	if (a->shut_on_recv)
+		a->shut = 1;
 	if (a->abort_on_recv && a->recvs == a->abort_on_recv)
 		tcp_abort(c);
 	else if (a->update_on_recv)
@@ -627,7 +632,9 @@ static void app_gone(struct tcp_conn *c, void *ctx, int reason)
 static size_t app_recv_space(struct tcp_conn *c, void *ctx)
 {
 	struct h_app_conn *a = app_of(ctx, "recv_space");
-	return a->unread < H_SMALL_ROOM ? H_SMALL_ROOM - a->unread : 0;
+	if (a->shut)
+		return 0;
+	return a->unread < app_room(a) ? app_room(a) - a->unread : 0;
 }
 
 static const struct tcp_ops app_ops = {
@@ -646,6 +653,12 @@ void h_app_read(struct h_app_conn *a)
 	if (a->c)
 		tcp_recv_update(a->c);
 	h_turn();
+}
+
+void h_app_reopen(struct h_app_conn *a)
+{
+	a->shut = 0;
+	h_app_read(a);
 }
 
 size_t h_app_send(struct h_app_conn *a, const void *data, size_t len)

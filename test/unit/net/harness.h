@@ -212,6 +212,10 @@ struct h_app_conn {
 	int close_on_peer_close;        /* tcp_close from peer_closed */
 	int abort_on_recv;              /* n > 0: tcp_abort from the n-th recv */
 	int update_on_recv;             /* tcp_recv_update from every recv */
+	/* small: recv_space says 0 while shut (an answer in progress), and
+	 * the app holds at most room bytes (0: H_SMALL_ROOM) */
+	int shut, shut_on_recv;         /* shut_on_recv: shut from every recv */
+	size_t room;
 };
 extern struct h_app_conn h_app[H_APP_CONNS];
 extern int h_app_refuse;                /* accept returns NULL */
@@ -219,6 +223,8 @@ extern int h_app_refuse;                /* accept returns NULL */
 struct h_app_conn *h_app_last(void);
 /* small: the app consumes what it holds and tells the stack */
 void h_app_read(struct h_app_conn *a);
+/* small: the answer is out (shut cleared), then h_app_read */
+void h_app_reopen(struct h_app_conn *a);
 /* tcp_send / tcp_close / tcp_abort by the app, then a turn (so what
  * they sent is captured) */
 size_t h_app_send(struct h_app_conn *a, const void *data, size_t len);

@@ -660,13 +660,122 @@ Test(tcp, app_receive_space_bounds_the_window)
 	h_peer_send_at(&p, base + 2800, TCP_ACK, D + 2800, 1400);
 	cr_assert_eq(a->rxlen, H_SMALL_ROOM, "a partly old segment went past recv_space");
 	h_tx_drop_all();
-	h_app_read(a);                          /* room again: a window update */
+	/* room again: what the window let in but the app had no room for
+	 * was kept, and goes to it now, acknowledged with the window open */
+	h_app_read(a);
 	struct h_pkt *k = seg(&p);
-	cr_assert_eq(k->ack, base + H_SMALL_ROOM);
+	cr_assert_eq(k->ack, base + 5600, "what the window let in was not kept");
 	cr_assert_gt(k->win, 0);
-	h_peer_send_at(&p, base + H_SMALL_ROOM, TCP_ACK, D + H_SMALL_ROOM, 5600 - H_SMALL_ROOM);
 	cr_assert_eq(a->rxlen, 5600);
 	cr_assert_eq(memcmp(a->rx, D, 5600), 0);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 0);
+}
+
+/* the last segment the peer has from us, every one before it read */
+static struct h_pkt *last_seg(struct h_peer *p)
+{
+	cr_assert(h_peer_recv(p, &K), "no segment");
+	static struct h_pkt L;
+	do
+		L = K;
+	while (h_peer_recv(p, &K));
+	return &L;
+}
+
+/* An app whose room goes to 0 while it answers (httpd, web, kv) and
+ * comes back: the requests a pipelining peer sent meanwhile, within the
+ * window it was offered, are kept (not acknowledged) and given to the
+ * app when it has room, and one ACK says so with the window open: no
+ * timer (the peer's retransmission or persist, ours) has to fire. */
+Test(tcp, shut_window_reopens_and_keeps_what_came)
+{
+	struct h_peer p;
+	fill();
+	h_peer_init(&p, 40000, H_PORT_SMALL, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	a->shut_on_recv = 1;
+	uint32_t base = p.seq;
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D, 300);     /* a request: an answer starts */
+	cr_assert(a->shut);
+	cr_assert_eq(a->rxlen, 300);
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D + 300, 300); /* two more, pipelined */
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D + 600, 300);
+	cr_assert_eq(a->rxlen, 300, "delivered while recv_space said 0");
+	struct h_pkt *k = last_seg(&p);
+	cr_assert_eq(k->ack, base + 300, "acknowledged what the app did not take");
+	cr_assert_eq(k->win, 0, "the window is not shut");
+	a->shut_on_recv = 0;
+	h_app_reopen(a);                        /* the answer is out */
+	k = last_seg(&p);
+	cr_assert_eq(k->ack, base + 900, "what came while shut was not kept");
+	cr_assert_gt(k->win, 0, "no window update");
+	cr_assert_eq(a->rxlen, 900);
+	cr_assert_eq(memcmp(a->rx, D, 900), 0);
+	cr_assert_eq(H_STAT(drop_tcp_out_of_window), 0);
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D + 900, 300);  /* and the flow goes on */
+	cr_assert_eq(a->rxlen, 1200);
+	cr_assert_eq(memcmp(a->rx, D, 1200), 0);
+}
+
+/* An app that holds less than a segment (1024 bytes, MSS 1460): the
+ * window reopening from 0 to all of it is worth an update (RFC 9293
+ * 3.8.6.2.2: min(RCV.BUFF / 2, MSS)), or the peer would wait for its
+ * persist timer on every buffer's worth. */
+Test(tcp, small_buffer_window_reopens_with_an_update)
+{
+	struct h_peer p;
+	fill();
+	h_peer_init(&p, 40000, H_PORT_SMALL, 1, 7, 1);
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	a->room = 1024;
+	uint32_t base = p.seq;
+	h_peer_send(&p, TCP_ACK, D, 512);       /* two segments: the ACK goes now */
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D + 512, 512);
+	cr_assert_eq(a->rxlen, 1024);
+	struct h_pkt *k = last_seg(&p);
+	cr_assert_eq(k->ack, base + 1024);
+	cr_assert_eq(k->win, 0);
+	h_app_read(a);
+	k = last_seg(&p);
+	cr_assert_eq(k->ack, base + 1024);
+	cr_assert_eq((uint32_t)k->win << p.our_wscale, 1024, "no window update (win %u)", k->win);
+	h_peer_send(&p, TCP_ACK | TCP_PSH, D + 1024, 1024);
+	cr_assert_eq(a->rxlen, 2048);
+	cr_assert_eq(memcmp(a->rx, D, 2048), 0);
+}
+
+/* Receiver SWS avoidance stays: a window that grows by less than a
+ * segment (of a 4 KiB buffer) gets no update of its own; one that
+ * reaches a segment, from 0 or from below one, does. */
+Test(tcp, window_updates_avoid_silly_windows)
+{
+	struct h_peer p;
+	fill();
+	h_peer_init(&p, 40000, H_PORT_SMALL, 0, 0, 1);  /* no scaling: exact windows */
+	cr_assert_eq(h_peer_connect(&p), 0);
+	struct h_app_conn *a = p.app;
+	for (int i = 0; i < 4; i++)
+		h_peer_send(&p, TCP_ACK, D + 1024 * i, 1024);
+	cr_assert_eq(a->rxlen, H_SMALL_ROOM);
+	cr_assert_eq(last_seg(&p)->win, 0);
+	a->unread = H_SMALL_ROOM - 100;         /* it reads 100 bytes */
+	tcp_recv_update(a->c);
+	h_turn();
+	no_seg(&p);
+	a->unread = H_SMALL_ROOM - 1460;        /* a segment's worth */
+	tcp_recv_update(a->c);
+	h_turn();
+	cr_assert_eq(last_seg(&p)->win, 1460);
+	a->unread = H_SMALL_ROOM - 2000;        /* 540 more: nothing */
+	tcp_recv_update(a->c);
+	h_turn();
+	no_seg(&p);
+	a->unread = 0;                          /* all of it */
+	tcp_recv_update(a->c);
+	h_turn();
+	cr_assert_eq(last_seg(&p)->win, H_SMALL_ROOM);
 }
 
 /* ---------------------------------------------------------------- close */
