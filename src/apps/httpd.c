@@ -11,10 +11,12 @@
  * The site comes from the boot module (a tar archive holding pollux.json,
  * make site), indexed once at start-up into an immutable object
  * published with sched_publish; a data core takes it with sched_deref
- * when a request starts. A response that sends file bytes pins the site
- * it read (a per-core count in the site object) until its last byte is
- * taken or the connection goes, so a replaced site (httpd_site_replace)
- * is freed only when no response still sends from it.
+ * when a request starts. File bytes go by reference (tcp_send_ref,
+ * zero-copy): a response holds a reference on the site it read (a count
+ * in the site object) until its last byte is queued or the connection
+ * goes, and the stack holds its own until those bytes are acknowledged
+ * or the connection goes, so a replaced site (httpd_site_replace) is
+ * freed, on the control core, only when nothing points into it.
  *
  * Connections: on the flow's owner core, no allocation after start-up:
  * each data core has max_conns / data cores contexts; a connection that
@@ -45,6 +47,7 @@
 #include "core/core.h"
 #include "core/schema.h"
 #include "net/net.h"
+#include "pkt/pktbuf.h"
 #include "sched/sched.h"
 
 #define HTTPD_TARGET_MAX 2048           /* request-target bytes: more is 414 */
@@ -59,47 +62,68 @@ _Static_assert(HTTPD_LOG_N * HTTPD_LOG_LINE <= HTTPD_ACCESS_LOG_BYTES, "httpd.h'
 
 /* ---------------------------------------------------------------- the site */
 
-/* The published site: the index and who still sends from it. */
+/* The published site: the index and who still holds it.
+ *
+ * Lifetime: one count, `ref` (pkt/pktbuf.h: struct pktbuf_ref), whose
+ * holders are the publication (dropped by httpd_site_replace once every
+ * core has passed a quiescent point after the new site's publication),
+ * each response sending from it (taken when the answer starts, dropped
+ * when its last byte is queued or the connection goes) and the stack
+ * (one per queued extent and per frame fragment of its bytes, dropped
+ * when they are acknowledged and the frame reclaimed, or when the
+ * connection goes: net.h, tcp_send_ref). The stack may drop the last one
+ * on any core (the driver's reclaim, a reset), so `release` frees
+ * nothing itself: it pushes the site on `site_dead` and asks the control
+ * core (call_on) to free what is there.
+ *
+ * Ordering contract: a response's get is relaxed (pktbuf_ref_get): it
+ * runs on a data core inside a loop turn that took the site with
+ * sched_deref, so the publication's reference is still held (it is
+ * dropped only after every core passed a quiescent point). The puts are
+ * acq_rel (pktbuf_ref_put), so the put that reaches zero comes after
+ * every holder's last read of the site. `site_dead` is a lock-free stack:
+ * a push is a CAS with release (after the last put, on the releasing
+ * core), the control core takes the whole list with an exchange with
+ * acquire, so the free comes after the push and hence after every read;
+ * taking the whole list at once leaves no ABA. If call_on finds the
+ * channel full the site waits on the list for the next drain (the next
+ * release or replacement), never freed early. */
 struct hsite {
 	struct httpd_site *s;
-	_Atomic uint32_t pins[POLLUX_MAX_CORES];        /* responses sending from it, per core */
-	_Atomic int retired;                            /* replaced: free when unpinned */
-	_Atomic int freed;                              /* claimed for freeing (once) */
+	struct pktbuf_ref ref;
+	struct hsite *dead_next;                /* on site_dead */
 };
 
 static void *_Atomic site_pub;
+static struct hsite *_Atomic site_dead;
 
-static void hsite_free(struct hsite *h)
+/* control core: frees every site whose last reference went */
+static void hsite_drain(void *arg)
 {
-	httpd_site_free(h->s);
-	free(h);
+	(void)arg;
+	struct hsite *h = atomic_exchange_explicit(&site_dead, NULL, memory_order_acquire);
+	while (h) {
+		struct hsite *next = h->dead_next;
+		httpd_site_free(h->s);
+		free(h);
+		h = next;
+	}
 }
 
-static uint32_t hsite_pins(struct hsite *h)
+/* any core: the last reference went */
+static void hsite_release(struct pktbuf_ref *r)
 {
-	uint32_t n = 0;
-	for (uint32_t c = 0; c < POLLUX_MAX_CORES; c++)
-		n += atomic_load(&h->pins[c]);
-	return n;
+	struct hsite *h = r->arg;
+	struct hsite *top = atomic_load_explicit(&site_dead, memory_order_relaxed);
+	do
+		h->dead_next = top;
+	while (!atomic_compare_exchange_weak_explicit(&site_dead, &top, h, memory_order_release,
+						      memory_order_relaxed));
+	call_on(0, hsite_drain, NULL);          /* full: the next drain takes it */
 }
 
-/* Whoever sees the site retired and unpinned frees it. The pins and
- * `retired` are seq_cst: the releaser stores its pin then loads retired,
- * the replacer stores retired then loads the pins, so at least one of
- * them sees both; `freed` makes sure only one frees. */
-static void hsite_maybe_free(struct hsite *h)
-{
-	if (atomic_load(&h->retired) && !hsite_pins(h) && !atomic_exchange(&h->freed, 1))
-		hsite_free(h);
-}
-
-static void hsite_pin(struct hsite *h) { atomic_fetch_add(&h->pins[core_self()->id], 1); }
-
-static void hsite_unpin(struct hsite *h)
-{
-	atomic_fetch_sub(&h->pins[core_self()->id], 1);
-	hsite_maybe_free(h);
-}
+static void hsite_pin(struct hsite *h) { pktbuf_ref_get(&h->ref); }
+static void hsite_unpin(struct hsite *h) { pktbuf_ref_put(&h->ref); }
 
 /* ---------------------------------------------------------------- connections */
 
@@ -304,11 +328,15 @@ size_t httpd_access_log(uint32_t core, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- answers */
 
-/* The one place body bytes go to the stack: copied by tcp_send today;
- * the switch to sending by reference (zero-copy) is here alone. */
+/* The one place body bytes go to the stack: by reference (zero-copy),
+ * the site's count taken per extent by the stack, so the site lives until
+ * they are acknowledged or the connection goes, whatever this response
+ * does after; in order with the heads tcp_send copied. Site bytes the
+ * device cannot see (hosted: the boot archive is not in the DMA memfd)
+ * the stack copies instead, counted (tcp_ref_copy_fallback). */
 static size_t httpd_send_body(struct hconn *w, const uint8_t *p, size_t n)
 {
-	return tcp_send(w->c, p, n);
+	return tcp_send_ref(w->c, p, n, &w->pin->ref);
 }
 
 /* Sends what it can of the answer. 1 when all of it is out (the pin
@@ -882,6 +910,7 @@ int httpd_site_replace(const void *archive, size_t len, void (*archive_free)(con
 		return rc;
 	}
 	h->s = s;
+	pktbuf_ref_init(&h->ref, hsite_release, h);     /* the publication's */
 	struct hsite *old = sched_publish(&site_pub, h);
 	const struct httpd_site_stats *st = httpd_site_stats(s);
 	klog("httpd: site of %u files, %u directories, %llu bytes (%u links, %u skipped)", st->files,
@@ -893,8 +922,10 @@ int httpd_site_replace(const void *archive, size_t len, void (*archive_free)(con
 		klog("httpd: a core did not pass a quiescent point in 1 s: the old site is kept");
 		return 0;
 	}
-	atomic_store(&old->retired, 1);
-	hsite_maybe_free(old);
+	/* no request starts from it now: the publication's reference goes;
+	 * freed here if none other is held, else by the last release */
+	hsite_unpin(old);
+	hsite_drain(NULL);
 	return 0;
 }
 

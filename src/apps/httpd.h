@@ -46,8 +46,11 @@ size_t httpd_access_log(uint32_t core, char *out, size_t cap);
  * freed; NULL: nothing) and publishes it: every request that starts
  * after this returns sees it; a response already sending from the old
  * site goes on from it, and the old site is freed (and its archive
- * handed back) when the last such response ends. 0, or -errno with the
- * reason in err (nothing changed; archive_free not called). */
+ * handed back, on the control core) when the last reference to it goes:
+ * the last such response's, or the stack's on its file bytes sent by
+ * reference (dropped when acknowledged or when the connection goes).
+ * 0, or -errno with the reason in err (nothing changed; archive_free
+ * not called). */
 int httpd_site_replace(const void *archive, size_t len, void (*archive_free)(const void *, void *),
 		       void *ctx, char *err, size_t errlen);
 #endif

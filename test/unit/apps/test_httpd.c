@@ -10,7 +10,10 @@
  * reader that does not ACK (the stack holds at most its send buffer) and
  * then read whole, byte for byte; every connection slot and buffer back
  * afterwards; a site replaced while a response still sends from the old
- * one (freed only after its last byte).
+ * one (freed only after its last byte); file bytes sent by reference
+ * (tcp_ref_bytes, only heads copied), copied and counted when the memory
+ * is not device-visible, and a replaced site freed only once the stack
+ * lets go of it (the ACK of its bytes, or the reset).
  */
 #include <stdio.h>
 #include <string.h>
@@ -484,6 +487,125 @@ Test(httpd, site_replaced_while_sending)
 	ask(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
 	cr_assert_str_eq(body_of(R), "<h1>three</h1>\n");
 	finish(&p);
+}
+
+/* File bytes go by reference (tcp_send_ref): the stack counts the body
+ * in tcp_ref_bytes and copies only the heads (multipart part heads
+ * included), none falling back to a copy (the harness's memory is all
+ * device-visible unless h_mem_not_dma) */
+Test(httpd, bodies_by_reference)
+{
+	struct h_peer p;
+	start();
+	hconnect(&p, 40080);
+	struct net_stats a = h_stats();
+	size_t n = ask(&p, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
+	struct net_stats b = h_stats();
+	cr_assert_eq(status_of(R), 200);
+	size_t head = (size_t)(body_of(R) - R);
+	cr_assert_eq(n - head, BIG, "%zu body bytes", n - head);
+	cr_assert(!memcmp(body_of(R), big, BIG), "the body differs");
+	cr_assert_geq(b.tcp_ref_bytes - a.tcp_ref_bytes, BIG, "%llu bytes by reference",
+		      (unsigned long long)(b.tcp_ref_bytes - a.tcp_ref_bytes));
+	cr_assert_eq(b.tcp_copy_bytes - a.tcp_copy_bytes, head, "%llu bytes copied for a %zu-byte head",
+		     (unsigned long long)(b.tcp_copy_bytes - a.tcp_copy_bytes), head);
+	cr_assert_eq(b.tcp_ref_copy_fallback, a.tcp_ref_copy_fallback);
+	/* multipart: part heads copied, the ranges referenced, in order */
+	a = h_stats();
+	n = ask(&p, "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,100000-199999\r\n\r\n", NULL);
+	b = h_stats();
+	cr_assert_eq(status_of(R), 206);
+	cr_assert_eq(b.tcp_ref_bytes - a.tcp_ref_bytes, 100010);
+	cr_assert_eq(b.tcp_copy_bytes - a.tcp_copy_bytes, n - 100010);
+	const char *r1 = strstr(body_of(R), "\r\n\r\n") + 4;
+	cr_assert(!memcmp(r1, big, 10));
+	const char *r2 = strstr(r1 + 10, "\r\n\r\n") + 4;
+	cr_assert(!memcmp(r2, big + 100000, 100000), "the second range differs");
+	finish(&p);
+}
+
+/* with memory the device cannot see (hosted: the boot archive is not in
+ * the DMA memfd) the stack copies the body, counted, and it arrives whole */
+Test(httpd, bodies_copied_when_not_device_visible)
+{
+	struct h_peer p;
+	h_mem_not_dma = 1;
+	start();
+	hconnect(&p, 40081);
+	struct net_stats a = h_stats();
+	size_t n = ask(&p, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
+	struct net_stats b = h_stats();
+	cr_assert_eq(status_of(R), 200);
+	cr_assert_eq(n - (size_t)(body_of(R) - R), BIG);
+	cr_assert(!memcmp(body_of(R), big, BIG), "the body differs");
+	cr_assert_eq(b.tcp_ref_bytes, a.tcp_ref_bytes);
+	cr_assert_geq(b.tcp_ref_copy_fallback - a.tcp_ref_copy_fallback, BIG);
+	cr_assert_geq(b.tcp_copy_bytes - a.tcp_copy_bytes, n);
+	finish(&p);
+	h_mem_not_dma = 0;
+}
+
+static int freed_n[8];
+static void note_free_n(const void *a, void *ctx) { freed_n[(uintptr_t)ctx]++; }
+
+/* reads what came without acknowledging it; the payload bytes */
+static size_t peer_take_noack(struct h_peer *p)
+{
+	size_t n = 0;
+	while (h_peer_recv(p, &K)) {
+		if (K.seq == p->ack)
+			n += K.plen;
+		h_peer_take(p, &K);
+	}
+	return n;
+}
+
+/* A whole answer queued (the response done, its own reference gone) but
+ * not acknowledged: the stack still points into the site, so a
+ * replacement frees it only after the ACK, or after the reset */
+Test(httpd, site_freed_after_ack_or_reset)
+{
+	struct h_peer p;
+	char err[256];
+	static struct tb s[4];
+	start();
+	site_build(&s[1], "<h1>one</h1>\n");
+	cr_assert_eq(httpd_site_replace(s[1].buf, s[1].len, note_free_n, (void *)1, err, sizeof err), 0, "%s", err);
+	hconnect(&p, 40082);
+	static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	h_peer_send(&p, TCP_ACK | TCP_PSH, req, sizeof req - 1);
+	cr_assert_gt(peer_take_noack(&p), 20);
+	struct httpd_core_stats st;
+	httpd_core_stats(0, &st);
+	cr_assert_eq(st.requests, 1);
+	cr_assert_eq(st.sites_pinned, 0, "the response is done");
+	site_build(&s[2], "<h1>two</h1>\n");
+	cr_assert_eq(httpd_site_replace(s[2].buf, s[2].len, note_free_n, (void *)2, err, sizeof err), 0, "%s", err);
+	for (int i = 0; i < 5; i++) {           /* retransmissions come; nothing acknowledged */
+		h_turn();
+		h_advance_ms(100);
+		peer_take_noack(&p);
+	}
+	cr_assert_eq(freed_n[1], 0, "site 1 freed while the stack points into it");
+	h_peer_send(&p, TCP_ACK, NULL, 0);
+	h_turn();
+	cr_assert_eq(freed_n[1], 1, "site 1 not freed after the ACK");
+	/* the same with a reset: site 2 served, not acknowledged, replaced */
+	h_peer_send(&p, TCP_ACK | TCP_PSH, req, sizeof req - 1);
+	cr_assert_gt(peer_take_noack(&p), 20);
+	site_build(&s[3], "<h1>three</h1>\n");
+	cr_assert_eq(httpd_site_replace(s[3].buf, s[3].len, NULL, NULL, err, sizeof err), 0, "%s", err);
+	h_turn();
+	h_advance_ms(100);
+	cr_assert_eq(freed_n[2], 0, "site 2 freed while the stack points into it");
+	h_peer_send(&p, TCP_RST | TCP_ACK, NULL, 0);
+	h_turn();
+	cr_assert_eq(freed_n[2], 1, "site 2 not freed after the reset");
+	cr_assert_eq(net_tcp_conns(0), 0);
+	h_tx_drop_all();
+	httpd_core_stats(0, &st);
+	cr_assert_eq(st.sites_pinned, 0);
+	cr_assert_eq(st.conn_slots_free, st.conn_slots);
 }
 
 Test(httpd, idle_reset_and_keepalive_requests)
