@@ -69,6 +69,7 @@ struct api_config {
 	 * any other that verifies is monitor */
 	const char *admin_subjects[API_MAX_SUBJECTS];
 	uint32_t nadmin_subjects;
+	uint32_t site_max_mb;           /* PUT /v1/site's body bound, MiB (0: API_SITE_MAX_MB) */
 };
 extern const struct schema_node api_schema[];
 
@@ -166,6 +167,21 @@ struct api_app_stats {
 	uint64_t v[API_MAX_CORES][API_APP_METRICS_MAX];
 };
 
+/* ---- the httpd appliance's site, as GET /v1/site lists it: one entry
+ * per file (directories are not listed), every field borrowed for the
+ * callback only. */
+struct api_site_entry {
+	const char *path;               /* no leading '/' */
+	uint64_t size;
+	const char *etag;               /* strong, with its quotes */
+	const char *type;               /* Content-Type */
+	int64_t mtime;                  /* seconds since the epoch */
+};
+struct api_site_summary {
+	uint32_t files, dirs;
+	uint64_t bytes;
+};
+
 /* ---- the running appliance, as the API sees it */
 struct api_system {
 	const char *version;
@@ -201,6 +217,18 @@ struct api_backend {
 	 * 0 with *text malloc'd (the caller frees it) and *len, -ENOENT (that
 	 * appliance is not running or has no log) or -ENOMEM. */
 	int (*app_log)(void *arg, const char *app, char **text, size_t *len);
+	/* PUT /v1/site: replaces the httpd appliance's site with the tar
+	 * archive (len bytes, borrowed for the call only: the backend keeps
+	 * its own copy), all at once (publish-and-quiesce). 0 with *sum
+	 * filled; -ENOENT (httpd is not running), -EINVAL or -E2BIG (the
+	 * archive was refused: err names the entry; the old site stays),
+	 * -ENOMEM (the old site stays). */
+	int (*site_put)(void *arg, const void *tar, size_t len, struct api_site_summary *sum,
+			char *err, size_t errlen);
+	/* GET /v1/site: fn once per file of the site being served, sorted
+	 * by path; 0 with *sum, -ENOENT (httpd is not running) or -ENOMEM. */
+	int (*site_list)(void *arg, void (*fn)(void *ctx, const struct api_site_entry *e), void *ctx,
+			 struct api_site_summary *sum);
 };
 
 /* Renders the snapshot in the Prometheus text exposition format 0.0.4.
@@ -211,6 +239,15 @@ char *api_metrics_render(const struct api_stats *st, size_t *len);
 /* ---- the server and its connections */
 #define API_MAX_HEADER_BYTES 8192       /* request line + headers: else 431 */
 #define API_MAX_BODY_BYTES 65536        /* else 413 */
+/* PUT /v1/site only: its body (a tar archive) may be up to
+ * api.site_max_mb MiB (default API_SITE_MAX_MB), else 413; one such
+ * upload at a time per server (a second one gets 503 before its body
+ * is read), and only an admin credential's body is read at all (401 or
+ * 403 at the headers). The body is allocated for the request (once,
+ * from Content-Length when given) and freed when it has been answered. */
+#define API_SITE_PATH "/v1/site"
+#define API_SITE_MAX_MB 64
+#define API_SITE_MAX_MB_LIMIT 1024
 #define API_OUT_HIGH_WATER 65536        /* stop reading while more is unsent */
 #define API_TOKEN_MIN 16
 #define API_TOKEN_MAX 256
@@ -243,6 +280,9 @@ struct api_server {
 	/* set by the transport, NULL when there is none (shown in /metrics) */
 	const struct api_tls_stats *tls_stats;
 	const struct api_transport_stats *transport;
+	uint64_t site_max_bytes;        /* PUT /v1/site's bound (api_server_init: the default) */
+	int site_uploading;             /* a PUT /v1/site body is on its way (one at a time) */
+	uint64_t site_uploads_refused;  /* a second one while one was on its way: 503 */
 };
 
 /* Sets up a server with the bearer token (NULL or "" refuses everyone)

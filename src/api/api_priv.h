@@ -20,6 +20,9 @@ void api_buf_free(struct api_buf *b);
 int api_buf_put(struct api_buf *b, const void *data, size_t n);
 int api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void api_buf_consume(struct api_buf *b, size_t n);
+/* Room for n more bytes (and the NUL) in one allocation of just that
+ * size, so that a large body known in advance is not doubled. */
+int api_buf_reserve_exact(struct api_buf *b, size_t n);
 
 /* ---- a request's deadline clock (http.c): api_conn_overdue's, shared
  * with tls.c, which adds records on their way */
@@ -27,7 +30,13 @@ struct api_req_clock {
 	uint64_t since_ns, seq;
 	int running;
 };
-int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns);
+int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns,
+			uint64_t request_limit_ns);
+/* The whole-request deadline of the request on its way:
+ * API_REQUEST_TIMEOUT_NS, longer for a site upload (its size at
+ * API_SITE_MIN_BYTES_PER_S on top). */
+#define API_SITE_MIN_BYTES_PER_S (256u << 10)
+uint64_t api_conn_request_limit_ns(const struct api_conn *c);
 
 /* ---- requests and responses (http.c, router.c, routes.c) */
 #define API_MAX_PARAMS 4

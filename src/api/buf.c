@@ -43,6 +43,20 @@ static int reserve(struct api_buf *b, size_t n)
 	return 0;
 }
 
+int api_buf_reserve_exact(struct api_buf *b, size_t n)
+{
+	if (b->off || b->len + n + 1 <= b->cap)
+		return reserve(b, n);
+	char *p = realloc(b->p, b->len + n + 1);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = b->len + n + 1;
+	return 0;
+}
+
 int api_buf_put(struct api_buf *b, const void *data, size_t n)
 {
 	if (reserve(b, n))

@@ -75,5 +75,9 @@ const struct schema_node api_schema[] = {
 	  .size = sizeof(const char *), F(admin_subjects), .count_off = offsetof(struct api_config, nadmin_subjects),
 	  .doc = "Subject CNs of client certificates that get the admin role; any other client "
 		 "certificate that verifies is read-only (monitor)." },
+	{ .key = "site_max_mb", .kind = SK_INTEGER, .min = 1, .max = API_SITE_MAX_MB_LIMIT, .type = ST_U32,
+	  F(site_max_mb), .def = API_SITE_MAX_MB,
+	  .doc = "The largest site archive PUT /v1/site takes, in MiB (larger: 413); the upload is "
+		 "held in memory whole, one at a time (default 64)." },
 	{ .kind = SK_END }
 };

@@ -14,7 +14,14 @@
  *
  * Bounds: request line plus headers at most API_MAX_HEADER_BYTES (else
  * 431), a body at most API_MAX_BODY_BYTES (else 413), malformed input 400;
- * each of these answers once and closes the connection.
+ * each of these answers once and closes the connection. PUT /v1/site is
+ * the one exception (api.h, API_SITE_PATH): its body may be up to the
+ * server's site_max_bytes, so it is decided at the end of its headers,
+ * before any of the body is stored, whether to take it at all: only
+ * with an admin credential (else 401 or 403), only one at a time per
+ * server (else 503), only within the bound (else 413). Its buffer is
+ * allocated once from Content-Length and freed as soon as the request
+ * is answered or the connection fails or goes.
  *
  * Time: nothing here reads a clock. api_conn_request_state says whether
  * a request is on its way (bytes taken since the last complete one, even
@@ -51,6 +58,10 @@ struct api_conn {
 	size_t auth_len;
 	int auth_seen, auth_long, expect_continue;
 	int fail;                       /* status to answer with when parsing stops */
+	char fail_msg[160];             /* its message ("": the status text) */
+	uint64_t body_max;              /* this request's body bound */
+	uint64_t body_expect;           /* a site upload's size (Content-Length, else body_max) */
+	int site_upload;                /* this request is PUT /v1/site, holding srv->site_uploading */
 	int complete;                   /* a whole message is in */
 
 	/* the request on its way, for the transport's deadlines */
@@ -86,6 +97,7 @@ static int on_message_begin(http_parser *p)
 	c->auth_seen = c->auth_long = c->expect_continue = 0;
 	c->complete = 0;
 	c->in_body = 0;
+	c->body_max = API_MAX_BODY_BYTES;
 	return 0;
 }
 
@@ -140,10 +152,70 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+/* the request's target is API_SITE_PATH (a query string allowed) */
+static int is_site_put(const struct api_conn *c, const http_parser *p)
+{
+	size_t n = sizeof API_SITE_PATH - 1;
+	return p->method == HTTP_PUT && c->url.p && c->url.len >= n && !memcmp(c->url.p, API_SITE_PATH, n) &&
+	       (c->url.len == n || c->url.p[n] == '?');
+}
+
+static int fail_with(struct api_conn *c, int status, const char *msg)
+{
+	c->fail = status;
+	snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
+	return -1;
+}
+
+/* PUT /v1/site's headers are in: take its body or refuse it now */
+static int site_upload_begin(struct api_conn *c, http_parser *p)
+{
+	struct api_server *s = c->srv;
+	enum api_role role = api_auth_role(s, c->auth_long ? NULL : c->auth, c->auth_len);
+	if (c->peer_role > role)
+		role = c->peer_role;
+	if (role == API_ROLE_NONE)
+		return fail_with(c, 401, "a valid \"Authorization: Bearer <token>\" header is required");
+	if (role < API_ROLE_ADMIN)
+		return fail_with(c, 403, "PUT " API_SITE_PATH " needs the admin role; this credential is "
+				 "read-only (monitor)");
+	if (s->site_uploading) {
+		s->site_uploads_refused++;
+		return fail_with(c, 503, "another site upload is on its way; try again when it is done");
+	}
+	c->body_max = s->site_max_bytes;
+	if (p->content_length != ULLONG_MAX && p->content_length > c->body_max) {
+		char m[120];
+		snprintf(m, sizeof m, "the site archive is larger than api.site_max_mb (%llu MiB)",
+			 (unsigned long long)(c->body_max >> 20));
+		return fail_with(c, 413, m);
+	}
+	if (p->content_length != ULLONG_MAX && p->content_length &&
+	    api_buf_reserve_exact(&c->body, (size_t)p->content_length))
+		return fail_with(c, 503, "no memory for the site archive; nothing changed");
+	s->site_uploading = 1;
+	c->site_upload = 1;
+	c->body_expect = p->content_length != ULLONG_MAX ? p->content_length : c->body_max;
+	return 0;
+}
+
+/* the upload is answered, or failed, or its connection goes: its memory
+ * and the server's one upload slot are given back */
+static void site_upload_end(struct api_conn *c)
+{
+	if (!c->site_upload)
+		return;
+	c->site_upload = 0;
+	c->srv->site_uploading = 0;
+	api_buf_free(&c->body);
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct api_conn *c = conn_of(p);
-	if (p->content_length != ULLONG_MAX && p->content_length > API_MAX_BODY_BYTES) {
+	if (is_site_put(c, p) && site_upload_begin(c, p))
+		return -1;
+	if (p->content_length != ULLONG_MAX && p->content_length > c->body_max) {
 		c->fail = 413;
 		return -1;
 	}
@@ -157,8 +229,11 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
 	struct api_conn *c = conn_of(p);
-	if (c->body.len + n > API_MAX_BODY_BYTES) {
+	if (c->body.len + n > c->body_max) {
 		c->fail = 413;
+		if (c->site_upload)
+			snprintf(c->fail_msg, sizeof c->fail_msg, "the site archive is larger than "
+				 "api.site_max_mb (%llu MiB)", (unsigned long long)(c->body_max >> 20));
 		return -1;
 	}
 	return api_buf_put(&c->body, at, n) ? (c->fail = 500, -1) : 0;
@@ -246,7 +321,8 @@ static void respond_error(struct api_conn *c, int status)
 {
 	struct api_resp r = { 0 };
 	c->srv->bad_requests++;
-	api_resp_error(&r, status, "%s", api_status_text(status));
+	api_resp_error(&r, status, "%s", c->fail_msg[0] ? c->fail_msg : api_status_text(status));
+	c->fail_msg[0] = 0;
 	r.close = 1;
 	respond(c, &r, 0);
 }
@@ -297,6 +373,7 @@ static void answer(struct api_conn *c)
 	if (!keep || p->upgrade)
 		r.close = 1;
 	respond(c, &r, keep && p->http_major == 1 && p->http_minor == 0);
+	site_upload_end(c);
 }
 
 /* ---- the transport's side */
@@ -315,6 +392,7 @@ void api_conn_free(struct api_conn *c)
 {
 	if (!c)
 		return;
+	site_upload_end(c);
 	api_buf_free(&c->out);
 	api_buf_free(&c->url);
 	api_buf_free(&c->body);
@@ -340,6 +418,7 @@ size_t api_conn_feed(struct api_conn *c, const void *in, size_t len)
 			continue;
 		}
 		if (e != HPE_OK) {
+			site_upload_end(c);
 			respond_error(c, c->fail ? c->fail : e == HPE_HEADER_OVERFLOW ? 431 : 400);
 			return len;     /* the rest is never read */
 		}
@@ -374,6 +453,7 @@ int api_conn_closing(const struct api_conn *c)
 
 void api_conn_eof(struct api_conn *c)
 {
+	site_upload_end(c);
 	c->closing = 1;
 }
 
@@ -392,7 +472,15 @@ enum api_req_state api_conn_request_state(const struct api_conn *c, uint64_t *se
 	return c->in_body ? API_REQ_BODY : API_REQ_HEADERS;
 }
 
-int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns)
+uint64_t api_conn_request_limit_ns(const struct api_conn *c)
+{
+	if (!c->site_upload)
+		return API_REQUEST_TIMEOUT_NS;
+	return API_REQUEST_TIMEOUT_NS + c->body_expect / API_SITE_MIN_BYTES_PER_S * 1000000000ull;
+}
+
+int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t seq, uint64_t now_ns,
+			uint64_t request_limit_ns)
 {
 	if (st == API_REQ_IDLE) {
 		k->running = 0;
@@ -404,12 +492,12 @@ int api_req_clock_check(struct api_req_clock *k, enum api_req_state st, uint64_t
 		k->since_ns = now_ns;
 	}
 	uint64_t age = now_ns - k->since_ns;
-	return age > API_REQUEST_TIMEOUT_NS || (st == API_REQ_HEADERS && age > API_HEADER_TIMEOUT_NS);
+	return age > request_limit_ns || (st == API_REQ_HEADERS && age > API_HEADER_TIMEOUT_NS);
 }
 
 int api_conn_overdue(struct api_conn *c, uint64_t now_ns)
 {
 	uint64_t seq;
 	enum api_req_state st = api_conn_request_state(c, &seq);
-	return api_req_clock_check(&c->clock, st, seq, now_ns);
+	return api_req_clock_check(&c->clock, st, seq, now_ns, api_conn_request_limit_ns(c));
 }

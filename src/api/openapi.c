@@ -45,6 +45,15 @@ static const struct { const char *name, *schema; } shapes[] = {
 		      "\"cores\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
 		      "\"additionalProperties\":{\"type\":\"integer\"}}},"
 		      "\"total\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}}}" },
+	{ "Site", "{\"type\":\"object\",\"properties\":{\"files\":" U ",\"dirs\":" U ",\"bytes\":" U ","
+		  "\"entries\":{\"type\":\"array\",\"description\":\"Every file, sorted by path\","
+		  "\"items\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\","
+		  "\"description\":\"No leading slash\"},\"size\":" U ",\"etag\":{\"type\":\"string\","
+		  "\"description\":\"Strong, with its quotes, as the ETag header\"},"
+		  "\"type\":{\"type\":\"string\",\"description\":\"Content-Type\"},"
+		  "\"mtime\":{\"type\":\"integer\",\"description\":\"Unix seconds\"}}}}}}" },
+	{ "SiteReplaced", "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\","
+			  "\"enum\":[\"replaced\"]},\"files\":" U ",\"dirs\":" U ",\"bytes\":" U "}}" },
 };
 
 static const char *method_key(unsigned m)
@@ -111,7 +120,11 @@ static json_t *operation(const struct api_route *r)
 		json_object_set_new(op, "parameters", ps);
 	else
 		json_decref(ps);
-	if (r->body_schema) {
+	int tar = r->body_schema && !strcmp(r->body_schema, "SiteArchive");
+	if (tar) {
+		json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:{s:s, s:s}}}}", "required", 1,
+			"content", "application/x-tar", "schema", "type", "string", "format", "binary"));
+	} else if (r->body_schema) {
 		json_t *body = json_body(r->body_schema);
 		json_object_set_new(body, "required", json_true());
 		json_object_set_new(op, "requestBody", body);
@@ -127,7 +140,14 @@ static json_t *operation(const struct api_route *r)
 			"schema", "type", "object"));
 	else
 		add_response(rs, ok, "Success", r->response_schema);
-	if (r->body_schema) {
+	if (tar) {
+		add_response(rs, 400, "The archive was refused (the error names the entry): the old site is kept",
+			     "Error");
+		add_response(rs, 409, "The running appliance is not httpd", "Error");
+		add_response(rs, 413, "Body larger than api.site_max_mb MiB", "Error");
+		add_response(rs, 503, "Another upload is on its way, or out of memory: the old site is kept",
+			     "Error");
+	} else if (r->body_schema) {
 		add_response(rs, 400, "Not JSON, or not valid against the schema: nothing changed", "Error");
 		add_response(rs, 409, "Valid, but cannot be applied to the running appliance: nothing changed",
 			     "Error");

@@ -25,6 +25,7 @@ int api_server_init(struct api_server *s, const char *token, const struct api_ba
 {
 	memset(s, 0, sizeof *s);
 	s->be = be;
+	s->site_max_bytes = (uint64_t)API_SITE_MAX_MB << 20;
 	size_t n = token ? strlen(token) : 0;
 	if (n > API_TOKEN_MAX)
 		return -EINVAL;

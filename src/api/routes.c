@@ -433,6 +433,102 @@ static void get_httpd_access_log(struct api_req *req, struct api_resp *resp)
 	api_resp_text(resp, 200, "text/plain; charset=utf-8", text, len);      /* takes text */
 }
 
+/* ---- /v1/site: the httpd appliance's site */
+
+/* a JSON string of text that may not be UTF-8 (a tar name is bytes):
+ * as it is when it is, else with every byte >= 0x80 shown as '?' */
+static json_t *json_text(const char *t)
+{
+	json_t *j = json_string(t);
+	if (j)
+		return j;
+	char *c = strdup(t);
+	if (!c)
+		return NULL;
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+struct site_listing {
+	json_t *files;
+	int oom;
+};
+
+static void site_entry(void *ctx, const struct api_site_entry *e)
+{
+	struct site_listing *l = ctx;
+	json_t *path = json_text(e->path);
+	json_t *o = path ? json_pack("{s:o, s:I, s:s, s:s, s:I}", "path", path, "size", (json_int_t)e->size,
+				     "etag", e->etag, "type", e->type, "mtime", (json_int_t)e->mtime) : NULL;
+	if (!o || json_array_append_new(l->files, o))
+		l->oom = 1;
+}
+
+/* GET /v1/site: every file of the site being served, sorted by path */
+static void get_site(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, site_list);
+	struct site_listing l = { .files = json_array() };
+	struct api_site_summary sum = { 0 };
+	int rc = l.files ? be->site_list(be->arg, site_entry, &l, &sum) : -ENOMEM;
+	if (rc == -ENOENT) {
+		json_decref(l.files);
+		api_resp_error(resp, 404, "the httpd appliance is not running: there is no site");
+		return;
+	}
+	if (rc || l.oom) {
+		json_decref(l.files);
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	api_resp_json(resp, 200, json_pack("{s:I, s:I, s:I, s:o}", "files", (json_int_t)sum.files,
+					   "dirs", (json_int_t)sum.dirs, "bytes", (json_int_t)sum.bytes,
+					   "entries", l.files));
+}
+
+/* PUT /v1/site: the body is a tar archive (http.c took it only from an
+ * admin, one at a time, within api.site_max_mb); the backend indexes it
+ * and publishes it whole, or refuses it and keeps the old site */
+static void put_site(struct api_req *req, struct api_resp *resp)
+{
+	const struct api_backend *be = backend(req);
+	NEED(resp, be, site_put);
+	char err[512] = "";
+	struct api_site_summary sum = { 0 };
+	if (!req->body_len) {
+		api_resp_error(resp, 400, "the body must be a tar archive (Content-Type: application/x-tar); "
+			       "it is empty: nothing changed");
+		return;
+	}
+	int rc = be->site_put(be->arg, req->body, req->body_len, &sum, err, sizeof err);
+	if (rc == -ENOENT) {
+		api_resp_error(resp, 409, "the site can only be replaced while the httpd appliance runs; "
+			       "this appliance is not httpd");
+		return;
+	}
+	if (rc == -EINVAL || rc == -E2BIG) {
+		json_t *m = json_text(err[0] ? err : "the archive was refused");
+		json_t *j = m ? json_pack("{s:o, s:s}", "error", m, "status", "refused: the old site is kept") : NULL;
+		if (j)
+			api_resp_json(resp, 400, j);
+		else
+			api_resp_error(resp, 400, "%s", err);
+		return;
+	}
+	if (rc) {
+		api_resp_error(resp, 503, "%s; the old site is kept", err[0] ? err : "out of memory");
+		return;
+	}
+	api_resp_json(resp, 200, json_pack("{s:s, s:I, s:I, s:I}", "status", "replaced", "files",
+					   (json_int_t)sum.files, "dirs", (json_int_t)sum.dirs, "bytes",
+					   (json_int_t)sum.bytes));
+}
+
 static void get_openapi(struct api_req *req, struct api_resp *resp)
 {
 	api_resp_json(resp, 200, api_openapi());
@@ -465,6 +561,13 @@ const struct api_route api_routes[] = {
 	{ API_GET, "/v1/httpd/access-log", get_httpd_access_log,
 	  "httpd's access log: the last 64 lines of each data core, Combined Log Format (404: httpd not running)",
 	  NULL, NULL, ADM },
+	{ API_GET, API_SITE_PATH, get_site,
+	  "httpd's site: every file's path, size, ETag, content type and mtime (404: httpd not running)",
+	  "Site", NULL, MON },
+	{ API_PUT, API_SITE_PATH, put_site,
+	  "Replace httpd's whole site with a tar archive (application/x-tar, at most api.site_max_mb "
+	  "MiB), atomically: every request sees the old site or the new; a refused archive keeps the old",
+	  "SiteReplaced", "SiteArchive", ADM },
 	{ API_GET, "/metrics", get_metrics, "Prometheus text exposition (format 0.0.4)", NULL, NULL, MON },
 	{ API_GET, "/v1/openapi.json", get_openapi, "This document", NULL, NULL, MON },
 };

@@ -511,7 +511,7 @@ int api_tls_conn_overdue(struct api_tls_conn *c, uint64_t now_ns)
 	if (st == API_REQ_IDLE && (c->rec_hdr_got || c->rec_left) && c->in.len == c->in.off &&
 	    c->plain.len == c->plain.off)
 		st = API_REQ_HEADERS;
-	return api_req_clock_check(&c->clock, st, seq, now_ns);
+	return api_req_clock_check(&c->clock, st, seq, now_ns, api_conn_request_limit_ns(c->http));
 }
 
 void api_tls_conn_eof(struct api_tls_conn *c)

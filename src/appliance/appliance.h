@@ -59,6 +59,13 @@ struct api_app_stats;
 void appliance_app_stats(struct api_app_stats *out);
 int appliance_app_action(const char *app, const char *action, char *err, size_t errlen);
 int appliance_app_log(const char *app, char **text, size_t *len);
+/* httpd's site (api_backend.site_put / site_list, api.h): -ENOENT when
+ * httpd is not running. Core 0 only. */
+struct api_site_entry;
+struct api_site_summary;
+int appliance_site_put(const void *tar, size_t len, struct api_site_summary *sum, char *err, size_t errlen);
+int appliance_site_list(void (*fn)(void *ctx, const struct api_site_entry *e), void *ctx,
+			struct api_site_summary *sum);
 
 /* netstat.c: core 0 prints every queue's counters and the buffer
  * accounting every period_ms (the `netstat=MS` command-line word), from

@@ -153,8 +153,21 @@ static int rt_app_log(void *arg, const char *app, char **text, size_t *len)
 	return appliance_app_log(app, text, len);
 }
 
+static int rt_site_put(void *arg, const void *tar, size_t len, struct api_site_summary *sum, char *err,
+		       size_t errlen)
+{
+	return appliance_site_put(tar, len, sum, err, errlen);
+}
+
+static int rt_site_list(void *arg, void (*fn)(void *ctx, const struct api_site_entry *e), void *ctx,
+			struct api_site_summary *sum)
+{
+	return appliance_site_list(fn, ctx, sum);
+}
+
 const struct api_backend api_runtime_backend = {
 	.system = rt_system, .stats = rt_stats, .config_get = rt_config_get,
 	.config_apply = rt_config_apply, .log_lines = rt_log_lines, .shutdown = rt_shutdown,
 	.app_stats = rt_app_stats, .app_action = rt_app_action, .app_log = rt_app_log,
+	.site_put = rt_site_put, .site_list = rt_site_list,
 };

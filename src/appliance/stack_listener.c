@@ -406,6 +406,8 @@ int api_start(const struct appliance_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "config: api.token: at most %d characters", API_TOKEN_MAX);
 		return -EINVAL;
 	}
+	if (cfg->api.site_max_mb)
+		S.srv.site_max_bytes = (uint64_t)cfg->api.site_max_mb << 20;
 	if (api_server_set_monitor_token(&S.srv, cfg->api.monitor_token)) {
 		snprintf(err, errlen, "config: api.monitor_token: at most %d characters, not api.token",
 			 API_TOKEN_MAX);

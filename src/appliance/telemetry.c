@@ -22,8 +22,12 @@
 #include "api/api.h"
 #include "appliance/appliance.h"
 #include "apps/httpd.h"
+#include "apps/httpd_site.h"
 #include "apps/kv.h"
+#include "core/config.h"
 #include "core/core.h"
+#include "core/frame.h"
+#include "core/platform.h"
 #include "drivers/netdev.h"
 #include "net/net.h"
 #include "pkt/pktbuf.h"
@@ -299,5 +303,112 @@ int appliance_app_log(const char *app, char **text, size_t *len)
 		n += httpd_access_log(c, t + n, cap - n);
 	*text = t;
 	*len = n;
+	return 0;
+}
+
+/* ---- httpd's site through the API (PUT and GET /v1/site), core 0 only.
+ *
+ * A new site's archive is copied out of the request into device-visible
+ * frames (frame_alloc_dma_pages: the memfd a vhost-user backend maps on
+ * hosted, any frames on metal), so the stack can point descriptors at
+ * its file bytes without copying them; when those frames run out it is
+ * copied into the heap instead (correct, the sends then copy). httpd
+ * indexes and publishes it (httpd_site_replace: publish-and-quiesce) and
+ * hands the archive back through site_copy_free when the last response
+ * sending from it ends, on whichever core that is (both frees take a
+ * lock). site_cur is the archive being served: the last one published
+ * here, or the boot module's; it is never freed while it is current
+ * (only a later PUT retires it, on this core), so GET can index it
+ * again to list it. */
+struct site_copy {
+	void *p;
+	size_t npages;                  /* 0: malloc'd */
+};
+static struct {
+	const void *ar;                 /* NULL: the boot module's (or none) */
+	size_t len;
+} site_cur;
+static const uint8_t site_empty[1024];  /* an archive of nothing */
+
+static void site_copy_free(const void *archive, void *ctx)
+{
+	struct site_copy *k = ctx;
+	if (k->npages)
+		frame_free_dma_pages(k->p, k->npages);
+	else
+		free(k->p);
+	free(k);
+}
+
+static const char *site_default_type(void)
+{
+	json_t *t = json_object_get(json_object_get(config_root(), "httpd"), "default_type");
+	return json_is_string(t) ? json_string_value(t) : NULL;
+}
+
+/* the archive being served, indexed again (a new block, freed here) */
+int appliance_site_list(void (*fn)(void *ctx, const struct api_site_entry *e), void *ctx,
+			struct api_site_summary *sum)
+{
+	if (!httpd_running())
+		return -ENOENT;
+	const void *ar = site_cur.ar;
+	size_t len = site_cur.len;
+	if (!ar && !(ar = platform_boot_archive(&len))) {
+		ar = site_empty;
+		len = sizeof site_empty;
+	}
+	struct httpd_site_opts o = { .default_type = site_default_type() };
+	struct httpd_site *s;
+	char err[160];
+	int rc = httpd_site_build(ar, len, &o, &s, err, sizeof err);
+	if (rc)         /* it was indexed when it was published: only memory can fail */
+		return -ENOMEM;
+	const struct httpd_site_stats *st = httpd_site_stats(s);
+	sum->files = st->files;
+	sum->dirs = st->dirs;
+	sum->bytes = st->bytes;
+	for (size_t i = 0; fn && i < httpd_site_count(s); i++) {
+		const struct httpd_site_file *f = httpd_site_at(s, i);
+		if (f->kind != HTTPD_SITE_FILE)
+			continue;
+		struct api_site_entry e = { .path = f->path, .size = f->size, .etag = f->etag,
+					    .type = f->type, .mtime = f->mtime };
+		fn(ctx, &e);
+	}
+	httpd_site_free(s);
+	return 0;
+}
+
+int appliance_site_put(const void *tar, size_t len, struct api_site_summary *sum, char *err, size_t errlen)
+{
+	if (!httpd_running())
+		return -ENOENT;
+	struct site_copy *k = calloc(1, sizeof *k);
+	if (!k) {
+		snprintf(err, errlen, "no memory for the site");
+		return -ENOMEM;
+	}
+	size_t npages = (len + FRAME_SIZE - 1) / FRAME_SIZE;
+	if ((k->p = frame_alloc_dma_pages(npages))) {
+		k->npages = npages;
+	} else if (!(k->p = malloc(len))) {
+		free(k);
+		snprintf(err, errlen, "no memory for a site of %zu bytes", len);
+		return -ENOMEM;
+	} else {
+		klog("httpd: no device-visible frames for a %zu-byte site: it is sent by copying", len);
+	}
+	memcpy(k->p, tar, len);
+	int rc = httpd_site_replace(k->p, len, site_copy_free, k, err, errlen);
+	if (rc) {
+		site_copy_free(k->p, k);
+		return rc;
+	}
+	site_cur.ar = k->p;
+	site_cur.len = len;
+	/* the summary: an index of the same archive (cannot be refused now) */
+	if (appliance_site_list(NULL, NULL, sum))
+		memset(sum, 0, sizeof *sum);
 	return 0;
 }
