@@ -44,7 +44,7 @@ CORE_METAL_C := src/core/metal/start.c src/core/metal/cpu.c \
 	src/core/metal/trap.c src/core/metal/paging.c src/core/metal/acpi.c \
 	src/core/metal/apic.c src/core/metal/smp.c src/core/metal/syscall.c \
 	src/core/metal/time.c src/core/metal/serial.c src/core/metal/compat.c \
-	src/core/metal/selftest.c
+	src/core/metal/selftest.c src/core/bootmod.c
 CORE_METAL_S := src/core/metal/boot.S src/core/metal/trampoline.S \
 	src/core/metal/entry.S
 SCHED_SRC := src/sched/loop.c src/sched/chan.c src/sched/timer.c src/sched/selftest.c src/sched/config.c
@@ -158,7 +158,7 @@ $(BUILD)/pollux.elf: $(KERNEL_OBJ) src/core/metal/linker.ld
 
 # ---------------------------------------------------------------- hosted
 # The same runtime as a Linux process: shared sources + src/core/hosted/.
-HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c \
+HOSTED_SRC := $(SHARED_SRC) $(DRIVERS_HOSTED) src/core/hosted/platform.c src/core/bootmod.c \
 	$(API_SRC) src/appliance/probe_hosted.c src/appliance/hosted_listener.c
 HOSTED_OBJ := $(HOSTED_SRC:%.c=$(BUILD)/h/%.o)
 HOSTED_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Isrc -I$(BUILD)/gen -D_GNU_SOURCE -DPOLLUX_HOSTED \

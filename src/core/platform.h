@@ -20,6 +20,8 @@
  * lacks pollux.json stops the boot (EXIT_BAD_CONFIG) with the reason on
  * the console. Both borrowed for the life of the system. */
 const char *platform_config(size_t *len);   /* the raw document, or NULL/0 */
+/* The module as the platform got it (src/core/bootmod.c splits it). */
+const char *platform_boot_module(size_t *len);
 const void *platform_boot_archive(size_t *len);
 void platform_core_enter(struct core *c);   /* on core c, before its loop */
 void platform_ready(void);                  /* every core is in its loop */

@@ -41,7 +41,6 @@
 #include "core/frame.h"
 #include "core/backtrace.h"
 #include "core/platform.h"
-#include "core/tar.h"
 
 struct hosted_core {
 	_Atomic uint32_t wake;          /* futex word: bumped by core_kick */
@@ -442,44 +441,11 @@ int platform_selftest(const char *name)
 	return -ENOENT;
 }
 
-/* --config FILE: JSON, or a tar archive holding pollux.json (make site),
- * split on first use as on metal. */
-static const char *boot_config, *boot_archive;
-static size_t boot_config_len, boot_archive_len;
-static int boot_split;
-
-static void boot_module_split(void)
+/* The raw boot module; src/core/bootmod.c splits it (platform.h). */
+const char *platform_boot_module(size_t *len)
 {
-	char err[300];
-	if (boot_split)
-		return;
-	boot_split = 1;
-	int rc = tar_boot_config(config_buf, config_len, &boot_config, &boot_config_len, err, sizeof err);
-	if (rc < 0) {
-		klog("%s", err);
-		klog("pollux: boot stopped: the boot module is a tar archive without a usable pollux.json");
-		platform_exit(EXIT_BAD_CONFIG);
-	}
-	if (rc) {
-		boot_archive = config_buf;
-		boot_archive_len = config_len;
-		klog("boot: module is a tar archive (%zu bytes), config pollux.json (%zu bytes)", boot_archive_len,
-		     boot_config_len);
-	}
-}
-
-const char *platform_config(size_t *len)
-{
-	boot_module_split();
-	*len = boot_config_len;
-	return boot_config;
-}
-
-const void *platform_boot_archive(size_t *len)
-{
-	boot_module_split();
-	*len = boot_archive_len;
-	return boot_archive;
+	*len = config_len;
+	return config_buf;
 }
 
 /* ---- start-up */

@@ -16,7 +16,6 @@
 #include "core/metal/metal.h"
 #include "core/cmdline.h"
 #include "core/platform.h"
-#include "core/tar.h"
 
 #define PVH_MAGIC 0x336ec578
 
@@ -226,44 +225,11 @@ void core_idle_wait(uint64_t token, uint64_t deadline_ns)
 	__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
-/* The module split into config and archive on first use (RAM is all
- * mapped by then; kmain only reserved the module's range). */
-static const char *boot_config, *boot_archive;
-static size_t boot_config_len, boot_archive_len;
-static int boot_split;
-
-static void boot_module_split(void)
+/* The raw boot module; src/core/bootmod.c splits it (platform.h). */
+const char *platform_boot_module(size_t *len)
 {
-	char err[300];
-	if (boot_split)
-		return;
-	boot_split = 1;
-	int rc = tar_boot_config(metal_config_buf, metal_config_len, &boot_config, &boot_config_len, err, sizeof err);
-	if (rc < 0) {
-		klog("%s", err);
-		klog("pollux: boot stopped: the boot module is a tar archive without a usable pollux.json");
-		platform_exit(EXIT_BAD_CONFIG);
-	}
-	if (rc) {
-		boot_archive = metal_config_buf;
-		boot_archive_len = metal_config_len;
-		klog("boot: module is a tar archive (%zu bytes), config pollux.json (%zu bytes)", boot_archive_len,
-		     boot_config_len);
-	}
-}
-
-const char *platform_config(size_t *len)
-{
-	boot_module_split();
-	*len = boot_config_len;
-	return boot_config;
-}
-
-const void *platform_boot_archive(size_t *len)
-{
-	boot_module_split();
-	*len = boot_archive_len;
-	return boot_archive;
+	*len = metal_config_len;
+	return metal_config_buf;
 }
 
 void platform_core_enter(struct core *c) { }
